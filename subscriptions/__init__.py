@@ -1,0 +1,1 @@
+"""Citizen subscriptions: keyword grammar, service catalogue, subscribers and consent (issue 3)."""
