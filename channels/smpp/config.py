@@ -61,6 +61,10 @@ class SmppChannelConfig(BaseModel):
             if value is None:
                 raise ValueError(f"environment variable {self.password_env} is not set")
             object.__setattr__(self, "password", SecretStr(value))
+        if len(self.secret.encode("latin-1", "replace")) > 8:
+            # SMPP 3.4 §4.1.1: password is a C-Octet String of at most 9 octets with its NUL.
+            key = f"{self.password_env} (password_env)" if self.password_env else "password"
+            raise ValueError(f"{key}: an SMPP password has at most 8 characters")
         return self
 
     @property

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import structlog
 
@@ -162,8 +162,8 @@ class SmppSession(asyncio.Protocol):
     # ------------------------------------------------------------ asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - TCP always is
-        self._transport = transport
+        # A TCP transport (asyncio's or uvloop's, which does not subclass asyncio.Transport).
+        self._transport = cast("asyncio.Transport", transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.close_reason = self.close_reason or (str(exc) if exc else "closed by the SMSC")

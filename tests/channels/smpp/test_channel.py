@@ -319,7 +319,7 @@ async def test_unknown_command_is_nacked(make_simulator, make_channel):
 
 async def test_bind_refusal_is_reported_with_its_status_name(make_simulator, make_channel):
     simulator = await make_simulator(accounts={"smsgw": "right"})
-    channel = await make_channel(simulator, Sink(), bound=False, password="wrong")  # noqa: S106
+    channel = await make_channel(simulator, Sink(), bound=False, password="wrong")
 
     async with asyncio.timeout(WAIT):
         await channel.wait_for(lambda c: bool(c.last_error))

@@ -1,0 +1,370 @@
+"""One ESME connection: framing, coalesced writes, bind state, and the answer to each PDU.
+
+Hot path (submit_sm in, submit_sm_resp out, deliver_sm_resp in) costs a few µs: frames are
+cut by codec.take_frames, only submit_sm bodies are decoded, and every write of one loop turn
+goes out in a single transport.write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import cast
+
+import structlog
+
+from channels.smpp.codec import (
+    BIND_COMMANDS,
+    HEADER,
+    RESPONSE_BIT,
+    Bind,
+    Command,
+    FrameError,
+    Pdu,
+    PduError,
+    ShortMessage,
+    Status,
+    decode,
+    encode_bind_resp,
+    encode_header,
+    encode_submit_sm_resp,
+    take_frames,
+)
+
+from .receipt_pdu import MAX_ADDRESS
+from .receipts import ReceiptScheduler
+from .state import SimulatorState
+
+log = structlog.get_logger(__name__)
+
+SYSTEM_ID = "SMSGWSIM"  # the SMSC's own system_id in bind responses
+BIND_TYPES = {
+    Command.BIND_TRANSMITTER: "transmitter",
+    Command.BIND_RECEIVER: "receiver",
+    Command.BIND_TRANSCEIVER: "transceiver",
+}
+# SMPP 3.4 §5.1.3: 0x0A invalid source address, 0x0B invalid destination address.
+ESME_RINVSRCADR = 0x0A
+
+_Handler = Callable[[bytes, int, int, float], None]
+
+
+class SmscSession(asyncio.Protocol):
+    def __init__(self, state: SimulatorState, receipts: ReceiptScheduler) -> None:
+        config = state.config
+        self._state = state
+        self._receipts = receipts
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._in = bytearray()
+        self._out = bytearray()
+        self._flush_scheduled = False
+        self._sequence = 0
+        self._tps = config.tps
+        self._window: deque[float] = deque()  # accept times within the last second
+        self._response_delay = config.response_delay_s
+        self._delayed: deque[tuple[float, bytes]] = deque()
+        self._delayed_timer: asyncio.TimerHandle | None = None
+        self._keepalive_s = config.enquire_link_s
+        self._keepalive: asyncio.TimerHandle | None = None
+        self._closing = False
+        self.last_rx = time.monotonic()
+        self.peer = ""
+        self.system_id = ""
+        self.bind_type: str | None = None
+        self.can_submit = False
+        self.can_receive = False
+        self._handlers: dict[int, _Handler] = {
+            Command.SUBMIT_SM: self._on_submit_sm,
+            Command.DELIVER_SM_RESP: self._on_deliver_sm_resp,
+            Command.ENQUIRE_LINK: self._on_enquire_link,
+            Command.ENQUIRE_LINK_RESP: self._on_nothing,
+            Command.UNBIND: self._on_unbind,
+            Command.UNBIND_RESP: self._on_unbind_resp,
+            Command.GENERIC_NACK: self._on_generic_nack,
+            Command.BIND_TRANSMITTER: self._on_bind,
+            Command.BIND_RECEIVER: self._on_bind,
+            Command.BIND_TRANSCEIVER: self._on_bind,
+        }
+
+    # ------------------------------------------------------------ transport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # create_server gives a Transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self._state.sessions.add(self)
+        log.info("esme_connected", peer=self.peer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._closing = True
+        for timer in (self._keepalive, self._delayed_timer):
+            if timer is not None:
+                timer.cancel()
+        self._unregister()
+        self._state.sessions.discard(self)
+        self._state.notify()
+        log.info("esme_disconnected", peer=self.peer, system_id=self.system_id, error=str(exc))
+
+    def pause_writing(self) -> None:
+        # The ESME is not reading: stop reading its submits rather than buffer without end.
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None and not self._closing:
+            self._transport.resume_reading()
+
+    def write(self, data: bytes) -> None:
+        """Queues bytes for this loop turn's single write."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self.flush)
+        self._out += data
+
+    def queue(self, data: bytes) -> None:
+        """Queues bytes without scheduling a write: the caller calls flush() soon."""
+        self._out += data
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        self._send_out()
+
+    def _send_out(self) -> None:
+        if self._state.hanging or self._transport is None or not self._out:
+            return  # while hanging, nothing leaves: it goes out when the hang ends
+        out, self._out = self._out, bytearray()
+        self._transport.write(out)
+
+    def next_sequence(self) -> int:
+        self._sequence = self._sequence % 0x7FFFFFFF + 1
+        return self._sequence
+
+    def close(self) -> None:
+        """Writes what is queued, then closes (unbind, bad framing)."""
+        self._closing = True
+        self._unregister()
+        if self._transport is not None:
+            if self._out and not self._state.hanging:
+                self._transport.write(self._out)
+            self._out = bytearray()
+            self._transport.close()
+
+    def abort(self) -> None:
+        """Drops the connection at once, like a lost link."""
+        self._closing = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    def unbind(self) -> None:
+        """SMSC-initiated unbind (SMPP 3.4 §4.2): the ESME answers, then we close."""
+        if self.bind_type is not None and not self._closing:
+            self._unregister()
+            self.write(encode_header(Command.UNBIND, self.next_sequence()))
+
+    def _unregister(self) -> None:
+        if self.can_receive:
+            receivers = self._state.receivers.get(self.system_id, [])
+            if self in receivers:
+                receivers.remove(self)
+            if not receivers:
+                self._state.receivers.pop(self.system_id, None)
+        self.bind_type = None
+        self.can_submit = self.can_receive = False
+        self._state.notify()
+
+    # ------------------------------------------------------------ reading
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._in
+        buffer += data
+        try:
+            frames = take_frames(buffer)
+        except FrameError as exc:
+            log.warning("esme_frame_rejected", peer=self.peer, error=str(exc))
+            self.close()
+            return
+        if not frames:
+            return
+        at = time.monotonic()
+        self.last_rx = at
+        state = self._state
+        note = state.note_pdu
+        handlers = self._handlers
+        # Answers to one read leave in one write at its end, without a loop turn in between.
+        scheduled, self._flush_scheduled = self._flush_scheduled, True
+        try:
+            for frame in frames:
+                _, command_id, status, sequence = HEADER.unpack_from(frame)
+                note(command_id, frame)
+                if state.hanging or self._closing:
+                    continue  # a hung SMSC reads and never answers
+                handler = handlers.get(command_id)
+                if handler is None:
+                    self._on_other(frame, command_id, sequence)
+                else:
+                    handler(frame, status, sequence, at)
+        finally:
+            self._flush_scheduled = scheduled
+        self._send_out()
+
+    def _nack(self, sequence: int, status: int) -> None:
+        self.write(encode_header(Command.GENERIC_NACK, sequence, status))
+
+    def _on_submit_sm(self, frame: bytes, _status: int, sequence: int, at: float) -> None:
+        try:
+            pdu = decode(frame)
+        except PduError as exc:
+            log.info("esme_pdu_nacked", peer=self.peer, error=str(exc))
+            self._nack(exc.sequence, exc.status)
+            return
+        if not isinstance(pdu, ShortMessage):  # decode() gives one for submit_sm
+            return
+        state = self._state
+        status: int
+        if not self.can_submit:
+            status = Status.ESME_RINVBNDSTS
+        elif state.reply_count:
+            state.reply_count -= 1
+            status = state.reply_status
+        elif len(pdu.source_addr) > MAX_ADDRESS:
+            status = ESME_RINVSRCADR
+        elif len(pdu.destination_addr) > MAX_ADDRESS:
+            status = Status.ESME_RINVDSTADR
+        elif self._tps and self._over_tps(at):
+            state.throttled += 1
+            status = Status.ESME_RTHROTTLED
+        else:
+            status = 0
+        message_id = ""
+        if status == 0:
+            message_id = state.next_message_id()
+            state.accepted += 1
+        state.submits.append(at, self.system_id, frame, message_id, status)
+        state.notify()
+        response = encode_submit_sm_resp(sequence, message_id, status)
+        if status == 0 and pdu.registered_delivery:
+            # An address over 20 octets was refused above: a receipt can carry it back.
+            self._receipts.accepted(
+                self.system_id, message_id, pdu, now=state.receipt_before_response
+            )
+        if self._response_delay:
+            self._delay(response)
+        else:
+            self.write(response)
+
+    def _over_tps(self, at: float) -> bool:
+        """Sliding one-second window over the receive times of accepted submits."""
+        window = self._window
+        horizon = at - 1.0
+        while window and window[0] <= horizon:
+            window.popleft()
+        if len(window) >= self._tps:
+            return True
+        window.append(at)
+        return False
+
+    def _delay(self, response: bytes) -> None:
+        due = self._loop.time() + self._response_delay
+        self._delayed.append((due, response))
+        if self._delayed_timer is None:
+            self._delayed_timer = self._loop.call_at(due, self._send_delayed)
+
+    def _send_delayed(self) -> None:
+        self._delayed_timer = None
+        now = self._loop.time()
+        delayed = self._delayed
+        while delayed and delayed[0][0] <= now:
+            self.write(delayed.popleft()[1])
+        if delayed:
+            self._delayed_timer = self._loop.call_at(delayed[0][0], self._send_delayed)
+
+    def _on_deliver_sm_resp(self, _frame: bytes, status: int, _seq: int, _at: float) -> None:
+        self._state.deliver_sm_resps[status] += 1
+        self._state.notify()
+
+    def _on_enquire_link(self, _frame: bytes, _status: int, sequence: int, _at: float) -> None:
+        self.write(encode_header(Command.ENQUIRE_LINK_RESP, sequence))
+
+    def _on_nothing(self, _frame: bytes, _status: int, _sequence: int, _at: float) -> None:
+        pass
+
+    def _on_unbind(self, _frame: bytes, _status: int, sequence: int, _at: float) -> None:
+        log.info("esme_unbound", peer=self.peer, system_id=self.system_id)
+        self.write(encode_header(Command.UNBIND_RESP, sequence))
+        self.close()
+
+    def _on_unbind_resp(self, _frame: bytes, _status: int, _sequence: int, _at: float) -> None:
+        log.info("esme_unbound", peer=self.peer, system_id=self.system_id, by="smsc")
+        self.close()
+
+    def _on_generic_nack(self, _frame: bytes, status: int, sequence: int, _at: float) -> None:
+        self._state.generic_nacks.append(Pdu(Command.GENERIC_NACK, status, sequence))
+        self._state.notify()
+        log.info("generic_nack_received", peer=self.peer, status=status, sequence=sequence)
+
+    def _on_other(self, frame: bytes, command_id: int, sequence: int) -> None:
+        if command_id & RESPONSE_BIT:
+            return  # a response to nothing we asked: ignore, as SMSCs do
+        try:
+            decode(frame)
+        except PduError as exc:
+            log.info("esme_pdu_nacked", peer=self.peer, error=str(exc))
+            self._nack(exc.sequence, exc.status)
+            return
+        # A well-formed request an SMSC does not take from an ESME here (deliver_sm, …).
+        self._nack(sequence, Status.ESME_RINVCMDID)
+
+    # ------------------------------------------------------------ binding
+
+    def _on_bind(self, frame: bytes, _status: int, sequence: int, _at: float) -> None:
+        try:
+            pdu = decode(frame)
+        except PduError as exc:
+            self._nack(exc.sequence, exc.status)
+            return
+        if not isinstance(pdu, Bind) or pdu.command_id not in BIND_COMMANDS:
+            return
+        status = self._check_bind(pdu)
+        response_id = pdu.command_id | RESPONSE_BIT
+        self.write(encode_bind_resp(response_id, sequence, status, SYSTEM_ID))
+        if status != 0:
+            log.info("esme_bind_refused", peer=self.peer, system_id=pdu.system_id, status=status)
+            return
+        self.system_id = pdu.system_id
+        self.bind_type = BIND_TYPES[Command(pdu.command_id)]
+        self.can_submit = pdu.command_id != Command.BIND_RECEIVER
+        self.can_receive = pdu.command_id != Command.BIND_TRANSMITTER
+        log.info("esme_bound", peer=self.peer, system_id=self.system_id, bind=self.bind_type)
+        self._keepalive = self._loop.call_later(self._keepalive_s, self._check_idle)
+        if self.can_receive:
+            self._state.receivers.setdefault(self.system_id, []).append(self)
+            self._receipts.receiver_bound(self)
+        self._state.notify()
+
+    def _check_bind(self, pdu: Bind) -> int:
+        if self.bind_type is not None:
+            return Status.ESME_RALYBND
+        accounts = self._state.config.accounts
+        if not accounts:
+            return 0
+        if pdu.system_id not in accounts:
+            return Status.ESME_RINVSYSID
+        if accounts[pdu.system_id] != pdu.password:
+            return Status.ESME_RINVPASWD
+        return 0
+
+    def _check_idle(self) -> None:
+        """Sends enquire_link when the ESME has been silent for enquire_link_s."""
+        if self._closing or self.bind_type is None:
+            return
+        idle = time.monotonic() - self.last_rx
+        wait = self._keepalive_s - idle
+        if wait <= 0:
+            if not self._state.hanging:
+                self.write(encode_header(Command.ENQUIRE_LINK, self.next_sequence()))
+            wait = self._keepalive_s
+        self._keepalive = self._loop.call_later(wait, self._check_idle)

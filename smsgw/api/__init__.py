@@ -1,0 +1,31 @@
+"""The HTTP API (aiohttp): one module per resource, JSON errors, bearer tokens with roles."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from smsgw.api import health, messages, openapi
+from smsgw.api.auth import auth_middleware
+from smsgw.api.context import DEPS, ApiDeps
+from smsgw.api.errors import error_middleware
+from smsgw.api.routes import Route, public_paths, register
+
+__all__ = ["DEPS", "ApiDeps", "create_app"]
+
+MAX_BODY = 256 * 1024  # larger bodies get 413 (CSV imports will raise it for their route)
+
+
+def routes() -> list[Route]:
+    table = [*health.ROUTES, *messages.ROUTES]
+    return [*table, openapi.route(table)]
+
+
+def create_app(deps: ApiDeps) -> web.Application:
+    table = routes()
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware(public_paths(table))],
+        client_max_size=MAX_BODY,
+    )
+    app[DEPS] = deps
+    register(app, table)
+    return app

@@ -1,0 +1,41 @@
+"""What the HTTP API needs from the gateway, as typed application and request state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from aiohttp import web
+
+from channels.base import Channel
+from smsgw.delivery.message import Message
+from smsgw.storage.protocols import MessageStore, TokenStore
+from smsgw.tokens import ApiToken
+
+
+class MessageSender(Protocol):
+    async def create(self, to: str, text: str, *, segments: int, encoding: str) -> Message: ...
+
+
+class ApiDeps(Protocol):
+    """Implemented by :class:`smsgw.app.Gateway`; valid once the application has started."""
+
+    @property
+    def region(self) -> str:
+        """Default region for numbers given without a country code."""
+
+    @property
+    def messages(self) -> MessageStore: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
+
+    @property
+    def sender(self) -> MessageSender: ...
+
+    @property
+    def channels(self) -> Sequence[Channel]: ...
+
+
+DEPS = web.AppKey("deps", ApiDeps)
+PRINCIPAL = web.RequestKey("principal", ApiToken)  # set by the auth middleware

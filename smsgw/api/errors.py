@@ -1,0 +1,103 @@
+"""Errors as JSON: ``{"error": {"code", "message", "field"}}`` with the right status.
+
+The error middleware is the only place where domain errors become HTTP statuses. Anything
+unexpected is logged with its traceback and answered with a bare 500: nothing internal leaks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from smsgw.errors import Conflict, NotFound
+
+_log = structlog.get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """An error answer decided by a handler or a middleware."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+
+
+def error_response(error: ApiError) -> web.Response:
+    body = ErrorBody(error=ErrorDetail(code=error.code, message=error.message, field=error.field))
+    return web.json_response(
+        body.model_dump(mode="json"), status=error.status, headers=error.headers
+    )
+
+
+def validation_error(exc: ValidationError) -> ApiError:
+    """The first problem of a pydantic error, naming the field ("to", "texts.en")."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or None
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return ApiError(400, "invalid", message, field=field)
+
+
+def _from_http(exc: web.HTTPException) -> ApiError:
+    code = exc.reason.lower().replace(" ", "_")
+    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+    return ApiError(exc.status, code, exc.reason, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error_response(_from_http(exc))
+    except ApiError as exc:
+        response = error_response(exc)
+    except ValidationError as exc:
+        response = error_response(validation_error(exc))
+    except NotFound as exc:
+        response = error_response(ApiError(404, "not_found", str(exc)))
+    except Conflict as exc:
+        response = error_response(ApiError(409, "conflict", str(exc)))
+    except Exception:  # noqa: BLE001  # the root of every request: log, answer 500, go on
+        _log.exception("request_failed", method=request.method, path=request.path)
+        response = error_response(ApiError(500, "internal_error", "internal server error"))
+    # probes poll /healthz every few seconds: keep them out of the info log
+    log = _log.debug if request.path == "/healthz" else _log.info
+    log(
+        "request_handled",
+        method=request.method,
+        path=request.path,
+        status=response.status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return response

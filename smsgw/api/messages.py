@@ -1,0 +1,118 @@
+"""``/api/v1/messages``: one message to one number, and its state and history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import phonenumbers
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from channels.text import text_info
+from smsgw.api.context import DEPS
+from smsgw.api.errors import ApiError, ErrorBody
+from smsgw.api.routes import Route, json_response, read_body
+from smsgw.errors import NotFound
+from smsgw.tokens import Role
+
+MAX_SEGMENTS = 10  # a longer text is a broadcast's business, not a one-off message
+
+
+def normalise_number(value: str, region: str) -> str:
+    """Any way a person writes a number -> E.164 ("601-2345" in BZ -> "+5016012345")."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        raise ValueError("not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"not a valid phone number (local numbers are read as {region})")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class SendMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    to: str = Field(
+        max_length=32,
+        description="E.164, or a local number of the gateway's default region",
+        examples=["+5016012345"],
+    )
+    text: str = Field(min_length=1, max_length=2000, description=f"at most {MAX_SEGMENTS} SMS")
+
+    @field_validator("to")
+    @classmethod
+    def _e164(cls, value: str, info: ValidationInfo) -> str:
+        return normalise_number(value, (info.context or {})["region"])
+
+
+class MessageCreated(BaseModel):
+    id: str
+    state: str
+    segments: int
+    encoding: str
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    state: str = Field(description="a message state, a receipt state, or an event")
+    detail: str | None
+
+
+class MessageView(BaseModel):
+    id: str
+    to: str
+    state: str
+    error: str | None
+    parts: int
+    encoding: str
+    channel: str | None
+    created_at: datetime
+    updated_at: datetime
+    history: list[HistoryEntry]
+
+
+async def create_message(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    body = await read_body(request, SendMessage, region=deps.region)
+    info = text_info(body.text)
+    if info.segments > MAX_SEGMENTS:
+        raise ApiError(
+            400, "too_long", f"{info.segments} SMS, at most {MAX_SEGMENTS}", field="text"
+        )
+    message = await deps.sender.create(
+        body.to, body.text, segments=info.segments, encoding=str(info.encoding)
+    )
+    created = MessageCreated(
+        id=message.id, state=message.state, segments=message.parts, encoding=message.encoding
+    )
+    return json_response(created, status=201)
+
+
+async def get_message(request: web.Request) -> web.Response:
+    store = request.app[DEPS].messages
+    message_id = request.match_info["id"]
+    message = await store.get_message(message_id)
+    if message is None:
+        raise NotFound(f"no message {message_id}")
+    history = await store.message_history(message_id)
+    view = MessageView(
+        id=message.id,
+        to=message.to,
+        state=message.state,
+        error=message.error,
+        parts=message.parts,
+        encoding=message.encoding,
+        channel=message.channel,
+        created_at=message.created_at,
+        updated_at=message.updated_at,
+        history=[HistoryEntry(at=e.at, state=e.state, detail=e.detail) for e in history],
+    )
+    return json_response(view)
+
+
+ROUTES = [
+    Route("POST", "/api/v1/messages", create_message, "Send one message to one number",
+          roles=(Role.ADMIN,), body=SendMessage, responses={201: MessageCreated}),
+    Route("GET", "/api/v1/messages/{id}", get_message, "A message's state and history",
+          roles=(Role.ADMIN,), responses={200: MessageView, 404: ErrorBody}),
+]  # fmt: skip

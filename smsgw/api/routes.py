@@ -1,0 +1,52 @@
+"""A route's description: registers it (with its role check) and documents it (OpenAPI)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from smsgw.api.auth import require_role
+from smsgw.api.errors import ApiError, Handler
+from smsgw.tokens import Role
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    roles: tuple[Role, ...] | None  # None: no token needed; (): any valid token
+    body: type[BaseModel] | None = None
+    responses: Mapping[int, type[BaseModel] | None] = field(default_factory=dict)
+
+
+def register(app: web.Application, routes: list[Route]) -> None:
+    for route in routes:
+        handler = route.handler if not route.roles else require_role(route.roles, route.handler)
+        app.router.add_route(route.method, route.path, handler)
+
+
+def public_paths(routes: list[Route]) -> frozenset[str]:
+    return frozenset(route.path for route in routes if route.roles is None)
+
+
+async def read_body(request: web.Request, model: type[M], **context: Any) -> M:
+    """The JSON body, validated by ``model`` (400 on malformed JSON or invalid fields)."""
+    raw = await request.read()  # 413 past the application's client_max_size
+    try:
+        data = json.loads(raw)
+    except ValueError:  # includes bad UTF-8
+        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+    return model.model_validate(data, context=context)
+
+
+def json_response(model: BaseModel, status: int = 200) -> web.Response:
+    return web.json_response(model.model_dump(mode="json"), status=status)

@@ -1,0 +1,156 @@
+"""The composition root: the only place where concrete classes are wired together.
+
+``build_app(settings)`` returns the aiohttp application; its clean-up context starts the
+gateway (store → recorder → channels → sender) and stops it in the reverse order, so the
+channels unbind before the last receipts are written and the database is closed last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+
+import structlog
+from aiohttp import web
+
+from channels.base import Channel
+from channels.smpp.config import SmppChannelConfig
+from smsgw import api
+from smsgw.config import Settings
+from smsgw.delivery.recorder import Recorder
+from smsgw.delivery.sender import RetryPolicy, Router, Sender
+from smsgw.storage import Store, open_store
+
+_log = structlog.get_logger(__name__)
+
+ChannelFactory = Callable[[SmppChannelConfig], Channel]
+RouterFactory = Callable[[Sequence[Channel]], Router]
+
+
+def smpp_channel(config: SmppChannelConfig) -> Channel:
+    from channels.smpp.channel import SmppChannel  # imported when used: a test passes its own
+
+    return SmppChannel(config)
+
+
+def prefix_router(channels: Sequence[Channel]) -> Router:
+    from channels.routing import Router as PrefixRouter
+
+    return PrefixRouter(channels)
+
+
+class Gateway:
+    """Owns the running parts; implements :class:`smsgw.api.ApiDeps` for the HTTP API."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        channel_factory: ChannelFactory = smpp_channel,
+        router_factory: RouterFactory = prefix_router,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self._channels = [channel_factory(config) for config in settings.channels]
+        self._router = router_factory(self._channels)
+        self._retry = retry
+        self._store: Store | None = None
+        self._recorder: Recorder | None = None
+        self._sender: Sender | None = None
+        self._stack = contextlib.AsyncExitStack()
+
+    async def start(self) -> None:
+        stack = self._stack
+        try:
+            self._store = store = await open_store(self.settings.database)
+            stack.push_async_callback(store.close)
+            carriers = {channel.name: channel.carrier for channel in self._channels}
+            self._recorder = recorder = Recorder(store, carriers)
+            await recorder.start()
+            stack.push_async_callback(recorder.close)
+            for channel in self._channels:
+                await channel.start(recorder)
+            stack.push_async_callback(self._stop_channels)
+            self._sender = sender = Sender(
+                self._router,
+                store,
+                recorder,
+                short_code=self.settings.gateway.short_code,
+                policy=self._retry,
+            )
+            stack.push_async_callback(sender.stop)
+            await sender.resume()
+        except BaseException:
+            await stack.aclose()
+            raise
+        _log.info("gateway_started", channels=[channel.name for channel in self._channels])
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+        _log.info("gateway_stopped")
+
+    async def lifespan(self, _app: web.Application) -> AsyncIterator[None]:
+        """For ``app.cleanup_ctx``."""
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def _stop_channels(self) -> None:
+        results = await asyncio.gather(
+            *(channel.stop() for channel in self._channels), return_exceptions=True
+        )
+        for channel, result in zip(self._channels, results, strict=True):
+            if isinstance(result, Exception):
+                _log.error("channel_stop_failed", channel=channel.name, error=repr(result))
+
+    # ApiDeps
+
+    @property
+    def region(self) -> str:
+        return self.settings.gateway.default_region
+
+    @property
+    def channels(self) -> Sequence[Channel]:
+        return self._channels
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("the gateway is not started")
+        return self._store
+
+    messages = tokens = store
+
+    @property
+    def recorder(self) -> Recorder:
+        if self._recorder is None:
+            raise RuntimeError("the gateway is not started")
+        return self._recorder
+
+    @property
+    def sender(self) -> Sender:
+        if self._sender is None:
+            raise RuntimeError("the gateway is not started")
+        return self._sender
+
+
+GATEWAY = web.AppKey("gateway", Gateway)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    channel_factory: ChannelFactory = smpp_channel,
+    router_factory: RouterFactory = prefix_router,
+    retry: RetryPolicy | None = None,
+) -> web.Application:
+    gateway = Gateway(
+        settings, channel_factory=channel_factory, router_factory=router_factory, retry=retry
+    )
+    app = api.create_app(gateway)
+    app[GATEWAY] = gateway
+    app.cleanup_ctx.append(gateway.lifespan)
+    return app

@@ -1,0 +1,167 @@
+"""The ``smsgw`` command line. Exit codes: 0 ok, 2 bad usage or configuration, 1 anything else.
+
+A user error (a bad key in config.toml, a missing option) is one line naming the problem, never
+a traceback; unexpected errors are logged (JSON, with their traceback) and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import structlog
+
+from smsgw import demo, server
+from smsgw import logging as gateway_logging
+from smsgw.app import build_app
+from smsgw.config import Settings, load
+from smsgw.errors import ConfigError
+from smsgw.storage import open_store
+from smsgw.tokens import Role, issue
+
+DEFAULT_CONFIG = Path("config.toml")
+DEFAULT_SIMULATOR = "http://127.0.0.1:8775"
+_log = structlog.get_logger(__name__)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="smsgw", description="The national SMS broadcast and subscription gateway."
+    )
+    top.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
+        return sub
+
+    command("run", "run the gateway: binds, HTTP API")
+    command("demo", "the built-in SMSC simulator and the gateway, with ready-to-paste commands")
+    sim = command("simulator", "run the SMSC simulator alone")
+    sim.add_argument("--host")
+    sim.add_argument("--port", type=int, help="SMPP port")
+    sim.add_argument("--control-port", type=int, help="HTTP control port (MO injection)")
+    sim.add_argument("--tps", type=int, help="submits accepted per second and bind; 0: no limit")
+    sim.add_argument("--receipt-delay", type=float, metavar="S", help="seconds until a receipt")
+    sim.add_argument("--response-delay", type=float, metavar="S", help="seconds per response")
+    sim.add_argument("--seed", type=int, help="seed of outcomes and ids")
+    mo = commands.add_parser("mo", help="inject a mobile-originated text into a running simulator")
+    mo.add_argument("sender", metavar="FROM", help="the handset, e.g. +5016012345")
+    mo.add_argument("text", metavar="TEXT")
+    mo.add_argument("--to", help="short code (default: the simulator's)")
+    mo.add_argument("--simulator", default=DEFAULT_SIMULATOR, help="control API, %(default)s")
+    token = commands.add_parser("token", help="API tokens").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create = token.add_parser("create", help="issue a token (printed once, stored hashed)")
+    create.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--ministry", help="required for officers")
+    create.add_argument("--expires-days", type=_positive, metavar="N", help="default: never")
+    db = commands.add_parser("db", help="database").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    migrate = db.add_parser("migrate", help="create or upgrade the schema")
+    migrate.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    cli = parser()
+    args = cli.parse_args(argv)  # exits 2 on bad usage
+    if args.command == "token" and args.role == Role.OFFICER and not args.ministry:
+        cli.error("token create: --role officer needs --ministry")
+    gateway_logging.configure(args.log_level)
+    try:
+        return server.run(_dispatch(args))
+    except ConfigError as exc:
+        sys.stderr.write(f"smsgw: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001  # process root: one line here, the log has the rest
+        _log.exception("command_failed", command=args.command)
+        sys.stderr.write(f"smsgw: error: {exc}\n")
+        return 1
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "mo":
+        return await _inject_mo(args)
+    settings = load(args.config)
+    if args.command == "run":
+        await server.serve(build_app(settings), settings.http.host, settings.http.port)
+    elif args.command == "demo":
+        await demo.run_demo(settings)
+    elif args.command == "simulator":
+        config = demo.simulator_config(
+            settings, host=args.host, port=args.port, control_port=args.control_port,
+            tps=args.tps, receipt_delay_s=args.receipt_delay,
+            response_delay_s=args.response_delay, seed=args.seed,
+        )  # fmt: skip
+        await demo.run_simulator(config)
+    elif args.command == "token":
+        await _create_token(settings, args)
+    else:  # db migrate
+        await _migrate(settings)
+    return 0
+
+
+async def _create_token(settings: Settings, args: argparse.Namespace) -> None:
+    role = Role(args.role)
+    secret, token = issue(
+        role, now=datetime.now(UTC), ministry=args.ministry, expires_days=args.expires_days
+    )
+    store = await open_store(settings.database)
+    try:
+        await store.add_token(token)
+    finally:
+        await store.close()
+    _log.info("token_created", token_id=token.id, role=role, ministry=args.ministry)
+    sys.stdout.write(secret + "\n")
+
+
+async def _migrate(settings: Settings) -> None:
+    store = await open_store(settings.database)  # migrates on open
+    try:
+        version = await store.migrate()
+    finally:
+        await store.close()
+    sys.stdout.write(f"schema version {version}: {settings.database.url}\n")
+
+
+async def _inject_mo(args: argparse.Namespace) -> int:
+    body = {"from": args.sender, "text": args.text} | ({"to": args.to} if args.to else {})
+    url = args.simulator.rstrip("/") + "/mo"
+    timeout = aiohttp.ClientTimeout(total=10)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(url, json=body) as response,
+        ):
+            text = await response.text()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        sys.stderr.write(f"smsgw: error: cannot reach the simulator at {url}: {exc}\n")
+        return 1
+    sys.stdout.write(text + "\n")
+    if response.status >= 400:
+        try:
+            message = json.loads(text)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = text
+        sys.stderr.write(f"smsgw: error: the simulator answered {response.status}: {message}\n")
+        return 1
+    return 0

@@ -1,0 +1,169 @@
+"""The settings tree: ``config.toml`` read with tomllib into frozen pydantic models.
+
+Each component receives only its own sub-model. Relative paths (``gateway.data_dir``, the SQLite
+file of ``database.url``) are resolved against the folder of the configuration file, so the
+gateway behaves the same whatever the working directory.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from channels.simulator.config import SimulatorConfig
+from channels.smpp.config import SmppChannelConfig
+from smsgw.errors import ConfigError
+
+_SQLITE = "sqlite:///"
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    context = info.context or {}
+    return Path(context.get("base_dir", "."))
+
+
+class _Section(BaseModel):
+    # validate_default: defaults go through the validators too (relative paths get resolved)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class GatewayConfig(_Section):
+    short_code: str = Field(
+        min_length=1, max_length=15, description="source address of replies and broadcasts"
+    )
+    default_region: str = Field(
+        default="BZ", description="ISO 3166 region for normalising local numbers to E.164"
+    )
+    timezone: str = Field(default="UTC", description="IANA time zone for schedules and reports")
+    data_dir: Path = Field(default=Path("data"), description="relative to the config file")
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r}, expected e.g. 'BZ'")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            message = f"unknown time zone {value!r}, expected e.g. 'America/Belize'"
+            raise ValueError(message) from None
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _resolve_data_dir(cls, value: Path, info: ValidationInfo) -> Path:
+        return (_base_dir(info) / value).resolve()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class HttpConfig(_Section):
+    host: str = Field(default="127.0.0.1", description="address the API listens on")
+    port: int = Field(default=8080, ge=0, le=65535, description="0: any free port")
+
+
+class DatabaseConfig(_Section):
+    url: str = Field(
+        default="sqlite:///data/smsgw.db",
+        description="sqlite:///relative/path (to the config file) or sqlite:////absolute/path",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _sqlite_only(cls, value: str, info: ValidationInfo) -> str:
+        if value.startswith(("postgresql:", "postgres:")):
+            raise ValueError("PostgreSQL is not yet supported; use sqlite:///path/to/file.db")
+        if not value.startswith(_SQLITE) or value == _SQLITE:
+            raise ValueError("expected sqlite:///path/to/file.db")
+        return _SQLITE + str((_base_dir(info) / value.removeprefix(_SQLITE)).resolve())
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.url.removeprefix(_SQLITE))
+
+
+class Settings(_Section):
+    gateway: GatewayConfig
+    # empty tables by default, validated like given ones (so the database path gets resolved)
+    http: HttpConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    database: DatabaseConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    channels: tuple[SmppChannelConfig, ...]
+    simulator: SimulatorConfig | None = None  # the built-in SMSC simulator (demo, tests)
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_names(cls, value: tuple[SmppChannelConfig, ...]) -> tuple[SmppChannelConfig, ...]:
+        # checked here rather than with min_length, which also fires when an item is invalid
+        if not value:
+            raise ValueError("at least one [[channels]] table is needed")
+        names = [channel.name for channel in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"channel names must be unique, repeated: {', '.join(duplicates)}")
+        return value
+
+
+def parse(data: dict[str, Any], *, base_dir: Path, source: str = "config") -> Settings:
+    """Validate an already-read TOML document; ``source`` prefixes the error messages."""
+    try:
+        return Settings.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, source)) from None
+
+
+def load(path: Path | str) -> Settings:
+    """Read and check ``path``; any problem is a :class:`ConfigError` naming the key."""
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse(data, base_dir=path.resolve().parent, source=str(path))
+
+
+def describe(exc: ValidationError, source: str) -> str:
+    """One line per problem: "config.toml: channels[0].tps: Input should be …"."""
+    return "\n".join(_describe(source, error) for error in exc.errors())
+
+
+def _describe(source: str, error: Any) -> str:
+    where = _key_path(error["loc"])
+    if error["type"] == "extra_forbidden":
+        problem = "unknown key"
+    elif error["type"] == "missing":
+        problem = "missing key"
+    else:
+        problem = str(error["msg"]).removeprefix("Value error, ")
+    return f"{source}: {where}: {problem}" if where else f"{source}: {problem}"
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    """('channels', 0, 'tps') -> 'channels[0].tps'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out

@@ -1,0 +1,1 @@
+"""Delivery: sending one message through a channel, recording submits, receipts and inbound."""

@@ -1,0 +1,93 @@
+"""The message as the gateway tracks it: states, history, and what one flush records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from channels.base import DeliveryReceipt, InboundSms, SegmentSubmitted
+
+
+class MessageState(StrEnum):
+    QUEUED = "queued"  # stored, not yet accepted by a carrier
+    SUBMITTED = "submitted"  # the carrier accepted at least one segment; awaiting receipts
+    DELIVERED = "delivered"  # every segment delivered
+    UNDELIVERABLE = "undeliverable"  # a segment could not be delivered
+    EXPIRED = "expired"  # validity ran out (at the carrier, or while we retried)
+    REJECTED = "rejected"  # refused before or at submit (no route, bad number, carrier error)
+    FAILED = "failed"  # a final receipt without a clear outcome, or an internal error
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self not in (MessageState.QUEUED, MessageState.SUBMITTED)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    to: str  # E.164
+    sender: str
+    text: str
+    state: MessageState
+    parts: int  # segments counted when it was accepted
+    encoding: str
+    channel: str | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime  # after this, retries stop and the message expires
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    """One history row: a state change, a receipt for one part, or a sender event."""
+
+    at: datetime
+    state: str  # a MessageState, a receipt state, or an event such as "retry_scheduled"
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the sender learnt about a message; ``state`` None only adds history."""
+
+    message_id: str
+    event: str
+    state: MessageState | None = None
+    detail: str | None = None
+
+
+@dataclass(slots=True)
+class DeliveryBatch:
+    """Everything recorded in one transaction, each list in arrival order.
+
+    Items carry the time they arrived (``time.time()``): history rows are ordered by it, so a
+    retry that preceded a submit in the same batch still reads before it.
+    """
+
+    messages: list[Message] = field(default_factory=list)  # new, queued
+    segments: list[tuple[str, SegmentSubmitted, float]] = field(default_factory=list)  # carrier…
+    receipts: list[tuple[str, DeliveryReceipt, float]] = field(default_factory=list)  # carrier…
+    inbound: list[tuple[str, InboundSms, float]] = field(default_factory=list)  # (id, …, at)
+    outcomes: list[tuple[Outcome, float]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (
+            len(self.messages)
+            + len(self.segments)
+            + len(self.receipts)
+            + len(self.inbound)
+            + len(self.outcomes)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedReceipt:
+    """A receipt that never found its message within the keep time."""
+
+    carrier: str
+    carrier_id: str
+    state: str
+    received_at: datetime

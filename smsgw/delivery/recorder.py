@@ -1,0 +1,193 @@
+"""The Recorder: the channels' sink; stores what they report in batches, off the hot path.
+
+A channel calls :meth:`Recorder.segment_submitted` and :meth:`Recorder.received` from its reader:
+both only append to the pending batch (no await, no task per item). One writer task stores the
+batch every ``flush_interval`` seconds, or sooner once ``batch_size`` items are waiting, in one
+transaction, then resolves the futures :meth:`received` handed out, so a channel acknowledges a
+receipt or an inbound text to the carrier only once it is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from channels.base import DeliveryReceipt, InboundSms, SegmentSubmitted
+from smsgw.delivery.message import DeliveryBatch, Message, Outcome
+from smsgw.storage.protocols import DeliveryLog
+
+_log = structlog.get_logger(__name__)
+
+
+class _Pending:
+    __slots__ = ("batch", "futures", "waiters")
+
+    def __init__(self) -> None:
+        self.batch = DeliveryBatch()
+        self.futures: list[asyncio.Future[None]] = []  # one per received() / message_queued()
+        self.waiters: list[asyncio.Future[None]] = []  # flush() calls
+
+    def settle(self, error: BaseException | None) -> None:
+        for future in (*self.futures, *self.waiters):
+            if future.done():  # the caller cancelled its wait
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+
+class Recorder:
+    """Implements ``channels.base.ChannelSink``; also takes the sender's outcomes."""
+
+    def __init__(
+        self,
+        log: DeliveryLog,
+        carriers: Mapping[str, str],
+        *,
+        flush_interval: float = 0.02,
+        batch_size: int = 500,
+        unmatched_keep: timedelta = timedelta(minutes=10),
+        purge_interval: float = 60.0,
+    ) -> None:
+        self._log = log
+        self._carriers = dict(carriers)  # channel name -> carrier: receipts match per carrier
+        self._flush_interval = flush_interval
+        self._batch_size = batch_size
+        self._unmatched_keep = unmatched_keep
+        self._purge_interval = purge_interval
+        self._pending = _Pending()
+        self._wake = asyncio.Event()  # the pending batch has something (or must be written)
+        self._full = asyncio.Event()  # write it now
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    # ChannelSink
+
+    def segment_submitted(self, event: SegmentSubmitted) -> None:
+        self._pending.batch.segments.append((self._carrier(event.channel), event, time.time()))
+        self._added()
+
+    def received(self, item: InboundSms | DeliveryReceipt) -> asyncio.Future[None]:
+        batch = self._pending.batch
+        if isinstance(item, DeliveryReceipt):
+            batch.receipts.append((self._carrier(item.channel), item, time.time()))
+        else:
+            batch.inbound.append((uuid.uuid4().hex, item, time.time()))
+        return self._future()
+
+    # from the sender
+
+    def message_queued(self, message: Message) -> asyncio.Future[None]:
+        """Store a new message; the future is done once it is committed (group commit: many
+        API requests share one transaction)."""
+        self._pending.batch.messages.append(message)
+        return self._future()
+
+    def outcome(self, outcome: Outcome) -> None:
+        self._pending.batch.outcomes.append((outcome, time.time()))
+        self._added()
+
+    # lifecycle
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="recorder")
+
+    async def flush(self) -> None:
+        """Wait until everything handed over so far is stored."""
+        if self._task is None or self._task.done():
+            raise RuntimeError("the recorder is not running")
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.waiters.append(waiter)
+        self._wake.set()
+        self._full.set()
+        await waiter
+
+    async def close(self) -> None:
+        """Store what is pending, then stop the writer. Items handed over after this are lost:
+        close the recorder after whatever feeds it (channels, sender)."""
+        self._closing = True
+        self._wake.set()
+        self._full.set()
+        if self._task is not None:
+            await self._task
+
+    def _carrier(self, channel: str) -> str:
+        return self._carriers.get(channel, channel)
+
+    def _future(self) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.futures.append(future)
+        self._added()
+        return future
+
+    def _added(self) -> None:
+        size = len(self._pending.batch)
+        if size == 1:
+            self._wake.set()
+        if size >= self._batch_size:
+            self._full.set()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_purge = loop.time() + self._purge_interval
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, next_purge - loop.time())):
+                    await self._wake.wait()
+            if self._wake.is_set():
+                if not self._closing:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._flush_interval):
+                            await self._full.wait()
+                pending, self._pending = self._pending, _Pending()
+                self._wake.clear()
+                self._full.clear()
+                await self._write(pending)
+            if loop.time() >= next_purge:
+                await self.purge()
+                next_purge = loop.time() + self._purge_interval
+            if self._closing and not (self._pending.batch or self._pending.waiters):
+                return
+
+    async def _write(self, pending: _Pending) -> None:
+        batch = pending.batch
+        try:
+            if batch:
+                await self._log.record(batch)
+        except Exception as exc:  # noqa: BLE001  # task root: record the next batches anyway
+            _log.exception(
+                "recorder_batch_failed",
+                messages=len(batch.messages),
+                segments=len(batch.segments),
+                receipts=len(batch.receipts),
+                inbound=len(batch.inbound),
+                outcomes=len(batch.outcomes),
+            )
+            pending.settle(exc)
+            return
+        pending.settle(None)
+        for id_, sms, _ in batch.inbound:
+            _log.info("inbound_received", id=id_, sender=sms.sender, to=sms.to, channel=sms.channel)
+
+    async def purge(self) -> None:
+        """Drop receipts unmatched for longer than ``unmatched_keep`` (also run periodically)."""
+        try:
+            dropped = await self._log.purge_unmatched(datetime.now(UTC) - self._unmatched_keep)
+        except Exception:  # noqa: BLE001  # task root: try again at the next purge
+            _log.exception("receipt_purge_failed")
+            return
+        for receipt in dropped:
+            _log.warning(
+                "receipt_unmatched_dropped",
+                carrier=receipt.carrier,
+                carrier_id=receipt.carrier_id,
+                state=receipt.state,
+                received_at=receipt.received_at.isoformat(),
+            )

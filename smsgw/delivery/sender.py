@@ -1,0 +1,193 @@
+"""Sending API messages: route, submit, and retry temporary failures until the validity ends.
+
+New messages, and what went wrong with them (:class:`Outcome`), are written through the
+Recorder in batches; what the carrier says (segment ids, receipts) reaches it from the channel.
+
+An :class:`~channels.base.UnknownOutcome` (the link dropped with the message in flight) is never
+resent: the handset may already have it, and a duplicate emergency text is worse than a missing
+one we can see. The message is marked ``submitted`` with error ``unknown_outcome`` and an
+``unknown_outcome`` history row; a receipt may still settle it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, cast
+
+import structlog
+
+from channels.base import (
+    Channel,
+    OutboundSms,
+    PermanentSendError,
+    TemporarySendError,
+    UnknownOutcome,
+)
+from smsgw.delivery.message import Message, MessageState, Outcome
+from smsgw.storage.protocols import MessageStore
+
+_log = structlog.get_logger(__name__)
+
+
+class Router(Protocol):
+    def route(self, number: str) -> Channel:
+        """The channel for ``number``; PermanentSendError("no_route") when no prefix matches,
+        TemporarySendError("no_channel_up") when every bind of its carrier is down."""
+
+
+class MessageLog(Protocol):
+    """Where the sender writes (the Recorder: batched, off the hot path)."""
+
+    def message_queued(self, message: Message) -> asyncio.Future[None]:
+        """Store a new message; done once committed."""
+
+    def outcome(self, outcome: Outcome) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    first_delay_s: float = 1.0
+    max_delay_s: float = 60.0
+    validity: timedelta = timedelta(hours=24)  # then a message still not accepted expires
+
+    def delay(self, attempt: int) -> float:
+        """1 s, 2 s, 4 s … capped: ``attempt`` counts from 0."""
+        return min(self.max_delay_s, self.first_delay_s * (1 << min(attempt, 32)))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Sender:
+    """Owns one task per message being sent; :meth:`stop` ends them cleanly."""
+
+    def __init__(
+        self,
+        router: Router,
+        store: MessageStore,
+        log: MessageLog,
+        *,
+        short_code: str,
+        policy: RetryPolicy | None = None,
+        shutdown_grace_s: float = 5.0,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._router = router
+        self._store = store
+        self._log = log
+        self._short_code = short_code
+        self._policy = policy or RetryPolicy()
+        self._grace = shutdown_grace_s
+        self._clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sending: set[asyncio.Task[None]] = set()  # inside channel.send: let them finish
+        self._closing = False
+
+    async def create(self, to: str, text: str, *, segments: int, encoding: str) -> Message:
+        """Store a new message for ``to`` (E.164) and start sending it."""
+        now = self._clock()
+        message = Message(
+            id=uuid.uuid4().hex,
+            to=to,
+            sender=self._short_code,
+            text=text,
+            state=MessageState.QUEUED,
+            parts=segments,
+            encoding=encoding,
+            channel=None,
+            error=None,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + self._policy.validity,
+        )
+        await self._log.message_queued(message)
+        _log.info("message_queued", id=message.id, to=to, segments=segments)
+        self.submit(message)
+        return message
+
+    def submit(self, message: Message) -> None:
+        """Send a stored, queued message in the background (ignored once stopping: the message
+        stays queued and is picked up at the next start)."""
+        if self._closing:
+            return
+        task = asyncio.create_task(self._deliver(message), name=f"send-{message.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def resume(self) -> int:
+        """Pick up the messages left queued by the previous run."""
+        messages = await self._store.queued_messages()
+        for message in messages:
+            self.submit(message)
+        if messages:
+            _log.info("queued_messages_resumed", count=len(messages))
+        return len(messages)
+
+    async def join(self) -> None:
+        """Wait until every message being sent now is submitted or has failed."""
+        while self._tasks:
+            await asyncio.wait(self._tasks)
+
+    async def stop(self) -> None:
+        """Cancel waiting retries at once; give sends in flight ``shutdown_grace_s`` to end."""
+        self._closing = True
+        for task in self._tasks - self._sending:
+            task.cancel()
+        if self._sending:
+            await asyncio.wait(self._sending, timeout=self._grace)
+        if self._sending:
+            _log.warning("sends_interrupted", count=len(self._sending))
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _deliver(self, message: Message) -> None:
+        try:
+            await self._attempts(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001  # task root: log it, fail the message, not the gateway
+            _log.exception("send_crashed", id=message.id)
+            self._record(message, "failed", MessageState.FAILED, "internal_error")
+
+    async def _attempts(self, message: Message) -> None:
+        sms = OutboundSms(id=message.id, to=message.to, text=message.text, sender=message.sender)
+        task = cast("asyncio.Task[None]", asyncio.current_task())  # the one submit() made
+        attempt = 0
+        while True:
+            try:
+                channel = self._router.route(message.to)
+                self._sending.add(task)
+                try:
+                    await channel.send(sms)
+                finally:
+                    self._sending.discard(task)
+            except UnknownOutcome as exc:
+                _log.warning("send_outcome_unknown", id=message.id, code=exc.code)
+                self._record(message, "unknown_outcome", MessageState.SUBMITTED, exc.code)
+                return
+            except PermanentSendError as exc:
+                _log.info("send_rejected", id=message.id, to=message.to, code=exc.code)
+                self._record(message, "rejected", MessageState.REJECTED, exc.code)
+                return
+            except TemporarySendError as exc:
+                delay = self._policy.delay(attempt)
+                attempt += 1
+                if self._clock() + timedelta(seconds=delay) > message.expires_at:
+                    _log.info("send_expired", id=message.id, code=exc.code, attempts=attempt)
+                    self._record(message, "expired", MessageState.EXPIRED, exc.code)
+                    return
+                self._record(message, "retry_scheduled", None, f"{exc.code}; retry in {delay:g} s")
+                await asyncio.sleep(delay)
+            else:
+                return
+
+    def _record(
+        self, message: Message, event: str, state: MessageState | None, detail: str
+    ) -> None:
+        self._log.outcome(Outcome(message.id, event, state, detail))

@@ -1,0 +1,102 @@
+"""`smsgw demo` and `smsgw simulator`: the built-in SMSC simulator, with the gateway or alone."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from channels.simulator import Simulator, SimulatorConfig
+from smsgw import server
+from smsgw.app import GATEWAY, build_app
+from smsgw.config import DatabaseConfig, Settings, describe
+from smsgw.errors import ConfigError
+from smsgw.tokens import Role, issue
+
+EXAMPLE_NUMBER = "+5016012345"
+
+
+def simulator_config(settings: Settings, **overrides: Any) -> SimulatorConfig:
+    """The ``[simulator]`` table, or one accepting the configured binds; then ``overrides``."""
+    if settings.simulator is not None:
+        base = settings.simulator.model_dump()
+    else:
+        first = settings.channels[0]
+        base = {
+            "host": first.host,
+            "port": first.port,
+            "accounts": {channel.system_id: channel.secret for channel in settings.channels},
+            "short_code": settings.gateway.short_code,
+        }
+    changes = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return SimulatorConfig.model_validate(base | changes)
+    except ValidationError as exc:  # a bad command-line option (the file was checked at load)
+        raise ConfigError(describe(exc, "simulator")) from None
+
+
+async def run_simulator(config: SimulatorConfig) -> None:
+    simulator = Simulator(config)
+    await simulator.start()
+    try:
+        control = simulator.control_port
+        _write(
+            f"SMSC simulator listening on {config.host}:{simulator.port}"
+            + (f", control API http://{config.host}:{control}" if control else "")
+            + "\nCtrl-C to stop.\n"
+        )
+        await server.until_signalled()
+    finally:
+        await simulator.stop()
+
+
+async def run_demo(settings: Settings) -> None:
+    """Simulator + gateway on a demo database; prints an admin token and commands to paste."""
+    demo_db = settings.gateway.data_dir / "demo.db"
+    settings = settings.model_copy(update={"database": DatabaseConfig(url=f"sqlite:///{demo_db}")})
+    simulator = Simulator(simulator_config(settings))
+    await simulator.start()
+    app = build_app(settings)
+
+    async def ready(url: str) -> None:
+        gateway = app[GATEWAY]
+        secret, token = issue(Role.ADMIN, now=datetime.now(UTC), expires_days=1)
+        await gateway.tokens.add_token(token)
+        _write(_banner(url, secret, simulator))
+
+    try:
+        await server.serve(app, settings.http.host, settings.http.port, on_ready=ready)
+    finally:
+        await simulator.stop()
+
+
+def _banner(url: str, token: str, simulator: Simulator) -> str:
+    control = f"http://{simulator.config.host}:{simulator.control_port}"
+    body = shlex.quote(f'{{"to": "{EXAMPLE_NUMBER}", "text": "Hello from smsgw"}}')
+    auth = shlex.quote(f"Authorization: Bearer {token}")
+    return f"""
+smsgw demo is running. Ctrl-C stops it (the binds are closed cleanly).
+
+  health        {url}/healthz
+  API document  {url}/api/v1/openapi.json
+  SMSC          simulator on {simulator.config.host}:{simulator.port}, control API {control}
+  admin token   {token}   (valid for one day)
+
+Send a message, then look at its state and history (use the id it returns):
+
+  curl -s -X POST {url}/api/v1/messages -H {auth} -H 'Content-Type: application/json' -d {body}
+  curl -s {url}/api/v1/messages/ID -H {auth}
+
+Play a citizen texting the short code:
+
+  smsgw mo {EXAMPLE_NUMBER} "JOIN HEALTH" --simulator {control}
+
+"""
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()

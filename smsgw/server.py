@@ -1,0 +1,66 @@
+"""Running the gateway as a process: the event loop (uvloop when installed), signals, serving."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import structlog
+from aiohttp import web
+
+_log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on uvloop when it is installed, else on the standard loop."""
+    try:
+        import uvloop  # optional: a faster event loop, same behaviour
+    except ImportError:
+        loop_factory = None
+    else:
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(main)
+
+
+async def until_signalled() -> None:
+    """Return on SIGINT or SIGTERM (Ctrl-C, systemd, docker stop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    _log.info("shutdown_requested")
+
+
+async def serve(
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    on_ready: Callable[[str], Awaitable[None]] | None = None,
+) -> None:
+    """Start ``app`` (its clean-up contexts start the gateway), listen, and stop cleanly on a
+    signal. ``on_ready`` gets the base URL once the gateway is up and listening."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        url = f"http://{bound_host}:{bound_port}"
+        _log.info("http_listening", url=url)
+        if on_ready is not None:
+            await on_ready(url)
+        await until_signalled()
+    finally:
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner.cleanup()

@@ -1,0 +1,228 @@
+"""Recording a delivery batch in SQL: set-based statements, a handful per batch, none per row.
+
+Order inside one batch: new messages; segments (so a receipt in the same batch finds its part)
+and the states of their messages; receipts (early ones kept earlier are pulled back when their
+part arrives) and the states of the messages they touched, recomputed in one statement; the
+sender's outcomes; inbound texts.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import aiosqlite
+
+from channels.base import DeliveryReceipt, ReceiptState
+from smsgw.delivery.message import DeliveryBatch, DroppedReceipt
+
+# The SQL below spells out receipt states (channels.base.ReceiptState): intermediate ones are
+# 'accepted' and 'enroute'; 'undeliverable', 'expired', 'rejected', 'unknown', 'deleted' fail.
+_TEMP_TABLES = (
+    """CREATE TEMP TABLE IF NOT EXISTS batch_receipts (
+        seq INTEGER PRIMARY KEY, carrier TEXT, carrier_id TEXT, state TEXT, error TEXT,
+        at TEXT, unmatched_id INTEGER)""",
+    "CREATE TEMP TABLE IF NOT EXISTS touched (message_id TEXT PRIMARY KEY) WITHOUT ROWID",
+)
+
+_INSERT_MESSAGE = """INSERT INTO messages (id, recipient, sender, text, state, parts, encoding,
+    channel, error, created_at, updated_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"""
+_INSERT_PART = """INSERT OR REPLACE INTO message_parts
+    (message_id, part, parts, carrier, carrier_id, channel, state, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, 'submitted', ?)"""
+_PULL_EARLY = """INSERT INTO batch_receipts (carrier, carrier_id, state, error, at, unmatched_id)
+    SELECT carrier, carrier_id, state, error, received_at, id FROM unmatched_receipts
+    WHERE carrier = ? AND carrier_id = ? ORDER BY id"""
+_PART_HISTORY = """INSERT INTO message_events (message_id, at, state, detail)
+    SELECT p.message_id, max(r.at, p.updated_at), r.state,
+           'part ' || p.part || '/' || p.parts || coalesce(', error ' || r.error, '')
+    FROM batch_receipts r JOIN message_parts p USING (carrier, carrier_id)
+    WHERE p.parts > 1 OR r.state IN ('accepted', 'enroute')
+    ORDER BY r.seq"""
+# An early receipt (before its submit response) is dated no earlier than its part: the history
+# then reads submitted before delivered. Per part, the last final receipt of the batch wins over
+# any intermediate one (receipts can come out of order).
+_UPDATE_PARTS = """UPDATE message_parts AS p
+    SET state = r.state, error = r.error, updated_at = max(r.at, p.updated_at)
+    FROM (SELECT carrier, carrier_id, state, error, at,
+                 max((state NOT IN ('accepted', 'enroute')) * 1000000000000 + seq)
+          FROM batch_receipts GROUP BY carrier, carrier_id) AS r
+    WHERE p.carrier = r.carrier AND p.carrier_id = r.carrier_id
+      AND p.state IN ('submitted', 'accepted', 'enroute')"""
+_KEEP_UNMATCHED = """INSERT INTO unmatched_receipts (carrier, carrier_id, state, error, received_at)
+    SELECT r.carrier, r.carrier_id, r.state, r.error, r.at FROM batch_receipts r
+    WHERE r.unmatched_id IS NULL AND NOT EXISTS (
+        SELECT 1 FROM message_parts p WHERE p.carrier = r.carrier AND p.carrier_id = r.carrier_id)
+    ORDER BY r.seq"""
+# A message is delivered when all its parts are, failed when any part failed finally; receipt
+# states "unknown" and "deleted" have no message state of their own: they count as failed.
+_RECOMPUTE = """UPDATE messages AS m
+    SET state = a.state, error = a.error, channel = a.channel, updated_at = a.at
+    FROM (SELECT message_id, channel, at,
+                 CASE WHEN failure IN ('unknown', 'deleted') THEN 'failed'
+                      WHEN failure IS NOT NULL THEN failure
+                      WHEN delivered = parts AND known = parts THEN 'delivered'
+                      ELSE 'submitted' END AS state,
+                 CASE WHEN failure IS NOT NULL THEN coalesce(failure_error, failure) END AS error
+          FROM (SELECT message_id, max(channel) AS channel, max(updated_at) AS at,
+                       max(parts) AS parts,
+                       count(*) AS known, sum(state = 'delivered') AS delivered,
+                       max(CASE WHEN state IN ('undeliverable', 'expired', 'rejected',
+                                               'unknown', 'deleted') THEN state END) AS failure,
+                       max(CASE WHEN state IN ('undeliverable', 'expired', 'rejected',
+                                               'unknown', 'deleted') THEN error END)
+                         AS failure_error
+                FROM message_parts WHERE message_id IN (SELECT message_id FROM touched)
+                GROUP BY message_id)) AS a
+    WHERE m.id = a.message_id AND m.state IN ('queued', 'submitted') AND m.state != a.state
+    RETURNING id, state, error, channel, updated_at"""
+_OUTCOME_STATE = """UPDATE messages SET state = ?, error = ?, updated_at = ?
+    WHERE id = ? AND state IN ('queued', 'submitted')"""
+_EVENT = "INSERT INTO message_events (message_id, at, state, detail) VALUES (?, ?, ?, ?)"
+_INBOUND = """INSERT INTO inbound (id, sender, recipient, text, channel, carrier_ids, received_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)"""
+
+
+def timestamp(at: datetime) -> str:
+    """The stored form of a time: ISO 8601 in UTC, fixed width, so text order is time order."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _stamp(at: float) -> str:
+    return timestamp(datetime.fromtimestamp(at, UTC))
+
+
+def _error(receipt: DeliveryReceipt) -> str | None:
+    """The carrier's error code, dropped for deliveries (they say "000": no error)."""
+    return None if receipt.state is ReceiptState.DELIVERED else receipt.error
+
+
+async def create_temp_tables(conn: aiosqlite.Connection) -> None:
+    for statement in _TEMP_TABLES:
+        await conn.execute(statement)
+
+
+class DeliveryWriter:
+    """The SQL of :meth:`SqliteStore.record`; runs inside the caller's transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection, *, unmatched: int) -> None:
+        self._conn = conn
+        # rows in unmatched_receipts, so the look-up is skipped when there are none; the store
+        # puts it back when a transaction is rolled back
+        self.unmatched = unmatched
+
+    async def record(self, batch: DeliveryBatch) -> None:
+        conn = self._conn
+        if batch.messages:
+            await self._insert_messages(batch)
+        pulled = 0
+        if batch.segments:
+            await self._insert_segments(batch)
+            if self.unmatched:
+                pulled = await self._pull_early(batch)
+        if batch.receipts:
+            await conn.executemany(
+                "INSERT INTO batch_receipts (carrier, carrier_id, state, error, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (carrier, r.carrier_id, r.state, _error(r), _stamp(at))
+                    for carrier, r, at in batch.receipts
+                ],
+            )
+        if batch.receipts or pulled:
+            await self._apply_receipts()
+            await self._recompute()
+        if batch.outcomes:
+            await self._apply_outcomes(batch)
+        if batch.inbound:
+            await conn.executemany(
+                _INBOUND,
+                [
+                    (id_, s.sender, s.to, s.text, s.channel, json.dumps(s.carrier_ids), _stamp(at))
+                    for id_, s, at in batch.inbound
+                ],
+            )
+
+    async def _insert_messages(self, batch: DeliveryBatch) -> None:
+        rows = [
+            (m.id, m.to, m.sender, m.text, m.state, m.parts, m.encoding, m.channel, m.error,
+             timestamp(m.created_at), timestamp(m.updated_at), timestamp(m.expires_at))
+            for m in batch.messages
+        ]  # fmt: skip
+        await self._conn.executemany(_INSERT_MESSAGE, rows)
+        await self._conn.executemany(_EVENT, [(row[0], row[9], row[4], None) for row in rows])
+
+    async def _insert_segments(self, batch: DeliveryBatch) -> None:
+        """Record the parts, and make their messages submitted (before any receipt of this
+        batch is applied, so the history reads submitted, then delivered)."""
+        await self._conn.executemany(
+            _INSERT_PART,
+            [
+                (s.sms_id, s.part, s.parts, carrier, s.carrier_id, s.channel, _stamp(at))
+                for carrier, s, at in batch.segments
+            ],
+        )
+        touched = {s.sms_id for _, s, _ in batch.segments}
+        await self._conn.executemany(
+            "INSERT OR IGNORE INTO touched VALUES (?)", [(id_,) for id_ in touched]
+        )
+        await self._recompute()
+
+    async def _pull_early(self, batch: DeliveryBatch) -> int:
+        """Receipts kept before their part was known, for the parts of this batch."""
+        conn = self._conn
+        keys = [(carrier, s.carrier_id) for carrier, s, _ in batch.segments]
+        await conn.executemany(_PULL_EARLY, keys)
+        cursor = await conn.execute(
+            "DELETE FROM unmatched_receipts WHERE id IN"
+            " (SELECT unmatched_id FROM batch_receipts WHERE unmatched_id IS NOT NULL)"
+        )
+        self.unmatched -= cursor.rowcount
+        return cursor.rowcount
+
+    async def _apply_receipts(self) -> None:
+        conn = self._conn
+        await conn.execute(_PART_HISTORY)
+        await conn.execute(
+            "INSERT OR IGNORE INTO touched SELECT p.message_id"
+            " FROM batch_receipts r JOIN message_parts p USING (carrier, carrier_id)"
+        )
+        await conn.execute(_UPDATE_PARTS)
+        cursor = await conn.execute(_KEEP_UNMATCHED)
+        self.unmatched += cursor.rowcount
+        await conn.execute("DELETE FROM batch_receipts")
+
+    async def _recompute(self) -> None:
+        async with self._conn.execute(_RECOMPUTE) as cursor:
+            changed = await cursor.fetchall()
+        await self._conn.execute("DELETE FROM touched")
+        if changed:
+            await self._conn.executemany(
+                _EVENT,
+                [
+                    (id_, at, state, channel if state == "submitted" else error)
+                    for id_, state, error, channel, at in changed
+                ],
+            )
+
+    async def _apply_outcomes(self, batch: DeliveryBatch) -> None:
+        rows = [(o, _stamp(at)) for o, at in batch.outcomes]
+        updates = [(o.state, o.detail, at, o.message_id) for o, at in rows if o.state is not None]
+        if updates:
+            await self._conn.executemany(_OUTCOME_STATE, updates)
+        await self._conn.executemany(
+            _EVENT, [(o.message_id, at, o.event, o.detail) for o, at in rows]
+        )
+
+    async def purge_unmatched(self, before: str) -> list[DroppedReceipt]:
+        async with self._conn.execute(
+            "DELETE FROM unmatched_receipts WHERE received_at < ?"
+            " RETURNING carrier, carrier_id, state, received_at",
+            (before,),
+        ) as cursor:
+            rows = list(await cursor.fetchall())
+        self.unmatched -= len(rows)
+        return [
+            DroppedReceipt(carrier, carrier_id, state, datetime.fromisoformat(at))
+            for carrier, carrier_id, state, at in rows
+        ]

@@ -1,0 +1,105 @@
+"""The SQLite schema, in one place: numbered migrations, applied in order, each exactly once.
+
+Append a new tuple to add a migration; never edit one that has shipped. Each migration runs in
+one ``BEGIN IMMEDIATE`` transaction together with its ``schema_version`` row, so two processes
+migrating at once (``smsgw db migrate`` beside a running gateway) cannot apply one twice.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+# Times are ISO 8601 text in UTC (see delivery.timestamp): they sort as they compare.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: messages and their delivery tracking, inbound texts, API tokens
+        """CREATE TABLE messages (
+            id TEXT PRIMARY KEY,
+            recipient TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            text TEXT NOT NULL,
+            state TEXT NOT NULL,
+            parts INTEGER NOT NULL,
+            encoding TEXT NOT NULL,
+            channel TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX messages_queued ON messages (created_at) WHERE state = 'queued'",
+        # one row per segment the carrier accepted; receipts find it by (carrier, carrier_id)
+        """CREATE TABLE message_parts (
+            message_id TEXT NOT NULL,
+            part INTEGER NOT NULL,
+            parts INTEGER NOT NULL,
+            carrier TEXT NOT NULL,
+            carrier_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            state TEXT NOT NULL,
+            error TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (message_id, part)
+        ) WITHOUT ROWID""",
+        "CREATE UNIQUE INDEX message_parts_carrier_id ON message_parts (carrier, carrier_id)",
+        """CREATE TABLE message_events (
+            id INTEGER PRIMARY KEY,
+            message_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            detail TEXT
+        )""",
+        "CREATE INDEX message_events_message ON message_events (message_id, id)",
+        # receipts that came before their submit response; matched when the part is recorded
+        """CREATE TABLE unmatched_receipts (
+            id INTEGER PRIMARY KEY,
+            carrier TEXT NOT NULL,
+            carrier_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            error TEXT,
+            received_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX unmatched_receipts_key ON unmatched_receipts (carrier, carrier_id)",
+        "CREATE INDEX unmatched_receipts_age ON unmatched_receipts (received_at)",
+        """CREATE TABLE inbound (
+            id TEXT PRIMARY KEY,
+            sender TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            text TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            carrier_ids TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL,
+            ministry TEXT,
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            revoked_at TEXT
+        )""",
+    ),
+)
+
+LATEST = len(MIGRATIONS)
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Apply the migrations not yet applied; returns the schema version. Idempotent."""
+    await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    while True:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            async with conn.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cur:
+                row = await cur.fetchone()
+            version = row[0] if row else 0
+            if version >= LATEST:
+                await conn.execute("COMMIT")
+                return version
+            for statement in MIGRATIONS[version]:
+                await conn.execute(statement)
+            await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,195 @@
+"""The SQLite backend: one connection (the single writer), WAL, transactions serialised."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from smsgw.delivery.message import (
+    DeliveryBatch,
+    DroppedReceipt,
+    Message,
+    MessageEvent,
+    MessageState,
+)
+from smsgw.storage.sqlite import delivery
+from smsgw.storage.sqlite.delivery import timestamp
+from smsgw.storage.sqlite.migrations import migrate
+from smsgw.tokens import ApiToken, Role
+
+_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",  # readers never block the writer
+    "PRAGMA synchronous = NORMAL",  # with WAL: durable across crashes of the process, fast
+    "PRAGMA busy_timeout = 5000",  # another process (smsgw token create) holding the lock
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA cache_size = -32000",  # 32 MB
+)
+# column lists are spelt out in each statement (no SQL is assembled from strings)
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
+class _Transactions:
+    """Serialises transactions on the shared connection: a batch is never interleaved with
+    another coroutine's statements (which would otherwise land inside its transaction)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        async with self._lock:
+            yield
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+
+
+class SqliteStore:
+    """Implements every storage Protocol on one aiosqlite connection."""
+
+    def __init__(self, conn: aiosqlite.Connection, unmatched: int) -> None:
+        self._conn = conn
+        self._tx = _Transactions(conn)
+        self._delivery = delivery.DeliveryWriter(conn, unmatched=unmatched)
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level None: we issue BEGIN/COMMIT ourselves, one transaction per batch
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            for pragma in _PRAGMAS:
+                await conn.execute(pragma)
+            await migrate(conn)
+            await delivery.create_temp_tables(conn)
+            async with conn.execute("SELECT count(*) FROM unmatched_receipts") as cursor:
+                row = await cursor.fetchone()
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, unmatched=row[0] if row else 0)
+
+    async def migrate(self) -> int:
+        async with self._tx.held():
+            return await migrate(self._conn)
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    # DeliveryLog
+
+    async def record(self, batch: DeliveryBatch) -> None:
+        unmatched = self._delivery.unmatched
+        try:
+            async with self._tx.transaction():
+                await self._delivery.record(batch)
+        except BaseException:
+            self._delivery.unmatched = unmatched
+            raise
+
+    async def purge_unmatched(self, before: datetime) -> list[DroppedReceipt]:
+        unmatched = self._delivery.unmatched
+        try:
+            async with self._tx.transaction():
+                return await self._delivery.purge_unmatched(timestamp(before))
+        except BaseException:
+            self._delivery.unmatched = unmatched
+            raise
+
+    # MessageStore
+
+    async def get_message(self, message_id: str) -> Message | None:
+        rows = await self._fetch(
+            "SELECT id, recipient, sender, text, state, parts, encoding, channel, error,"
+            " created_at, updated_at, expires_at FROM messages WHERE id = ?",
+            (message_id,),
+        )
+        return _message(rows[0]) if rows else None
+
+    async def message_history(self, message_id: str) -> list[MessageEvent]:
+        rows = await self._fetch(
+            "SELECT at, state, detail FROM message_events WHERE message_id = ? ORDER BY at, id",
+            (message_id,),
+        )
+        return [MessageEvent(datetime.fromisoformat(at), state, text) for at, state, text in rows]
+
+    async def queued_messages(self) -> list[Message]:
+        rows = await self._fetch(
+            "SELECT id, recipient, sender, text, state, parts, encoding, channel, error,"
+            " created_at, updated_at, expires_at FROM messages"
+            " WHERE state = 'queued' ORDER BY created_at"
+        )
+        return [_message(row) for row in rows]
+
+    # TokenStore
+
+    async def add_token(self, token: ApiToken) -> None:
+        async with self._tx.transaction():
+            await self._conn.execute(
+                "INSERT INTO api_tokens (id, token_hash, role, ministry, created_at, expires_at,"
+                " revoked_at) VALUES (?,?,?,?,?,?,?)",
+                (
+                    token.id, token.token_hash, token.role, token.ministry,
+                    timestamp(token.created_at),
+                    timestamp(token.expires_at) if token.expires_at else None,
+                    timestamp(token.revoked_at) if token.revoked_at else None,
+                ),
+            )  # fmt: skip
+
+    async def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        rows = await self._fetch(
+            "SELECT id, token_hash, role, ministry, created_at, expires_at, revoked_at"
+            " FROM api_tokens WHERE token_hash = ?",
+            (token_hash,),
+        )
+        if not rows:
+            return None
+        id_, hash_, role, ministry, created_at, expires_at, revoked_at = rows[0]
+        return ApiToken(
+            id=id_,
+            token_hash=hash_,
+            role=Role(role),
+            ministry=ministry,
+            created_at=datetime.fromisoformat(created_at),
+            expires_at=_time(expires_at),
+            revoked_at=_time(revoked_at),
+        )
+
+    async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+
+def _message(row: Any) -> Message:
+    return Message(
+        id=row[0],
+        to=row[1],
+        sender=row[2],
+        text=row[3],
+        state=MessageState(row[4]),
+        parts=row[5],
+        encoding=row[6],
+        channel=row[7],
+        error=row[8],
+        created_at=datetime.fromisoformat(row[9]),
+        updated_at=datetime.fromisoformat(row[10]),
+        expires_at=datetime.fromisoformat(row[11]),
+    )

@@ -1,0 +1,59 @@
+"""API tokens: roles, issuing (the secret is shown once) and checking (only its hash is kept)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+PREFIX = "smsgw_"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # everything
+    SUPERVISOR = "supervisor"  # approves broadcasts, manages services
+    OFFICER = "officer"  # a ministry's communications officer: its own services and broadcasts
+    OPERATOR = "operator"  # the network operations centre: reads health and KPIs
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    id: str
+    token_hash: str  # sha256 hex of the secret
+    role: Role
+    ministry: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+
+def hash_secret(secret: str) -> str:
+    # the secrets are 256-bit random: a plain hash is enough, no slow KDF needed
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue(
+    role: Role, *, now: datetime, ministry: str | None = None, expires_days: int | None = None
+) -> tuple[str, ApiToken]:
+    """A new token: (the secret to hand out once, the record to store)."""
+    if role is Role.OFFICER and not ministry:
+        raise ValueError("an officer token needs a ministry")
+    secret = PREFIX + secrets.token_urlsafe(32)
+    expires_at = now + timedelta(days=expires_days) if expires_days is not None else None
+    token = ApiToken(
+        id=uuid.uuid4().hex,
+        token_hash=hash_secret(secret),
+        role=role,
+        ministry=ministry,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    return secret, token

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from smsgw.app import Gateway
+from tests.smsgw.api.conftest import Client
+
+
+async def test_health_needs_no_token_and_lists_every_channel(client: Client) -> None:
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert await response.json() == {
+        "status": "ok",
+        "channels": [
+            {"name": "btl-1", "carrier": "btl", "state": "bound"},
+            {"name": "smart-1", "carrier": "smart", "state": "bound"},
+        ],
+    }
+
+
+async def test_health_is_degraded_with_a_bind_down_and_still_answers_200(
+    client: Client, gateway: Gateway
+) -> None:
+    await gateway.channels[1].stop()
+    response = await client.get("/healthz")
+    assert response.status == 200
+    body = await response.json()
+    assert body["status"] == "degraded"
+    assert body["channels"][1]["state"] == "stopped"
+    await gateway.channels[0].stop()
+    assert (await (await client.get("/healthz")).json())["status"] == "down"
+
+
+async def test_an_unknown_path_is_a_json_404(client: Client) -> None:
+    response = await client.get("/nothing-here")
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "not_found"

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from smsgw.app import Gateway
+from smsgw.tokens import Role
+from tests.smsgw.api.conftest import Client, bearer
+from tests.smsgw.fakes import FakeChannel
+
+MESSAGES = "/api/v1/messages"
+
+
+async def _error(response: Any, status: int) -> dict[str, Any]:
+    assert response.status == status
+    assert response.content_type == "application/json"
+    body: dict[str, dict[str, Any]] = await response.json()
+    return body["error"]
+
+
+async def test_a_message_is_queued_then_its_history_follows_the_carrier(
+    client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    response = await client.post(MESSAGES, json={"to": "601-2345", "text": "Hello"}, headers=admin)
+    assert response.status == 201
+    created = await response.json()
+    assert created == {"id": created["id"], "state": "queued", "segments": 1, "encoding": "gsm7"}
+    btl = gateway.channels[0]
+    assert isinstance(btl, FakeChannel)
+    async with asyncio.timeout(5):
+        sms = await btl.attempts.get()  # a local number, read in the default region BZ
+        await gateway.sender.join()
+        await gateway.recorder.flush()
+    assert (sms.id, sms.to, sms.sender) == (created["id"], "+5016012345", "1515")
+    await btl.receipt(created["id"])
+
+    response = await client.get(f"{MESSAGES}/{created['id']}", headers=admin)
+    assert response.status == 200
+    view = await response.json()
+    assert {k: view[k] for k in ("id", "to", "state", "error", "parts", "channel")} == {
+        "id": created["id"],
+        "to": "+5016012345",
+        "state": "delivered",
+        "error": None,
+        "parts": 1,
+        "channel": "btl-1",
+    }
+    assert [(h["state"], h["detail"]) for h in view["history"]] == [
+        ("queued", None),
+        ("submitted", "btl-1"),
+        ("delivered", None),
+    ]
+
+
+async def test_a_long_unicode_text_counts_its_segments(
+    client: Client, admin: dict[str, str]
+) -> None:
+    text = "Vacunación en la clínica el sábado. " * 4  # á, ó: UCS-2, 67 characters a segment
+    response = await client.post(MESSAGES, json={"to": "+5016012345", "text": text}, headers=admin)
+    assert response.status == 201
+    assert {k: (await response.json())[k] for k in ("segments", "encoding")} == {
+        "segments": 3,
+        "encoding": "ucs2",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        ({"to": "12", "text": "Hi"}, "to", "invalid"),
+        ({"to": "+1555", "text": "Hi"}, "to", "invalid"),
+        ({"to": "+5016012345", "text": ""}, "text", "invalid"),
+        ({"to": "+5016012345"}, "text", "invalid"),
+        ({"to": "+5016012345", "text": "Hi", "priority": "high"}, "priority", "invalid"),
+        ({"to": "+5016012345", "text": "x" * 1531}, "text", "too_long"),
+        (["+5016012345", "Hi"], None, "invalid"),
+    ],
+    ids=["short-number", "invalid-number", "empty-text", "no-text", "unknown-field",
+         "eleven-segments", "not-an-object"],
+)  # fmt: skip
+async def test_an_invalid_message_is_400_naming_the_field(
+    client: Client, admin: dict[str, str], body: Any, field: str | None, code: str
+) -> None:
+    error = await _error(await client.post(MESSAGES, json=body, headers=admin), 400)
+    assert (error["field"], error["code"]) == (field, code)
+    assert error["message"]
+
+
+async def test_malformed_json_is_400(client: Client, admin: dict[str, str]) -> None:
+    for raw in (b'{"to": "+5016012345",', b"\xff\xfe", b""):
+        response = await client.post(MESSAGES, data=raw, headers=admin)
+        assert (await _error(response, 400))["code"] == "malformed_json"
+
+
+async def test_a_body_over_the_limit_is_413(client: Client, admin: dict[str, str]) -> None:
+    body = {"to": "+5016012345", "text": "x" * 300_000}
+    error = await _error(await client.post(MESSAGES, json=body, headers=admin), 413)
+    assert error["code"] == "request_entity_too_large"
+
+
+async def test_an_unknown_message_is_404(client: Client, admin: dict[str, str]) -> None:
+    error = await _error(await client.get(f"{MESSAGES}/nope", headers=admin), 404)
+    assert error == {"code": "not_found", "message": "no message nope", "field": None}
+
+
+async def test_a_wrong_method_is_405(client: Client, admin: dict[str, str]) -> None:
+    response = await client.put(MESSAGES, json={}, headers=admin)
+    assert (await _error(response, 405))["code"] == "method_not_allowed"
+    assert "POST" in response.headers["Allow"]
+
+
+async def test_without_a_usable_token_it_is_401(client: Client, gateway: Gateway) -> None:
+    body = {"to": "+5016012345", "text": "Hi"}
+    for headers in (
+        {},
+        {"Authorization": "Bearer smsgw_not-a-token"},
+        {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        await bearer(gateway, Role.ADMIN, expired=True),
+        await bearer(gateway, Role.ADMIN, revoked=True),
+    ):
+        response = await client.post(MESSAGES, json=body, headers=headers)
+        assert (await _error(response, 401))["code"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert (await client.get("/api/v1/anything")).status == 401  # no hint of what exists
+
+
+@pytest.mark.parametrize("role", [Role.OPERATOR, Role.OFFICER, Role.SUPERVISOR], ids=str)
+async def test_only_an_admin_may_send_or_read_messages(
+    client: Client, gateway: Gateway, role: Role
+) -> None:
+    headers = await bearer(gateway, role)
+    body = {"to": "+5016012345", "text": "Hi"}
+    assert (await _error(await client.post(MESSAGES, json=body, headers=headers), 403))[
+        "code"
+    ] == "forbidden"
+    await _error(await client.get(f"{MESSAGES}/x", headers=headers), 403)
+
+
+async def test_an_unexpected_error_is_500_without_details(
+    client: Client, gateway: Gateway, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(_id: str) -> None:
+        raise RuntimeError("disk on fire at /var/lib/smsgw")
+
+    monkeypatch.setattr(gateway.store, "get_message", broken)  # a failing disk, simulated
+    response = await client.get(f"{MESSAGES}/x", headers=admin)
+    error = await _error(response, 500)
+    assert error == {"code": "internal_error", "message": "internal server error", "field": None}
+    assert "fire" not in await response.text()
+    assert (await client.get("/healthz")).status == 200  # and the server goes on

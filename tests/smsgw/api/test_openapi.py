@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+from tests.smsgw.api.conftest import Client
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [node["$ref"]] if "$ref" in node else [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for item in node for r in _refs(item)]
+    return []
+
+
+async def test_the_openapi_document_describes_every_route(client: Client) -> None:
+    response = await client.get("/api/v1/openapi.json")  # no token needed
+    assert response.status == 200
+    document = await response.json()
+    assert document["openapi"] == "3.1.0"
+    assert {(path, method) for path, ops in document["paths"].items() for method in ops} == {
+        ("/healthz", "get"),
+        ("/api/v1/openapi.json", "get"),
+        ("/api/v1/messages", "post"),
+        ("/api/v1/messages/{id}", "get"),
+    }
+    post = document["paths"]["/api/v1/messages"]["post"]
+    assert post["security"] == [{"bearer": []}]
+    assert set(post["responses"]) == {"201", "400", "401", "403", "413"}
+    assert document["paths"]["/healthz"]["get"]["security"] == []
+    schemas = document["components"]["schemas"]
+    assert set(schemas["SendMessage"]["required"]) == {"to", "text"}
+    for ref in _refs(document):
+        assert ref.removeprefix("#/components/schemas/") in schemas, ref

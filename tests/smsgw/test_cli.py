@@ -1,0 +1,147 @@
+"""The ``smsgw`` command run as a user runs it: a subprocess, its exit code and its output."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from channels.base import DeliveryReceipt, InboundSms
+from channels.simulator import Simulator, SimulatorConfig
+from channels.smpp.channel import SmppChannel
+from channels.smpp.config import SmppChannelConfig
+from smsgw.app import build_app
+from smsgw.config import load
+from smsgw.delivery.recorder import Recorder
+from smsgw.storage.sqlite import SqliteStore
+from tests.smsgw.fakes import CONFIG, FakeChannel, WriteConfig
+
+REPO = Path(__file__).resolve().parents[2]
+ENV = os.environ | {"PYTHONPATH": str(REPO)}
+
+
+def smsgw(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603  # our own command, fixed arguments
+        [sys.executable, "-m", "smsgw", *args],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_a_bad_config_exits_2_naming_the_key_without_a_traceback(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    write_config(CONFIG.replace('system_id = "smsgw-btl"', 'system_id = "smsgw-btl"\ntps = -5'))
+    result = smsgw("run", "--config", "config.toml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "config.toml: channels[0].tps: Input should be greater than or equal to 0" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_bad_simulator_option_exits_2_naming_it(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    write_config(CONFIG)
+    result = smsgw("simulator", "--tps", "-1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "simulator: tps: Input should be greater than or equal to 0" in result.stderr
+
+
+def test_bad_usage_exits_2(tmp_path: Path) -> None:
+    assert smsgw("frobnicate", cwd=tmp_path).returncode == 2
+    result = smsgw("token", "create", "--role", "officer", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--role officer needs --ministry" in result.stderr
+    result = smsgw("token", "create", "--role", "admin", "--expires-days", "0", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "must be at least 1" in result.stderr
+
+
+async def test_a_created_token_is_printed_once_and_opens_the_api(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    write_config(CONFIG)
+    result = smsgw("token", "create", "--role", "admin", "--expires-days", "7", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert token.startswith("smsgw_")
+    assert token not in result.stderr  # the log line names the token's id, not its secret
+    app = build_app(load(tmp_path / "config.toml"), channel_factory=FakeChannel)
+    async with TestClient(TestServer(app)) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/api/v1/messages/x", headers=headers)).status == 404
+        assert (await client.get("/api/v1/messages/x")).status == 401
+
+
+def test_db_migrate_creates_the_schema(write_config: WriteConfig, tmp_path: Path) -> None:
+    write_config(CONFIG)
+    for _ in range(2):
+        result = smsgw("db", "migrate", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("schema version 1: sqlite:///")
+    assert (tmp_path / "data" / "test.db").exists()
+
+
+def test_mo_to_an_absent_simulator_exits_1_with_a_message(tmp_path: Path) -> None:
+    result = smsgw("mo", "+5016012345", "HELP", "--simulator", "http://127.0.0.1:9", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot reach the simulator" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+class _Watch:
+    """A sink that hands everything to the recorder and tells the test what came in."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.inbound: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
+
+    def segment_submitted(self, event: object) -> None:
+        raise AssertionError("nothing is sent in this test")
+
+    def received(self, item: InboundSms | DeliveryReceipt) -> asyncio.Future[None]:
+        future = self.recorder.received(item)
+        self.inbound.put_nowait(future)
+        return future
+
+
+async def test_mo_injects_a_text_that_the_gateway_stores(tmp_path: Path) -> None:
+    config = SimulatorConfig(port=0, control_port=0, accounts={"gw": "pw"}, seed=1)
+    async with Simulator(config) as simulator:
+        store = await SqliteStore.open(tmp_path / "mo.db")
+        recorder = Recorder(store, {"btl-1": "btl"})
+        await recorder.start()
+        bind = {"name": "btl-1", "carrier": "btl", "host": "127.0.0.1", "port": simulator.port}
+        account = {"system_id": "gw", "password": "pw"}
+        channel = SmppChannel(SmppChannelConfig.model_validate(bind | account))
+        watch = _Watch(recorder)
+        await channel.start(watch)
+        try:
+            async with asyncio.timeout(10):
+                await simulator.wait_bound(1)
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "smsgw", "mo", "+5016012345", "JOIN HEALTH",
+                    "--simulator", f"http://127.0.0.1:{simulator.control_port}",
+                    env=ENV, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                _, stderr = await process.communicate()
+                assert process.returncode == 0, stderr
+                await (await watch.inbound.get())
+        finally:
+            await channel.stop()
+            await recorder.close()
+            await store.close()
+    with sqlite3.connect(tmp_path / "mo.db") as conn:
+        rows = conn.execute("SELECT sender, recipient, text, channel FROM inbound").fetchall()
+    assert rows == [("+5016012345", "1515", "JOIN HEALTH", "btl-1")]
