@@ -31,7 +31,7 @@ class SmppChannelConfig(BaseModel):
         default=1.0, gt=0, description="first pause after ESME_RTHROTTLED / ESME_RMSGQFUL"
     )
     expected_response_ms: float = Field(
-        default=250.0, gt=0, description="typical submit_sm_resp delay; sizes the window warning"
+        default=200.0, gt=0, description="typical submit_sm_resp delay; sizes the window warning"
     )
     default_alphabet: Literal["gsm7", "latin1"] = Field(
         default="gsm7", description="what this SMSC means by data_coding 0"
