@@ -143,8 +143,9 @@ def text_info(text: str) -> TextInfo:
     )
 
 
-def split(text: str, reference: int) -> list[Segment]:
-    """Encodes and cuts the text into SMS; `reference` is the 8-bit concatenation reference.
+def split(text: str, reference: int | Callable[[], int]) -> list[Segment]:
+    """Encodes and cuts the text into SMS; `reference` is the 8-bit concatenation reference,
+    or a function giving it (called only when the text needs several segments).
 
     `reference` is masked to 0..255; keeping it unique per handset is the caller's job
     (see ReferenceCounter). An empty text gives one empty segment.
@@ -153,6 +154,8 @@ def split(text: str, reference: int) -> list[Segment]:
     total = len(plan.ends)
     if total > MAX_SEGMENTS:
         raise ValueError(f"text needs {total} segments, more than {MAX_SEGMENTS}")
+    if callable(reference):
+        reference = reference() if total > 1 else 0
     gsm = plan.encoding is Encoding.GSM7
     data_coding = 0x00 if gsm else 0x08
     segments: list[Segment] = []

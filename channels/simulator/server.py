@@ -54,17 +54,23 @@ class Simulator:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         if self.config.control_port is not None:
-            self._control = web.AppRunner(build_control_app(self), access_log=None)
-            await self._control.setup()
-            site = web.TCPSite(self._control, self.config.host, self.config.control_port)
-            await site.start()
-            self.control_port = self._control.addresses[0][1]
+            try:
+                await self._start_control(self.config.control_port)
+            except BaseException:
+                await self.stop()  # e.g. the control port is taken: leave nothing listening
+                raise
         log.info(
             "simulator_started",
             host=self.config.host,
             port=self.port,
             control_port=self.control_port,
         )
+
+    async def _start_control(self, port: int) -> None:
+        self._control = web.AppRunner(build_control_app(self), access_log=None)
+        await self._control.setup()
+        await web.TCPSite(self._control, self.config.host, port).start()
+        self.control_port = self._control.addresses[0][1]
 
     async def stop(self) -> None:
         if self._control is not None:
@@ -117,7 +123,7 @@ class Simulator:
         return self._state.deliver_sm_resps
 
     def bound(self) -> list[str]:
-        """ "system_id:bind type" of every bound session, e.g. "smsgw:transceiver"."""
+        """Every bound session as "system_id:bind type", e.g. "smsgw:transceiver"."""
         return sorted(f"{s.system_id}:{s.bind_type}" for s in self._state.bound_sessions())
 
     def status(self) -> dict[str, Any]:

@@ -1,8 +1,7 @@
-"""One ESME connection: framing, coalesced writes, bind state, and the answer to each PDU.
+"""One ESME session as the SMSC sees it: bind state, keep-alive, and the answer to each PDU.
 
-Hot path (submit_sm in, submit_sm_resp out, deliver_sm_resp in) costs a few µs: frames are
-cut by codec.take_frames, only submit_sm bodies are decoded, and every write of one loop turn
-goes out in a single transport.write.
+The hot path (submit_sm in, submit_sm_resp out, deliver_sm_resp in) decodes only submit_sm
+bodies; framing and write coalescing are the Link's.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import cast
 
 import structlog
 
@@ -21,7 +19,6 @@ from channels.smpp.codec import (
     RESPONSE_BIT,
     Bind,
     Command,
-    FrameError,
     Pdu,
     PduError,
     ShortMessage,
@@ -30,9 +27,9 @@ from channels.smpp.codec import (
     encode_bind_resp,
     encode_header,
     encode_submit_sm_resp,
-    take_frames,
 )
 
+from .link import Link
 from .receipt_pdu import MAX_ADDRESS
 from .receipts import ReceiptScheduler
 from .state import SimulatorState
@@ -51,16 +48,14 @@ ESME_RINVSRCADR = 0x0A
 _Handler = Callable[[bytes, int, int, float], None]
 
 
-class SmscSession(asyncio.Protocol):
+class SmscSession(Link):
+    """The SMSC side of one ESME connection: bind state, keep-alive, and PDU answers."""
+
     def __init__(self, state: SimulatorState, receipts: ReceiptScheduler) -> None:
+        super().__init__()
         config = state.config
         self._state = state
         self._receipts = receipts
-        self._loop = asyncio.get_running_loop()
-        self._transport: asyncio.Transport | None = None
-        self._in = bytearray()
-        self._out = bytearray()
-        self._flush_scheduled = False
         self._sequence = 0
         self._tps = config.tps
         self._window: deque[float] = deque()  # accept times within the last second
@@ -69,9 +64,6 @@ class SmscSession(asyncio.Protocol):
         self._delayed_timer: asyncio.TimerHandle | None = None
         self._keepalive_s = config.enquire_link_s
         self._keepalive: asyncio.TimerHandle | None = None
-        self._closing = False
-        self.last_rx = time.monotonic()
-        self.peer = ""
         self.system_id = ""
         self.bind_type: str | None = None
         self.can_submit = False
@@ -89,18 +81,15 @@ class SmscSession(asyncio.Protocol):
             Command.BIND_TRANSCEIVER: self._on_bind,
         }
 
-    # ------------------------------------------------------------ transport
+    # ------------------------------------------------------------ connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)  # create_server gives a Transport
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        super().connection_made(transport)
         self._state.sessions.add(self)
         log.info("esme_connected", peer=self.peer)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
-        self._closing = True
+        super().connection_lost(exc)
         for timer in (self._keepalive, self._delayed_timer):
             if timer is not None:
                 timer.cancel()
@@ -109,55 +98,16 @@ class SmscSession(asyncio.Protocol):
         self._state.notify()
         log.info("esme_disconnected", peer=self.peer, system_id=self.system_id, error=str(exc))
 
-    def pause_writing(self) -> None:
-        # The ESME is not reading: stop reading its submits rather than buffer without end.
-        if self._transport is not None:
-            self._transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self._transport is not None and not self._closing:
-            self._transport.resume_reading()
-
-    def write(self, data: bytes) -> None:
-        """Queues bytes for this loop turn's single write."""
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self.flush)
-        self._out += data
-
-    def queue(self, data: bytes) -> None:
-        """Queues bytes without scheduling a write: the caller calls flush() soon."""
-        self._out += data
-
-    def flush(self) -> None:
-        self._flush_scheduled = False
-        self._send_out()
-
-    def _send_out(self) -> None:
-        if self._state.hanging or self._transport is None or not self._out:
-            return  # while hanging, nothing leaves: it goes out when the hang ends
-        out, self._out = self._out, bytearray()
-        self._transport.write(out)
+    def held(self) -> bool:
+        return self._state.hanging  # while hanging nothing leaves; it goes out when it ends
 
     def next_sequence(self) -> int:
         self._sequence = self._sequence % 0x7FFFFFFF + 1
         return self._sequence
 
     def close(self) -> None:
-        """Writes what is queued, then closes (unbind, bad framing)."""
-        self._closing = True
         self._unregister()
-        if self._transport is not None:
-            if self._out and not self._state.hanging:
-                self._transport.write(self._out)
-            self._out = bytearray()
-            self._transport.close()
-
-    def abort(self) -> None:
-        """Drops the connection at once, like a lost link."""
-        self._closing = True
-        if self._transport is not None:
-            self._transport.abort()
+        super().close()
 
     def unbind(self) -> None:
         """SMSC-initiated unbind (SMPP 3.4 §4.2): the ESME answers, then we close."""
@@ -178,38 +128,20 @@ class SmscSession(asyncio.Protocol):
 
     # ------------------------------------------------------------ reading
 
-    def data_received(self, data: bytes) -> None:
-        buffer = self._in
-        buffer += data
-        try:
-            frames = take_frames(buffer)
-        except FrameError as exc:
-            log.warning("esme_frame_rejected", peer=self.peer, error=str(exc))
-            self.close()
-            return
-        if not frames:
-            return
-        at = time.monotonic()
-        self.last_rx = at
+    def frames_received(self, frames: list[bytes], at: float) -> None:
         state = self._state
         note = state.note_pdu
         handlers = self._handlers
-        # Answers to one read leave in one write at its end, without a loop turn in between.
-        scheduled, self._flush_scheduled = self._flush_scheduled, True
-        try:
-            for frame in frames:
-                _, command_id, status, sequence = HEADER.unpack_from(frame)
-                note(command_id, frame)
-                if state.hanging or self._closing:
-                    continue  # a hung SMSC reads and never answers
-                handler = handlers.get(command_id)
-                if handler is None:
-                    self._on_other(frame, command_id, sequence)
-                else:
-                    handler(frame, status, sequence, at)
-        finally:
-            self._flush_scheduled = scheduled
-        self._send_out()
+        for frame in frames:
+            _, command_id, status, sequence = HEADER.unpack_from(frame)
+            note(command_id, frame)
+            if state.hanging or self._closing:
+                continue  # a hung SMSC reads and never answers
+            handler = handlers.get(command_id)
+            if handler is None:
+                self._on_other(frame, command_id, sequence)
+            else:
+                handler(frame, status, sequence, at)
 
     def _nack(self, sequence: int, status: int) -> None:
         self.write(encode_header(Command.GENERIC_NACK, sequence, status))
@@ -278,7 +210,8 @@ class SmscSession(asyncio.Protocol):
         now = self._loop.time()
         delayed = self._delayed
         while delayed and delayed[0][0] <= now:
-            self.write(delayed.popleft()[1])
+            self.queue(delayed.popleft()[1])
+        self.flush()
         if delayed:
             self._delayed_timer = self._loop.call_at(delayed[0][0], self._send_delayed)
 

@@ -126,6 +126,8 @@ class SimulatorState:
             self.wake()
 
     def wake(self) -> None:
+        if not any(waiter.done() or condition() for condition, waiter in self._waiters):
+            return  # the common case: nothing to release, nothing to rebuild
         pending = []
         for condition, waiter in self._waiters:
             if waiter.done():

@@ -145,7 +145,7 @@ class SmppChannel:
         """Submit every segment of ``sms``; returns once the SMSC accepted them all."""
         if self._link_state is not LinkState.BOUND:
             raise TemporarySendError("link_down", f"{self.name} is {self._link_state}")
-        segments = text.split(sms.text, self._references.next(sms.to))
+        segments = text.split(sms.text, lambda: self._references.next(sms.to))
         future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
         job = _Job(sms, future, [""] * len(segments), len(segments))
         for part, segment in enumerate(segments, 1):

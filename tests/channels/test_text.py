@@ -433,3 +433,16 @@ def test_fold_accents_covers_every_precomposed_letter_in_the_bmp() -> None:
             assert decomposed.startswith(unicodedata.normalize("NFD", folded)), char
         else:
             assert folded == char, char
+
+
+def test_reference_function_is_called_only_for_multipart_texts() -> None:
+    calls: list[int] = []
+
+    def reference() -> int:
+        calls.append(1)
+        return 42
+
+    assert split("short", reference)[0].udh == b""
+    assert calls == []
+    assert [s.udh[3] for s in split("x" * 200, reference)] == [42, 42]
+    assert calls == [1]

@@ -9,7 +9,16 @@ import time
 import pytest
 
 from channels.simulator import NoReceiverError, Simulator
-from channels.smpp.codec import Command, ShortMessage, SubmitSmResp, Tag
+from channels.simulator.receipt_pdu import STATES, encode_receipt, job_for
+from channels.smpp.codec import (
+    Command,
+    ShortMessage,
+    SubmitSmResp,
+    Tag,
+    decode,
+    encode_short_message,
+    encode_tlv,
+)
 
 from .conftest import Connect, MakeSimulator
 from .esme import RawEsme
@@ -181,3 +190,89 @@ async def test_explicit_receipt_for_an_id_never_submitted(
 async def test_explicit_receipt_with_nobody_bound_raises(simulator: Simulator) -> None:
     with pytest.raises(NoReceiverError):
         await simulator.send_receipt("1")
+
+
+async def test_failure_only_receipts_skip_delivered_messages(
+    make_simulator: MakeSimulator, connect: Connect
+) -> None:
+    simulator = await make_simulator(receipt_mix={"delivered": 1.0})
+    esme = await connect(simulator)
+    esme.submit(registered_delivery=2)  # SMPP 3.4 §5.2.17: receipt on failure only
+    esme.submit(registered_delivery=1)
+    await esme.expect(Command.SUBMIT_SM_RESP)
+    await esme.expect(Command.SUBMIT_SM_RESP)
+    receipt = await esme.read_short_message()
+    assert (
+        receipt.tlvs[Tag.RECEIPTED_MESSAGE_ID] == simulator.submits[1].message_id.encode() + b"\0"
+    )
+
+
+async def test_receipts_wait_out_a_hang(simulator: Simulator, connect: Connect) -> None:
+    esme = await connect(simulator)
+    esme.submit()
+    await esme.expect(Command.SUBMIT_SM_RESP)
+    simulator.hang()
+    async with asyncio.timeout(5):
+        await simulator.wait_receipts(1)  # written to the session, held there
+    simulator.hang(False)
+    receipt = await esme.read_short_message()
+    assert receipt.esm_class == 0x04
+
+
+async def test_explicit_receipt_for_a_system_id_waits_for_its_receiver(
+    simulator: Simulator, connect: Connect
+) -> None:
+    await simulator.send_receipt("abc", "expired", system_id="smsgw")
+    esme = await connect(simulator, bind=Command.BIND_RECEIVER)
+    receipt = await esme.read_short_message()
+    assert receipt.tlvs[Tag.RECEIPTED_MESSAGE_ID] == b"abc\0"
+    assert receipt.tlvs[Tag.MESSAGE_STATE] == b"\3"
+
+
+@pytest.mark.parametrize("receipt_format", ["text", "tlv", "both"])
+@pytest.mark.parametrize("state", sorted(STATES))
+def test_receipt_encoding_matches_the_codec(receipt_format: str, state: str) -> None:
+    pdu = ShortMessage(
+        Command.SUBMIT_SM,
+        0,
+        9,
+        source_ton=5,
+        source_npi=0,
+        source_addr="GOV",
+        dest_ton=1,
+        dest_npi=1,
+        destination_addr="5016012345",
+        short_message=b"Clinic open Saturday 9am",
+    )
+    job = job_for("smsgw", "1f2e3d", pdu)
+    dates = {"submit_date": b"2611261200", "done_date": b"2611261201"}
+    ours = encode_receipt(42, job, state, receipt_format=receipt_format, text_id="1f2e3d", **dates)
+    decoded = decode(ours)
+    assert isinstance(decoded, ShortMessage)
+    stat, message_state, error = STATES[state]
+    text = b""
+    if receipt_format != "tlv":
+        dlvrd = b"001" if state == "delivered" else b"000"
+        text = b"id:1f2e3d sub:001 dlvrd:%s submit date:2611261200 done date:2611261201 " % dlvrd
+        text += b"stat:%s err:%03d text:Clinic open Saturday" % (stat.encode(), error)
+    tlvs = b""
+    if receipt_format != "text":
+        tlvs = (
+            encode_tlv(Tag.RECEIPTED_MESSAGE_ID, b"1f2e3d\0")
+            + encode_tlv(Tag.MESSAGE_STATE, bytes((message_state,)))
+            + encode_tlv(Tag.NETWORK_ERROR_CODE, bytes((3,)) + error.to_bytes(2, "big"))
+        )
+    reference = encode_short_message(
+        Command.DELIVER_SM,
+        42,
+        source_addr="5016012345",
+        source_ton=1,
+        source_npi=1,
+        destination_addr="GOV",
+        dest_ton=5,
+        dest_npi=0,
+        esm_class=0x04,
+        short_message=text,
+        tlvs=tlvs,
+    )
+    assert ours == reference
