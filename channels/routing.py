@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
 
-from channels.base import Channel, PermanentSendError, TemporarySendError
+from channels.base import PermanentSendError, TemporarySendError
 
 
-class Router:
+class Routable(Protocol):
+    """What routing reads of a channel."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def carrier(self) -> str: ...
+    @property
+    def prefixes(self) -> tuple[str, ...]: ...
+    @property
+    def can_send(self) -> bool: ...
+    @property
+    def backlog(self) -> int: ...
+
+
+C = TypeVar("C", bound=Routable)
+
+
+class Router(Generic[C]):
     """Routes E.164 numbers. A channel with no prefixes is the default route for its carrier,
     used only when no prefix matches."""
 
-    def __init__(self, channels: Sequence[Channel]) -> None:
+    def __init__(self, channels: Sequence[C]) -> None:
         self.channels = tuple(channels)
         by_prefix: dict[str, str] = {}
         for channel in self.channels:
@@ -23,7 +42,7 @@ class Router:
         self._lengths = sorted({len(p) for p in by_prefix}, reverse=True)
         defaults = [c.carrier for c in self.channels if not c.prefixes]
         self._default_carrier = defaults[0] if defaults else None
-        self._binds: dict[str, tuple[Channel, ...]] = {}
+        self._binds: dict[str, tuple[C, ...]] = {}
         for channel in self.channels:
             self._binds[channel.carrier] = (*self._binds.get(channel.carrier, ()), channel)
         self._turn: dict[str, int] = dict.fromkeys(self._binds, 0)
@@ -37,13 +56,13 @@ class Router:
             raise PermanentSendError("no_route", "no channel serves this number")
         return self._default_carrier
 
-    def route(self, number: str) -> Channel:
+    def route(self, number: str) -> C:
         """The least-loaded bind of the number's carrier that can send now; ties take turns."""
         carrier = self.carrier_for(number)
         binds = self._binds[carrier]
         turn = self._turn[carrier]
         self._turn[carrier] = turn + 1
-        best: Channel | None = None
+        best: C | None = None
         for i in range(len(binds)):
             channel = binds[(turn + i) % len(binds)]
             if channel.can_send and (best is None or channel.backlog < best.backlog):

@@ -15,6 +15,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -298,7 +299,7 @@ class SmppChannel:
 
     async def _bind(self) -> None:
         c = self.config
-        common = {
+        common: dict[str, Any] = {
             "system_id": c.system_id,
             "password": c.secret,
             "system_type": c.system_type,

@@ -161,7 +161,7 @@ class BindResp(Pdu):
 
 def take_frames(buffer: bytearray) -> list[bytes]:
     """Remove and return every complete PDU at the front of ``buffer``."""
-    frames = []
+    frames: list[bytes] = []
     pos = 0
     end = len(buffer)
     while end - pos >= 4:
