@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import structlog
 
 from channels.base import (
     DeliveryReceipt,
@@ -388,3 +389,49 @@ async def test_transmitter_receiver_pair_sends_and_receives(make_simulator, make
     [mo] = await sink.wait(InboundSms, 1)
     assert mo.text == "HELP"
     assert sorted(simulator.bound()) == ["smsgw:receiver", "smsgw:transmitter"]
+
+
+async def test_submit_without_response_is_an_unknown_outcome(make_simulator, make_channel):
+    simulator = await make_simulator()
+    channel = await make_channel(simulator, Sink(), response_timeout_s=0.2, enquire_link_s=30)
+    simulator.hang()
+
+    with pytest.raises(UnknownOutcome) as caught:
+        await channel.send(sms(1))
+
+    assert caught.value.code == "response_timeout"
+
+
+async def test_a_window_too_small_for_the_rate_is_warned_about_at_start(make_simulator):
+    simulator = await make_simulator()
+    config = SmppChannelConfig(
+        name="btl-1", carrier="btl", host="127.0.0.1", port=simulator.port, system_id="smsgw",
+        tps=100, window=10, expected_response_ms=200,
+    )  # fmt: skip
+    channel = SmppChannel(config)
+    with structlog.testing.capture_logs() as logs:
+        await channel.start(Sink())
+    await channel.stop()
+
+    [warning] = [e for e in logs if e["event"] == "window_too_small"]
+    assert (warning["reachable_tps"], warning["window_needed"]) == (50, 21)
+
+
+@pytest.mark.parametrize("attempt", [0, 1, 5, 20], ids=lambda a: f"attempt-{a}")
+def test_reconnect_back_off_grows_with_jitter_and_stays_under_the_cap(attempt):
+    channel = SmppChannel(
+        SmppChannelConfig(
+            name="b",
+            carrier="b",
+            host="127.0.0.1",
+            port=1,
+            system_id="s",
+            reconnect_min_s=1.0,
+            reconnect_max_s=60.0,
+        )
+    )
+    ceiling = min(60.0, 2.0**attempt)
+    delays = [channel._backoff(attempt) for _ in range(200)]
+
+    assert all(ceiling / 2 <= d <= ceiling for d in delays)
+    assert len(set(delays)) > 100  # jittered: binds reconnecting together spread out

@@ -1,0 +1,75 @@
+"""The subscription domain: services, subscribers, their subscriptions and consent records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """An information service a ministry offers; citizens join it by keyword."""
+
+    keyword: str  # canonical, upper case A–Z/0–9: "HEALTH"
+    ministry: str  # "health"
+    names: Mapping[str, str]  # language → display name
+    default_language: str = "en"
+    aliases: tuple[str, ...] = ()  # other keywords, any language: ("SALUD",)
+    descriptions: Mapping[str, str] = field(default_factory=dict)  # language → one line
+    welcome: Mapping[str, str] = field(default_factory=dict)  # language → welcome SMS
+    requires_approval: bool = False  # broadcasts need a second person (issue 4)
+    active: bool = True
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """Every keyword that names this service."""
+        return (self.keyword, *self.aliases)
+
+
+class Source(StrEnum):
+    """How a consent (or its withdrawal) reached us."""
+
+    SMS = "sms"  # the citizen texted a keyword
+    ASSISTED = "assisted"  # an officer signed them up in person (consent source recorded)
+    IMPORT = "import"  # a ministry's existing list
+
+
+class Action(StrEnum):
+    JOIN = "join"
+    LEAVE = "leave"
+    STOP_ALL = "stop_all"  # global opt-out: no broadcast at all until START
+    UNSTOP = "unstop"  # global opt-out lifted
+    LANGUAGE = "language"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    msisdn: str  # E.164
+    language: str | None  # their choice; None: the service's default
+    opted_out_at: datetime | None  # global STOP in force since then
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    msisdn: str
+    service: str  # keyword
+    subscribed_at: datetime
+    source: Source
+    consent: str  # what proves consent: the MO's id, "community-centre:orange-walk", a file
+    left_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEvent:
+    """One row of the never-overwritten history: who joined or left what, when, how."""
+
+    msisdn: str
+    action: Action
+    at: datetime
+    source: Source
+    consent: str  # the MO id, the consent source, the import name
+    service: str | None = None  # None for STOP_ALL / UNSTOP / LANGUAGE
+    detail: str | None = None  # e.g. the language chosen

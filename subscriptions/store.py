@@ -1,0 +1,90 @@
+"""What the subscription use cases need from storage (implemented in smsgw/storage/…).
+
+Every change of consent writes its ConsentEvent in the same transaction as the change; the
+history is append-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from subscriptions.models import ConsentEvent, Service, Source, Subscriber, Subscription
+
+
+class ServiceConflict(Exception):
+    """A keyword or alias is already taken (by another service or as another's alias)."""
+
+
+class SubscriptionStore(Protocol):
+    # ---------------------------------------------------------------- catalogue
+
+    async def services(self, *, active_only: bool = False) -> list[Service]:
+        """All services, by keyword."""
+
+    async def service(self, keyword: str) -> Service | None:
+        """By canonical keyword (not alias)."""
+
+    async def add_service(self, service: Service) -> None:
+        """Raises ServiceConflict when its keyword or an alias is taken."""
+
+    async def replace_service(self, service: Service) -> None:
+        """Store the new version of an existing service (same keyword); ServiceConflict for
+        an alias taken by another service."""
+
+    # ---------------------------------------------------------------- subscribers
+
+    async def subscriber(self, msisdn: str) -> Subscriber | None: ...
+
+    async def subscriptions(self, msisdn: str) -> list[Subscription]:
+        """Active ones (left_at is None), by subscribed_at."""
+
+    async def join(
+        self,
+        msisdn: str,
+        service: str,
+        *,
+        at: datetime,
+        source: Source,
+        consent: str,
+        language: str | None = None,
+    ) -> bool:
+        """Subscribe (creating the subscriber; setting their language if given and they have
+        none). False, and no event, if already subscribed. Joining is explicit consent: it
+        also lifts a global opt-out (recorded as an UNSTOP event), without rejoining the
+        other services that the STOP left."""
+
+    async def leave(
+        self, msisdn: str, service: str, *, at: datetime, source: Source, consent: str
+    ) -> bool:
+        """False, and no event, if not subscribed."""
+
+    async def stop_all(
+        self, msisdn: str, *, at: datetime, source: Source, consent: str
+    ) -> list[str]:
+        """Global opt-out (also for a number never seen: it is created opted out): leaves every
+        active subscription, remembering they were left by this STOP. Returns the keywords
+        left (for the confirmation text)."""
+
+    async def unstop(
+        self, msisdn: str, *, at: datetime, source: Source, consent: str
+    ) -> list[str]:
+        """Lift a global opt-out and rejoin the services its last STOP left (SPEC: "services
+        left with it are rejoined"). Returns their keywords."""
+
+    async def set_language(
+        self, msisdn: str, language: str, *, at: datetime, source: Source, consent: str
+    ) -> None: ...
+
+    async def history(self, msisdn: str) -> list[ConsentEvent]:
+        """Oldest first."""
+
+    # ---------------------------------------------------------------- audiences (issue 4)
+
+    def audience(self, service: str, *, batch: int = 5000) -> AsyncIterator[Sequence[Subscriber]]:
+        """Active subscribers of the service without a global opt-out, in batches (constant
+        memory at a million subscribers)."""
+        ...
+
+    async def audience_size(self, service: str) -> int: ...
