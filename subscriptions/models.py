@@ -73,3 +73,12 @@ class ConsentEvent:
     consent: str  # the MO id, the consent source, the import name
     service: str | None = None  # None for STOP_ALL / UNSTOP / LANGUAGE
     detail: str | None = None  # e.g. the language chosen
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    """What a bulk import did with its rows."""
+
+    joined: int  # new subscriptions
+    already: int  # already subscribed (or the same number twice in the import)
+    opted_out: int  # skipped: under a global STOP, which only the citizen can lift

@@ -10,10 +10,17 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from subscriptions.models import ConsentEvent, Service, Source, Subscriber, Subscription
+from subscriptions.models import (
+    ConsentEvent,
+    ImportCounts,
+    Service,
+    Source,
+    Subscriber,
+    Subscription,
+)
 
 
-class ServiceConflict(Exception):
+class ServiceConflict(Exception):  # noqa: N818 - a domain outcome, named like the API's 409
     """A keyword or alias is already taken (by another service or as another's alias)."""
 
 
@@ -67,15 +74,27 @@ class SubscriptionStore(Protocol):
         active subscription, remembering they were left by this STOP. Returns the keywords
         left (for the confirmation text)."""
 
-    async def unstop(
-        self, msisdn: str, *, at: datetime, source: Source, consent: str
-    ) -> list[str]:
+    async def unstop(self, msisdn: str, *, at: datetime, source: Source, consent: str) -> list[str]:
         """Lift a global opt-out and rejoin the services its last STOP left (SPEC: "services
         left with it are rejoined"). Returns their keywords."""
 
     async def set_language(
         self, msisdn: str, language: str, *, at: datetime, source: Source, consent: str
     ) -> None: ...
+
+    async def join_many(
+        self,
+        rows: Sequence[tuple[str, str | None]],
+        service: str,
+        *,
+        at: datetime,
+        source: Source,
+        consent: str,
+    ) -> ImportCounts:
+        """Bulk import of validated (msisdn, language) rows, in one transaction: like join for
+        each number, except that numbers already subscribed are counted, not touched, and
+        numbers under a global opt-out are skipped (an import is not the citizen's consent, so
+        it cannot lift their STOP)."""
 
     async def history(self, msisdn: str) -> list[ConsentEvent]:
         """Oldest first."""

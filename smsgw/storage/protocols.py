@@ -7,6 +7,7 @@ from typing import Protocol
 
 from smsgw.delivery.message import DeliveryBatch, DroppedReceipt, Message, MessageEvent
 from smsgw.tokens import ApiToken
+from subscriptions.store import SubscriptionStore
 
 
 class MessageStore(Protocol):
@@ -35,7 +36,7 @@ class TokenStore(Protocol):
     async def token_by_hash(self, token_hash: str) -> ApiToken | None: ...
 
 
-class Store(MessageStore, DeliveryLog, TokenStore, Protocol):
+class Store(MessageStore, DeliveryLog, TokenStore, SubscriptionStore, Protocol):
     """A whole backend."""
 
     async def migrate(self) -> int:

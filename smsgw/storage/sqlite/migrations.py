@@ -79,6 +79,70 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             revoked_at TEXT
         )""",
     ),
+    (  # 2: the service catalogue, subscribers, their subscriptions and consent history
+        # names, descriptions, welcome: JSON objects, language → text
+        """CREATE TABLE services (
+            keyword TEXT PRIMARY KEY,
+            ministry TEXT NOT NULL,
+            names TEXT NOT NULL,
+            descriptions TEXT NOT NULL,
+            welcome TEXT NOT NULL,
+            default_language TEXT NOT NULL,
+            requires_approval INTEGER NOT NULL,
+            active INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        # every word that names a service, its keyword (position 0) and its aliases: the primary
+        # key makes a word unique across keywords and aliases of all services
+        """CREATE TABLE service_words (
+            word TEXT PRIMARY KEY,
+            keyword TEXT NOT NULL REFERENCES services (keyword),
+            position INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX service_words_keyword ON service_words (keyword, position)",
+        """CREATE TABLE subscribers (
+            msisdn TEXT PRIMARY KEY,
+            language TEXT,
+            opted_out_at TEXT,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        # history: leaving sets left_at, rejoining inserts a new row; left_by_stop = 1 for the
+        # rows a global STOP left (its left_at is then the subscriber's opted_out_at)
+        """CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY,
+            msisdn TEXT NOT NULL,
+            service TEXT NOT NULL REFERENCES services (keyword),
+            subscribed_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            consent TEXT NOT NULL,
+            left_at TEXT,
+            left_by_stop INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE UNIQUE INDEX subscriptions_active ON subscriptions (msisdn, service)
+            WHERE left_at IS NULL""",
+        """CREATE INDEX subscriptions_audience ON subscriptions (service, msisdn)
+            WHERE left_at IS NULL""",
+        # what unstop rejoins: the rows a number's last STOP left
+        """CREATE INDEX subscriptions_stopped ON subscriptions (msisdn, left_at)
+            WHERE left_by_stop = 1""",
+        """CREATE TABLE consent_events (
+            id INTEGER PRIMARY KEY,
+            msisdn TEXT NOT NULL,
+            action TEXT NOT NULL,
+            service TEXT,
+            at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            consent TEXT NOT NULL,
+            detail TEXT
+        )""",
+        "CREATE INDEX consent_events_msisdn ON consent_events (msisdn, id)",
+        # the consent history is evidence: append-only, enforced by the database
+        """CREATE TRIGGER consent_events_no_update BEFORE UPDATE ON consent_events
+            BEGIN SELECT RAISE(ABORT, 'consent_events is append-only'); END""",
+        """CREATE TRIGGER consent_events_no_delete BEFORE DELETE ON consent_events
+            BEGIN SELECT RAISE(ABORT, 'consent_events is append-only'); END""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

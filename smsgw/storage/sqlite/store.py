@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,16 @@ from smsgw.delivery.message import (
 from smsgw.storage.sqlite import delivery
 from smsgw.storage.sqlite.delivery import timestamp
 from smsgw.storage.sqlite.migrations import migrate
+from smsgw.storage.sqlite.subscriptions import SqliteSubscriptions
 from smsgw.tokens import ApiToken, Role
+from subscriptions.models import (
+    ConsentEvent,
+    ImportCounts,
+    Service,
+    Source,
+    Subscriber,
+    Subscription,
+)
 
 _PRAGMAS = (
     "PRAGMA journal_mode = WAL",  # readers never block the writer
@@ -69,6 +78,7 @@ class SqliteStore:
         self._conn = conn
         self._tx = _Transactions(conn)
         self._delivery = delivery.DeliveryWriter(conn, unmatched=unmatched)
+        self._subscriptions = SqliteSubscriptions(conn, self._tx)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -172,6 +182,84 @@ class SqliteStore:
             expires_at=_time(expires_at),
             revoked_at=_time(revoked_at),
         )
+
+    # SubscriptionStore, delegated to sqlite/subscriptions.py
+
+    async def services(self, *, active_only: bool = False) -> list[Service]:
+        return await self._subscriptions.services(active_only=active_only)
+
+    async def service(self, keyword: str) -> Service | None:
+        return await self._subscriptions.service(keyword)
+
+    async def add_service(self, service: Service) -> None:
+        await self._subscriptions.add_service(service)
+
+    async def replace_service(self, service: Service) -> None:
+        await self._subscriptions.replace_service(service)
+
+    async def subscriber(self, msisdn: str) -> Subscriber | None:
+        return await self._subscriptions.subscriber(msisdn)
+
+    async def subscriptions(self, msisdn: str) -> list[Subscription]:
+        return await self._subscriptions.subscriptions(msisdn)
+
+    async def join(
+        self,
+        msisdn: str,
+        service: str,
+        *,
+        at: datetime,
+        source: Source,
+        consent: str,
+        language: str | None = None,
+    ) -> bool:
+        return await self._subscriptions.join(
+            msisdn, service, at=at, source=source, consent=consent, language=language
+        )
+
+    async def leave(
+        self, msisdn: str, service: str, *, at: datetime, source: Source, consent: str
+    ) -> bool:
+        return await self._subscriptions.leave(
+            msisdn, service, at=at, source=source, consent=consent
+        )
+
+    async def stop_all(
+        self, msisdn: str, *, at: datetime, source: Source, consent: str
+    ) -> list[str]:
+        return await self._subscriptions.stop_all(msisdn, at=at, source=source, consent=consent)
+
+    async def unstop(self, msisdn: str, *, at: datetime, source: Source, consent: str) -> list[str]:
+        return await self._subscriptions.unstop(msisdn, at=at, source=source, consent=consent)
+
+    async def set_language(
+        self, msisdn: str, language: str, *, at: datetime, source: Source, consent: str
+    ) -> None:
+        await self._subscriptions.set_language(
+            msisdn, language, at=at, source=source, consent=consent
+        )
+
+    async def join_many(
+        self,
+        rows: Sequence[tuple[str, str | None]],
+        service: str,
+        *,
+        at: datetime,
+        source: Source,
+        consent: str,
+    ) -> ImportCounts:
+        return await self._subscriptions.join_many(
+            rows, service, at=at, source=source, consent=consent
+        )
+
+    async def history(self, msisdn: str) -> list[ConsentEvent]:
+        return await self._subscriptions.history(msisdn)
+
+    def audience(self, service: str, *, batch: int = 5000) -> AsyncIterator[Sequence[Subscriber]]:
+        return self._subscriptions.audience(service, batch=batch)
+
+    async def audience_size(self, service: str) -> int:
+        return await self._subscriptions.audience_size(service)
 
     async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         async with self._conn.execute(sql, params) as cursor:

@@ -11,7 +11,7 @@ from smsgw.delivery.recorder import Recorder
 from smsgw.storage.sqlite import SqliteStore
 from smsgw.storage.sqlite.migrations import LATEST
 from smsgw.tokens import Role, hash_secret, issue
-from tests.smsgw.fakes import new_message
+from tests.smsgw.testbed import new_message
 
 
 def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:

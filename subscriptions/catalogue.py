@@ -1,0 +1,77 @@
+"""Service catalogue rules: what makes a service's keywords and texts acceptable."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from subscriptions.keywords import normalise
+from subscriptions.models import Service
+from subscriptions.templates import Templates
+
+_KEYWORD = re.compile(r"[A-Z0-9]{2,20}")
+
+
+class CatalogueError(ValueError):
+    """A service breaks a catalogue rule; `field` names the offending field (for the API)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def validate_service(service: Service, others: Iterable[Service], templates: Templates) -> None:
+    """Raise CatalogueError unless `service` can join the catalogue made of `others`.
+
+    `others` is the rest of the catalogue, inactive services included (their keywords stay
+    theirs: LEAVE still works for them); for an update, without this service's old version.
+    Keywords and aliases are compared as citizens' texts are (normalised: "Salud" is SALUD).
+    """
+    taken: dict[str, str] = {}
+    for other in others:
+        taken.update(dict.fromkeys(map(normalise, other.words), other.keyword))
+    reserved = templates.reserved
+    seen: set[str] = set()
+    for field, word in [("keyword", service.keyword)] + [("aliases", a) for a in service.aliases]:
+        normal = normalise(word)
+        if not _KEYWORD.fullmatch(normal):
+            raise CatalogueError(field, f"{word!r} must be 2 to 20 letters A-Z or digits 0-9")
+        if normal in seen:
+            raise CatalogueError(field, f"{normal} is given twice")
+        if normal in taken:
+            raise CatalogueError(field, f"{normal} is already used by the service {taken[normal]}")
+        if normal in reserved:
+            raise CatalogueError(field, f"{normal} is a command word citizens send")
+        seen.add(normal)
+    if not service.ministry.strip():
+        raise CatalogueError("ministry", "must not be empty")
+    known = templates.languages
+    for field, texts in (
+        ("names", service.names),
+        ("descriptions", service.descriptions),
+        ("welcome", service.welcome),
+    ):
+        _check_texts(field, texts, known)
+    if service.default_language not in known:
+        raise CatalogueError(
+            "default_language", f"{service.default_language!r} is not one of {_list(known)}"
+        )
+    if service.default_language not in service.names:
+        raise CatalogueError(
+            "names", f"a name in the default language {service.default_language!r} is needed"
+        )
+
+
+def _check_texts(field: str, texts: Mapping[str, str], known: tuple[str, ...]) -> None:
+    for language, text in texts.items():
+        if language not in known:
+            raise CatalogueError(
+                f"{field}.{language}", f"{language!r} is not one of the languages {_list(known)}"
+            )
+        if not text.strip():
+            raise CatalogueError(f"{field}.{language}", "must not be empty")
+
+
+def _list(languages: Iterable[str]) -> str:
+    return ", ".join(languages)
