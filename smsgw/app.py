@@ -1,8 +1,9 @@
 """The composition root: the only place where concrete classes are wired together.
 
 ``build_app(settings)`` returns the aiohttp application; its clean-up context starts the
-gateway (store → recorder → channels → sender) and stops it in the reverse order, so the
-channels unbind before the last receipts are written and the database is closed last.
+gateway (store → recorder → channels → sender → inbound handler) and stops it in the reverse
+order, so the channels unbind before the last receipts are written and the database is closed
+last.
 """
 
 from __future__ import annotations
@@ -10,19 +11,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
 
 import structlog
 from aiohttp import web
 
 from channels.base import Channel
 from channels.smpp.config import SmppChannelConfig
+from channels.text import text_info
 from smsgw import api
 from smsgw.config import Settings
 from smsgw.delivery.recorder import Recorder
 from smsgw.delivery.sender import RetryPolicy, Router, Sender
+from smsgw.inbound.guard import Guard
+from smsgw.inbound.handler import InboundHandler
 from smsgw.storage import Store, open_store
+from subscriptions.service import SubscriptionService
+from subscriptions.templates import Templates
 
 _log = structlog.get_logger(__name__)
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"  # the repo's templates/
 
 ChannelFactory = Callable[[SmppChannelConfig], Channel]
 RouterFactory = Callable[[Sequence[Channel]], Router]
@@ -59,6 +69,8 @@ class Gateway:
         self._recorder: Recorder | None = None
         self._sender: Sender | None = None
         self._stack = contextlib.AsyncExitStack()
+        self._templates = Templates.load(TEMPLATES_DIR)
+        self._subscription_service: SubscriptionService | None = None
 
     async def start(self) -> None:
         stack = self._stack
@@ -81,10 +93,37 @@ class Gateway:
             )
             stack.push_async_callback(sender.stop)
             await sender.resume()
+            await self._start_citizens(store, recorder, sender)
         except BaseException:
             await stack.aclose()
             raise
         _log.info("gateway_started", channels=[channel.name for channel in self._channels])
+
+    async def _start_citizens(self, store: Store, recorder: Recorder, sender: Sender) -> None:
+        """The keyword engine behind the short code, fed by the persisted inbound queue."""
+        citizens = self.settings.citizens
+        self._subscription_service = service = SubscriptionService(
+            store,
+            self._templates,
+            programme=citizens.programme,
+            contact=citizens.contact,
+            fits_one_sms=lambda text: text_info(text).segments == 1,
+        )
+        await service.refresh()
+
+        async def reply(to: str, body: str, via: str) -> None:
+            info = text_info(body)
+            await sender.create(to, body, segments=info.segments, encoding=info.encoding, via=via)
+
+        guard = Guard(
+            duplicate_window=timedelta(seconds=citizens.duplicate_window_s),
+            reply_limit=citizens.reply_limit,
+            reply_window=timedelta(seconds=citizens.reply_window_s),
+        )
+        handler = InboundHandler(store, service, reply, region=self.region, guard=guard)
+        recorder.on_inbound = handler.wake
+        await handler.start()
+        self._stack.push_async_callback(handler.stop)
 
     async def stop(self) -> None:
         await self._stack.aclose()
@@ -122,7 +161,17 @@ class Gateway:
             raise RuntimeError("the gateway is not started")
         return self._store
 
-    messages = tokens = store
+    messages = tokens = subscriptions = store
+
+    @property
+    def templates(self) -> Templates:
+        return self._templates
+
+    async def catalogue_changed(self) -> None:
+        """Called by the API after every service write: the keyword engine rebuilds its
+        parser (it precomputes every keyword and alias)."""
+        if self._subscription_service is not None:
+            await self._subscription_service.refresh()
 
     @property
     def recorder(self) -> Recorder:

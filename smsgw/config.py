@@ -101,12 +101,37 @@ class DatabaseConfig(_Section):
         return Path(self.url.removeprefix(_SQLITE))
 
 
+class CitizensConfig(_Section):
+    """How the gateway answers citizens who text the short code."""
+
+    programme: str = Field(
+        default="Government Info SMS",
+        min_length=1,
+        max_length=30,
+        description="the programme's name in replies (HELP names it)",
+    )
+    contact: str = Field(
+        default="your ministry",
+        min_length=1,
+        max_length=30,
+        description="where citizens get help (HELP gives it): a phone number or office",
+    )
+    reply_limit: int = Field(
+        default=5, ge=1, description="replies to one number per reply window, at most"
+    )
+    reply_window_s: float = Field(default=600.0, gt=0, description="the reply limit's window")
+    duplicate_window_s: float = Field(
+        default=120.0, ge=0, description="the same text from one number within it counts once"
+    )
+
+
 class Settings(_Section):
     gateway: GatewayConfig
     # empty tables by default, validated like given ones (so the database path gets resolved)
     http: HttpConfig = Field(default_factory=dict)  # type: ignore[assignment]
     database: DatabaseConfig = Field(default_factory=dict)  # type: ignore[assignment]
     channels: tuple[SmppChannelConfig, ...]
+    citizens: CitizensConfig = Field(default_factory=dict)  # type: ignore[assignment]
     simulator: SimulatorConfig | None = None  # the built-in SMSC simulator (demo, tests)
 
     @field_validator("channels")

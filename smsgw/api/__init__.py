@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from smsgw.api import health, messages, openapi
+from smsgw.api import health, messages, openapi, services, subscriptions
 from smsgw.api.auth import auth_middleware
 from smsgw.api.context import DEPS, ApiDeps
 from smsgw.api.errors import error_middleware
@@ -12,11 +12,11 @@ from smsgw.api.routes import Route, public_paths, register
 
 __all__ = ["DEPS", "ApiDeps", "create_app"]
 
-MAX_BODY = 256 * 1024  # larger bodies get 413 (CSV imports will raise it for their route)
+MAX_BODY = 256 * 1024  # larger bodies read whole get 413 (the CSV import streams: no limit)
 
 
 def routes() -> list[Route]:
-    table = [*health.ROUTES, *messages.ROUTES]
+    table = [*health.ROUTES, *messages.ROUTES, *services.ROUTES, *subscriptions.ROUTES]
     return [*table, openapi.route(table)]
 
 

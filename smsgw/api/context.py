@@ -11,6 +11,8 @@ from channels.base import Channel
 from smsgw.delivery.message import Message
 from smsgw.storage.protocols import MessageStore, TokenStore
 from smsgw.tokens import ApiToken
+from subscriptions.store import SubscriptionStore
+from subscriptions.templates import Templates
 
 
 class MessageSender(Protocol):
@@ -35,6 +37,16 @@ class ApiDeps(Protocol):
 
     @property
     def channels(self) -> Sequence[Channel]: ...
+
+    @property
+    def subscriptions(self) -> SubscriptionStore: ...
+
+    @property
+    def templates(self) -> Templates:
+        """The citizen-facing texts; their languages are the ones a subscriber may choose."""
+
+    async def catalogue_changed(self) -> None:
+        """Awaited after every write to the service catalogue."""
 
 
 DEPS = web.AppKey("deps", ApiDeps)

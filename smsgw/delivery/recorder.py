@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -67,6 +67,7 @@ class Recorder:
         self._full = asyncio.Event()  # write it now
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self.on_inbound: Callable[[], None] | None = None  # told after inbound texts are stored
 
     # ChannelSink
 
@@ -175,6 +176,8 @@ class Recorder:
         pending.settle(None)
         for id_, sms, _ in batch.inbound:
             _log.info("inbound_received", id=id_, sender=sms.sender, to=sms.to, channel=sms.channel)
+        if batch.inbound and self.on_inbound is not None:
+            self.on_inbound()
 
     async def purge(self) -> None:
         """Drop receipts unmatched for longer than ``unmatched_keep`` (also run periodically)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, cast
@@ -34,6 +34,9 @@ _log = structlog.get_logger(__name__)
 
 
 class Router(Protocol):
+    @property
+    def channels(self) -> Sequence[Channel]: ...
+
     def route(self, number: str) -> Channel:
         """The channel for ``number``; PermanentSendError("no_route") when no prefix matches,
         TemporarySendError("no_channel_up") when every bind of its carrier is down."""
@@ -78,6 +81,7 @@ class Sender:
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._router = router
+        self._by_name = {channel.name: channel for channel in router.channels}
         self._store = store
         self._log = log
         self._short_code = short_code
@@ -88,8 +92,11 @@ class Sender:
         self._sending: set[asyncio.Task[None]] = set()  # inside channel.send: let them finish
         self._closing = False
 
-    async def create(self, to: str, text: str, *, segments: int, encoding: str) -> Message:
-        """Store a new message for ``to`` (E.164) and start sending it."""
+    async def create(
+        self, to: str, text: str, *, segments: int, encoding: str, via: str | None = None
+    ) -> Message:
+        """Store a new message for ``to`` (E.164) and start sending it; ``via`` names the
+        channel to prefer (a reply goes back the way its text came, while that bind is up)."""
         now = self._clock()
         message = Message(
             id=uuid.uuid4().hex,
@@ -99,7 +106,7 @@ class Sender:
             state=MessageState.QUEUED,
             parts=segments,
             encoding=encoding,
-            channel=None,
+            channel=via,
             error=None,
             created_at=now,
             updated_at=now,
@@ -161,7 +168,7 @@ class Sender:
         attempt = 0
         while True:
             try:
-                channel = self._router.route(message.to)
+                channel = self._channel_for(message)
                 self._sending.add(task)
                 try:
                     await channel.send(sms)
@@ -186,6 +193,12 @@ class Sender:
                 await asyncio.sleep(delay)
             else:
                 return
+
+    def _channel_for(self, message: Message) -> Channel:
+        preferred = self._by_name.get(message.channel or "")
+        if preferred is not None and preferred.can_send:
+            return preferred
+        return self._router.route(message.to)
 
     def _record(
         self, message: Message, event: str, state: MessageState | None, detail: str

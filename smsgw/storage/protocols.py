@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from smsgw.delivery.message import DeliveryBatch, DroppedReceipt, Message, MessageEvent
+from smsgw.inbound.queue import HandledInbound, StoredInbound
 from smsgw.tokens import ApiToken
 from subscriptions.store import SubscriptionStore
 
@@ -30,13 +31,22 @@ class DeliveryLog(Protocol):
         """Drop receipts unmatched since before ``before``; returns what was dropped."""
 
 
+class InboundQueue(Protocol):
+    """Inbound texts, stored before they are acknowledged, handled once in arrival order."""
+
+    async def unhandled_inbound(self, limit: int) -> list[StoredInbound]:
+        """The oldest texts not yet handled."""
+
+    async def mark_inbound_handled(self, handled: list[HandledInbound]) -> None: ...
+
+
 class TokenStore(Protocol):
     async def add_token(self, token: ApiToken) -> None: ...
 
     async def token_by_hash(self, token_hash: str) -> ApiToken | None: ...
 
 
-class Store(MessageStore, DeliveryLog, TokenStore, SubscriptionStore, Protocol):
+class Store(MessageStore, DeliveryLog, InboundQueue, TokenStore, SubscriptionStore, Protocol):
     """A whole backend."""
 
     async def migrate(self) -> int:

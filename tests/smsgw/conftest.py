@@ -1,16 +1,23 @@
-"""Shared fixtures: a config file in tmp_path, a real SQLite store and its recorder."""
+"""Shared fixtures: a config file in tmp_path, a real SQLite store and its recorder, the SMSC
+simulator, and the whole gateway (HTTP API served for real) bound to it over TCP."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from channels.simulator import Simulator, SimulatorConfig
+from smsgw.app import GATEWAY, Gateway, build_app
 from smsgw.config import Settings, load
 from smsgw.delivery.recorder import Recorder
+from smsgw.delivery.sender import RetryPolicy
 from smsgw.storage.sqlite import SqliteStore
-from tests.smsgw.fakes import CARRIERS, CONFIG, WriteConfig
+from smsgw.tokens import Role
+from tests.smsgw.testbed import CARRIERS, WAIT, Client, WriteConfig, bearer, on_simulator
 
 
 @pytest.fixture
@@ -24,8 +31,19 @@ def write_config(tmp_path: Path) -> WriteConfig:
 
 
 @pytest.fixture
-def settings(write_config: WriteConfig) -> Settings:
-    return load(write_config(CONFIG))
+async def simulator(request: pytest.FixtureRequest) -> AsyncIterator[Simulator]:
+    """Parametrize indirectly with a dict to change its settings."""
+    settings = {"port": 0, "control_port": None, "receipt_delay_s": 0.01, "seed": 5,
+                "receipt_mix": {"delivered": 1.0}}  # fmt: skip
+    settings.update(getattr(request, "param", {}))
+    async with Simulator(SimulatorConfig(**settings)) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def settings(simulator: Simulator, write_config: WriteConfig) -> Settings:
+    """The gateway's config.toml in tmp_path, every bind on the simulator."""
+    return load(write_config(on_simulator(simulator.port)))
 
 
 @pytest.fixture
@@ -41,3 +59,24 @@ async def recorder(store: SqliteStore) -> AsyncIterator[Recorder]:
     await recorder.start()
     yield recorder
     await recorder.close()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[Client]:
+    """The gateway's HTTP API, served once every bind is up."""
+    app = build_app(settings, retry=RetryPolicy(first_delay_s=0.01, max_delay_s=0.05))
+    async with TestClient(TestServer(app)) as client:
+        async with asyncio.timeout(WAIT):
+            for channel in client.app[GATEWAY].channels:
+                await channel.wait_bound()  # type: ignore[attr-defined]
+        yield client
+
+
+@pytest.fixture
+def gateway(client: Client) -> Gateway:
+    return client.app[GATEWAY]
+
+
+@pytest.fixture
+async def admin(gateway: Gateway) -> dict[str, str]:
+    return await bearer(gateway, Role.ADMIN)

@@ -9,17 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from channels.base import DeliveryReceipt, InboundSms
-from channels.simulator import Simulator, SimulatorConfig
+from channels.simulator import Simulator
 from channels.smpp.channel import SmppChannel
-from channels.smpp.config import SmppChannelConfig
+from channels.smpp.codec import Status
 from smsgw.app import build_app
-from smsgw.config import load
+from smsgw.config import Settings
 from smsgw.delivery.recorder import Recorder
-from smsgw.storage.sqlite import SqliteStore
-from tests.smsgw.fakes import CONFIG, FakeChannel, WriteConfig
+from smsgw.storage.sqlite.migrations import LATEST
+from tests.smsgw.testbed import CONFIG, WAIT, WriteConfig
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = os.environ | {"PYTHONPATH": str(REPO)}
@@ -69,15 +69,14 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
 
 
 async def test_a_created_token_is_printed_once_and_opens_the_api(
-    write_config: WriteConfig, tmp_path: Path
+    settings: Settings, tmp_path: Path
 ) -> None:
-    write_config(CONFIG)
     result = smsgw("token", "create", "--role", "admin", "--expires-days", "7", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     assert token.startswith("smsgw_")
     assert token not in result.stderr  # the log line names the token's id, not its secret
-    app = build_app(load(tmp_path / "config.toml"), channel_factory=FakeChannel)
+    app = build_app(settings)  # on the same config.toml, so the same database
     async with TestClient(TestServer(app)) as client:
         headers = {"Authorization": f"Bearer {token}"}
         assert (await client.get("/api/v1/messages/x", headers=headers)).status == 404
@@ -89,7 +88,7 @@ def test_db_migrate_creates_the_schema(write_config: WriteConfig, tmp_path: Path
     for _ in range(2):
         result = smsgw("db", "migrate", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith("schema version 1: sqlite:///")
+        assert result.stdout.startswith(f"schema version {LATEST}: sqlite:///")
     assert (tmp_path / "data" / "test.db").exists()
 
 
@@ -100,48 +99,26 @@ def test_mo_to_an_absent_simulator_exits_1_with_a_message(tmp_path: Path) -> Non
     assert "Traceback" not in result.stderr
 
 
-class _Watch:
-    """A sink that hands everything to the recorder and tells the test what came in."""
-
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder = recorder
-        self.inbound: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
-
-    def segment_submitted(self, event: object) -> None:
-        raise AssertionError("nothing is sent in this test")
-
-    def received(self, item: InboundSms | DeliveryReceipt) -> asyncio.Future[None]:
-        future = self.recorder.received(item)
-        self.inbound.put_nowait(future)
-        return future
-
-
-async def test_mo_injects_a_text_that_the_gateway_stores(tmp_path: Path) -> None:
-    config = SimulatorConfig(port=0, control_port=0, accounts={"gw": "pw"}, seed=1)
-    async with Simulator(config) as simulator:
-        store = await SqliteStore.open(tmp_path / "mo.db")
-        recorder = Recorder(store, {"btl-1": "btl"})
-        await recorder.start()
-        bind = {"name": "btl-1", "carrier": "btl", "host": "127.0.0.1", "port": simulator.port}
-        account = {"system_id": "gw", "password": "pw"}
-        channel = SmppChannel(SmppChannelConfig.model_validate(bind | account))
-        watch = _Watch(recorder)
-        await channel.start(watch)
-        try:
-            async with asyncio.timeout(10):
-                await simulator.wait_bound(1)
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "smsgw", "mo", "+5016012345", "JOIN HEALTH",
-                    "--simulator", f"http://127.0.0.1:{simulator.control_port}",
-                    env=ENV, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                )  # fmt: skip
-                _, stderr = await process.communicate()
-                assert process.returncode == 0, stderr
-                await (await watch.inbound.get())
-        finally:
-            await channel.stop()
-            await recorder.close()
-            await store.close()
-    with sqlite3.connect(tmp_path / "mo.db") as conn:
+@pytest.mark.parametrize("simulator", [{"control_port": 0}], indirect=True, ids=["control"])
+async def test_mo_injects_a_text_that_the_gateway_stores(
+    simulator: Simulator, settings: Settings, recorder: Recorder, tmp_path: Path
+) -> None:
+    channel = SmppChannel(settings.channels[0])  # one bind: the text can only come in there
+    await channel.start(recorder)
+    try:
+        async with asyncio.timeout(WAIT):
+            await channel.wait_bound()
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "smsgw", "mo", "+5016012345", "JOIN HEALTH",
+                "--simulator", f"http://127.0.0.1:{simulator.control_port}",
+                env=ENV, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            _, stderr = await process.communicate()
+            assert process.returncode == 0, stderr
+            # The gateway acknowledges a text once it is stored.
+            await simulator.wait_for(lambda: simulator.deliver_sm_resps[Status.ESME_ROK] == 1)
+    finally:
+        await channel.stop()
+    with sqlite3.connect(tmp_path / "store.db") as conn:
         rows = conn.execute("SELECT sender, recipient, text, channel FROM inbound").fetchall()
     assert rows == [("+5016012345", "1515", "JOIN HEALTH", "btl-1")]

@@ -6,7 +6,7 @@ import pytest
 
 from smsgw.config import load
 from smsgw.errors import ConfigError
-from tests.smsgw.fakes import CONFIG, WriteConfig
+from tests.smsgw.testbed import CONFIG, WriteConfig
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -143,6 +143,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TRIGGER consent_events_no_delete BEFORE DELETE ON consent_events
             BEGIN SELECT RAISE(ABORT, 'consent_events is append-only'); END""",
     ),
+    (  # 3: inbound texts are a persisted work queue: handled once, in arrival order
+        "ALTER TABLE inbound ADD COLUMN handled_at TEXT",
+        "ALTER TABLE inbound ADD COLUMN outcome TEXT",
+        "CREATE INDEX inbound_unhandled ON inbound (received_at) WHERE handled_at IS NULL",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

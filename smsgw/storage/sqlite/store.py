@@ -18,6 +18,7 @@ from smsgw.delivery.message import (
     MessageEvent,
     MessageState,
 )
+from smsgw.inbound.queue import HandledInbound, StoredInbound
 from smsgw.storage.sqlite import delivery
 from smsgw.storage.sqlite.delivery import timestamp
 from smsgw.storage.sqlite.migrations import migrate
@@ -62,12 +63,14 @@ class _Transactions:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
             try:
+                await self._conn.execute("BEGIN IMMEDIATE")
                 yield
                 await self._conn.execute("COMMIT")
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                # A cancellation can land after COMMIT ran in the thread: nothing to undo then.
+                if self._conn.in_transaction:
+                    await asyncio.shield(self._conn.execute("ROLLBACK"))
                 raise
 
 
@@ -123,6 +126,26 @@ class SqliteStore:
         except BaseException:
             self._delivery.unmatched = unmatched
             raise
+
+    # InboundQueue
+
+    async def unhandled_inbound(self, limit: int) -> list[StoredInbound]:
+        rows = await self._fetch(
+            "SELECT id, sender, recipient, text, channel, received_at FROM inbound"
+            " WHERE handled_at IS NULL ORDER BY received_at, rowid LIMIT ?",
+            (limit,),
+        )
+        return [
+            StoredInbound(id_, sender, to, text, channel, datetime.fromisoformat(at))
+            for id_, sender, to, text, channel, at in rows
+        ]
+
+    async def mark_inbound_handled(self, handled: list[HandledInbound]) -> None:
+        async with self._tx.transaction():
+            await self._conn.executemany(
+                "UPDATE inbound SET handled_at = ?, outcome = ? WHERE id = ?",
+                [(timestamp(h.at), h.outcome.value, h.id) for h in handled],
+            )
 
     # MessageStore
 

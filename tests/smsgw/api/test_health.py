@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from smsgw.app import Gateway
-from tests.smsgw.api.conftest import Client
+from tests.smsgw.testbed import Client
 
 
 async def test_health_needs_no_token_and_lists_every_channel(client: Client) -> None:

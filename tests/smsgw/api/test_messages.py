@@ -5,10 +5,11 @@ from typing import Any
 
 import pytest
 
+from channels.simulator import Simulator
+from channels.smpp.codec import Status
 from smsgw.app import Gateway
 from smsgw.tokens import Role
-from tests.smsgw.api.conftest import Client, bearer
-from tests.smsgw.fakes import FakeChannel
+from tests.smsgw.testbed import WAIT, Client, bearer
 
 MESSAGES = "/api/v1/messages"
 
@@ -21,20 +22,21 @@ async def _error(response: Any, status: int) -> dict[str, Any]:
 
 
 async def test_a_message_is_queued_then_its_history_follows_the_carrier(
-    client: Client, gateway: Gateway, admin: dict[str, str]
+    client: Client, admin: dict[str, str], simulator: Simulator
 ) -> None:
     response = await client.post(MESSAGES, json={"to": "601-2345", "text": "Hello"}, headers=admin)
     assert response.status == 201
     created = await response.json()
     assert created == {"id": created["id"], "state": "queued", "segments": 1, "encoding": "gsm7"}
-    btl = gateway.channels[0]
-    assert isinstance(btl, FakeChannel)
-    async with asyncio.timeout(5):
-        sms = await btl.attempts.get()  # a local number, read in the default region BZ
-        await gateway.sender.join()
-        await gateway.recorder.flush()
-    assert (sms.id, sms.to, sms.sender) == (created["id"], "+5016012345", "1515")
-    await btl.receipt(created["id"])
+    async with asyncio.timeout(WAIT):  # the gateway acknowledges a receipt once it is stored
+        await simulator.wait_for(lambda: simulator.deliver_sm_resps[Status.ESME_ROK] == 1)
+    [submit] = simulator.submits  # a local number, read in the default region BZ
+    assert (submit.system_id, submit.destination_addr, submit.source_addr, submit.status) == (
+        "smsgw-btl",
+        "5016012345",
+        "1515",
+        Status.ESME_ROK,
+    )
 
     response = await client.get(f"{MESSAGES}/{created['id']}", headers=admin)
     assert response.status == 200

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.smsgw.api.conftest import Client
+from tests.smsgw.testbed import Client
 
 
 def _refs(node: Any) -> list[str]:
@@ -23,6 +23,13 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/api/v1/openapi.json", "get"),
         ("/api/v1/messages", "post"),
         ("/api/v1/messages/{id}", "get"),
+        ("/api/v1/services", "get"),
+        ("/api/v1/services", "post"),
+        ("/api/v1/services/{keyword}", "get"),
+        ("/api/v1/services/{keyword}", "patch"),
+        ("/api/v1/subscriptions", "post"),
+        ("/api/v1/subscriptions", "delete"),
+        ("/api/v1/subscriptions/import", "post"),
     }
     post = document["paths"]["/api/v1/messages"]["post"]
     assert post["security"] == [{"bearer": []}]

@@ -10,7 +10,7 @@ from channels.base import DeliveryReceipt, InboundSms, ReceiptState, SegmentSubm
 from smsgw.delivery.message import Message, MessageState, Outcome
 from smsgw.delivery.recorder import Recorder
 from smsgw.storage.sqlite import SqliteStore
-from tests.smsgw.fakes import new_message
+from tests.smsgw.testbed import new_message
 
 DELIVERED = ReceiptState.DELIVERED
 

@@ -1,3 +1,5 @@
+"""The sender over real SMPP binds to the simulator: routing, retries, expiry, shutdown."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,41 +9,52 @@ from datetime import timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from channels.base import PermanentSendError, TemporarySendError, UnknownOutcome
 from channels.routing import Router
+from channels.simulator import Simulator
+from channels.smpp.channel import SmppChannel
+from channels.smpp.codec import Command, Status
 from smsgw.config import Settings
 from smsgw.delivery.message import Message
 from smsgw.delivery.recorder import Recorder
 from smsgw.delivery.sender import RetryPolicy, Sender
 from smsgw.storage.sqlite import SqliteStore
-from tests.smsgw.fakes import FakeChannel, new_message
+from tests.smsgw.testbed import WAIT, eventually, new_message
 
 FAST = RetryPolicy(first_delay_s=0.001, max_delay_s=0.004)
 BTL, SMART = "+5016012345", "+5016512345"
 
 
 @pytest.fixture
-async def channels(settings: Settings, recorder: Recorder) -> list[FakeChannel]:
-    channels = [FakeChannel(config) for config in settings.channels]
-    for channel in channels:
-        await channel.start(recorder)
-    return channels
+async def channels(settings: Settings, recorder: Recorder) -> AsyncIterator[list[SmppChannel]]:
+    """Every configured bind, up; no receipts asked: these tests end at the carrier's answer."""
+    configs = [c.model_copy(update={"registered_delivery": False}) for c in settings.channels]
+    channels = [SmppChannel(config) for config in configs]
+    try:
+        for channel in channels:
+            await channel.start(recorder)
+        async with asyncio.timeout(WAIT):
+            for channel in channels:
+                await channel.wait_bound()
+        yield channels
+    finally:
+        for channel in channels:
+            await channel.stop()
 
 
 @pytest.fixture
-def btl(channels: list[FakeChannel]) -> FakeChannel:
+def btl(channels: list[SmppChannel]) -> SmppChannel:
     return channels[0]
 
 
 async def _sender(
-    store: SqliteStore, recorder: Recorder, channels: list[FakeChannel], policy: RetryPolicy
+    store: SqliteStore, recorder: Recorder, channels: list[SmppChannel], policy: RetryPolicy
 ) -> Sender:
     return Sender(Router(channels), store, recorder, short_code="1515", policy=policy)
 
 
 @pytest.fixture
 async def sender(
-    store: SqliteStore, recorder: Recorder, channels: list[FakeChannel]
+    store: SqliteStore, recorder: Recorder, channels: list[SmppChannel]
 ) -> AsyncIterator[Sender]:
     sender = await _sender(store, recorder, channels, FAST)
     yield sender
@@ -49,7 +62,7 @@ async def sender(
 
 
 async def _settled(sender: Sender, recorder: Recorder, store: SqliteStore, id_: str) -> Message:
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(WAIT):
         await sender.join()
         await recorder.flush()
     message = await store.get_message(id_)
@@ -62,29 +75,37 @@ async def _history(store: SqliteStore, id_: str) -> list[tuple[str, str | None]]
 
 
 async def test_a_message_goes_to_the_carrier_of_its_prefix(
-    sender: Sender, recorder: Recorder, store: SqliteStore, channels: list[FakeChannel]
+    sender: Sender, recorder: Recorder, store: SqliteStore, simulator: Simulator
 ) -> None:
     created = await sender.create(SMART, "Clinic open", segments=1, encoding="gsm7")
     assert created.state == "queued"
     message = await _settled(sender, recorder, store, created.id)
     assert (message.state, message.channel) == ("submitted", "smart-1")
-    sms = channels[1].attempts.get_nowait()
-    assert (sms.id, sms.to, sms.text, sms.sender) == (created.id, SMART, "Clinic open", "1515")
-    assert channels[0].attempts.empty()
+    [submit] = simulator.submits  # and none to btl
+    assert (submit.system_id, submit.destination_addr, submit.source_addr) == (
+        "smsgw-smart",
+        "5016512345",
+        "1515",
+    )
+    assert submit.short_message == b"Clinic open"
 
 
 async def test_temporary_errors_are_retried_until_the_carrier_accepts(
-    sender: Sender, recorder: Recorder, store: SqliteStore, btl: FakeChannel
+    sender: Sender, recorder: Recorder, store: SqliteStore, simulator: Simulator
 ) -> None:
-    btl.failures += [TemporarySendError("ESME_RTHROTTLED"), TemporarySendError("timeout")]
+    simulator.reply_next(Status.ESME_RSYSERR, count=2)
     created = await sender.create(BTL, "Hello", segments=1, encoding="gsm7")
     message = await _settled(sender, recorder, store, created.id)
     assert message.state == "submitted"
-    assert btl.attempts.qsize() == 3
+    assert [submit.status for submit in simulator.submits] == [
+        Status.ESME_RSYSERR,
+        Status.ESME_RSYSERR,
+        Status.ESME_ROK,
+    ]
     assert await _history(store, created.id) == [
         ("queued", None),
-        ("retry_scheduled", "ESME_RTHROTTLED; retry in 0.001 s"),
-        ("retry_scheduled", "timeout; retry in 0.002 s"),
+        ("retry_scheduled", "ESME_RSYSERR; retry in 0.001 s"),
+        ("retry_scheduled", "ESME_RSYSERR; retry in 0.002 s"),
         ("submitted", "btl-1"),
     ]
 
@@ -96,9 +117,9 @@ def test_retry_delays_double_from_one_second_up_to_a_minute() -> None:
 
 
 @pytest.mark.parametrize(
-    ("to", "failure", "error"),
+    ("to", "status", "error"),
     [
-        (BTL, PermanentSendError("ESME_RINVDSTADR"), "ESME_RINVDSTADR"),
+        (BTL, Status.ESME_RINVDSTADR, "ESME_RINVDSTADR"),
         ("+447700900123", None, "no_route"),
     ],
     ids=["carrier-refuses", "no-route"],
@@ -107,23 +128,31 @@ async def test_a_permanent_error_rejects_the_message(
     sender: Sender,
     recorder: Recorder,
     store: SqliteStore,
-    btl: FakeChannel,
+    simulator: Simulator,
     to: str,
-    failure: PermanentSendError | None,
+    status: int | None,
     error: str,
 ) -> None:
-    btl.failures += [failure] if failure else []
+    if status is not None:
+        simulator.reply_next(status)
     created = await sender.create(to, "Hello", segments=1, encoding="gsm7")
     message = await _settled(sender, recorder, store, created.id)
     assert (message.state, message.error) == ("rejected", error)
     assert await _history(store, created.id) == [("queued", None), ("rejected", error)]
+    assert [submit.status for submit in simulator.submits] == ([status] if status else [])
 
 
 async def test_a_message_expires_when_its_validity_ends_before_a_bind_comes_up(
-    store: SqliteStore, recorder: Recorder, channels: list[FakeChannel], btl: FakeChannel
+    store: SqliteStore,
+    recorder: Recorder,
+    channels: list[SmppChannel],
+    btl: SmppChannel,
+    simulator: Simulator,
 ) -> None:
     sender = await _sender(store, recorder, channels, RetryPolicy(validity=timedelta(0)))
-    await btl.stop()  # every bind of btl down: the router says no_channel_up
+    await simulator.stop()  # every bind of btl goes down: the router says no_channel_up
+    async with asyncio.timeout(WAIT):
+        await btl.wait_for(lambda channel: not channel.can_send)
     created = await sender.create(BTL, "Hello", segments=1, encoding="gsm7")
     message = await _settled(sender, recorder, store, created.id)
     assert (message.state, message.error) == ("expired", "no_channel_up")
@@ -131,52 +160,69 @@ async def test_a_message_expires_when_its_validity_ends_before_a_bind_comes_up(
 
 
 async def test_an_unknown_outcome_is_never_sent_again(
-    sender: Sender, recorder: Recorder, store: SqliteStore, btl: FakeChannel
+    sender: Sender, recorder: Recorder, store: SqliteStore, btl: SmppChannel, simulator: Simulator
 ) -> None:
-    btl.failures.append(UnknownOutcome("link_lost", "in flight when the link dropped"))
+    simulator.hang()
     created = await sender.create(BTL, "Hello", segments=1, encoding="gsm7")
+    async with asyncio.timeout(WAIT):
+        await simulator.await_pdu(Command.SUBMIT_SM)  # in flight, never answered
+    simulator.drop_links()
+    simulator.hang(False)  # before the reconnect: a bind sent while hung is never answered
     message = await _settled(sender, recorder, store, created.id)
     assert (message.state, message.error) == ("submitted", "link_lost")
-    assert btl.attempts.qsize() == 1
     assert await _history(store, created.id) == [
         ("queued", None),
         ("unknown_outcome", "link_lost"),
     ]
+    async with asyncio.timeout(WAIT):
+        await btl.wait_bound()
+    assert simulator.submit_total == 0  # the hung SMSC answered nothing, and nothing came since
 
 
 async def test_a_crash_while_sending_fails_the_message_and_is_logged(
-    sender: Sender, recorder: Recorder, store: SqliteStore, btl: FakeChannel
+    sender: Sender, recorder: Recorder, store: SqliteStore, simulator: Simulator
 ) -> None:
-    btl.failures.append(RuntimeError("bug"))
+    text = "x" * 153 * 256  # more segments than a one-octet count holds: the channel raises
     with capture_logs() as logs:
-        created = await sender.create(BTL, "Hello", segments=1, encoding="gsm7")
+        created = await sender.create(BTL, text, segments=256, encoding="gsm7")
         message = await _settled(sender, recorder, store, created.id)
     assert (message.state, message.error) == ("failed", "internal_error")
     assert "send_crashed" in [log["event"] for log in logs]
+    assert simulator.submit_total == 0
 
 
 async def test_messages_left_queued_by_the_last_run_are_sent_at_start(
-    sender: Sender, recorder: Recorder, store: SqliteStore, btl: FakeChannel
+    sender: Sender, recorder: Recorder, store: SqliteStore, simulator: Simulator
 ) -> None:
     left = new_message(BTL)
     await recorder.message_queued(left)
     assert await sender.resume() == 1
     message = await _settled(sender, recorder, store, left.id)
     assert message.state == "submitted"
+    assert [submit.destination_addr for submit in simulator.submits] == ["5016012345"]
 
 
 async def test_stopping_ends_a_waiting_retry_at_once_and_keeps_the_message_queued(
-    store: SqliteStore, recorder: Recorder, channels: list[FakeChannel], btl: FakeChannel
+    store: SqliteStore, recorder: Recorder, channels: list[SmppChannel], simulator: Simulator
 ) -> None:
     sender = await _sender(store, recorder, channels, RetryPolicy(first_delay_s=60))
-    btl.failures.append(TemporarySendError("ESME_RMSGQFUL"))
+    simulator.reply_next(Status.ESME_RSYSERR)
     created = await sender.create(BTL, "Hello", segments=1, encoding="gsm7")
-    async with asyncio.timeout(5):
-        await btl.attempts.get()
+
+    async def retry_scheduled() -> bool:
+        await recorder.flush()
+        return ("retry_scheduled", "ESME_RSYSERR; retry in 60 s") in await _history(
+            store, created.id
+        )
+
+    await eventually(retry_scheduled)
+    async with asyncio.timeout(1):  # far less than the retry's 60 s or the 5 s shutdown grace
         await sender.stop()
         await recorder.flush()
     message = await store.get_message(created.id)
     assert message is not None
     assert message.state == "queued"
     sender.submit(message)  # ignored once stopped
-    assert btl.attempts.empty()
+    async with asyncio.timeout(WAIT):
+        await sender.join()
+    assert simulator.submit_total == 1

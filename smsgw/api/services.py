@@ -1,0 +1,216 @@
+"""``/api/v1/services``: the service catalogue (any token reads, an admin writes).
+
+Keywords and aliases are stored as citizens' texts are matched: normalised ("Salud" is SALUD),
+so a path or a body may name a service in any case, by its keyword or one of its aliases.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from smsgw.api.context import DEPS, ApiDeps
+from smsgw.api.errors import ApiError, ErrorBody
+from smsgw.api.routes import Route, json_response, read_body
+from smsgw.tokens import Role
+from subscriptions.catalogue import CatalogueError, validate_service
+from subscriptions.keywords import normalise
+from subscriptions.models import Service
+from subscriptions.store import ServiceConflict, SubscriptionStore
+
+_log = structlog.get_logger(__name__)
+
+Texts = dict[str, str]
+_TEXTS = "language code → text, in the languages of templates/"
+
+
+def _word(value: str) -> str:
+    """A keyword as written by an admin → its stored form; letters and digits only (accents
+    and case do not matter, as in citizens' texts; spaces and punctuation are refused)."""
+    if not value or not all(char.isalnum() for char in value):
+        raise ValueError(f"{value!r} must be letters A-Z and digits 0-9 only")
+    return normalise(value)
+
+
+class ServiceFields(BaseModel):
+    """The fields a PATCH may change; each one left out keeps its value. ``null`` is refused:
+    no field can be emptied that way (send ``[]`` or ``{}``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    aliases: list[str] | None = Field(
+        None, max_length=20, description="other keywords, any language", examples=[["SALUD"]]
+    )
+    ministry: str | None = Field(None, min_length=1, max_length=64, examples=["health"])
+    names: Texts | None = Field(None, description=_TEXTS)
+    descriptions: Texts | None = Field(None, description=_TEXTS)
+    welcome: Texts | None = Field(None, description=_TEXTS + " (the SMS a new subscriber gets)")
+    default_language: str | None = Field(None, examples=["en"])
+    requires_approval: bool | None = Field(None, description="broadcasts need a second person")
+    active: bool | None = Field(None, description="false: citizens can no longer join it")
+
+    @field_validator("*")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:  # runs only for the fields given
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str]) -> list[str]:
+        return [_word(alias) for alias in value]
+
+
+class ServicePatch(ServiceFields):
+    keyword: str | None = Field(None, description="cannot change; allowed if unchanged")
+
+
+class NewService(ServiceFields):
+    keyword: str = Field(
+        min_length=2, max_length=20, description="what citizens text", examples=["HEALTH"]
+    )
+    aliases: list[str] = Field([], max_length=20, examples=[["SALUD"]])
+    ministry: str = Field(min_length=1, max_length=64, examples=["health"])
+    names: Texts = Field(description=_TEXTS + "; one in the default language at least")
+    descriptions: Texts = Field({}, description=_TEXTS)
+    welcome: Texts = Field({}, description=_TEXTS + " (the SMS a new subscriber gets)")
+    default_language: str = "en"
+    requires_approval: bool = False
+    active: bool = True
+
+    @field_validator("keyword")
+    @classmethod
+    def _keyword(cls, value: str) -> str:
+        return _word(value)
+
+    def service(self) -> Service:
+        fields = self.model_dump(exclude={"aliases"})
+        return Service(**fields, aliases=tuple(self.aliases))
+
+
+class ServiceView(BaseModel):
+    keyword: str
+    aliases: list[str]
+    ministry: str
+    names: Texts
+    descriptions: Texts
+    welcome: Texts
+    default_language: str
+    requires_approval: bool
+    active: bool
+    subscribers: int = Field(description="active subscribers without a global opt-out")
+
+
+class ServiceList(BaseModel):
+    services: list[ServiceView]
+
+
+async def find_service(store: SubscriptionStore, word: str, *, field: str | None = None) -> Service:
+    """The service named by ``word`` (its keyword or an alias, any case); 404 otherwise."""
+    keyword = normalise(word)
+    service = await store.service(keyword)
+    if service is None:
+        found = [s for s in await store.services() if keyword in s.words]
+        if not found:
+            raise ApiError(404, "not_found", f"no service {word!r}", field=field)
+        service = found[0]
+    return service
+
+
+async def _view(store: SubscriptionStore, service: Service) -> ServiceView:
+    return ServiceView(
+        **{f.name: getattr(service, f.name) for f in dataclasses.fields(service)},
+        subscribers=await store.audience_size(service.keyword),
+    )
+
+
+async def list_services(request: web.Request) -> web.Response:
+    store = request.app[DEPS].subscriptions
+    views = [await _view(store, service) for service in await store.services()]
+    return json_response(ServiceList(services=views))
+
+
+async def get_service(request: web.Request) -> web.Response:
+    store = request.app[DEPS].subscriptions
+    service = await find_service(store, request.match_info["keyword"])
+    return json_response(await _view(store, service))
+
+
+async def create_service(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    service = (await read_body(request, NewService)).service()
+    await _save(deps, service, await deps.subscriptions.services(), new=True)
+    _log.info("service_created", keyword=service.keyword, ministry=service.ministry)
+    return json_response(await _view(deps.subscriptions, service), status=201)
+
+
+async def update_service(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    body = await read_body(request, ServicePatch)
+    catalogue = await deps.subscriptions.services()
+    current = await find_service(deps.subscriptions, request.match_info["keyword"])
+    if body.keyword is not None and normalise(body.keyword) != current.keyword:
+        raise ApiError(
+            400,
+            "invalid",
+            f"the keyword of {current.keyword} cannot change (add an alias instead)",
+            field="keyword",
+        )
+    changes = body.model_dump(exclude_unset=True, exclude={"keyword"})
+    if "aliases" in changes:
+        changes["aliases"] = tuple(changes["aliases"])
+    service = dataclasses.replace(current, **changes)
+    others = [other for other in catalogue if other.keyword != current.keyword]
+    await _save(deps, service, others, new=False)
+    _log.info("service_updated", keyword=service.keyword, fields=sorted(changes))
+    return json_response(await _view(deps.subscriptions, service))
+
+
+async def _save(deps: ApiDeps, service: Service, others: list[Service], *, new: bool) -> None:
+    """Check ``service`` against the rest of the catalogue, store it, tell the gateway."""
+    _check_free(service, others)
+    try:
+        validate_service(service, others, deps.templates)
+    except CatalogueError as error:
+        raise ApiError(400, "invalid", error.message, field=error.field) from None
+    store = deps.subscriptions
+    try:
+        await (store.add_service if new else store.replace_service)(service)
+    except ServiceConflict as error:  # taken meanwhile by a concurrent request
+        raise ApiError(409, "conflict", str(error), field="keyword" if new else "aliases") from None
+    except LookupError as error:
+        raise ApiError(404, "not_found", str(error)) from None
+    await deps.catalogue_changed()
+
+
+def _check_free(service: Service, others: Iterable[Service]) -> None:
+    """409 for a keyword or alias that already names another service (active or not)."""
+    taken = {word: other.keyword for other in others for word in other.words}
+    fields = [("keyword", service.keyword)] + [("aliases", alias) for alias in service.aliases]
+    for field, word in fields:
+        if word in taken:
+            raise ApiError(
+                409, "conflict", f"{word} already names the service {taken[word]}", field=field
+            )
+
+
+_ANY: tuple[Role, ...] = ()
+_READ: dict[int, type[BaseModel] | None] = {200: ServiceView, 404: ErrorBody}
+_WRITE: dict[int, type[BaseModel] | None] = {400: ErrorBody, 404: ErrorBody, 409: ErrorBody}
+ROUTES = [
+    Route("GET", "/api/v1/services", list_services, "The service catalogue", roles=_ANY,
+          responses={200: ServiceList}),
+    Route("GET", "/api/v1/services/{keyword}", get_service, "One service (keyword or alias)",
+          roles=_ANY, responses=_READ),
+    Route("POST", "/api/v1/services", create_service, "Add a service", roles=(Role.ADMIN,),
+          body=NewService, responses={201: ServiceView, 409: ErrorBody}),
+    Route("PATCH", "/api/v1/services/{keyword}", update_service,
+          "Change a service (fields left out keep their value); {\"active\": false} retires it",
+          roles=(Role.ADMIN,), body=ServicePatch, responses={200: ServiceView, **_WRITE}),
+]  # fmt: skip

@@ -1,0 +1,124 @@
+"""Works through stored inbound texts in arrival order: subscription commands, then replies.
+
+Texts are stored (and only then acknowledged to the carrier) by the Recorder; this handler takes
+them from that persisted queue in batches, so a storm of texts after a radio announcement waits
+in SQLite, not in memory, and nothing is lost across a restart. A text is marked handled in the
+batch after its replies are queued: a crash in between handles it again, which the store's
+idempotence (joining twice changes nothing) makes harmless beyond a repeated reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from smsgw.inbound.guard import Guard
+from smsgw.inbound.queue import HandledInbound, InboundOutcome, StoredInbound
+from smsgw.storage.protocols import InboundQueue
+from subscriptions.numbers import InvalidNumber, is_short_or_alphanumeric, normalise_msisdn
+from subscriptions.service import IncomingText, SubscriptionService
+
+_log = structlog.get_logger(__name__)
+
+Reply = Callable[[str, str, str], Awaitable[object]]  # (to, text, via channel) → queued
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class InboundHandler:
+    def __init__(
+        self,
+        queue: InboundQueue,
+        service: SubscriptionService,
+        reply: Reply,
+        *,
+        region: str,
+        guard: Guard | None = None,
+        batch: int = 200,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._queue = queue
+        self._service = service
+        self._reply = reply
+        self._region = region
+        self._guard = guard or Guard()
+        self._batch = batch
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.handled = 0
+
+    def wake(self) -> None:
+        """New texts are stored (the Recorder calls this after each commit holding some)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._wake.set()  # texts left unhandled by the previous run
+        self._task = asyncio.create_task(self._run(), name="inbound-handler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while texts := await self._queue.unhandled_inbound(self._batch):
+                await self._handle_batch(texts)
+
+    async def _handle_batch(self, texts: list[StoredInbound]) -> None:
+        replies: list[Awaitable[object]] = []
+        done: list[HandledInbound] = []
+        for text in texts:
+            try:
+                outcome = await self._handle(text, replies)
+            except Exception:  # noqa: BLE001  # task root: one bad text must not stop the queue
+                _log.exception("inbound_handling_failed", id=text.id)
+                outcome = InboundOutcome.FAILED
+            done.append(HandledInbound(text.id, outcome, self._clock()))
+        # Replies of the whole batch share the recorder's commits instead of waiting one by one.
+        for result in await asyncio.gather(*replies, return_exceptions=True):
+            if isinstance(result, BaseException):
+                _log.error("reply_not_queued", error=repr(result))
+        await self._queue.mark_inbound_handled(done)
+        self.handled += len(done)
+
+    async def _handle(
+        self, text: StoredInbound, replies: list[Awaitable[object]]
+    ) -> InboundOutcome:
+        if is_short_or_alphanumeric(text.sender):
+            _log.info("inbound_not_answered", id=text.id, reason="short_or_alphanumeric_sender")
+            return InboundOutcome.NOT_ANSWERED
+        try:
+            msisdn = normalise_msisdn(text.sender, self._region)
+        except InvalidNumber as exc:
+            _log.warning("inbound_invalid_number", id=text.id, error=str(exc))
+            return InboundOutcome.INVALID_NUMBER
+        if self._guard.is_duplicate(msisdn, text.text, text.received_at):
+            _log.info("inbound_duplicate", id=text.id, sender=msisdn)
+            return InboundOutcome.DUPLICATE
+        handled = await self._service.handle(
+            IncomingText(msisdn, text.text, text.id, text.received_at)
+        )
+        _log.info(
+            "inbound_handled",
+            id=text.id,
+            sender=msisdn,
+            command=handled.command.verb,
+            service=handled.command.service,
+            replies=len(handled.replies),
+        )
+        if not self._guard.may_reply(msisdn, self._clock(), len(handled.replies)):
+            _log.warning("replies_rate_limited", id=text.id, sender=msisdn)
+            return InboundOutcome.SILENCED
+        replies.extend(self._reply(msisdn, body, text.channel) for body in handled.replies)
+        return InboundOutcome.ANSWERED

@@ -1,0 +1,311 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from smsgw.api import MAX_BODY
+from smsgw.api.subscriptions import MAX_LINE, MAX_REJECTED
+from smsgw.app import Gateway
+from smsgw.tokens import Role
+from subscriptions.models import Action, Source
+from tests.smsgw.api.catalogue_testbed import IMPORT, SUBSCRIPTIONS, add_service, error_of
+from tests.smsgw.testbed import Client, bearer
+
+CONSENT = "community-centre:orange-walk"
+SIGN_UP = {"msisdn": "601-2345", "service": "HEALTH", "language": "es", "consent_source": CONSENT}
+LEAVE = {"msisdn": "+5016012345", "service": "HEALTH", "consent_source": CONSENT}
+
+
+@pytest.fixture
+async def health(gateway: Gateway) -> None:
+    await add_service(gateway)
+
+
+@pytest.fixture
+async def officer(gateway: Gateway, health: None) -> dict[str, str]:
+    """An officer of the health ministry, which owns HEALTH."""
+    return await bearer(gateway, Role.OFFICER, ministry="health")
+
+
+def _import(service: str = "HEALTH", consent: str = "list:moh-2026.csv") -> str:
+    return f"{IMPORT}?service={service}&consent_source={consent}"
+
+
+# ------------------------------------------------------------------ assisted sign-up
+
+
+async def test_an_assisted_sign_up_is_recorded_with_its_consent_source(
+    client: Client, gateway: Gateway, officer: dict[str, str]
+) -> None:
+    response = await client.post(SUBSCRIPTIONS, json=SIGN_UP, headers=officer)
+    assert response.status == 201
+    assert await response.json() == {
+        "msisdn": "+5016012345",  # a local number, read in the default region
+        "service": "HEALTH",
+        "subscribed": True,
+        "opt_out_lifted": False,
+        "language": "es",
+    }
+    [join, language] = await gateway.subscriptions.history("+5016012345")
+    assert (join.action, join.service, join.source, join.consent) == (
+        Action.JOIN, "HEALTH", Source.ASSISTED, CONSENT
+    )  # fmt: skip
+    assert (language.action, language.detail, language.source) == (
+        Action.LANGUAGE, "es", Source.ASSISTED
+    )  # fmt: skip
+
+    again = await client.post(SUBSCRIPTIONS, json=SIGN_UP | {"service": "salud"}, headers=officer)
+    assert again.status == 200
+    assert (await again.json())["subscribed"] is False
+    assert len(await gateway.subscriptions.history("+5016012345")) == 2
+
+
+async def test_an_assisted_sign_up_lifts_a_global_stop_and_says_so(
+    client: Client, gateway: Gateway, officer: dict[str, str]
+) -> None:
+    store = gateway.subscriptions
+    await store.stop_all("+5016012345", at=datetime.now(UTC), source=Source.SMS, consent="mo-9")
+    response = await client.post(SUBSCRIPTIONS, json=SIGN_UP, headers=officer)
+    assert (await response.json())["opt_out_lifted"] is True
+    subscriber = await store.subscriber("+5016012345")
+    assert subscriber is not None
+    assert subscriber.opted_out_at is None
+    actions = [(e.action, e.source) for e in await store.history("+5016012345")]
+    assert actions[1:3] == [(Action.UNSTOP, Source.ASSISTED), (Action.JOIN, Source.ASSISTED)]
+
+
+async def test_an_assisted_removal_is_recorded_with_its_consent_source(
+    client: Client, gateway: Gateway, officer: dict[str, str]
+) -> None:
+    await client.post(SUBSCRIPTIONS, json=SIGN_UP, headers=officer)
+    for left in (True, False):
+        response = await client.delete(SUBSCRIPTIONS, json=LEAVE, headers=officer)
+        assert response.status == 200
+        assert await response.json() == {"msisdn": "+5016012345", "service": "HEALTH", "left": left}
+    last = (await gateway.subscriptions.history("+5016012345"))[-1]
+    assert (last.action, last.source, last.consent) == (Action.LEAVE, Source.ASSISTED, CONSENT)
+    assert await gateway.subscriptions.subscriptions("+5016012345") == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"msisdn": "12"}, "msisdn"), ({"msisdn": "+1555"}, "msisdn"),
+     ({"msisdn": "six oh one"}, "msisdn"), ({"language": "fr"}, "language"),
+     ({"consent_source": ""}, "consent_source"), ({"consent_source": "  "}, "consent_source"),
+     ({"consent_source": None}, "consent_source"), ({"channel": "web"}, "channel")],
+    ids=["short-number", "invalid-number", "not-a-number", "unknown-language", "no-consent",
+         "blank-consent", "null-consent", "unknown-field"],
+)  # fmt: skip
+async def test_an_invalid_sign_up_is_400_naming_the_field(
+    client: Client, officer: dict[str, str], changes: dict[str, Any], field: str
+) -> None:
+    response = await client.post(SUBSCRIPTIONS, json=SIGN_UP | changes, headers=officer)
+    error = await error_of(response, 400)
+    assert (error["code"], error["field"]) == ("invalid", field)
+    if field == "msisdn":
+        assert "is not a valid phone number" in error["message"]
+
+
+async def test_a_sign_up_without_consent_source_is_400(
+    client: Client, officer: dict[str, str]
+) -> None:
+    body = {k: v for k, v in SIGN_UP.items() if k != "consent_source"}
+    for method in (client.post, client.delete):
+        error = await error_of(await method(SUBSCRIPTIONS, json=body, headers=officer), 400)
+        assert error["field"] == "consent_source"
+
+
+async def test_an_unknown_service_is_404_and_an_inactive_one_409(
+    client: Client, gateway: Gateway, officer: dict[str, str]
+) -> None:
+    response = await client.post(SUBSCRIPTIONS, json=SIGN_UP | {"service": "NOPE"}, headers=officer)
+    assert (await error_of(response, 404))["field"] == "service"
+    await add_service(gateway, keyword="CLINIC", aliases=[], active=False)
+    body = SIGN_UP | {"service": "CLINIC"}
+    error = await error_of(await client.post(SUBSCRIPTIONS, json=body, headers=officer), 409)
+    assert (error["code"], error["field"]) == ("service_inactive", "service")
+    response = await client.delete(
+        SUBSCRIPTIONS, json=LEAVE | {"service": "CLINIC"}, headers=officer
+    )
+    assert response.status == 200  # leaving an inactive service is always possible
+
+
+async def test_an_officer_of_another_ministry_is_403(
+    client: Client, gateway: Gateway, health: None
+) -> None:
+    other = await bearer(gateway, Role.OFFICER, ministry="education")
+    for response in (
+        await client.post(SUBSCRIPTIONS, json=SIGN_UP, headers=other),
+        await client.delete(SUBSCRIPTIONS, json=LEAVE, headers=other),
+        await client.post(_import(), data=b"msisdn\n+5016012345\n", headers=other),
+    ):
+        error = await error_of(response, 403)
+        assert (error["code"], error["field"]) == ("forbidden", "service")
+    assert await gateway.subscriptions.history("+5016012345") == []
+
+
+@pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.OPERATOR], ids=str)
+async def test_only_officers_and_admins_change_subscriptions(
+    client: Client, gateway: Gateway, health: None, role: Role
+) -> None:
+    headers = await bearer(gateway, role)
+    await error_of(await client.post(SUBSCRIPTIONS, json=SIGN_UP, headers=headers), 403)
+    await error_of(await client.post(_import(), data=b"msisdn\n", headers=headers), 403)
+
+
+async def test_an_admin_acts_on_any_ministry(
+    client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    await add_service(gateway, keyword="SCHOOL", aliases=[], ministry="education")
+    body = SIGN_UP | {"service": "SCHOOL"}
+    assert (await client.post(SUBSCRIPTIONS, json=body, headers=admin)).status == 201
+
+
+async def test_without_a_token_it_is_401(client: Client, health: None) -> None:
+    for response in (
+        await client.post(SUBSCRIPTIONS, json=SIGN_UP),
+        await client.delete(SUBSCRIPTIONS, json=LEAVE),
+        await client.post(_import(), data=b"msisdn\n"),
+    ):
+        assert (await error_of(response, 401))["code"] == "unauthorized"
+
+
+# ------------------------------------------------------------------ CSV import
+
+CSV = """msisdn,language
++5016010001,en
+601-0002,es
++5016010001,es
+12,en
+
+"+501 601 0003",
++5016010004,fr
++1555,en
+6010005
+"""
+
+
+async def test_an_import_reports_every_row(
+    client: Client, gateway: Gateway, officer: dict[str, str]
+) -> None:
+    store, now = gateway.subscriptions, datetime.now(UTC)
+    await store.join("+5016010003", "HEALTH", at=now, source=Source.SMS, consent="mo-1")
+    await store.stop_all("+5016010005", at=now, source=Source.SMS, consent="mo-2")
+    response = await client.post(_import(), data=CSV.encode(), headers=officer)
+    assert response.status == 200
+    report = await response.json()
+    reasons = {row["line"]: row.pop("reason") for row in report["rejected"]}
+    assert report == {
+        "service": "HEALTH",
+        "rows": 8,
+        "accepted": 5,
+        "joined": 2,  # 0001 and 0002
+        "already": 2,  # 0001 again, 0003 subscribed by SMS
+        "opted_out_skipped": 1,  # 0005: only the citizen lifts their STOP
+        "rejected_total": 3,
+        "rejected": [
+            {"line": 5, "field": "msisdn", "value": "12"},
+            {"line": 8, "field": "language", "value": "fr"},
+            {"line": 9, "field": "msisdn", "value": "+1555"},
+        ],
+    }
+    assert "is not a valid phone number" in reasons[5]
+    assert "'fr' is not one of the languages en, es" in reasons[8]
+    assert await store.audience_size("HEALTH") == 3
+    subscriber = await store.subscriber("+5016010002")
+    assert subscriber is not None
+    assert subscriber.language == "es"
+    join = (await store.history("+5016010001"))[0]
+    assert (join.action, join.source, join.consent) == (
+        Action.JOIN, Source.IMPORT, "list:moh-2026.csv"
+    )  # fmt: skip
+
+
+async def _rows(count: int, *, repeat_every: int) -> AsyncIterator[bytes]:
+    """A CSV sent in pieces (chunked transfer): a number every line, some of them repeated."""
+    yield b"msisdn,language\r\n"
+    for start in range(0, count, 1000):
+        lines = (
+            f"+50160{(i - 1 if i % repeat_every == 1 else i):05d},en\r\n"
+            for i in range(start, min(start + 1000, count))
+        )
+        yield "".join(lines).encode()
+
+
+async def test_a_large_import_is_streamed_past_the_body_limit_in_chunks(
+    client: Client, gateway: Gateway, officer: dict[str, str]
+) -> None:
+    rows = 18_000  # 4 chunks of the store; 16 bytes a line: more than a JSON body may have
+    assert rows * len(b"+5016000000,en\r\n") > MAX_BODY
+    response = await client.post(_import(), data=_rows(rows, repeat_every=10), headers=officer)
+    assert response.status == 200
+    report = await response.json()
+    repeats = rows // 10
+    assert {k: report[k] for k in ("rows", "accepted", "joined", "already")} == {
+        "rows": rows,
+        "accepted": rows,
+        "joined": rows - repeats,
+        "already": repeats,
+    }
+    assert report["rejected_total"] == 0
+    assert await gateway.subscriptions.audience_size("HEALTH") == rows - repeats
+
+
+async def test_the_rejected_rows_listed_are_capped(client: Client, officer: dict[str, str]) -> None:
+    body = "msisdn\n" + "12\n" * (MAX_REJECTED + 5) + "x" * (MAX_LINE + 1) + "\n+5016010001\n"
+    report = await (await client.post(_import(), data=body.encode(), headers=officer)).json()
+    assert (report["rejected_total"], len(report["rejected"])) == (MAX_REJECTED + 6, MAX_REJECTED)
+    assert (report["rows"], report["joined"]) == (MAX_REJECTED + 7, 1)
+
+
+async def test_an_overlong_line_or_bad_bytes_reject_that_row_only(
+    client: Client, officer: dict[str, str]
+) -> None:
+    body = b"msisdn,language\n" + b"6" * (3 * MAX_LINE) + b"\n\xff\xfe,en\n6010001,en,x\n6010002"
+    report = await (await client.post(_import(), data=body, headers=officer)).json()
+    assert [(r["line"], r["reason"]) for r in report["rejected"]] == [
+        (2, f"the line is longer than {MAX_LINE} bytes"),
+        (3, "not UTF-8 text"),
+        (4, "more values than the 2 columns"),
+    ]
+    assert report["joined"] == 1  # the last line, without a final newline
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [(f"{IMPORT}?service=HEALTH", "msisdn\n", "consent_source"),
+     (_import(consent="%20"), "msisdn\n", "consent_source"),
+     (f"{IMPORT}?consent_source=x", "msisdn\n", "service"),
+     (_import() + "&dry_run=1", "msisdn\n", "dry_run"),
+     (_import(), "", "body"),
+     (_import(), "\n\n", "body"),
+     (_import(), "phone,language\n+5016010001,en\n", "body"),
+     (_import(), "msisdn,msisdn\n", "body"),
+     (_import(), "msisdn," + "x" * MAX_LINE + "\n", "body")],
+    ids=["no-consent", "blank-consent", "no-service", "unknown-parameter", "empty",
+         "blank", "no-msisdn-column", "column-twice", "header-too-long"],
+)  # fmt: skip
+async def test_an_import_without_consent_or_header_is_400(
+    client: Client, gateway: Gateway, officer: dict[str, str], url: str, body: str, field: str
+) -> None:
+    error = await error_of(await client.post(url, data=body.encode(), headers=officer), 400)
+    assert (error["code"], error["field"]) == ("invalid", field)
+    assert await gateway.subscriptions.audience_size("HEALTH") == 0
+
+
+async def test_an_import_into_an_unknown_or_inactive_service_is_refused(
+    client: Client, gateway: Gateway, officer: dict[str, str]
+) -> None:
+    await error_of(await client.post(_import("NOPE"), data=b"msisdn\n", headers=officer), 404)
+    await add_service(gateway, keyword="CLINIC", aliases=[], active=False)
+    await error_of(await client.post(_import("CLINIC"), data=b"msisdn\n", headers=officer), 409)
+
+
+async def test_the_subscription_routes_are_documented(client: Client) -> None:
+    paths = (await (await client.get("/api/v1/openapi.json")).json())["paths"]
+    assert set(paths[SUBSCRIPTIONS]) == {"post", "delete"}
+    assert set(paths[SUBSCRIPTIONS]["post"]["responses"]) >= {"200", "201", "400", "403", "409"}
+    assert "200" in paths[IMPORT]["post"]["responses"]

@@ -1,0 +1,125 @@
+"""Citizens texting the short code, end to end: simulator MO → SMPP → stored → keyword engine →
+consent in SQLite → reply submitted back through the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from channels.simulator import Simulator
+from channels.text import decode
+from smsgw.app import Gateway
+from smsgw.demo_catalogue import DEMO_SERVICES
+from subscriptions.models import Action
+from tests.smsgw.testbed import WAIT, Client
+
+CITIZEN = "+5016012345"
+
+
+@pytest.fixture
+async def catalogue(gateway: Gateway) -> None:
+    for service in DEMO_SERVICES:
+        await gateway.subscriptions.add_service(service)
+    await gateway.catalogue_changed()
+
+
+def replies(simulator: Simulator, to: str = CITIZEN) -> list[str]:
+    digits = to.removeprefix("+")
+    return [
+        decode(s.pdu.short_message, s.pdu.data_coding)
+        for s in simulator.submits
+        if s.destination_addr == digits
+    ]
+
+
+async def texts(simulator: Simulator, *bodies: str, sender: str = CITIZEN) -> list[str]:
+    """Each text in turn, waiting for its reply; returns the replies the citizen got."""
+    for body in bodies:
+        before = simulator.submit_total
+        await simulator.inject_mo(sender, body)
+        async with asyncio.timeout(WAIT):
+            await simulator.wait_submits(before + 1)
+    return replies(simulator, sender)
+
+
+@pytest.mark.usefixtures("catalogue")
+@pytest.mark.parametrize(
+    ("bodies", "expected"),
+    [
+        (["JOIN HEALTH"], "Welcome to Health alerts"),
+        (["Salud"], "Welcome to Health alerts"),
+        (["unir salud"], "Bienvenido a Alertas de salud"),
+        (["HEALTH", "STOP HEALTH"], "You left Health alerts"),
+        (["HEALTH", "ALTO SALUD"], "Alertas de salud"),
+        (["HEALTH", "STOP"], "You left all"),
+        (["ALTO"], "no le va a enviar"),
+        (["HEALTH", "STOP", "START"], "Health alerts"),
+        (["HELP"], "STOP to end all"),
+        (["AYUDA"], "Salir: ALTO"),
+        (["LIST"], "HURRICANE"),
+        (["LISTA"], "HURRICANE"),
+        (["HEALTH", "MY"], "Health alerts"),
+        (["LANG ES"], "Espa"),
+        (["HEALHT"], "HEALTH"),
+        (["what is this"], "LIST"),
+    ],
+    ids=["join", "alias", "join-es", "leave", "leave-es", "stop", "stop-es", "start", "help",
+         "help-es", "list", "list-es", "my", "lang", "near-miss", "unknown"],
+)  # fmt: skip
+async def test_every_command_is_answered_over_smpp(simulator, bodies, expected):
+    got = await texts(simulator, *bodies)
+
+    assert expected in got[-1] or expected in " ".join(got[len(bodies) - 1 :]), got
+
+
+@pytest.mark.usefixtures("catalogue")
+async def test_join_leave_rejoin_is_kept_as_consent_history(simulator, gateway):
+    await texts(simulator, "JOIN HEALTH", "STOP HEALTH", "HEALTH")
+
+    history = await gateway.subscriptions.history(CITIZEN)
+    joins_and_leaves = [(e.action, e.service) for e in history if e.action != Action.LANGUAGE]
+    assert joins_and_leaves == [
+        (Action.JOIN, "HEALTH"),
+        (Action.LEAVE, "HEALTH"),
+        (Action.JOIN, "HEALTH"),
+    ]
+    assert all(e.consent for e in history)  # each names the text that asked for it
+
+
+@pytest.mark.usefixtures("catalogue")
+async def test_the_same_text_delivered_twice_is_handled_once(simulator, gateway):
+    await simulator.inject_mo(CITIZEN, "JOIN HEALTH")
+    await simulator.inject_mo(CITIZEN, "JOIN HEALTH")
+    await texts(simulator, "MY")  # a later text: the two before it were handled by then
+
+    got = replies(simulator)
+    assert sum("Welcome to Health alerts" in r for r in got) == 1
+    assert not any("already" in r for r in got)
+
+
+@pytest.mark.usefixtures("catalogue")
+async def test_an_auto_responder_cannot_start_a_reply_loop(simulator, gateway, client: Client):
+    for i in range(8):
+        await simulator.inject_mo(CITIZEN, f"Out of office, message {i}")
+    await texts(simulator, "MY", sender="+5016099999")  # handled after the eight above
+
+    assert len(replies(simulator)) == gateway.settings.citizens.reply_limit
+
+
+@pytest.mark.usefixtures("catalogue")
+@pytest.mark.parametrize("sender", ["GOVBZ", "1515"], ids=["alphanumeric", "short-code"])
+async def test_texts_from_short_codes_and_names_get_no_reply(simulator, sender):
+    await simulator.inject_mo(sender, "HELP")
+    await texts(simulator, "HELP")  # handled after the one above
+
+    assert all(s.destination_addr == CITIZEN.removeprefix("+") for s in simulator.submits)
+
+
+@pytest.mark.usefixtures("catalogue")
+async def test_a_stop_from_a_number_never_seen_is_recorded(simulator, gateway):
+    await texts(simulator, "STOP")
+
+    subscriber = await gateway.subscriptions.subscriber(CITIZEN)
+    assert subscriber is not None
+    assert subscriber.opted_out_at is not None
