@@ -13,6 +13,7 @@ from channels.simulator import Simulator, SimulatorConfig
 from smsgw import server
 from smsgw.app import GATEWAY, build_app
 from smsgw.config import DatabaseConfig, Settings, describe
+from smsgw.demo_catalogue import DEMO_SERVICES
 from smsgw.errors import ConfigError
 from smsgw.tokens import Role, issue
 
@@ -57,12 +58,16 @@ async def run_demo(settings: Settings) -> None:
     """Simulator + gateway on a demo database; prints an admin token and commands to paste."""
     demo_db = settings.gateway.data_dir / "demo.db"
     settings = settings.model_copy(update={"database": DatabaseConfig(url=f"sqlite:///{demo_db}")})
-    simulator = Simulator(simulator_config(settings))
+    simulator = Simulator(simulator_config(settings, log_submits=True))
     await simulator.start()
     app = build_app(settings)
 
     async def ready(url: str) -> None:
         gateway = app[GATEWAY]
+        if not await gateway.subscriptions.services():
+            for service in DEMO_SERVICES:  # a first run: an example catalogue to play with
+                await gateway.subscriptions.add_service(service)
+            await gateway.catalogue_changed()
         secret, token = issue(Role.ADMIN, now=datetime.now(UTC), expires_days=1)
         await gateway.tokens.add_token(token)
         _write(_banner(url, secret, simulator))
@@ -90,9 +95,13 @@ Send a message, then look at its state and history (use the id it returns):
   curl -s -X POST {url}/api/v1/messages -H {auth} -H 'Content-Type: application/json' -d {body}
   curl -s {url}/api/v1/messages/ID -H {auth}
 
-Play a citizen texting the short code:
+Play a citizen texting the short code (the replies show in this log as submits):
 
   smsgw mo {EXAMPLE_NUMBER} "JOIN HEALTH" --simulator {control}
+  smsgw mo {EXAMPLE_NUMBER} "LISTA" --simulator {control}
+  smsgw mo {EXAMPLE_NUMBER} "STOP" --simulator {control}
+
+Services: curl -s {url}/api/v1/services -H {auth}
 
 """
 

@@ -57,7 +57,9 @@ class SubscriptionService:
         subscriber = await self._store.subscriber(incoming.msisdn)
         chosen = subscriber.language if subscriber else None
         service = self._services.get(command.service or "")
-        language = chosen or command.language or (service.default_language if service else "en")
+        # A text whose words tell its language ("AYUDA") is answered in it; otherwise the
+        # subscriber's language, then the service's.
+        language = command.language or chosen or (service.default_language if service else "en")
         if language not in self._templates.languages:
             language = "en"
         replies = await self._apply(command, incoming, language, service, learnt=chosen is None)

@@ -69,6 +69,10 @@ class SimulatorConfig(BaseModel):
     enquire_link_s: float = Field(
         default=30.0, gt=0, description="send enquire_link to an ESME idle this long"
     )
+    log_submits: bool = Field(
+        default=False,
+        description="log every accepted submit with its text (the demo shows replies this way)",
+    )
     keep_submits: int = Field(
         default=1_000_000,
         ge=1,

@@ -28,6 +28,7 @@ from channels.smpp.codec import (
     encode_header,
     encode_submit_sm_resp,
 )
+from channels.text import decode as decode_text
 
 from .link import Link
 from .receipt_pdu import MAX_ADDRESS
@@ -60,6 +61,7 @@ class SmscSession(Link):
         self._tps = config.tps
         self._window: deque[float] = deque()  # accept times within the last second
         self._response_delay = config.response_delay_s
+        self._log_submits = config.log_submits
         self._delayed: deque[tuple[float, bytes]] = deque()
         self._delayed_timer: asyncio.TimerHandle | None = None
         self._keepalive_s = config.enquire_link_s
@@ -175,6 +177,8 @@ class SmscSession(Link):
         if status == 0:
             message_id = state.next_message_id()
             state.accepted += 1
+            if self._log_submits:
+                self._log_submit(pdu, message_id)
         state.submits.append(at, self.system_id, frame, message_id, status)
         state.notify()
         response = encode_submit_sm_resp(sequence, message_id, status)
@@ -198,6 +202,14 @@ class SmscSession(Link):
             return True
         window.append(at)
         return False
+
+    def _log_submit(self, pdu: ShortMessage, message_id: str) -> None:
+        payload = pdu.short_message
+        if pdu.esm_class & 0x40 and payload:
+            payload = payload[payload[0] + 1 :]  # past the concatenation header
+        text = decode_text(payload, pdu.data_coding)
+        to = "…" + pdu.destination_addr[-2:]  # numbers are personal data: last two digits only
+        log.info("submit_received", to=to, id=message_id, text=text)
 
     def _delay(self, response: bytes) -> None:
         due = self._loop.time() + self._response_delay

@@ -154,7 +154,7 @@ async def test_stop_from_a_number_never_seen_is_honoured(service, store):
 
 async def test_language_choice_changes_later_replies(service, store):
     await service.handle(text("LANG ES"))
-    handled = await service.handle(text("HELP"))
+    handled = await service.handle(text("HEALTH"))  # a keyword tells no language
 
     assert handled.language == "es"
     subscriber = await store.subscriber(CITIZEN)
@@ -170,3 +170,13 @@ async def test_list_names_every_active_service_in_as_few_sms_as_possible(service
     assert "WEATHER" in together
     assert "FISHERIES" not in together
     assert len(handled.replies) == 1
+
+
+async def test_a_text_in_another_language_is_answered_in_that_language(service, store):
+    await service.handle(text("JOIN HEALTH"))  # English words: English remembered
+    handled = await service.handle(text("AYUDA"))
+
+    assert handled.language == "es"
+    subscriber = await store.subscriber(CITIZEN)
+    assert subscriber is not None
+    assert subscriber.language == "en"  # what broadcasts use changes only by LANG
