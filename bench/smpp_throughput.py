@@ -210,13 +210,10 @@ def main() -> None:
     print(f"  gateway CPU       {figures['cpu'] / n * 1e6:8.1f} µs/message")
     print(f"  simulator CPU     {simulator_cpu / n * 1e6:8.1f} µs/message (other process)")
     print(f"  gateway peak RSS  {peak_mb:8.1f} MB")
+    wall = figures["wall"]
     on_loop, rest = figures["loop"], figures["cpu"] - figures["loop"]
-    print(
-        f"    event loop thread {on_loop / n * 1e6:6.1f} µs/message, busy {on_loop / figures['wall']:.0%}"
-    )
-    print(
-        f"    SQLite thread     {rest / n * 1e6:6.1f} µs/message, busy {rest / figures['wall']:.0%}"
-    )
+    print(f"    event loop thread {on_loop / n * 1e6:6.1f} µs/message, busy {on_loop / wall:.0%}")
+    print(f"    SQLite thread     {rest / n * 1e6:6.1f} µs/message, busy {rest / wall:.0%}")
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)

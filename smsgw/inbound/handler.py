@@ -76,7 +76,7 @@ class InboundHandler:
                 await self._handle_batch(texts)
 
     async def _handle_batch(self, texts: list[StoredInbound]) -> None:
-        replies: list[Awaitable[object]] = []
+        replies: list[asyncio.Future[object]] = []
         done: list[HandledInbound] = []
         for text in texts:
             try:
@@ -85,7 +85,7 @@ class InboundHandler:
                 _log.exception("inbound_handling_failed", id=text.id)
                 outcome = InboundOutcome.FAILED
             done.append(HandledInbound(text.id, outcome, self._clock()))
-        # Replies of the whole batch share the recorder's commits instead of waiting one by one.
+        # The batch is marked handled once all its replies are stored (see the module docstring).
         for result in await asyncio.gather(*replies, return_exceptions=True):
             if isinstance(result, BaseException):
                 _log.error("reply_not_queued", error=repr(result))
@@ -93,7 +93,7 @@ class InboundHandler:
         self.handled += len(done)
 
     async def _handle(
-        self, text: StoredInbound, replies: list[Awaitable[object]]
+        self, text: StoredInbound, replies: list[asyncio.Future[object]]
     ) -> InboundOutcome:
         if is_short_or_alphanumeric(text.sender):
             _log.info("inbound_not_answered", id=text.id, reason="short_or_alphanumeric_sender")
@@ -120,5 +120,10 @@ class InboundHandler:
         if not self._guard.may_reply(msisdn, self._clock(), len(handled.replies)):
             _log.warning("replies_rate_limited", id=text.id, sender=msisdn)
             return InboundOutcome.SILENCED
-        replies.extend(self._reply(msisdn, body, text.channel) for body in handled.replies)
+        # Queued at once (not at the end of the batch): the first texts of a storm are answered
+        # while the rest are still being handled.
+        replies.extend(
+            asyncio.ensure_future(self._reply(msisdn, body, text.channel))
+            for body in handled.replies
+        )
         return InboundOutcome.ANSWERED
