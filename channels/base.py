@@ -139,6 +139,7 @@ class Channel(Protocol):
     name: str
     carrier: str
     prefixes: tuple[str, ...]
+    last_error: str  # why the link is not up ("ESME_RINVPASWD", "connection refused"); "" if up
 
     @property
     def state(self) -> LinkState: ...

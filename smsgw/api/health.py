@@ -16,6 +16,7 @@ class ChannelHealth(BaseModel):
     name: str
     carrier: str
     state: LinkState
+    error: str | None = None  # why it is not bound, e.g. the SMSC's bind refusal status
 
 
 class Health(BaseModel):
@@ -26,7 +27,12 @@ class Health(BaseModel):
 async def health(request: web.Request) -> web.Response:
     """Always 200 while the process serves: a carrier outage is not a reason to restart us."""
     channels = [
-        ChannelHealth(name=channel.name, carrier=channel.carrier, state=channel.state)
+        ChannelHealth(
+            name=channel.name,
+            carrier=channel.carrier,
+            state=channel.state,
+            error=channel.last_error or None,
+        )
         for channel in request.app[DEPS].channels
     ]
     bound = sum(channel.state is LinkState.BOUND for channel in channels)

@@ -10,8 +10,8 @@ async def test_health_needs_no_token_and_lists_every_channel(client: Client) -> 
     assert await response.json() == {
         "status": "ok",
         "channels": [
-            {"name": "btl-1", "carrier": "btl", "state": "bound"},
-            {"name": "smart-1", "carrier": "smart", "state": "bound"},
+            {"name": "btl-1", "carrier": "btl", "state": "bound", "error": None},
+            {"name": "smart-1", "carrier": "smart", "state": "bound", "error": None},
         ],
     }
 
