@@ -4,13 +4,18 @@ consent in SQLite → reply submitted back through the simulator."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from channels.base import InboundSms
 from channels.simulator import Simulator
 from channels.text import decode
-from smsgw.app import Gateway
+from smsgw.app import Gateway, build_app
+from smsgw.delivery.message import DeliveryBatch
 from smsgw.demo_catalogue import DEMO_SERVICES
+from smsgw.storage.sqlite import SqliteStore
 from subscriptions.models import Action
 from tests.smsgw.testbed import WAIT, Client
 
@@ -123,3 +128,33 @@ async def test_a_stop_from_a_number_never_seen_is_recorded(simulator, gateway):
     subscriber = await gateway.subscriptions.subscriber(CITIZEN)
     assert subscriber is not None
     assert subscriber.opted_out_at is not None
+
+
+@pytest.mark.usefixtures("catalogue")
+async def test_a_sender_that_is_no_valid_number_gets_no_reply(simulator, gateway):
+    await simulator.inject_mo("+99912", "HELP")
+    await texts(simulator, "HELP")  # handled after the one above
+
+    assert all(s.destination_addr == CITIZEN.removeprefix("+") for s in simulator.submits)
+    assert await gateway.subscriptions.subscriber("+99912") is None
+
+
+async def test_texts_stored_by_a_previous_run_are_handled_at_start(simulator, settings):
+    # A storm cut short by a crash: the texts were stored (and acknowledged), not yet handled.
+    store = await SqliteStore.open(settings.database.sqlite_path)
+    texts = [
+        InboundSms(CITIZEN, "1515", "HELP", "btl-1"),
+        InboundSms(CITIZEN, "1515", "MY", "btl-1"),
+    ]
+    await store.record(
+        DeliveryBatch(inbound=[(f"i{n}", t, time.time()) for n, t in enumerate(texts)])
+    )
+    await store.close()
+
+    async with TestClient(TestServer(build_app(settings))):
+        async with asyncio.timeout(WAIT):
+            await simulator.wait_submits(2)
+
+    got = replies(simulator)
+    assert "STOP to end all" in got[0]
+    assert "not subscribed" in got[1]
