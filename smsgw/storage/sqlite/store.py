@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -68,9 +69,11 @@ class _Transactions:
                 yield
                 await self._conn.execute("COMMIT")
             except BaseException:
-                # A cancellation can land after COMMIT ran in the thread: nothing to undo then.
+                # Cancelled while COMMIT was queued, the COMMIT still runs in aiosqlite's thread
+                # (before this ROLLBACK): then there is nothing left to roll back.
                 if self._conn.in_transaction:
-                    await asyncio.shield(self._conn.execute("ROLLBACK"))
+                    with contextlib.suppress(sqlite3.OperationalError):
+                        await asyncio.shield(self._conn.execute("ROLLBACK"))
                 raise
 
 
