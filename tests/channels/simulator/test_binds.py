@@ -8,8 +8,9 @@ import pytest
 
 from channels.simulator import Simulator
 from channels.smpp.codec import BindResp, Command, Status, SubmitSmResp
+from tests.channels.conftest import MakeSimulator
 
-from .conftest import Connect, MakeSimulator
+from .conftest import Connect
 from .esme import RawEsme
 
 ACCOUNTS = {"accounts": {"smsgw": "secret"}}

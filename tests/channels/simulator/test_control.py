@@ -12,8 +12,9 @@ import pytest
 from channels.simulator import Simulator
 from channels.smpp.codec import Command, Status, SubmitSmResp
 from channels.text import decode
+from tests.channels.conftest import MakeSimulator
 
-from .conftest import Connect, MakeSimulator
+from .conftest import Connect
 
 
 @pytest.fixture

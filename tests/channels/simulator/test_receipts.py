@@ -19,8 +19,9 @@ from channels.smpp.codec import (
     encode_short_message,
     encode_tlv,
 )
+from tests.channels.conftest import MakeSimulator
 
-from .conftest import Connect, MakeSimulator
+from .conftest import Connect
 from .esme import RawEsme
 
 RECEIPT_TEXT = re.compile(

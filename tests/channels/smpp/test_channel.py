@@ -20,7 +20,7 @@ from channels.base import (
     TemporarySendError,
     UnknownOutcome,
 )
-from channels.simulator import Simulator, SimulatorConfig
+from channels.simulator import Simulator
 from channels.smpp.channel import SmppChannel
 from channels.smpp.codec import Command, Status
 from channels.smpp.config import SmppChannelConfig
@@ -58,24 +58,7 @@ class Sink:
         return self.of(kind)
 
 
-MakeSimulator = Callable[..., Awaitable[Simulator]]
 MakeChannel = Callable[..., Awaitable[SmppChannel]]
-
-
-@pytest.fixture
-async def make_simulator() -> AsyncIterator[MakeSimulator]:
-    started: list[Simulator] = []
-
-    async def make(**overrides: Any) -> Simulator:
-        settings = {"port": 0, "control_port": None, "receipt_delay_s": 0.01, "seed": 3}
-        simulator = Simulator(SimulatorConfig(**{**settings, **overrides}))
-        await simulator.start()
-        started.append(simulator)
-        return simulator
-
-    yield make
-    for simulator in started:
-        await simulator.stop()
 
 
 @pytest.fixture
