@@ -24,11 +24,12 @@ from smsgw import api
 from smsgw.config import Settings
 from smsgw.delivery.recorder import Recorder
 from smsgw.delivery.sender import RetryPolicy, Router, Sender
+from smsgw.errors import ConfigError
 from smsgw.inbound.guard import Guard
 from smsgw.inbound.handler import InboundHandler
 from smsgw.storage import Store, open_store
 from subscriptions.service import SubscriptionService
-from subscriptions.templates import Templates
+from subscriptions.templates import TemplateError, Templates
 
 _log = structlog.get_logger(__name__)
 
@@ -50,6 +51,13 @@ def prefix_router(channels: Sequence[Channel]) -> Router:
     return PrefixRouter(channels)
 
 
+def _load_templates(folder: Path) -> Templates:
+    try:
+        return Templates.load(folder)
+    except TemplateError as exc:  # a deployment's own texts: as bad as a bad config.toml
+        raise ConfigError(f"{folder}: {exc}") from None
+
+
 class Gateway:
     """Owns the running parts; implements :class:`smsgw.api.ApiDeps` for the HTTP API."""
 
@@ -69,7 +77,7 @@ class Gateway:
         self._recorder: Recorder | None = None
         self._sender: Sender | None = None
         self._stack = contextlib.AsyncExitStack()
-        self._templates = Templates.load(TEMPLATES_DIR)
+        self._templates = _load_templates(settings.citizens.templates_dir or TEMPLATES_DIR)
         self._subscription_service: SubscriptionService | None = None
 
     async def start(self) -> None:

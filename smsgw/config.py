@@ -123,6 +123,16 @@ class CitizensConfig(_Section):
     duplicate_window_s: float = Field(
         default=120.0, ge=0, description="the same text from one number within it counts once"
     )
+    templates_dir: Path | None = Field(
+        default=None,
+        description="folder of the reply texts (one <language>.toml each), relative to the "
+        "config file; unset: the templates/ shipped with smsgw",
+    )
+
+    @field_validator("templates_dir")
+    @classmethod
+    def _resolve_templates_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else (_base_dir(info) / value).resolve()
 
 
 class Settings(_Section):

@@ -24,6 +24,7 @@ from channels.base import (
     ChannelSink,
     LinkState,
     OutboundSms,
+    PermanentSendError,
     SegmentSubmitted,
     SendResult,
     TemporarySendError,
@@ -146,7 +147,10 @@ class SmppChannel:
         """Submit every segment of ``sms``; returns once the SMSC accepted them all."""
         if self._link_state is not LinkState.BOUND:
             raise TemporarySendError("link_down", f"{self.name} is {self._link_state}")
-        segments = text.split(sms.text, lambda: self._references.next(sms.to))
+        try:
+            segments = text.split(sms.text, lambda: self._references.next(sms.to))
+        except ValueError as exc:  # over 255 segments: no SMS can carry it
+            raise PermanentSendError("message_too_long", str(exc)) from None
         future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
         job = _Job(sms, future, [""] * len(segments), len(segments))
         for part, segment in enumerate(segments, 1):

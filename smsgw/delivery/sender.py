@@ -189,6 +189,8 @@ class Sender:
                     _log.info("send_expired", id=message.id, code=exc.code, attempts=attempt)
                     self._record(message, "expired", MessageState.EXPIRED, exc.code)
                     return
+                if self._closing:
+                    return  # still queued in the store: the next start sends it
                 self._record(message, "retry_scheduled", None, f"{exc.code}; retry in {delay:g} s")
                 await asyncio.sleep(delay)
             else:

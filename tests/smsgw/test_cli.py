@@ -115,7 +115,7 @@ async def test_mo_injects_a_text_that_the_gateway_stores(
             )  # fmt: skip
             _, stderr = await process.communicate()
             assert process.returncode == 0, stderr
-            # The gateway acknowledges a text once it is stored.
+            # The bind acknowledges a text once the recorder stored it.
             await simulator.wait_for(lambda: simulator.deliver_sm_resps[Status.ESME_ROK] == 1)
     finally:
         await channel.stop()

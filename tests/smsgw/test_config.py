@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from smsgw.app import Gateway
 from smsgw.config import load
 from smsgw.errors import ConfigError
 from tests.smsgw.testbed import CONFIG, WriteConfig
@@ -93,3 +94,17 @@ def test_a_toml_syntax_error_names_the_line(write_config: WriteConfig) -> None:
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nowhere.toml: file not found"):
         load(tmp_path / "nowhere.toml")
+
+
+def test_a_deployments_own_reply_texts_are_checked_at_start(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    english = (REPO / "templates" / "en.toml").read_text(encoding="utf-8")
+    (folder / "en.toml").write_text(english.replace("help = ", "helpp = "), encoding="utf-8")
+    settings = load(write_config(CONFIG + '\n[citizens]\ntemplates_dir = "texts"\n'))
+    assert settings.citizens.templates_dir == folder
+
+    with pytest.raises(ConfigError, match=r"en\.toml"):
+        Gateway(settings)

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from structlog.testing import capture_logs
 
 from channels.routing import Router
 from channels.simulator import Simulator
@@ -179,15 +178,13 @@ async def test_an_unknown_outcome_is_never_sent_again(
     assert simulator.submit_total == 0  # the hung SMSC answered nothing, and nothing came since
 
 
-async def test_a_crash_while_sending_fails_the_message_and_is_logged(
+async def test_a_text_too_long_for_sms_is_rejected_without_a_submit(
     sender: Sender, recorder: Recorder, store: SqliteStore, simulator: Simulator
 ) -> None:
-    text = "x" * 153 * 256  # more segments than a one-octet count holds: the channel raises
-    with capture_logs() as logs:
-        created = await sender.create(BTL, text, segments=256, encoding="gsm7")
-        message = await _settled(sender, recorder, store, created.id)
-    assert (message.state, message.error) == ("failed", "internal_error")
-    assert "send_crashed" in [log["event"] for log in logs]
+    text = "x" * 153 * 256  # more segments than a one-octet count holds
+    created = await sender.create(BTL, text, segments=256, encoding="gsm7")
+    message = await _settled(sender, recorder, store, created.id)
+    assert (message.state, message.error) == ("rejected", "message_too_long")
     assert simulator.submit_total == 0
 
 
@@ -225,4 +222,25 @@ async def test_stopping_ends_a_waiting_retry_at_once_and_keeps_the_message_queue
     sender.submit(message)  # ignored once stopped
     async with asyncio.timeout(WAIT):
         await sender.join()
+    assert simulator.submit_total == 1
+
+
+@pytest.mark.parametrize("simulator", [{"response_delay_s": 0.3}], indirect=True)
+async def test_a_send_failing_during_shutdown_stays_queued_and_is_not_retried(
+    store: SqliteStore, recorder: Recorder, channels: list[SmppChannel], simulator: Simulator
+) -> None:
+    sender = await _sender(store, recorder, channels, RetryPolicy(first_delay_s=0.01))
+    simulator.reply_next(Status.ESME_RSYSERR)
+    created = await sender.create(BTL, "Clinic closed today", segments=1, encoding="gsm7")
+    async with asyncio.timeout(WAIT):
+        await simulator.wait_submits(1)
+
+    async with asyncio.timeout(2):  # well under the 5 s grace: it ends when the send does
+        await sender.stop()
+
+    await recorder.flush()
+    message = await store.get_message(created.id)
+    assert message is not None
+    assert message.state == "queued"  # the next start sends it
+    await asyncio.sleep(0.1)  # a retry would have gone by now (first delay 0.01 s)
     assert simulator.submit_total == 1
