@@ -9,7 +9,6 @@ may take it to another bind at once).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import random
 from collections import deque
@@ -139,8 +138,8 @@ class SmppChannel:
     async def stop(self) -> None:
         if self._supervisor is not None:
             self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+            # gather, not suppress(CancelledError): a cancel of stop() itself must go through.
+            await asyncio.gather(self._supervisor, return_exceptions=True)
         self._set_state(LinkState.STOPPED)
 
     async def send(self, sms: OutboundSms) -> SendResult:
@@ -341,8 +340,9 @@ class SmppChannel:
             await asyncio.wait({tx.closed, rx.closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            # Not suppress(CancelledError): that would also swallow a stop() cancelling us here,
+            # and the supervisor would go on reconnecting.
+            await asyncio.gather(pump, return_exceptions=True)
         reason = tx.close_reason or rx.close_reason or "link closed"
         self.last_error = reason
         self._set_state(LinkState.DOWN)

@@ -21,9 +21,11 @@ from smsgw.delivery.message import (
 )
 from smsgw.inbound.queue import HandledInbound, StoredInbound
 from smsgw.storage.sqlite import delivery
+from smsgw.storage.sqlite.catalogue import SqliteCatalogue
 from smsgw.storage.sqlite.delivery import timestamp
 from smsgw.storage.sqlite.migrations import migrate
 from smsgw.storage.sqlite.subscriptions import SqliteSubscriptions
+from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.tokens import ApiToken, Role
 from subscriptions.models import (
     ConsentEvent,
@@ -84,7 +86,9 @@ class SqliteStore:
         self._conn = conn
         self._tx = _Transactions(conn)
         self._delivery = delivery.DeliveryWriter(conn, unmatched=unmatched)
-        self._subscriptions = SqliteSubscriptions(conn, self._tx)
+        thread = SqliteThread(conn, self._tx)  # one trip to aiosqlite's thread per operation
+        self._catalogue = SqliteCatalogue(thread)
+        self._subscriptions = SqliteSubscriptions(thread)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -209,19 +213,19 @@ class SqliteStore:
             revoked_at=_time(revoked_at),
         )
 
-    # SubscriptionStore, delegated to sqlite/subscriptions.py
+    # SubscriptionStore, delegated to sqlite/catalogue.py and sqlite/subscriptions.py
 
     async def services(self, *, active_only: bool = False) -> list[Service]:
-        return await self._subscriptions.services(active_only=active_only)
+        return await self._catalogue.services(active_only=active_only)
 
     async def service(self, keyword: str) -> Service | None:
-        return await self._subscriptions.service(keyword)
+        return await self._catalogue.service(keyword)
 
     async def add_service(self, service: Service) -> None:
-        await self._subscriptions.add_service(service)
+        await self._catalogue.add_service(service)
 
     async def replace_service(self, service: Service) -> None:
-        await self._subscriptions.replace_service(service)
+        await self._catalogue.replace_service(service)
 
     async def subscriber(self, msisdn: str) -> Subscriber | None:
         return await self._subscriptions.subscriber(msisdn)
@@ -288,7 +292,9 @@ class SqliteStore:
         return await self._subscriptions.audience_size(service)
 
     async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        async with self._conn.execute(sql, params) as cursor:
+        # Under the lock: on the writer's own connection a read would otherwise see a batch
+        # half-written (a message's new state before its history row).
+        async with self._tx.held(), self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
 

@@ -1,54 +1,49 @@
-"""Subscriptions in SQL: the service catalogue, subscribers, subscriptions and consent history.
+"""Subscriptions in SQL: subscribers, their subscriptions and consent history, audiences.
 
-Each change runs in one transaction together with the ConsentEvent that records it; a no-op
-writes nothing. History is never rewritten: leaving sets ``left_at`` on the subscription row,
-rejoining inserts a new row, and ``consent_events`` is append-only (triggers, migration 2).
-A global STOP leaves every active row with ``left_by_stop = 1`` and ``left_at`` equal to the
-subscriber's ``opted_out_at``; that pair is what UNSTOP rejoins. A number under a STOP has no
-active subscription (joining lifts the STOP; an import skips the number).
+Each operation is one synchronous function over the sqlite3 connection, run in one trip to
+aiosqlite's thread (thread.py); a change runs in one transaction together with the
+ConsentEvent that records it, and a no-op writes nothing. History is never rewritten: leaving
+sets ``left_at`` on the subscription row, rejoining inserts a new row, and ``consent_events``
+is append-only (triggers, migration 2). A global STOP leaves every active row with
+``left_by_stop = 1`` and ``left_at`` equal to the subscriber's ``opted_out_at``; that pair is
+what UNSTOP rejoins. A number under a STOP has no active subscription (joining lifts the STOP;
+an import skips the number).
 """
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
-from typing import Any, Protocol
-
-import aiosqlite
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
 
 from smsgw.storage.sqlite.delivery import timestamp
+from smsgw.storage.sqlite.thread import SqliteThread
 from subscriptions.models import (
     Action,
     ConsentEvent,
     ImportCounts,
-    Service,
     Source,
     Subscriber,
     Subscription,
 )
-from subscriptions.store import ServiceConflict
 
-_SERVICES = """SELECT keyword, ministry, names, descriptions, welcome, default_language,
-    requires_approval, active FROM services
-    WHERE (active OR NOT ?) AND (? IS NULL OR keyword = ?) ORDER BY keyword"""
-_ALIASES = """SELECT keyword, word FROM service_words
-    WHERE position > 0 AND (? IS NULL OR keyword = ?) ORDER BY keyword, position"""
-_INSERT_SERVICE = """INSERT INTO services (keyword, ministry, names, descriptions, welcome,
-    default_language, requires_approval, active, created_at, updated_at)
-    VALUES (:keyword, :ministry, :names, :descriptions, :welcome, :default_language,
-            :requires_approval, :active, :now, :now)"""
-_UPDATE_SERVICE = """UPDATE services SET ministry = :ministry, names = :names,
-    descriptions = :descriptions, welcome = :welcome, default_language = :default_language,
-    requires_approval = :requires_approval, active = :active, updated_at = :now
-    WHERE keyword = :keyword"""
+_SUBSCRIBER = "SELECT msisdn, language, opted_out_at, created_at FROM subscribers WHERE msisdn = ?"
+_SUBSCRIPTIONS = """SELECT msisdn, service, subscribed_at, source, consent FROM subscriptions
+    WHERE msisdn = ? AND left_at IS NULL ORDER BY subscribed_at, id"""
+_HISTORY = """SELECT msisdn, action, at, source, consent, service, detail FROM consent_events
+    WHERE msisdn = ? ORDER BY id"""
 _NEW_SUBSCRIBER = """INSERT INTO subscribers (msisdn, language, opted_out_at, created_at)
     VALUES (?, NULL, NULL, ?) ON CONFLICT DO NOTHING"""
 # no row when already subscribed, or when there is no such service
 _SUBSCRIBE = """INSERT INTO subscriptions (msisdn, service, subscribed_at, source, consent)
     SELECT ?, keyword, ?, ?, ? FROM services WHERE keyword = ? ON CONFLICT DO NOTHING"""
+_LEAVE = """UPDATE subscriptions SET left_at = ?
+    WHERE msisdn = ? AND service = ? AND left_at IS NULL"""
+_LEAVE_ALL = """UPDATE subscriptions SET left_at = ?, left_by_stop = 1
+    WHERE msisdn = ? AND left_at IS NULL RETURNING service"""
 _EVENT = """INSERT INTO consent_events (msisdn, action, service, at, source, consent, detail)
     VALUES (?, ?, ?, ?, ?, ?, ?)"""
 _REJOIN = """INSERT INTO subscriptions (msisdn, service, subscribed_at, source, consent)
@@ -86,89 +81,30 @@ _IMPORT_LANGUAGES = """UPDATE subscribers SET language = i.language FROM import_
       AND subscribers.language IS NULL"""
 
 
-class Transactions(Protocol):
-    """The store's serialised access to the shared connection (store._Transactions)."""
+@dataclass(frozen=True, slots=True)
+class _Stamp:
+    """What every consent event of one operation records: when, how, and the proof."""
 
-    def held(self) -> AbstractAsyncContextManager[None]: ...
+    when: str  # stored form (delivery.timestamp)
+    source: Source
+    consent: str
 
-    def transaction(self) -> AbstractAsyncContextManager[None]: ...
-
-
-def _json(texts: Any) -> str:
-    return json.dumps(dict(texts), ensure_ascii=False)
-
-
-def _service_params(service: Service) -> dict[str, Any]:
-    """The parameters of _INSERT_SERVICE and _UPDATE_SERVICE."""
-    return {
-        "keyword": service.keyword,
-        "ministry": service.ministry,
-        "names": _json(service.names),
-        "descriptions": _json(service.descriptions),
-        "welcome": _json(service.welcome),
-        "default_language": service.default_language,
-        "requires_approval": service.requires_approval,
-        "active": service.active,
-        "now": timestamp(datetime.now(UTC)),
-    }
+    @classmethod
+    def of(cls, at: datetime, source: Source, consent: str) -> _Stamp:
+        return cls(timestamp(at), source, consent)
 
 
 class SqliteSubscriptions:
-    """SubscriptionStore on the store's connection; each method takes the store's lock."""
+    """The subscriber half of SubscriptionStore, on the store's connection and lock."""
 
-    def __init__(self, conn: aiosqlite.Connection, tx: Transactions) -> None:
-        self._conn = conn
-        self._tx = tx
-
-    # ---------------------------------------------------------------- catalogue
-
-    async def services(self, *, active_only: bool = False) -> list[Service]:
-        return await self._services(active_only, None)
-
-    async def service(self, keyword: str) -> Service | None:
-        found = await self._services(False, keyword)
-        return found[0] if found else None
-
-    async def add_service(self, service: Service) -> None:
-        async with self._tx.transaction():
-            try:
-                await self._conn.execute(_INSERT_SERVICE, _service_params(service))
-            except aiosqlite.IntegrityError:
-                raise ServiceConflict(f"service {service.keyword} exists") from None
-            await self._claim_words(service)
-
-    async def replace_service(self, service: Service) -> None:
-        async with self._tx.transaction():
-            cursor = await self._conn.execute(_UPDATE_SERVICE, _service_params(service))
-            if cursor.rowcount == 0:
-                raise LookupError(f"no service {service.keyword}")
-            await self._conn.execute(
-                "DELETE FROM service_words WHERE keyword = ?", (service.keyword,)
-            )
-            await self._claim_words(service)
-
-    # ---------------------------------------------------------------- subscribers
+    def __init__(self, db: SqliteThread) -> None:
+        self._db = db
 
     async def subscriber(self, msisdn: str) -> Subscriber | None:
-        rows = await self._fetch(
-            "SELECT msisdn, language, opted_out_at, created_at FROM subscribers WHERE msisdn = ?",
-            (msisdn,),
-        )
-        if not rows:
-            return None
-        msisdn, language, opted_out_at, created_at = rows[0]
-        return Subscriber(msisdn, language, _time(opted_out_at), datetime.fromisoformat(created_at))
+        return await self._db.read(partial(_subscriber, msisdn=msisdn))
 
     async def subscriptions(self, msisdn: str) -> list[Subscription]:
-        rows = await self._fetch(
-            "SELECT msisdn, service, subscribed_at, source, consent FROM subscriptions"
-            " WHERE msisdn = ? AND left_at IS NULL ORDER BY subscribed_at, id",
-            (msisdn,),
-        )
-        return [
-            Subscription(msisdn, service, datetime.fromisoformat(at), Source(source), consent)
-            for msisdn, service, at, source, consent in rows
-        ]
+        return await self._db.read(partial(_subscriptions, msisdn=msisdn))
 
     async def join(
         self,
@@ -180,75 +116,32 @@ class SqliteSubscriptions:
         consent: str,
         language: str | None = None,
     ) -> bool:
-        when = timestamp(at)
-        async with self._tx.transaction():
-            opted_out_at, current = await self._ensure_subscriber(msisdn, when)
-            cursor = await self._conn.execute(_SUBSCRIBE, (msisdn, when, source, consent, service))
-            if cursor.rowcount == 0:
-                await self._require_service(service)  # rolls back the new subscriber
-                return False  # already subscribed (so not opted out either)
-            if opted_out_at is not None:
-                await self._set_opt_out(msisdn, None)
-                await self._event(msisdn, Action.UNSTOP, when, source, consent)
-            await self._event(msisdn, Action.JOIN, when, source, consent, service=service)
-            if language is not None and current is None:
-                await self._set_language(msisdn, language, when, source, consent)
-        return True
+        stamp = _Stamp.of(at, source, consent)
+        return await self._db.write(
+            partial(_join, msisdn=msisdn, service=service, stamp=stamp, language=language)
+        )
 
     async def leave(
         self, msisdn: str, service: str, *, at: datetime, source: Source, consent: str
     ) -> bool:
-        when = timestamp(at)
-        async with self._tx.transaction():
-            cursor = await self._conn.execute(
-                "UPDATE subscriptions SET left_at = ?"
-                " WHERE msisdn = ? AND service = ? AND left_at IS NULL",
-                (when, msisdn, service),
-            )
-            if cursor.rowcount == 0:
-                return False
-            await self._event(msisdn, Action.LEAVE, when, source, consent, service=service)
-        return True
+        stamp = _Stamp.of(at, source, consent)
+        return await self._db.write(partial(_leave, msisdn=msisdn, service=service, stamp=stamp))
 
     async def stop_all(
         self, msisdn: str, *, at: datetime, source: Source, consent: str
     ) -> list[str]:
-        when = timestamp(at)
-        async with self._tx.transaction():
-            opted_out_at, _ = await self._ensure_subscriber(msisdn, when)
-            rows = await self._read(
-                "UPDATE subscriptions SET left_at = ?, left_by_stop = 1"
-                " WHERE msisdn = ? AND left_at IS NULL RETURNING service",
-                (when, msisdn),
-            )
-            left = sorted(service for (service,) in rows)
-            if opted_out_at is not None and not left:
-                return []  # already opted out
-            await self._set_opt_out(msisdn, when)
-            await self._event(msisdn, Action.STOP_ALL, when, source, consent, detail=left)
-        return left
+        stamp = _Stamp.of(at, source, consent)
+        return await self._db.write(partial(_stop_all, msisdn=msisdn, stamp=stamp))
 
     async def unstop(self, msisdn: str, *, at: datetime, source: Source, consent: str) -> list[str]:
-        when = timestamp(at)
-        async with self._tx.transaction():
-            rows = await self._read(
-                "SELECT opted_out_at FROM subscribers WHERE msisdn = ?", (msisdn,)
-            )
-            if not rows or rows[0][0] is None:
-                return []
-            rejoined = await self._read(_REJOIN, (when, source, consent, msisdn, rows[0][0]))
-            services = sorted(service for (service,) in rejoined)
-            await self._set_opt_out(msisdn, None)
-            await self._event(msisdn, Action.UNSTOP, when, source, consent, detail=services)
-        return services
+        stamp = _Stamp.of(at, source, consent)
+        return await self._db.write(partial(_unstop, msisdn=msisdn, stamp=stamp))
 
     async def set_language(
         self, msisdn: str, language: str, *, at: datetime, source: Source, consent: str
     ) -> None:
-        when = timestamp(at)
-        async with self._tx.transaction():
-            await self._conn.execute(_NEW_SUBSCRIBER, (msisdn, when))
-            await self._set_language(msisdn, language, when, source, consent)
+        stamp = _Stamp.of(at, source, consent)
+        await self._db.write(partial(_new_language, msisdn=msisdn, language=language, stamp=stamp))
 
     async def join_many(
         self,
@@ -259,49 +152,18 @@ class SqliteSubscriptions:
         source: Source,
         consent: str,
     ) -> ImportCounts:
-        when = timestamp(at)
-        conn = self._conn
-        async with self._tx.transaction():
-            await self._require_service(service)
-            await conn.execute(_IMPORT_TABLE)
-            cursor = await conn.executemany(
-                "INSERT OR IGNORE INTO import_rows (msisdn, language) VALUES (?, ?)", rows
-            )
-            twice = len(rows) - cursor.rowcount  # the same number again in this import
-            opted_out = (await conn.execute(_IMPORT_OPTED_OUT)).rowcount
-            already = (await conn.execute(_IMPORT_ALREADY, (service,))).rowcount
-            await conn.execute(_IMPORT_SUBSCRIBERS, (when,))
-            joined = (
-                await conn.execute(_IMPORT_SUBSCRIPTIONS, (service, when, source, consent))
-            ).rowcount
-            await conn.execute(_IMPORT_JOINS, (Action.JOIN, service, when, source, consent))
-            await conn.execute(_IMPORT_LANGUAGE_EVENTS, (Action.LANGUAGE, when, source, consent))
-            await conn.execute(_IMPORT_LANGUAGES)
-            await conn.execute("DELETE FROM import_rows")
-        return ImportCounts(joined=joined, already=already + twice, opted_out=opted_out)
+        stamp = _Stamp.of(at, source, consent)
+        return await self._db.write(partial(_join_many, rows=rows, service=service, stamp=stamp))
 
     async def history(self, msisdn: str) -> list[ConsentEvent]:
-        rows = await self._fetch(
-            "SELECT msisdn, action, at, source, consent, service, detail FROM consent_events"
-            " WHERE msisdn = ? ORDER BY id",
-            (msisdn,),
-        )
-        return [
-            ConsentEvent(
-                msisdn, Action(action), datetime.fromisoformat(at), Source(source), consent,
-                service, detail,
-            )
-            for msisdn, action, at, source, consent, service, detail in rows
-        ]  # fmt: skip
-
-    # ---------------------------------------------------------------- audiences
+        return await self._db.read(partial(_history, msisdn=msisdn))
 
     async def audience(
         self, service: str, *, batch: int = 5000
     ) -> AsyncIterator[Sequence[Subscriber]]:
         after = ""  # every E.164 number sorts after it
         while True:
-            rows = await self._fetch(_AUDIENCE, (service, after, batch))
+            rows = await self._db.read(partial(_all, sql=_AUDIENCE, params=(service, after, batch)))
             if rows:
                 yield [
                     Subscriber(msisdn, language, None, datetime.fromisoformat(created_at))
@@ -312,104 +174,161 @@ class SqliteSubscriptions:
             after = rows[-1][0]
 
     async def audience_size(self, service: str) -> int:
-        rows = await self._fetch(_AUDIENCE_SIZE, (service,))
+        rows = await self._db.read(partial(_all, sql=_AUDIENCE_SIZE, params=(service,)))
         return int(rows[0][0])
 
-    # ---------------------------------------------------------------- inside a transaction
 
-    async def _services(self, active_only: bool, keyword: str | None) -> list[Service]:
-        """All services, or the one of that keyword."""
-        async with self._tx.held():  # one consistent read of both tables
-            rows = await self._read(_SERVICES, (active_only, keyword, keyword))
-            words = await self._read(_ALIASES, (keyword, keyword))
-        aliases: defaultdict[str, list[str]] = defaultdict(list)
-        for owner, word in words:
-            aliases[owner].append(word)
-        return [
-            Service(
-                keyword=keyword, ministry=ministry, names=json.loads(names),
-                default_language=default_language, aliases=tuple(aliases[keyword]),
-                descriptions=json.loads(descriptions), welcome=json.loads(welcome),
-                requires_approval=bool(requires_approval), active=bool(active),
-            )
-            for keyword, ministry, names, descriptions, welcome, default_language,
-                requires_approval, active in rows
-        ]  # fmt: skip
+# ---------------------------------------------------------------- in aiosqlite's thread
 
-    async def _claim_words(self, service: Service) -> None:
-        """Insert the words naming the service; the primary key of service_words refuses a
-        word that names another service (as its keyword or an alias)."""
-        try:
-            await self._conn.executemany(
-                "INSERT INTO service_words (word, keyword, position) VALUES (?, ?, ?)",
-                [(word, service.keyword, i) for i, word in enumerate(service.words)],
-            )
-        except aiosqlite.IntegrityError:
-            taken = await self._read(
-                "SELECT word, keyword FROM service_words WHERE keyword != ?"
-                " AND word IN (SELECT value FROM json_each(?)) ORDER BY word",
-                (service.keyword, json.dumps(service.words)),
-            )
-            if not taken:
-                raise ServiceConflict(f"{service.keyword} names a word twice") from None
-            names = ", ".join(f"{word} (service {owner})" for word, owner in taken)
-            raise ServiceConflict(f"already taken: {names}") from None
 
-    async def _require_service(self, keyword: str) -> None:
-        if not await self._read("SELECT 1 FROM services WHERE keyword = ?", (keyword,)):
-            raise LookupError(f"no service {keyword}")
+def _subscriber(db: sqlite3.Connection, *, msisdn: str) -> Subscriber | None:
+    row = db.execute(_SUBSCRIBER, (msisdn,)).fetchone()
+    if row is None:
+        return None
+    msisdn, language, opted_out_at, created_at = row
+    return Subscriber(msisdn, language, _time(opted_out_at), datetime.fromisoformat(created_at))
 
-    async def _ensure_subscriber(self, msisdn: str, when: str) -> tuple[str | None, str | None]:
-        """Create the subscriber if new; returns their (opted_out_at, language)."""
-        rows = await self._read(
-            "SELECT opted_out_at, language FROM subscribers WHERE msisdn = ?", (msisdn,)
+
+def _subscriptions(db: sqlite3.Connection, *, msisdn: str) -> list[Subscription]:
+    return [
+        Subscription(msisdn, service, datetime.fromisoformat(at), Source(source), consent)
+        for msisdn, service, at, source, consent in db.execute(_SUBSCRIPTIONS, (msisdn,))
+    ]
+
+
+def _join(
+    db: sqlite3.Connection, *, msisdn: str, service: str, stamp: _Stamp, language: str | None
+) -> bool:
+    opted_out_at, current = _ensure_subscriber(db, msisdn, stamp.when)
+    cursor = db.execute(_SUBSCRIBE, (msisdn, stamp.when, stamp.source, stamp.consent, service))
+    if cursor.rowcount == 0:
+        _require_service(db, service)  # rolls back the new subscriber
+        return False  # already subscribed (so not opted out either)
+    if opted_out_at is not None:
+        _set_opt_out(db, msisdn, None)
+        _event(db, msisdn, Action.UNSTOP, stamp)
+    _event(db, msisdn, Action.JOIN, stamp, service=service)
+    if language is not None and current is None:
+        _set_language(db, msisdn, language, stamp)
+    return True
+
+
+def _leave(db: sqlite3.Connection, *, msisdn: str, service: str, stamp: _Stamp) -> bool:
+    if db.execute(_LEAVE, (stamp.when, msisdn, service)).rowcount == 0:
+        return False
+    _event(db, msisdn, Action.LEAVE, stamp, service=service)
+    return True
+
+
+def _stop_all(db: sqlite3.Connection, *, msisdn: str, stamp: _Stamp) -> list[str]:
+    opted_out_at, _ = _ensure_subscriber(db, msisdn, stamp.when)
+    left = sorted(service for (service,) in db.execute(_LEAVE_ALL, (stamp.when, msisdn)))
+    if opted_out_at is not None and not left:
+        return []  # already opted out
+    _set_opt_out(db, msisdn, stamp.when)
+    _event(db, msisdn, Action.STOP_ALL, stamp, detail=left)
+    return left
+
+
+def _unstop(db: sqlite3.Connection, *, msisdn: str, stamp: _Stamp) -> list[str]:
+    row = db.execute("SELECT opted_out_at FROM subscribers WHERE msisdn = ?", (msisdn,)).fetchone()
+    if row is None or row[0] is None:
+        return []
+    params = (stamp.when, stamp.source, stamp.consent, msisdn, row[0])
+    services = sorted(service for (service,) in db.execute(_REJOIN, params))
+    _set_opt_out(db, msisdn, None)
+    _event(db, msisdn, Action.UNSTOP, stamp, detail=services)
+    return services
+
+
+def _new_language(db: sqlite3.Connection, *, msisdn: str, language: str, stamp: _Stamp) -> None:
+    db.execute(_NEW_SUBSCRIBER, (msisdn, stamp.when))
+    _set_language(db, msisdn, language, stamp)
+
+
+def _join_many(
+    db: sqlite3.Connection,
+    *,
+    rows: Sequence[tuple[str, str | None]],
+    service: str,
+    stamp: _Stamp,
+) -> ImportCounts:
+    _require_service(db, service)
+    db.execute(_IMPORT_TABLE)
+    insert = "INSERT OR IGNORE INTO import_rows (msisdn, language) VALUES (?, ?)"
+    twice = len(rows) - db.executemany(insert, rows).rowcount  # the same number again
+    opted_out = db.execute(_IMPORT_OPTED_OUT).rowcount
+    already = db.execute(_IMPORT_ALREADY, (service,)).rowcount
+    when, source, consent = stamp.when, stamp.source, stamp.consent
+    db.execute(_IMPORT_SUBSCRIBERS, (when,))
+    joined = db.execute(_IMPORT_SUBSCRIPTIONS, (service, when, source, consent)).rowcount
+    db.execute(_IMPORT_JOINS, (Action.JOIN, service, when, source, consent))
+    db.execute(_IMPORT_LANGUAGE_EVENTS, (Action.LANGUAGE, when, source, consent))
+    db.execute(_IMPORT_LANGUAGES)
+    db.execute("DELETE FROM import_rows")
+    return ImportCounts(joined=joined, already=already + twice, opted_out=opted_out)
+
+
+def _history(db: sqlite3.Connection, *, msisdn: str) -> list[ConsentEvent]:
+    return [
+        ConsentEvent(
+            msisdn, Action(action), datetime.fromisoformat(at), Source(source), consent,
+            service, detail,
         )
-        if rows:
-            return rows[0][0], rows[0][1]
-        await self._conn.execute(_NEW_SUBSCRIBER, (msisdn, when))
-        return None, None
-
-    async def _set_opt_out(self, msisdn: str, when: str | None) -> None:
-        await self._conn.execute(
-            "UPDATE subscribers SET opted_out_at = ? WHERE msisdn = ?", (when, msisdn)
+        for msisdn, action, at, source, consent, service, detail in db.execute(
+            _HISTORY, (msisdn,)
         )
+    ]  # fmt: skip
 
-    async def _set_language(
-        self, msisdn: str, language: str, when: str, source: Source, consent: str
-    ) -> None:
-        cursor = await self._conn.execute(
-            "UPDATE subscribers SET language = ? WHERE msisdn = ? AND language IS NOT ?",
-            (language, msisdn, language),
-        )
-        if cursor.rowcount:
-            await self._conn.execute(
-                _EVENT, (msisdn, Action.LANGUAGE, None, when, source, consent, language)
-            )
 
-    async def _event(
-        self,
-        msisdn: str,
-        action: Action,
-        when: str,
-        source: Source,
-        consent: str,
-        *,
-        service: str | None = None,
-        detail: list[str] | None = None,
-    ) -> None:
-        """A consent event; ``detail`` lists the services a STOP left or an UNSTOP rejoined."""
-        text = " ".join(detail) if detail else None
-        await self._conn.execute(_EVENT, (msisdn, action, service, when, source, consent, text))
+def _all(db: sqlite3.Connection, *, sql: str, params: tuple[object, ...]) -> list[Any]:
+    return db.execute(sql, params).fetchall()
 
-    async def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        """A query on the connection as it is (inside the caller's transaction or lock)."""
-        return list(await self._conn.execute_fetchall(sql, params))  # one trip to its thread
 
-    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        """A statement under the store's lock: never inside another coroutine's transaction,
-        where it would read what that one may still roll back."""
-        async with self._tx.held():
-            return await self._read(sql, params)
+def _require_service(db: sqlite3.Connection, keyword: str) -> None:
+    if db.execute("SELECT 1 FROM services WHERE keyword = ?", (keyword,)).fetchone() is None:
+        raise LookupError(f"no service {keyword}")
+
+
+def _ensure_subscriber(
+    db: sqlite3.Connection, msisdn: str, when: str
+) -> tuple[str | None, str | None]:
+    """Create the subscriber if new; returns their (opted_out_at, language)."""
+    row = db.execute(
+        "SELECT opted_out_at, language FROM subscribers WHERE msisdn = ?", (msisdn,)
+    ).fetchone()
+    if row is not None:
+        return row[0], row[1]
+    db.execute(_NEW_SUBSCRIBER, (msisdn, when))
+    return None, None
+
+
+def _set_opt_out(db: sqlite3.Connection, msisdn: str, when: str | None) -> None:
+    db.execute("UPDATE subscribers SET opted_out_at = ? WHERE msisdn = ?", (when, msisdn))
+
+
+def _set_language(db: sqlite3.Connection, msisdn: str, language: str, stamp: _Stamp) -> None:
+    cursor = db.execute(
+        "UPDATE subscribers SET language = ? WHERE msisdn = ? AND language IS NOT ?",
+        (language, msisdn, language),
+    )
+    if cursor.rowcount:
+        params = (msisdn, Action.LANGUAGE, None, stamp.when, stamp.source, stamp.consent, language)
+        db.execute(_EVENT, params)
+
+
+def _event(
+    db: sqlite3.Connection,
+    msisdn: str,
+    action: Action,
+    stamp: _Stamp,
+    *,
+    service: str | None = None,
+    detail: list[str] | None = None,
+) -> None:
+    """A consent event; ``detail`` lists the services a STOP left or an UNSTOP rejoined."""
+    text = " ".join(detail) if detail else None
+    db.execute(_EVENT, (msisdn, action, service, stamp.when, stamp.source, stamp.consent, text))
 
 
 def _time(text: str | None) -> datetime | None:
