@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from channels import text
+from channels import concatenation, text
 from channels.base import (
     ChannelSink,
     LinkState,
@@ -77,7 +77,7 @@ class SmppChannel:
         self._link_state = LinkState.DOWN
         self._changed = asyncio.Event()
         self._limiter = RateLimiter(config.tps, pause_s=config.throttle_pause_s)
-        self._references = text.ReferenceCounter()
+        self._references = concatenation.ReferenceCounter()
         self._queue: deque[_Segment] = deque()
         self._retry: list[tuple[int, _Segment]] = []  # throttled segments, by original order
         self._work = asyncio.Event()

@@ -6,7 +6,7 @@ import asyncio
 
 import structlog
 
-from channels import text
+from channels import concatenation, text
 from channels.base import ChannelSink, DeliveryReceipt, InboundSms
 from channels.smpp import codec, receipts
 from channels.smpp.codec import Tag
@@ -22,7 +22,7 @@ class InboundDecoder:
         self.channel = channel
         self.config = config
         self.sink = sink
-        self.reassembler = text.Reassembler()
+        self.reassembler = concatenation.Reassembler()
 
     def handle(self, pdu: codec.ShortMessage) -> asyncio.Future[None] | None:
         """Pass what the PDU carries to the sink; the future (if any) gates the ack."""
@@ -45,10 +45,10 @@ class InboundDecoder:
     def _mobile_originated(self, pdu: codec.ShortMessage) -> asyncio.Future[None] | None:
         sender = _number(pdu.source_ton, pdu.source_addr)
         payload = pdu.short_message or pdu.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")
-        concat: text.Concat | None = None
+        concat: concatenation.Concat | None = None
         if pdu.esm_class & UDHI:
             try:
-                concat, payload = text.parse_udh(payload)
+                concat, payload = concatenation.parse_udh(payload)
             except ValueError as exc:
                 log.warning("inbound_udh_malformed", channel=self.channel, error=str(exc))
         elif Tag.SAR_MSG_REF_NUM in pdu.tlvs:
@@ -74,9 +74,9 @@ def _number(ton: int, address: str) -> str:
     return address
 
 
-def _sar_concat(tlvs: dict[int, bytes]) -> text.Concat | None:
+def _sar_concat(tlvs: dict[int, bytes]) -> concatenation.Concat | None:
     try:
-        return text.Concat(
+        return concatenation.Concat(
             int.from_bytes(tlvs[Tag.SAR_MSG_REF_NUM], "big"),
             tlvs[Tag.SAR_TOTAL_SEGMENTS][-1],
             tlvs[Tag.SAR_SEGMENT_SEQNUM][-1],

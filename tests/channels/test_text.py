@@ -9,18 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from channels.concatenation import MAX_SEGMENTS, Concat, Reassembler, ReferenceCounter, parse_udh
 from channels.text import (
-    MAX_SEGMENTS,
-    Concat,
     Encoding,
-    Reassembler,
-    ReferenceCounter,
     Segment,
     TextInfo,
     decode,
     fold_accents,
     is_gsm7,
-    parse_udh,
     split,
     text_info,
 )

@@ -7,9 +7,10 @@ import asyncio
 import pytest
 from structlog.testing import capture_logs
 
+from channels.concatenation import parse_udh
 from channels.simulator import NoReceiverError, Simulator
 from channels.smpp.codec import Command, ShortMessage, Tag
-from channels.text import decode, parse_udh
+from channels.text import decode
 
 from .conftest import Connect
 from .esme import RawEsme

@@ -20,11 +20,11 @@ from channels.base import (
     TemporarySendError,
     UnknownOutcome,
 )
+from channels.concatenation import parse_udh
 from channels.simulator import Simulator
 from channels.smpp.channel import SmppChannel
 from channels.smpp.codec import Command, Status
 from channels.smpp.config import SmppChannelConfig
-from channels.text import parse_udh
 
 WAIT = 10.0
 
