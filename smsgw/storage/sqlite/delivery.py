@@ -9,6 +9,7 @@ sender's outcomes; inbound texts.
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 
 import aiosqlite
@@ -103,25 +104,25 @@ async def create_temp_tables(conn: aiosqlite.Connection) -> None:
 
 
 class DeliveryWriter:
-    """The SQL of :meth:`SqliteStore.record`; runs inside the caller's transaction."""
+    """The SQL of :meth:`SqliteStore.record`: plain functions over the sqlite3 connection, run
+    in aiosqlite's thread in one trip (thread.run_in_db) inside the caller's transaction."""
 
-    def __init__(self, conn: aiosqlite.Connection, *, unmatched: int) -> None:
-        self._conn = conn
-        # rows in unmatched_receipts, so the look-up is skipped when there are none; the store
-        # puts it back when a transaction is rolled back
+    def __init__(self, *, unmatched: int) -> None:
+        # rows in unmatched_receipts, so the look-up is skipped when there are none; read and
+        # changed only in the connection's thread, put back by the store when a transaction is
+        # rolled back
         self.unmatched = unmatched
 
-    async def record(self, batch: DeliveryBatch) -> None:
-        conn = self._conn
+    def record(self, db: sqlite3.Connection, batch: DeliveryBatch) -> None:
         if batch.messages:
-            await self._insert_messages(batch)
+            self._insert_messages(db, batch)
         pulled = 0
         if batch.segments:
-            await self._insert_segments(batch)
+            self._insert_segments(db, batch)
             if self.unmatched:
-                pulled = await self._pull_early(batch)
+                pulled = self._pull_early(db, batch)
         if batch.receipts:
-            await conn.executemany(
+            db.executemany(
                 "INSERT INTO batch_receipts (carrier, carrier_id, state, error, at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 [
@@ -130,12 +131,12 @@ class DeliveryWriter:
                 ],
             )
         if batch.receipts or pulled:
-            await self._apply_receipts()
-            await self._recompute()
+            self._apply_receipts(db)
+            _recompute(db)
         if batch.outcomes:
-            await self._apply_outcomes(batch)
+            _apply_outcomes(db, batch)
         if batch.inbound:
-            await conn.executemany(
+            db.executemany(
                 _INBOUND,
                 [
                     (id_, s.sender, s.to, s.text, s.channel, json.dumps(s.carrier_ids), _stamp(at))
@@ -143,19 +144,19 @@ class DeliveryWriter:
                 ],
             )
 
-    async def _insert_messages(self, batch: DeliveryBatch) -> None:
+    def _insert_messages(self, db: sqlite3.Connection, batch: DeliveryBatch) -> None:
         rows = [
             (m.id, m.to, m.sender, m.text, m.state, m.parts, m.encoding, m.channel, m.error,
              timestamp(m.created_at), timestamp(m.updated_at), timestamp(m.expires_at))
             for m in batch.messages
         ]  # fmt: skip
-        await self._conn.executemany(_INSERT_MESSAGE, rows)
-        await self._conn.executemany(_EVENT, [(row[0], row[9], row[4], None) for row in rows])
+        db.executemany(_INSERT_MESSAGE, rows)
+        db.executemany(_EVENT, [(row[0], row[9], row[4], None) for row in rows])
 
-    async def _insert_segments(self, batch: DeliveryBatch) -> None:
+    def _insert_segments(self, db: sqlite3.Connection, batch: DeliveryBatch) -> None:
         """Record the parts, and make their messages submitted (before any receipt of this
         batch is applied, so the history reads submitted, then delivered)."""
-        await self._conn.executemany(
+        db.executemany(
             _INSERT_PART,
             [
                 (s.sms_id, s.part, s.parts, carrier, s.carrier_id, s.channel, _stamp(at))
@@ -163,66 +164,60 @@ class DeliveryWriter:
             ],
         )
         touched = {s.sms_id for _, s, _ in batch.segments}
-        await self._conn.executemany(
-            "INSERT OR IGNORE INTO touched VALUES (?)", [(id_,) for id_ in touched]
-        )
-        await self._recompute()
+        db.executemany("INSERT OR IGNORE INTO touched VALUES (?)", [(id_,) for id_ in touched])
+        _recompute(db)
 
-    async def _pull_early(self, batch: DeliveryBatch) -> int:
+    def _pull_early(self, db: sqlite3.Connection, batch: DeliveryBatch) -> int:
         """Receipts kept before their part was known, for the parts of this batch."""
-        conn = self._conn
         keys = [(carrier, s.carrier_id) for carrier, s, _ in batch.segments]
-        await conn.executemany(_PULL_EARLY, keys)
-        cursor = await conn.execute(
+        db.executemany(_PULL_EARLY, keys)
+        cursor = db.execute(
             "DELETE FROM unmatched_receipts WHERE id IN"
             " (SELECT unmatched_id FROM batch_receipts WHERE unmatched_id IS NOT NULL)"
         )
         self.unmatched -= cursor.rowcount
         return cursor.rowcount
 
-    async def _apply_receipts(self) -> None:
-        conn = self._conn
-        await conn.execute(_PART_HISTORY)
-        await conn.execute(
+    def _apply_receipts(self, db: sqlite3.Connection) -> None:
+        db.execute(_PART_HISTORY)
+        db.execute(
             "INSERT OR IGNORE INTO touched SELECT p.message_id"
             " FROM batch_receipts r JOIN message_parts p USING (carrier, carrier_id)"
         )
-        await conn.execute(_UPDATE_PARTS)
-        cursor = await conn.execute(_KEEP_UNMATCHED)
+        db.execute(_UPDATE_PARTS)
+        cursor = db.execute(_KEEP_UNMATCHED)
         self.unmatched += cursor.rowcount
-        await conn.execute("DELETE FROM batch_receipts")
+        db.execute("DELETE FROM batch_receipts")
 
-    async def _recompute(self) -> None:
-        async with self._conn.execute(_RECOMPUTE) as cursor:
-            changed = await cursor.fetchall()
-        await self._conn.execute("DELETE FROM touched")
-        if changed:
-            await self._conn.executemany(
-                _EVENT,
-                [
-                    (id_, at, state, channel if state == "submitted" else error)
-                    for id_, state, error, channel, at in changed
-                ],
-            )
-
-    async def _apply_outcomes(self, batch: DeliveryBatch) -> None:
-        rows = [(o, _stamp(at)) for o, at in batch.outcomes]
-        updates = [(o.state, o.detail, at, o.message_id) for o, at in rows if o.state is not None]
-        if updates:
-            await self._conn.executemany(_OUTCOME_STATE, updates)
-        await self._conn.executemany(
-            _EVENT, [(o.message_id, at, o.event, o.detail) for o, at in rows]
-        )
-
-    async def purge_unmatched(self, before: str) -> list[DroppedReceipt]:
-        async with self._conn.execute(
+    def purge_unmatched(self, db: sqlite3.Connection, before: str) -> list[DroppedReceipt]:
+        rows = db.execute(
             "DELETE FROM unmatched_receipts WHERE received_at < ?"
             " RETURNING carrier, carrier_id, state, received_at",
             (before,),
-        ) as cursor:
-            rows = list(await cursor.fetchall())
+        ).fetchall()
         self.unmatched -= len(rows)
         return [
             DroppedReceipt(carrier, carrier_id, state, datetime.fromisoformat(at))
             for carrier, carrier_id, state, at in rows
         ]
+
+
+def _recompute(db: sqlite3.Connection) -> None:
+    changed = db.execute(_RECOMPUTE).fetchall()
+    db.execute("DELETE FROM touched")
+    if changed:
+        db.executemany(
+            _EVENT,
+            [
+                (id_, at, state, channel if state == "submitted" else error)
+                for id_, state, error, channel, at in changed
+            ],
+        )
+
+
+def _apply_outcomes(db: sqlite3.Connection, batch: DeliveryBatch) -> None:
+    rows = [(o, _stamp(at)) for o, at in batch.outcomes]
+    updates = [(o.state, o.detail, at, o.message_id) for o, at in rows if o.state is not None]
+    if updates:
+        db.executemany(_OUTCOME_STATE, updates)
+    db.executemany(_EVENT, [(o.message_id, at, o.event, o.detail) for o, at in rows])

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -25,7 +26,7 @@ from smsgw.storage.sqlite.catalogue import SqliteCatalogue
 from smsgw.storage.sqlite.delivery import timestamp
 from smsgw.storage.sqlite.migrations import migrate
 from smsgw.storage.sqlite.subscriptions import SqliteSubscriptions
-from smsgw.storage.sqlite.thread import SqliteThread
+from smsgw.storage.sqlite.thread import SqliteThread, in_transaction, run_in_db
 from smsgw.tokens import ApiToken, Role
 from subscriptions.models import (
     ConsentEvent,
@@ -44,6 +45,8 @@ _PRAGMAS = (
     "PRAGMA cache_size = -32000",  # 32 MB
 )
 # column lists are spelt out in each statement (no SQL is assembled from strings)
+
+T = TypeVar("T")
 
 
 def _time(text: str | None) -> datetime | None:
@@ -85,10 +88,11 @@ class SqliteStore:
     def __init__(self, conn: aiosqlite.Connection, unmatched: int) -> None:
         self._conn = conn
         self._tx = _Transactions(conn)
-        self._delivery = delivery.DeliveryWriter(conn, unmatched=unmatched)
-        thread = SqliteThread(conn, self._tx)  # one trip to aiosqlite's thread per operation
-        self._catalogue = SqliteCatalogue(thread)
-        self._subscriptions = SqliteSubscriptions(thread)
+        self._delivery = delivery.DeliveryWriter(unmatched=unmatched)
+        # one trip to aiosqlite's thread per operation
+        self._thread = SqliteThread(conn, self._tx)
+        self._catalogue = SqliteCatalogue(self._thread)
+        self._subscriptions = SqliteSubscriptions(self._thread)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -117,42 +121,42 @@ class SqliteStore:
     # DeliveryLog
 
     async def record(self, batch: DeliveryBatch) -> None:
-        unmatched = self._delivery.unmatched
-        try:
-            async with self._tx.transaction():
-                await self._delivery.record(batch)
-        except BaseException:
-            self._delivery.unmatched = unmatched
-            raise
+        await self._write_delivery(partial(self._delivery.record, batch=batch))
 
     async def purge_unmatched(self, before: datetime) -> list[DroppedReceipt]:
-        unmatched = self._delivery.unmatched
-        try:
-            async with self._tx.transaction():
-                return await self._delivery.purge_unmatched(timestamp(before))
-        except BaseException:
-            self._delivery.unmatched = unmatched
-            raise
+        return await self._write_delivery(
+            partial(self._delivery.purge_unmatched, before=timestamp(before))
+        )
+
+    async def _write_delivery(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` in its own transaction, one trip to the connection's thread, under the lock;
+        the count of unmatched receipts is put back when the transaction is rolled back.
+
+        The count is saved and put back in that thread, where ``fn`` changes it: a caller
+        cancelled while waiting does not withdraw ``fn`` (thread.run_in_db), which then runs
+        whole and commits; put back from here, the count would undo a committed change.
+        """
+        writer = self._delivery
+
+        def counted(db: sqlite3.Connection) -> T:
+            unmatched = writer.unmatched
+            try:
+                return in_transaction(fn, db)
+            except BaseException:
+                writer.unmatched = unmatched
+                raise
+
+        async with self._tx.held():
+            return await run_in_db(self._conn, counted)
 
     # InboundQueue
 
     async def unhandled_inbound(self, limit: int) -> list[StoredInbound]:
-        rows = await self._fetch(
-            "SELECT id, sender, recipient, text, channel, received_at FROM inbound"
-            " WHERE handled_at IS NULL ORDER BY received_at, rowid LIMIT ?",
-            (limit,),
-        )
-        return [
-            StoredInbound(id_, sender, to, text, channel, datetime.fromisoformat(at))
-            for id_, sender, to, text, channel, at in rows
-        ]
+        return await self._thread.read(partial(_unhandled_inbound, limit=limit))
 
     async def mark_inbound_handled(self, handled: list[HandledInbound]) -> None:
-        async with self._tx.transaction():
-            await self._conn.executemany(
-                "UPDATE inbound SET handled_at = ?, outcome = ? WHERE id = ?",
-                [(timestamp(h.at), h.outcome.value, h.id) for h in handled],
-            )
+        rows = [(timestamp(h.at), h.outcome.value, h.id) for h in handled]
+        await self._thread.write(partial(_mark_inbound_handled, rows=rows))
 
     # MessageStore
 
@@ -296,6 +300,22 @@ class SqliteStore:
         # half-written (a message's new state before its history row).
         async with self._tx.held(), self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
+
+
+def _unhandled_inbound(db: sqlite3.Connection, *, limit: int) -> list[StoredInbound]:
+    rows = db.execute(
+        "SELECT id, sender, recipient, text, channel, received_at FROM inbound"
+        " WHERE handled_at IS NULL ORDER BY received_at, rowid LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [
+        StoredInbound(id_, sender, to, text, channel, datetime.fromisoformat(at))
+        for id_, sender, to, text, channel, at in rows
+    ]
+
+
+def _mark_inbound_handled(db: sqlite3.Connection, *, rows: list[tuple[str, str, str]]) -> None:
+    db.executemany("UPDATE inbound SET handled_at = ?, outcome = ? WHERE id = ?", rows)
 
 
 def _message(row: Any) -> Message:
