@@ -23,6 +23,7 @@ from smsgw.delivery.message import (
 from smsgw.inbound.queue import HandledInbound, StoredInbound
 from smsgw.storage.sqlite import delivery
 from smsgw.storage.sqlite.catalogue import SqliteCatalogue
+from smsgw.storage.sqlite.checkpoint import WRITER_PRAGMA, Checkpointer
 from smsgw.storage.sqlite.delivery import timestamp
 from smsgw.storage.sqlite.migrations import migrate
 from smsgw.storage.sqlite.subscriptions import SqliteSubscriptions
@@ -43,6 +44,7 @@ _PRAGMAS = (
     "PRAGMA busy_timeout = 5000",  # another process (smsgw token create) holding the lock
     "PRAGMA temp_store = MEMORY",
     "PRAGMA cache_size = -32000",  # 32 MB
+    WRITER_PRAGMA,  # checkpoints run on another connection (checkpoint.py)
 )
 # column lists are spelt out in each statement (no SQL is assembled from strings)
 
@@ -87,6 +89,7 @@ class SqliteStore:
 
     def __init__(self, conn: aiosqlite.Connection, unmatched: int) -> None:
         self._conn = conn
+        self._checkpointer: Checkpointer | None = None
         self._tx = _Transactions(conn)
         self._delivery = delivery.DeliveryWriter(unmatched=unmatched)
         # one trip to aiosqlite's thread per operation
@@ -109,13 +112,18 @@ class SqliteStore:
         except BaseException:
             await conn.close()
             raise
-        return cls(conn, unmatched=row[0] if row else 0)
+        store = cls(conn, unmatched=row[0] if row else 0)
+        store._checkpointer = Checkpointer(path)
+        await store._checkpointer.start()
+        return store
 
     async def migrate(self) -> int:
         async with self._tx.held():
             return await migrate(self._conn)
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await self._checkpointer.stop()
         await self._conn.close()
 
     # DeliveryLog
