@@ -54,14 +54,19 @@ class SubscriptionService:
 
     async def handle(self, incoming: IncomingText) -> Handled:
         command = self._parser.parse(incoming.text)
-        subscriber = await self._store.subscriber(incoming.msisdn)
-        chosen = subscriber.language if subscriber else None
         service = self._services.get(command.service or "")
         # A text whose words tell its language ("AYUDA") is answered in it; otherwise the
-        # subscriber's language, then the service's.
+        # subscriber's language, then the service's. Only then is the subscriber looked up: a
+        # trip to the database saved for about half the texts of a storm.
+        chosen = None
+        if command.language is None:
+            subscriber = await self._store.subscriber(incoming.msisdn)
+            chosen = subscriber.language if subscriber else None
         language = command.language or chosen or (service.default_language if service else "en")
         if language not in self._templates.languages:
             language = "en"
+        # The store keeps a language only for a subscriber who has none: passing the text's
+        # language on every join is safe.
         replies = await self._apply(command, incoming, language, service, learnt=chosen is None)
         if command.verb is Verb.LANGUAGE and command.language:
             language = command.language

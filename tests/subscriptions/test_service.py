@@ -180,3 +180,13 @@ async def test_a_text_in_another_language_is_answered_in_that_language(service, 
     subscriber = await store.subscriber(CITIZEN)
     assert subscriber is not None
     assert subscriber.language == "en"  # what broadcasts use changes only by LANG
+
+
+async def test_a_join_in_english_keeps_a_chosen_spanish(service, store):
+    await service.handle(text("LANG ES"))
+    handled = await service.handle(text("JOIN HEALTH"))
+
+    assert handled.language == "en"  # answered in the words' language
+    subscriber = await store.subscriber(CITIZEN)
+    assert subscriber is not None
+    assert subscriber.language == "es"  # broadcasts keep the language chosen
