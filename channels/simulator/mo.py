@@ -6,21 +6,12 @@ import struct
 from collections.abc import Callable
 from typing import Literal
 
+from channels.smpp.address import address
 from channels.smpp.codec import Command, Tag, encode_short_message, encode_tlv
 from channels.text import split
 
 PartsMode = Literal["udh", "sar"]
 ESM_CLASS_UDHI = 0x40  # SMPP 3.4 §5.2.12: short_message starts with a user data header
-
-
-def address(number: str) -> tuple[str, int, int]:
-    """(addr, ton, npi): "+5016012345" is international without its "+" (SMPP 3.4 §5.2.5);
-    digits are of unknown type on the ISDN plan; anything else is alphanumeric."""
-    if number.startswith("+") and number[1:].isdigit():
-        return number[1:], 1, 1
-    if number.isdigit():
-        return number, 0, 1
-    return number, 5, 0
 
 
 def encode_mo(

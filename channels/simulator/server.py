@@ -11,12 +11,13 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from channels.smpp.address import address
 from channels.smpp.codec import Pdu
 
 from .config import SimulatorConfig
 from .control import build_control_app
 from .faults import malformed_pdu
-from .mo import PartsMode, address, encode_mo
+from .mo import PartsMode, encode_mo
 from .receipt_pdu import MAX_ADDRESS, STATES, ReceiptJob
 from .receipts import ReceiptScheduler
 from .records import Submit

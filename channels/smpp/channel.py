@@ -30,6 +30,7 @@ from channels.base import (
     UnknownOutcome,
 )
 from channels.smpp import codec, status
+from channels.smpp.address import address
 from channels.smpp.codec import Command
 from channels.smpp.config import SmppChannelConfig
 from channels.smpp.inbound import InboundDecoder
@@ -56,15 +57,6 @@ class _Segment:
     part: int
     frame: bytes  # the submit_sm with sequence 0; the session stamps the real one
     sent_at: float = field(default=0.0)
-
-
-def _address(number: str) -> tuple[int, int, str]:
-    """(ton, npi, digits) of an address as SMPP 3.4 §5.2.5-6 wants it."""
-    if number.startswith("+") and number[1:].isdigit():
-        return 1, 1, number[1:]  # international, E.164
-    if number.isdigit():
-        return 0, 1, number  # short code or national: let the SMSC decide
-    return 5, 0, number  # alphanumeric sender
 
 
 class SmppChannel:
@@ -161,8 +153,8 @@ class SmppChannel:
     # ------------------------------------------------------------ outbound
 
     def _encode(self, sms: OutboundSms, segment: text.Segment) -> bytes:
-        source_ton, source_npi, source = _address(sms.sender)
-        dest_ton, dest_npi, dest = _address(sms.to)
+        source, source_ton, source_npi = address(sms.sender)
+        dest, dest_ton, dest_npi = address(sms.to)
         data_coding = segment.data_coding | (0x10 if sms.flash else 0)  # class 0, TS 23.038 §4
         return codec.encode_short_message(
             Command.SUBMIT_SM,
