@@ -115,13 +115,15 @@ class ChannelSink(Protocol):
     """Receives what a channel learns. Called from the channel's reader, so must not block.
 
     ``segment_submitted`` is called before any later PDU on the link is handled, so a receipt
-    that arrives in the same read as its submit response always finds its id recorded.
+    that arrives in the same read as its submit response always finds its id recorded. It may
+    return a future: the channel then keeps the segment's window slot until it is done (so at
+    most one window per bind is ever accepted by the carrier but not yet stored).
     ``received`` may return a future: the channel then acknowledges the PDU to the carrier only
     once that future is done (e.g. once the item is stored), so a crash never loses an
     acknowledged item. Return None to acknowledge at once.
     """
 
-    def segment_submitted(self, event: SegmentSubmitted) -> None: ...
+    def segment_submitted(self, event: SegmentSubmitted) -> asyncio.Future[None] | None: ...
 
     def received(self, item: InboundSms | DeliveryReceipt) -> asyncio.Future[None] | None: ...
 
@@ -152,8 +154,23 @@ class Channel(Protocol):
         """Segments queued or awaiting a response (the router prefers the least loaded bind)."""
         ...
 
+    @property
+    def window(self) -> int:
+        """Submits that may await a response at once."""
+        ...
+
+    @property
+    def tps(self) -> int:
+        """Submits per second at most (0: no cap)."""
+        ...
+
     async def start(self, sink: ChannelSink) -> None: ...
 
     async def stop(self) -> None: ...
 
     async def send(self, sms: OutboundSms) -> SendResult: ...
+
+    def enqueue(self, sms: OutboundSms) -> asyncio.Future[SendResult]:
+        """Queue ``sms`` and return at once; the future ends as :meth:`send` would. Cancelling
+        it withdraws the message if no part of it has been written yet."""
+        ...

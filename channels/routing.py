@@ -56,6 +56,21 @@ class Router(Generic[C]):
             raise PermanentSendError("no_route", "no channel serves this number")
         return self._default_carrier
 
+    @property
+    def carriers(self) -> tuple[str, ...]:
+        return tuple(self._binds)
+
+    def binds(self, carrier: str) -> tuple[C, ...]:
+        """The carrier's channels, in configuration order."""
+        return self._binds[carrier]
+
+    def try_carrier(self, number: str) -> str | None:
+        """The number's carrier, None when no channel serves it."""
+        try:
+            return self.carrier_for(number)
+        except PermanentSendError:
+            return None
+
     def route(self, number: str) -> C:
         """The least-loaded bind of the number's carrier that can send now; ties take turns."""
         carrier = self.carrier_for(number)

@@ -13,17 +13,23 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
 
 from channels.base import Channel
+from channels.routing import Router
 from channels.smpp.config import SmppChannelConfig
 from channels.text import text_info
 from smsgw import api
-from smsgw.config import Settings
+from smsgw.broadcasts.dispatcher import Dispatcher
+from smsgw.broadcasts.model import Broadcast
+from smsgw.broadcasts.quiet import QuietHours
+from smsgw.broadcasts.scheduler import Scheduler
+from smsgw.config import BroadcastsConfig, Settings
 from smsgw.delivery.recorder import Recorder
-from smsgw.delivery.sender import RetryPolicy, Router, Sender
+from smsgw.delivery.sender import RetryPolicy, Sender
 from smsgw.errors import ConfigError
 from smsgw.inbound.guard import Guard
 from smsgw.inbound.handler import InboundHandler
@@ -36,19 +42,12 @@ _log = structlog.get_logger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"  # the repo's templates/
 
 ChannelFactory = Callable[[SmppChannelConfig], Channel]
-RouterFactory = Callable[[Sequence[Channel]], Router]
 
 
 def smpp_channel(config: SmppChannelConfig) -> Channel:
     from channels.smpp.channel import SmppChannel  # imported when used: a test passes its own
 
     return SmppChannel(config)
-
-
-def prefix_router(channels: Sequence[Channel]) -> Router:
-    from channels.routing import Router as PrefixRouter
-
-    return PrefixRouter(channels)
 
 
 def _load_templates(folder: Path) -> Templates:
@@ -66,12 +65,11 @@ class Gateway:
         settings: Settings,
         *,
         channel_factory: ChannelFactory = smpp_channel,
-        router_factory: RouterFactory = prefix_router,
         retry: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
         self._channels = [channel_factory(config) for config in settings.channels]
-        self._router = router_factory(self._channels)
+        self._router = Router(self._channels)
         self._retry = retry
         self._store: Store | None = None
         self._recorder: Recorder | None = None
@@ -79,6 +77,8 @@ class Gateway:
         self._stack = contextlib.AsyncExitStack()
         self._templates = _load_templates(settings.citizens.templates_dir or TEMPLATES_DIR)
         self._subscription_service: SubscriptionService | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._scheduler: Scheduler | None = None
 
     async def start(self) -> None:
         stack = self._stack
@@ -102,6 +102,7 @@ class Gateway:
             stack.push_async_callback(sender.stop)
             await sender.resume()
             await self._start_citizens(store, recorder, sender)
+            await self._start_broadcasts(store, recorder)
         except BaseException:
             await stack.aclose()
             raise
@@ -132,6 +133,27 @@ class Gateway:
         recorder.on_inbound = handler.wake
         await handler.start()
         self._stack.push_async_callback(handler.stop)
+
+    async def _start_broadcasts(self, store: Store, recorder: Recorder) -> None:
+        """The outbox dispatcher, and the scheduler that fans broadcasts out into it."""
+        settings = self.settings
+        quiet = QuietHours(settings.broadcasts.quiet_hours, settings.gateway.zone)
+        self._dispatcher = dispatcher = Dispatcher(
+            store,
+            self._router,
+            recorder,
+            short_code=settings.gateway.short_code,
+            quiet=quiet,
+            queue_ahead_s=settings.broadcasts.queue_ahead_s,
+            policy=self._retry,
+        )
+        await dispatcher.start()
+        self._stack.push_async_callback(dispatcher.stop)
+        self._scheduler = scheduler = Scheduler(
+            store, dispatcher, carrier_of=self._router.try_carrier, quiet=quiet
+        )
+        await scheduler.start()
+        self._stack.push_async_callback(scheduler.stop)
 
     async def stop(self) -> None:
         await self._stack.aclose()
@@ -169,7 +191,28 @@ class Gateway:
             raise RuntimeError("the gateway is not started")
         return self._store
 
-    messages = tokens = subscriptions = store
+    messages = tokens = subscriptions = broadcasts = store
+
+    @property
+    def broadcast_settings(self) -> BroadcastsConfig:
+        return self.settings.broadcasts
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self.settings.gateway.zone
+
+    def broadcasts_changed(self, broadcast: Broadcast | None = None) -> None:
+        """A broadcast was created, approved or cancelled (``broadcast``: as it is now)."""
+        if broadcast is not None and self._dispatcher is not None:
+            self._dispatcher.changed(broadcast)
+        if self._scheduler is not None:
+            self._scheduler.wake()
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            raise RuntimeError("the gateway is not started")
+        return self._dispatcher
 
     @property
     def templates(self) -> Templates:
@@ -201,12 +244,9 @@ def build_app(
     settings: Settings,
     *,
     channel_factory: ChannelFactory = smpp_channel,
-    router_factory: RouterFactory = prefix_router,
     retry: RetryPolicy | None = None,
 ) -> web.Application:
-    gateway = Gateway(
-        settings, channel_factory=channel_factory, router_factory=router_factory, retry=retry
-    )
+    gateway = Gateway(settings, channel_factory=channel_factory, retry=retry)
     app = api.create_app(gateway)
     app[GATEWAY] = gateway
     app.cleanup_ctx.append(gateway.lifespan)

@@ -8,6 +8,7 @@ gateway behaves the same whatever the working directory.
 from __future__ import annotations
 
 import tomllib
+from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -135,6 +136,39 @@ class CitizensConfig(_Section):
         return None if value is None else (_base_dir(info) / value).resolve()
 
 
+class BroadcastsConfig(_Section):
+    """Officers' broadcasts: limits, cost, validity, quiet hours."""
+
+    max_segments: int = Field(
+        default=6, ge=1, le=255, description="a broadcast text longer than this many SMS is refused"
+    )
+    cost_per_segment: float = Field(
+        default=0.0, ge=0, description="what one SMS costs (the estimate shown before sending)"
+    )
+    currency: str = Field(default="BZD", max_length=8, description="of cost_per_segment")
+    normal_valid_for_minutes: int = Field(
+        default=1440, ge=1, description="default validity of a routine broadcast"
+    )
+    emergency_valid_for_minutes: int = Field(
+        default=120,
+        ge=1,
+        description="default validity of an emergency alert (stale alerts "
+        "expire rather than arrive hours late)",
+    )
+    quiet_hours: tuple[time, time] | None = Field(
+        default=None,
+        description='["21:00", "07:00"]: routine broadcasts wait out these local hours '
+        "(gateway.timezone); emergency ones do not",
+    )
+    queue_ahead_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=10,
+        description="seconds of each bind's rate handed to it ahead "
+        "(an emergency overtakes routine messages already handed, within about this)",
+    )
+
+
 class Settings(_Section):
     gateway: GatewayConfig
     # empty tables by default, validated like given ones (so the database path gets resolved)
@@ -142,6 +176,7 @@ class Settings(_Section):
     database: DatabaseConfig = Field(default_factory=dict)  # type: ignore[assignment]
     channels: tuple[SmppChannelConfig, ...]
     citizens: CitizensConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    broadcasts: BroadcastsConfig = Field(default_factory=dict)  # type: ignore[assignment]
     simulator: SimulatorConfig | None = None  # the built-in SMSC simulator (demo, tests)
 
     @field_validator("channels")

@@ -81,6 +81,7 @@ class SmppChannel:
         self._rx: SmppSession | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._bound = asyncio.Event()
+        self._unrecorded = 0  # accepted segments the sink has not yet stored (hold the window)
 
     # ------------------------------------------------------------ the Channel contract
 
@@ -100,6 +101,14 @@ class SmppChannel:
     @property
     def backlog(self) -> int:
         return len(self._queue) + len(self._retry) + self.in_flight
+
+    @property
+    def window(self) -> int:
+        return self.config.window
+
+    @property
+    def tps(self) -> int:
+        return self.config.tps
 
     @property
     def rate_limit(self) -> int:
@@ -136,6 +145,11 @@ class SmppChannel:
 
     async def send(self, sms: OutboundSms) -> SendResult:
         """Submit every segment of ``sms``; returns once the SMSC accepted them all."""
+        return await self.enqueue(sms)
+
+    def enqueue(self, sms: OutboundSms) -> asyncio.Future[SendResult]:
+        """Queue every segment of ``sms``; the future is done once the SMSC accepted them all
+        (or one failed). Raises TemporarySendError at once when the link is not bound."""
         if self._link_state is not LinkState.BOUND:
             raise TemporarySendError("link_down", f"{self.name} is {self._link_state}")
         try:
@@ -148,7 +162,7 @@ class SmppChannel:
             self._order += 1
             self._queue.append(_Segment(self._order, job, part, self._encode(sms, segment)))
         self._work.set()
-        return await future
+        return future
 
     # ------------------------------------------------------------ outbound
 
@@ -189,7 +203,7 @@ class SmppChannel:
                 continue
             if segment.job.future.done():
                 continue  # another part of it failed, or the caller gave up
-            if len(session.pending) >= window:
+            if len(session.pending) + self._unrecorded >= window:
                 heapq.heappush(self._retry, (segment.order, segment))
                 self._slot.clear()
                 await self._slot.wait()
@@ -212,9 +226,12 @@ class SmppChannel:
             job.carrier_ids[segment.part - 1] = carrier_id
             assert self._sink is not None  # noqa: S101 - set by start()
             parts = len(job.carrier_ids)
-            self._sink.segment_submitted(
+            stored = self._sink.segment_submitted(
                 SegmentSubmitted(job.sms.id, segment.part, parts, carrier_id, self.name)
             )
+            if stored is not None and not stored.done():
+                self._unrecorded += 1
+                stored.add_done_callback(self._recorded)
             job.remaining -= 1
             if job.remaining == 0 and not job.future.done():
                 job.future.set_result(SendResult(job.sms.id, tuple(job.carrier_ids), self.name))
@@ -234,6 +251,12 @@ class SmppChannel:
             self._work.set()
         else:
             self._fail(job, status.send_error(command_status))
+
+    def _recorded(self, stored: asyncio.Future[None]) -> None:
+        self._unrecorded -= 1
+        self._slot.set()
+        if not stored.cancelled():
+            stored.exception()  # retrieved: a failed store is the sink's to report
 
     @staticmethod
     def _fail(job: _Job, error: Exception) -> None:

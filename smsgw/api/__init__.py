@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from smsgw.api import health, messages, openapi, services, subscriptions
+from smsgw.api import broadcasts, health, messages, openapi, services, subscriptions
 from smsgw.api.auth import auth_middleware
 from smsgw.api.context import DEPS, ApiDeps
 from smsgw.api.errors import error_middleware
@@ -16,7 +16,13 @@ MAX_BODY = 256 * 1024  # larger bodies read whole get 413 (the CSV import stream
 
 
 def routes() -> list[Route]:
-    table = [*health.ROUTES, *messages.ROUTES, *services.ROUTES, *subscriptions.ROUTES]
+    table = [
+        *health.ROUTES,
+        *messages.ROUTES,
+        *services.ROUTES,
+        *subscriptions.ROUTES,
+        *broadcasts.ROUTES,
+    ]
     return [*table, openapi.route(table)]
 
 

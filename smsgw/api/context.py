@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from channels.base import Channel
+from smsgw.broadcasts.model import Broadcast
+from smsgw.config import BroadcastsConfig
 from smsgw.delivery.message import Message
-from smsgw.storage.protocols import MessageStore, TokenStore
+from smsgw.storage.protocols import BroadcastStore, MessageStore, TokenStore
 from smsgw.tokens import ApiToken
 from subscriptions.store import SubscriptionStore
 from subscriptions.templates import Templates
@@ -47,6 +50,19 @@ class ApiDeps(Protocol):
 
     async def catalogue_changed(self) -> None:
         """Awaited after every write to the service catalogue."""
+
+    @property
+    def broadcasts(self) -> BroadcastStore: ...
+
+    @property
+    def broadcast_settings(self) -> BroadcastsConfig: ...
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The gateway's: a send_at without an offset is read in it."""
+
+    def broadcasts_changed(self, broadcast: Broadcast | None = None) -> None:
+        """Called after a broadcast is created, approved or cancelled."""
 
 
 DEPS = web.AppKey("deps", ApiDeps)

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from channels.base import DeliveryReceipt, InboundSms, SegmentSubmitted
+from smsgw.broadcasts.model import OutboxOutcome
 
 
 class MessageState(StrEnum):
@@ -72,10 +73,12 @@ class DeliveryBatch:
     receipts: list[tuple[str, DeliveryReceipt, float]] = field(default_factory=list)  # carrier…
     inbound: list[tuple[str, InboundSms, float]] = field(default_factory=list)  # (id, …, at)
     outcomes: list[tuple[Outcome, float]] = field(default_factory=list)
+    outbox: list[tuple[OutboxOutcome, float]] = field(default_factory=list)  # broadcasts'
 
     def __len__(self) -> int:
         return (
-            len(self.messages)
+            len(self.outbox)
+            + len(self.messages)
             + len(self.segments)
             + len(self.receipts)
             + len(self.inbound)

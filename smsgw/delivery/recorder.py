@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from channels.base import DeliveryReceipt, InboundSms, SegmentSubmitted
+from smsgw.broadcasts.model import OutboxOutcome
 from smsgw.delivery.message import DeliveryBatch, Message, Outcome
 from smsgw.storage.protocols import DeliveryLog
 
@@ -71,9 +72,11 @@ class Recorder:
 
     # ChannelSink
 
-    def segment_submitted(self, event: SegmentSubmitted) -> None:
+    def segment_submitted(self, event: SegmentSubmitted) -> asyncio.Future[None]:
+        """Done once stored: the channel holds the segment's window slot until then, so a
+        crash can lose the record of at most one window of accepted segments per bind."""
         self._pending.batch.segments.append((self._carrier(event.channel), event, time.time()))
-        self._added()
+        return self._future()
 
     def received(self, item: InboundSms | DeliveryReceipt) -> asyncio.Future[None]:
         batch = self._pending.batch
@@ -94,6 +97,19 @@ class Recorder:
     def outcome(self, outcome: Outcome) -> None:
         self._pending.batch.outcomes.append((outcome, time.time()))
         self._added()
+
+    # from the broadcast dispatcher
+
+    def outbox_outcome(self, outcome: OutboxOutcome) -> None:
+        self._pending.batch.outbox.append((outcome, time.time()))
+        self._added()
+
+    def committed(self) -> asyncio.Future[None]:
+        """Done once everything handed over so far is stored (without hurrying the writer)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.waiters.append(waiter)
+        self._wake.set()
+        return waiter
 
     # lifecycle
 

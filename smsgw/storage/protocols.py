@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from smsgw.broadcasts.model import (
+    Broadcast,
+    BroadcastState,
+    BroadcastStats,
+    OutboxMessage,
+    Priority,
+)
 from smsgw.delivery.message import DeliveryBatch, DroppedReceipt, Message, MessageEvent
 from smsgw.inbound.queue import HandledInbound, StoredInbound
 from smsgw.tokens import ApiToken
@@ -46,7 +54,75 @@ class TokenStore(Protocol):
     async def token_by_hash(self, token_hash: str) -> ApiToken | None: ...
 
 
-class Store(MessageStore, DeliveryLog, InboundQueue, TokenStore, SubscriptionStore, Protocol):
+class BroadcastStore(Protocol):
+    """Broadcasts and their outbox (what the dispatcher writes goes through the DeliveryLog)."""
+
+    async def add_broadcast(self, broadcast: Broadcast) -> int:
+        """Stores a new broadcast (its ``id`` is ignored); returns its id."""
+
+    async def broadcast(self, broadcast_id: int) -> Broadcast | None: ...
+
+    async def broadcasts(
+        self, *, ministry: str | None, before: int | None, limit: int
+    ) -> list[Broadcast]:
+        """Newest first, ids below ``before``; ``ministry`` None: all."""
+
+    async def open_broadcasts(self) -> list[Broadcast]:
+        """Scheduled, queued and sending ones: emergency first, then oldest first."""
+
+    async def approve_broadcast(
+        self, broadcast_id: int, *, by: str, at: datetime, state: BroadcastState
+    ) -> bool:
+        """Awaiting approval → ``state``; False if it was not awaiting approval."""
+
+    async def cancel_broadcast(self, broadcast_id: int, *, by: str, at: datetime) -> int | None:
+        """Cancels an open broadcast and its queued messages (returns how many; None if it
+        was not open)."""
+
+    async def set_broadcast_state(
+        self,
+        broadcast_id: int,
+        state: BroadcastState,
+        *,
+        at: datetime,
+        started: bool = False,
+        finished: bool = False,
+    ) -> bool: ...
+
+    async def audience_by_language(
+        self, service: str, languages: list[str], default: str
+    ) -> dict[str, int]: ...
+
+    async def fan_out_chunk(
+        self,
+        broadcast: Broadcast,
+        *,
+        chunk: int,
+        carrier_of: Callable[[str], str | None],
+        at: datetime,
+    ) -> tuple[int, bool]:
+        """Copies the next ``chunk`` subscribers into the outbox: (added, audience exhausted)."""
+
+    async def fanned_out(self, broadcast_id: int) -> bool: ...
+
+    async def queued_count(self, broadcast_id: int) -> int: ...
+
+    async def expire_outbox(self, broadcast_id: int, *, at: datetime) -> int: ...
+
+    async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats: ...
+
+    async def take_ready(
+        self, *, carrier: str, priority: Priority, after: int, limit: int
+    ) -> list[OutboxMessage]: ...
+
+    async def take_retries(
+        self, *, carrier: str, priority: Priority, now: datetime, limit: int
+    ) -> list[OutboxMessage]: ...
+
+
+class Store(
+    MessageStore, DeliveryLog, InboundQueue, TokenStore, SubscriptionStore, BroadcastStore, Protocol
+):
     """A whole backend."""
 
     async def migrate(self) -> int:

@@ -29,8 +29,8 @@ _TEMP_TABLES = (
 _INSERT_MESSAGE = """INSERT INTO messages (id, recipient, sender, text, state, parts, encoding,
     channel, error, created_at, updated_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"""
 _INSERT_PART = """INSERT OR REPLACE INTO message_parts
-    (message_id, part, parts, carrier, carrier_id, channel, state, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, 'submitted', ?)"""
+    (message_id, part, parts, carrier, carrier_id, channel, state, updated_at, submitted_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'submitted', ?7, ?7)"""
 _PULL_EARLY = """INSERT INTO batch_receipts (carrier, carrier_id, state, error, at, unmatched_id)
     SELECT carrier, carrier_id, state, error, received_at, id FROM unmatched_receipts
     WHERE carrier = ? AND carrier_id = ? ORDER BY id"""
@@ -38,7 +38,8 @@ _PART_HISTORY = """INSERT INTO message_events (message_id, at, state, detail)
     SELECT p.message_id, max(r.at, p.updated_at), r.state,
            'part ' || p.part || '/' || p.parts || coalesce(', error ' || r.error, '')
     FROM batch_receipts r JOIN message_parts p USING (carrier, carrier_id)
-    WHERE p.parts > 1 OR r.state IN ('accepted', 'enroute')
+    WHERE (p.parts > 1 OR r.state IN ('accepted', 'enroute'))
+      AND substr(p.message_id, 1, 1) != 'o'
     ORDER BY r.seq"""
 # An early receipt (before its submit response) is dated no earlier than its part: the history
 # then reads submitted before delivered. Per part, the last final receipt of the batch wins over
@@ -57,28 +58,47 @@ _KEEP_UNMATCHED = """INSERT INTO unmatched_receipts (carrier, carrier_id, state,
     ORDER BY r.seq"""
 # A message is delivered when all its parts are, failed when any part failed finally; receipt
 # states "unknown" and "deleted" have no message state of their own: they count as failed.
-_RECOMPUTE = """UPDATE messages AS m
-    SET state = a.state, error = a.error, channel = a.channel, updated_at = a.at
-    FROM (SELECT message_id, channel, at,
+_PARTS_BY_MESSAGE = """SELECT message_id, channel, at, submitted,
                  CASE WHEN failure IN ('unknown', 'deleted') THEN 'failed'
                       WHEN failure IS NOT NULL THEN failure
                       WHEN delivered = parts AND known = parts THEN 'delivered'
+                      WHEN known < parts THEN 'partly_submitted'
                       ELSE 'submitted' END AS state,
                  CASE WHEN failure IS NOT NULL THEN coalesce(failure_error, failure) END AS error
           FROM (SELECT message_id, max(channel) AS channel, max(updated_at) AS at,
-                       max(parts) AS parts,
+                       max(submitted_at) AS submitted, max(parts) AS parts,
                        count(*) AS known, sum(state = 'delivered') AS delivered,
                        max(CASE WHEN state IN ('undeliverable', 'expired', 'rejected',
                                                'unknown', 'deleted') THEN state END) AS failure,
                        max(CASE WHEN state IN ('undeliverable', 'expired', 'rejected',
                                                'unknown', 'deleted') THEN error END)
                          AS failure_error
-                FROM message_parts WHERE message_id IN (SELECT message_id FROM touched)
-                GROUP BY message_id)) AS a
-    WHERE m.id = a.message_id AND m.state IN ('queued', 'submitted') AND m.state != a.state
-    RETURNING id, state, error, channel, updated_at"""
+                FROM message_parts WHERE message_id IN (SELECT message_id FROM touched
+                                                        WHERE substr(message_id, 1, 1) {kind})
+                GROUP BY message_id)"""
+# A message is delivered when all its parts are, failed when any part failed finally; receipt
+# states "unknown" and "deleted" have no message state of their own: they count as failed.
+_RECOMPUTE = f"""UPDATE messages AS m
+    SET state = replace(a.state, 'partly_submitted', 'submitted'), error = a.error,
+        channel = a.channel, updated_at = a.at
+    FROM ({_PARTS_BY_MESSAGE.format(kind="!= 'o'")}) AS a
+    WHERE m.id = a.message_id AND m.state IN ('queued', 'submitted')
+      AND m.state != replace(a.state, 'partly_submitted', 'submitted')
+    RETURNING id, state, error, channel, updated_at"""  # noqa: S608
+# A broadcast's message (outbox) counts as submitted once all its parts are: until then a
+# crash leaves it queued, to be sent again whole. It may leave cancelled or expired: those
+# are set in bulk, and a message already handed to a bind still went out.
+_RECOMPUTE_OUTBOX = f"""UPDATE outbox AS o
+    SET state = a.state, error = a.error, channel = a.channel, not_before = NULL,
+        submitted_at = coalesce(o.submitted_at, a.submitted),
+        done_at = CASE WHEN a.state != 'submitted' THEN a.at END, updated_at = a.at
+    FROM ({_PARTS_BY_MESSAGE.format(kind="= 'o'")}) AS a
+    WHERE o.id = CAST(substr(a.message_id, 2) AS INTEGER) AND a.state != 'partly_submitted'
+      AND o.state IN ('queued', 'submitted', 'cancelled', 'expired') AND o.state != a.state"""  # noqa: S608
 _OUTCOME_STATE = """UPDATE messages SET state = ?, error = ?, updated_at = ?
     WHERE id = ? AND state IN ('queued', 'submitted')"""
+_OUTBOX_OUTCOME = """UPDATE outbox SET state = ?, error = ?, not_before = ?,
+    attempts = attempts + ?, updated_at = ? WHERE id = ? AND state = 'queued'"""
 _EVENT = "INSERT INTO message_events (message_id, at, state, detail) VALUES (?, ?, ?, ?)"
 _INBOUND = """INSERT INTO inbound (id, sender, recipient, text, channel, carrier_ids, received_at)
     VALUES (?, ?, ?, ?, ?, ?, ?)"""
@@ -135,6 +155,8 @@ class DeliveryWriter:
             _recompute(db)
         if batch.outcomes:
             _apply_outcomes(db, batch)
+        if batch.outbox:
+            _apply_outbox_outcomes(db, batch)
         if batch.inbound:
             db.executemany(
                 _INBOUND,
@@ -204,6 +226,7 @@ class DeliveryWriter:
 
 def _recompute(db: sqlite3.Connection) -> None:
     changed = db.execute(_RECOMPUTE).fetchall()
+    db.execute(_RECOMPUTE_OUTBOX)
     db.execute("DELETE FROM touched")
     if changed:
         db.executemany(
@@ -221,3 +244,16 @@ def _apply_outcomes(db: sqlite3.Connection, batch: DeliveryBatch) -> None:
     if updates:
         db.executemany(_OUTCOME_STATE, updates)
     db.executemany(_EVENT, [(o.message_id, at, o.event, o.detail) for o, at in rows])
+
+
+def _apply_outbox_outcomes(db: sqlite3.Connection, batch: DeliveryBatch) -> None:
+    """The broadcast dispatcher's outcomes: retries (back to the queue with a time), expiries,
+    rejections; a message a bind accepted meanwhile is no longer queued and keeps its state."""
+    db.executemany(
+        _OUTBOX_OUTCOME,
+        [
+            (o.state.value, o.error, timestamp(o.not_before) if o.not_before else None,
+             int(o.attempted), _stamp(at), o.id)
+            for o, at in batch.outbox
+        ],
+    )  # fmt: skip

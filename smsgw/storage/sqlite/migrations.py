@@ -148,6 +148,62 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE inbound ADD COLUMN outcome TEXT",
         "CREATE INDEX inbound_unhandled ON inbound (received_at) WHERE handled_at IS NULL",
     ),
+    (  # 4: broadcasts and their outbox (one row per recipient, taken as a snapshot at send time)
+        # texts: JSON object, language → text; segments, encodings: the same keys
+        """CREATE TABLE broadcasts (
+            id INTEGER PRIMARY KEY,
+            service TEXT NOT NULL REFERENCES services (keyword),
+            ministry TEXT NOT NULL,
+            texts TEXT NOT NULL,
+            segments TEXT NOT NULL,
+            encodings TEXT NOT NULL,
+            default_language TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            send_at TEXT,
+            expires_at TEXT NOT NULL,
+            audience INTEGER,
+            fanout_cursor TEXT,
+            cost_estimate REAL NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            approved_by TEXT,
+            approved_at TEXT,
+            cancelled_by TEXT,
+            cancelled_at TEXT,
+            started_at TEXT,
+            finished_at TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX broadcasts_open ON broadcasts (state) WHERE state IN ('scheduled', 'queued',"
+        " 'sending')",
+        # priority: 0 emergency, 1 normal (a smaller number goes first). not_before: set while a
+        # temporary failure waits for its retry. A recipient's message id on the channels (and in
+        # message_parts) is 'o' followed by the row id (API messages have uuid hex ids).
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            broadcast INTEGER NOT NULL,
+            recipient TEXT NOT NULL,
+            language TEXT NOT NULL,
+            carrier TEXT,
+            priority INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before TEXT,
+            channel TEXT,
+            error TEXT,
+            submitted_at TEXT,
+            done_at TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE INDEX outbox_ready ON outbox (carrier, priority, id)
+            WHERE state = 'queued' AND not_before IS NULL""",
+        """CREATE INDEX outbox_retry ON outbox (carrier, priority, not_before)
+            WHERE state = 'queued' AND not_before IS NOT NULL""",
+        "CREATE INDEX outbox_broadcast ON outbox (broadcast, state)",
+        # when each part was accepted (updated_at moves on with its receipts)
+        "ALTER TABLE message_parts ADD COLUMN submitted_at TEXT",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

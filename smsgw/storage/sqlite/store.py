@@ -13,6 +13,13 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from smsgw.broadcasts.model import (
+    Broadcast,
+    BroadcastState,
+    BroadcastStats,
+    OutboxMessage,
+    Priority,
+)
 from smsgw.delivery.message import (
     DeliveryBatch,
     DroppedReceipt,
@@ -21,7 +28,7 @@ from smsgw.delivery.message import (
     MessageState,
 )
 from smsgw.inbound.queue import HandledInbound, StoredInbound
-from smsgw.storage.sqlite import delivery
+from smsgw.storage.sqlite import broadcasts, delivery
 from smsgw.storage.sqlite.catalogue import SqliteCatalogue
 from smsgw.storage.sqlite.checkpoint import WRITER_PRAGMA, Checkpointer
 from smsgw.storage.sqlite.delivery import timestamp
@@ -302,6 +309,101 @@ class SqliteStore:
 
     async def audience_size(self, service: str) -> int:
         return await self._subscriptions.audience_size(service)
+
+    # BroadcastStore, in sqlite/broadcasts.py
+
+    async def add_broadcast(self, broadcast: Broadcast) -> int:
+        return await self._thread.write(partial(broadcasts.add, b=broadcast))
+
+    async def broadcast(self, broadcast_id: int) -> Broadcast | None:
+        return await self._thread.read(partial(broadcasts.get, broadcast_id=broadcast_id))
+
+    async def broadcasts(
+        self, *, ministry: str | None, before: int | None, limit: int
+    ) -> list[Broadcast]:
+        return await self._thread.read(
+            partial(broadcasts.listing, ministry=ministry, before=before, limit=limit)
+        )
+
+    async def open_broadcasts(self) -> list[Broadcast]:
+        return await self._thread.read(broadcasts.open_broadcasts)
+
+    async def approve_broadcast(
+        self, broadcast_id: int, *, by: str, at: datetime, state: BroadcastState
+    ) -> bool:
+        return await self._thread.write(
+            partial(broadcasts.approve, broadcast_id=broadcast_id, by=by, at=at, state=state)
+        )
+
+    async def cancel_broadcast(self, broadcast_id: int, *, by: str, at: datetime) -> int | None:
+        return await self._thread.write(
+            partial(broadcasts.cancel, broadcast_id=broadcast_id, by=by, at=at)
+        )
+
+    async def set_broadcast_state(
+        self,
+        broadcast_id: int,
+        state: BroadcastState,
+        *,
+        at: datetime,
+        started: bool = False,
+        finished: bool = False,
+    ) -> bool:
+        return await self._thread.write(
+            partial(broadcasts.set_state, broadcast_id=broadcast_id, state=state, at=at,
+                    started=started, finished=finished)
+        )  # fmt: skip
+
+    async def audience_by_language(
+        self, service: str, languages: list[str], default: str
+    ) -> dict[str, int]:
+        return await self._thread.read(
+            partial(broadcasts.audience_by_language, service=service, languages=languages,
+                    default=default)
+        )  # fmt: skip
+
+    async def fan_out_chunk(
+        self,
+        broadcast: Broadcast,
+        *,
+        chunk: int,
+        carrier_of: Callable[[str], str | None],
+        at: datetime,
+    ) -> tuple[int, bool]:
+        return await self._thread.write(
+            partial(broadcasts.fan_out_chunk, b=broadcast, chunk=chunk, carrier_of=carrier_of,
+                    at=at)
+        )  # fmt: skip
+
+    async def fanned_out(self, broadcast_id: int) -> bool:
+        return await self._thread.read(partial(broadcasts.fanned_out, broadcast_id=broadcast_id))
+
+    async def queued_count(self, broadcast_id: int) -> int:
+        return await self._thread.read(partial(broadcasts.queued_count, broadcast_id=broadcast_id))
+
+    async def expire_outbox(self, broadcast_id: int, *, at: datetime) -> int:
+        return await self._thread.write(
+            partial(broadcasts.expire, broadcast_id=broadcast_id, at=at)
+        )
+
+    async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats:
+        return await self._thread.read(partial(broadcasts.stats, broadcast_id=broadcast_id))
+
+    async def take_ready(
+        self, *, carrier: str, priority: Priority, after: int, limit: int
+    ) -> list[OutboxMessage]:
+        return await self._thread.read(
+            partial(broadcasts.take_ready, carrier=carrier, priority=priority, after=after,
+                    limit=limit)
+        )  # fmt: skip
+
+    async def take_retries(
+        self, *, carrier: str, priority: Priority, now: datetime, limit: int
+    ) -> list[OutboxMessage]:
+        return await self._thread.read(
+            partial(broadcasts.take_retries, carrier=carrier, priority=priority, now=now,
+                    limit=limit)
+        )  # fmt: skip
 
     async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         # Under the lock: on the writer's own connection a read would otherwise see a batch

@@ -30,6 +30,11 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/api/v1/subscriptions", "post"),
         ("/api/v1/subscriptions", "delete"),
         ("/api/v1/subscriptions/import", "post"),
+        ("/api/v1/broadcasts", "post"),
+        ("/api/v1/broadcasts", "get"),
+        ("/api/v1/broadcasts/{id}", "get"),
+        ("/api/v1/broadcasts/{id}/approve", "post"),
+        ("/api/v1/broadcasts/{id}/cancel", "post"),
     }
     post = document["paths"]["/api/v1/messages"]["post"]
     assert post["security"] == [{"bearer": []}]
