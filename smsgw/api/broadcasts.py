@@ -25,6 +25,15 @@ from subscriptions.models import Service
 _log = structlog.get_logger(__name__)
 
 _FAILED = ("undeliverable", "rejected", "failed")
+_MAX_ID = 2**63 - 1  # SQLite's INTEGER
+
+
+def _number(raw: str) -> int | None:
+    """A whole number in ASCII digits that SQLite can hold; None otherwise ("²" is a digit to
+    str.isdigit but not to int, and int refuses over 4,300 digits)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(_MAX_ID)):
+        return None
+    return int(raw) if int(raw) <= _MAX_ID else None
 
 
 class NewBroadcast(BaseModel):
@@ -160,7 +169,10 @@ async def create_broadcast(request: web.Request) -> web.Response:
     if send_at is not None:
         if send_at.tzinfo is None:
             send_at = send_at.replace(tzinfo=deps.timezone)
-        send_at = send_at.astimezone(UTC)
+        try:
+            send_at = send_at.astimezone(UTC)
+        except OverflowError:  # "0001-01-01T00:00+14:00"
+            raise ApiError(400, "invalid", "send_at is out of range", field="send_at") from None
         if send_at < now - timedelta(minutes=1):
             raise ApiError(400, "invalid", "send_at is in the past", field="send_at")
     priority = Priority.from_label(body.priority)
@@ -169,6 +181,10 @@ async def create_broadcast(request: web.Request) -> web.Response:
         if priority is Priority.EMERGENCY
         else settings.normal_valid_for_minutes
     )
+    try:
+        expires_at = max(send_at or now, now) + timedelta(minutes=minutes)
+    except OverflowError:  # a send_at at the end of year 9999
+        raise ApiError(400, "invalid", "send_at is out of range", field="send_at") from None
     infos = {language: text_info(text) for language, text in texts.items()}
     counts = await deps.broadcasts.audience_by_language(
         service.keyword, list(texts), service.default_language
@@ -191,7 +207,7 @@ async def create_broadcast(request: web.Request) -> web.Response:
         priority=priority,
         state=state,
         send_at=send_at,
-        expires_at=max(send_at or now, now) + timedelta(minutes=minutes),
+        expires_at=expires_at,
         audience=None,
         cost_estimate=round(cost * settings.cost_per_segment, 4),
         created_by=principal.id,
@@ -267,7 +283,8 @@ def _view(b: Broadcast, stats: BroadcastStats | None) -> BroadcastView:
 async def _find(request: web.Request) -> Broadcast:
     deps = request.app[DEPS]
     raw = request.match_info["id"]
-    broadcast = await deps.broadcasts.broadcast(int(raw)) if raw.isdigit() else None
+    broadcast_id = _number(raw)
+    broadcast = await deps.broadcasts.broadcast(broadcast_id) if broadcast_id is not None else None
     if broadcast is None:
         raise ApiError(404, "not_found", f"no broadcast {raw}")
     _check_scope(request[PRINCIPAL], broadcast.ministry, f"broadcast {broadcast.id}")
@@ -282,16 +299,20 @@ async def get_broadcast(request: web.Request) -> web.Response:
 
 async def list_broadcasts(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
-    before = request.query.get("before", "")
-    limit = request.query.get("limit", "50")
-    if (before and not before.isdigit()) or not limit.isdigit() or not 1 <= int(limit) <= 500:
+    raw_before = request.query.get("before", "")
+    before = _number(raw_before) if raw_before else None
+    limit = _number(request.query.get("limit", "50")) or 0
+    if (raw_before and before is None) or not 1 <= limit <= 500:
         raise ApiError(400, "invalid", "before: a broadcast id; limit: 1 to 500")
-    found = await deps.broadcasts.broadcasts(
-        ministry=None, before=int(before) if before else None, limit=int(limit)
-    )
     scope = _scope(request[PRINCIPAL])
-    if scope is not None:
-        found = [b for b in found if b.ministry.strip().casefold() == scope]
+    found: list[Broadcast] = []
+    while len(found) < limit:  # an officer's: filtered page by page until the page is full
+        page = await deps.broadcasts.broadcasts(ministry=None, before=before, limit=limit)
+        found += [b for b in page if scope is None or b.ministry.strip().casefold() == scope]
+        if len(page) < limit:
+            break
+        before = page[-1].id
+    found = found[:limit]
     views = [_view(b, await deps.broadcasts.broadcast_stats(b.id)) for b in found]
     return json_response(BroadcastList(broadcasts=views))
 
@@ -338,7 +359,7 @@ ROUTES = [
           "Send a text to a service's subscribers (now, or at send_at)", roles=_WRITERS,
           body=NewBroadcast, responses={201: BroadcastCreated, 400: ErrorBody, **_ERRORS}),
     Route("GET", "/api/v1/broadcasts", list_broadcasts, "Broadcasts, newest first",
-          roles=_WRITERS, responses={200: BroadcastList}),
+          roles=_WRITERS, responses={200: BroadcastList, 400: ErrorBody}),
     Route("GET", "/api/v1/broadcasts/{id}", get_broadcast, "One broadcast and its progress",
           roles=_WRITERS, responses={200: BroadcastView, 404: ErrorBody}),
     Route("POST", "/api/v1/broadcasts/{id}/approve", approve_broadcast,
