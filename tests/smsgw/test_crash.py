@@ -1,0 +1,130 @@
+"""kill -9 in the middle of a broadcast, then start again: the gateway resumes by itself, no one
+is left out, and a subscriber gets the message twice only if it was in flight at the crash (at
+most one window per bind). The gateway runs as its own process (``python -m smsgw run``); the
+SMSC simulator runs here, so it sees both lives of the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from channels.simulator import Simulator
+from smsgw.storage.sqlite import SqliteStore
+from smsgw.tokens import Role, issue
+from subscriptions.models import Service, Source
+from tests.smsgw.api.catalogue_testbed import health_body
+from tests.smsgw.broadcast_testbed import BROADCASTS, numbers, sent_to
+from tests.smsgw.test_dispatch import BINDS, CONFIG, WINDOW
+from tests.smsgw.testbed import WAIT, WriteConfig
+
+REPO = Path(__file__).resolve().parents[2]
+ENV = os.environ | {"PYTHONPATH": str(REPO)}
+AUDIENCE = numbers("+50160", 900) + numbers("+50165", 300)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def prepare(database: Path) -> str:
+    """The service, its audience and an admin token, stored before the gateway starts."""
+    store = await SqliteStore.open(database)
+    try:
+        body = health_body()
+        await store.add_service(Service(**{**body, "aliases": tuple(body["aliases"])}))
+        await store.join_many(
+            [(n, None) for n in AUDIENCE], "HEALTH", at=datetime.now(UTC),
+            source=Source.IMPORT, consent="test list",
+        )  # fmt: skip
+        secret, token = issue(Role.ADMIN, now=datetime.now(UTC))
+        await store.add_token(token)
+    finally:
+        await store.close()
+    return secret
+
+
+class GatewayProcess:
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder = folder
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, session: aiohttp.ClientSession) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "smsgw", "run", "--config", "config.toml",
+            cwd=self.folder, env=ENV, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        async with asyncio.timeout(WAIT):
+            while True:
+                try:
+                    async with session.get(f"{self.url}/healthz") as response:
+                        if (await response.json())["status"] == "ok":
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.05)
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # SIGKILL: no clean-up of any kind
+        await self.process.wait()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def test_kill_9_mid_broadcast_then_restart_resumes_and_leaves_no_one_out(
+    simulator: Simulator, write_config: WriteConfig, tmp_path: Path,
+    session: aiohttp.ClientSession,
+) -> None:  # fmt: skip
+    port = free_port()
+    config = CONFIG.replace("PORT", str(simulator.port))
+    write_config(config + f'\n[http]\nhost = "127.0.0.1"\nport = {port}\n')
+    secret = await prepare(tmp_path / "data" / "test.db")
+    headers = {"Authorization": f"Bearer {secret}"}
+    gateway = GatewayProcess(tmp_path, port)
+    await gateway.start(session)
+    try:
+        body = {"service": "HEALTH", "texts": {"en": "Clinic hours change."}}
+        async with session.post(f"{gateway.url}{BROADCASTS}", json=body, headers=headers) as r:
+            assert r.status == 201, await r.text()
+            broadcast_id = (await r.json())["id"]
+        await simulator.wait_submits(400)
+        await gateway.kill()
+        at_crash = sent_to(simulator)
+        assert len(at_crash) < len(AUDIENCE)  # killed mid-broadcast
+
+        await gateway.start(session)  # nothing is asked of it: it resumes by itself
+        url = f"{gateway.url}{BROADCASTS}/{broadcast_id}"
+        async with asyncio.timeout(3 * WAIT):
+            while True:
+                async with session.get(url, headers=headers) as r:
+                    seen = await r.json()
+                if seen["state"] == "done" and seen["delivered"] == len(AUDIENCE):
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await gateway.kill()
+
+    received = sent_to(simulator)
+    assert set(received) == set(AUDIENCE)  # no one left out
+    twice = [number for number, count in received.items() if count > 1]
+    assert max(received.values()) <= 2
+    assert len(twice) <= (BINDS + 1) * WINDOW  # in flight at the crash: a window per bind
+    assert all(number in at_crash for number in twice)  # and only those sent before it
+    assert seen["audience"] == len(AUDIENCE)
