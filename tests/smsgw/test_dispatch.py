@@ -211,6 +211,7 @@ async def test_a_long_text_is_delivered_when_all_its_parts_are(
     assert sum(sent_to(simulator).values()) == 30
 
     async def every_receipt_counted() -> bool:
-        return (await view(client, admin, created["id"]))["delivery_rate"] == 1.0
+        rate: float = (await view(client, admin, created["id"]))["delivery_rate"]
+        return rate == 1.0
 
     await eventually(every_receipt_counted)
