@@ -30,6 +30,7 @@ class OutboundSms:
     sender: str  # source address: the short code
     receipt: bool = True  # ask the carrier for a delivery receipt
     flash: bool = False  # class 0 display (emergency alerts, where the carrier allows)
+    urgent: bool = False  # goes ahead of the messages already queued on the channel
 
 
 @dataclass(frozen=True, slots=True)

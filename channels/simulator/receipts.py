@@ -153,9 +153,11 @@ class ReceiptScheduler:
         text_id = job.message_id
         if self._decimal_text_id and _is_hex(text_id):
             text_id = str(int(text_id, 16))
+        sequence = session.next_sequence()
+        session.unacked[sequence] = (job, state, submit_date)
         (session.queue if queue else session.write)(
             encode_receipt(
-                session.next_sequence(),
+                sequence,
                 job,
                 state,
                 submit_date=submit_date or self._dates.now(),

@@ -31,7 +31,7 @@ from channels.smpp.codec import (
 from channels.text import decode as decode_text
 
 from .link import Link
-from .receipt_pdu import MAX_ADDRESS
+from .receipt_pdu import MAX_ADDRESS, ReceiptJob
 from .receipts import ReceiptScheduler
 from .state import SimulatorState
 
@@ -67,6 +67,8 @@ class SmscSession(Link):
         self._keepalive_s = config.enquire_link_s
         self._keepalive: asyncio.TimerHandle | None = None
         self.system_id = ""
+        # receipts sent and not yet acknowledged, by sequence: sent again if the link goes
+        self.unacked: dict[int, tuple[ReceiptJob, str, bytes]] = {}
         self.bind_type: str | None = None
         self.can_submit = False
         self.can_receive = False
@@ -97,6 +99,9 @@ class SmscSession(Link):
                 timer.cancel()
         self._unregister()
         self._state.sessions.discard(self)
+        unacked, self.unacked = self.unacked, {}
+        for receipt in unacked.values():  # as an SMSC does: kept until acknowledged
+            self._receipts.deliver(*receipt)
         self._state.notify()
         log.info("esme_disconnected", peer=self.peer, system_id=self.system_id, error=str(exc))
 
@@ -227,7 +232,8 @@ class SmscSession(Link):
         if delayed:
             self._delayed_timer = self._loop.call_at(delayed[0][0], self._send_delayed)
 
-    def _on_deliver_sm_resp(self, _frame: bytes, status: int, _seq: int, _at: float) -> None:
+    def _on_deliver_sm_resp(self, _frame: bytes, status: int, sequence: int, _at: float) -> None:
+        self.unacked.pop(sequence, None)
         self._state.deliver_sm_resps[status] += 1
         self._state.notify()
 

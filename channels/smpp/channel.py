@@ -71,7 +71,10 @@ class SmppChannel:
         self._limiter = RateLimiter(config.tps, pause_s=config.throttle_pause_s)
         self._references = concatenation.ReferenceCounter()
         self._queue: deque[_Segment] = deque()
-        self._retry: list[tuple[int, _Segment]] = []  # throttled segments, by original order
+        self._urgent: deque[_Segment] = deque()  # OutboundSms.urgent: ahead of the queue
+        # segments taken but not written (window full, rate, throttled): urgent ones first,
+        # then by original order
+        self._retry: list[tuple[bool, int, _Segment]] = []
         self._work = asyncio.Event()
         self._slot = asyncio.Event()
         self._order = 0
@@ -100,7 +103,7 @@ class SmppChannel:
 
     @property
     def backlog(self) -> int:
-        return len(self._queue) + len(self._retry) + self.in_flight
+        return len(self._urgent) + len(self._queue) + len(self._retry) + self.in_flight
 
     @property
     def window(self) -> int:
@@ -158,9 +161,10 @@ class SmppChannel:
             raise PermanentSendError("message_too_long", str(exc)) from None
         future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
         job = _Job(sms, future, [""] * len(segments), len(segments))
+        queue = self._urgent if sms.urgent else self._queue
         for part, segment in enumerate(segments, 1):
             self._order += 1
-            self._queue.append(_Segment(self._order, job, part, self._encode(sms, segment)))
+            queue.append(_Segment(self._order, job, part, self._encode(sms, segment)))
         self._work.set()
         return future
 
@@ -186,11 +190,18 @@ class SmppChannel:
         )
 
     def _take(self) -> _Segment | None:
+        if self._retry and (self._retry[0][0] is False or not self._urgent):
+            return heapq.heappop(self._retry)[2]  # an urgent one put back, or nothing urgent
+        if self._urgent:
+            return self._urgent.popleft()
         if self._retry:
-            return heapq.heappop(self._retry)[1]
+            return heapq.heappop(self._retry)[2]
         if self._queue:
             return self._queue.popleft()
         return None
+
+    def _put_back(self, segment: _Segment) -> None:
+        heapq.heappush(self._retry, (not segment.job.sms.urgent, segment.order, segment))
 
     async def _pump(self, session: SmppSession) -> None:
         """Write segments as fast as the window and the rate limit allow, in order."""
@@ -204,13 +215,13 @@ class SmppChannel:
             if segment.job.future.done():
                 continue  # another part of it failed, or the caller gave up
             if len(session.pending) + self._unrecorded >= window:
-                heapq.heappush(self._retry, (segment.order, segment))
+                self._put_back(segment)
                 self._slot.clear()
                 await self._slot.wait()
                 continue
             delay = self._limiter.delay()
             if delay > 0:
-                heapq.heappush(self._retry, (segment.order, segment))
+                self._put_back(segment)
                 await asyncio.sleep(delay)
                 continue
             self._limiter.sent()
@@ -247,7 +258,7 @@ class SmppChannel:
                 pause_s=round(pause, 3),
                 rate=self._limiter.limit,
             )
-            heapq.heappush(self._retry, (segment.order, segment))
+            self._put_back(segment)
             self._work.set()
         else:
             self._fail(job, status.send_error(command_status))
@@ -270,7 +281,8 @@ class SmppChannel:
             session.pending.clear()
         for segment in in_flight:
             self._fail(segment.job, UnknownOutcome("link_lost", reason))
-        queued = [s for _, s in self._retry] + list(self._queue)
+        queued = [s for _, _, s in self._retry] + list(self._urgent) + list(self._queue)
+        self._urgent.clear()
         self._retry.clear()
         self._queue.clear()
         for segment in queued:

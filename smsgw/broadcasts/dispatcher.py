@@ -119,6 +119,7 @@ class Dispatcher:
         self._feeds = {c: _Feed(c, router.binds(c)) for c in router.carriers}
         self._broadcasts: dict[int, Broadcast] = {}
         self._taken: set[int] = set()  # outbox ids handed out, until their outcome is stored
+        self._urgent: dict[str, int] = {}  # bind name → emergency segments handed, not done
         self._tasks: list[asyncio.Task[None]] = []
         self.handed = 0  # messages handed to binds since start
 
@@ -169,12 +170,18 @@ class Dispatcher:
             await asyncio.sleep(1.0)
             self.wake()
 
-    def _room(self, bind: Channel) -> int:
-        """Segments ``bind`` may still be handed: about queue_ahead_s of its rate, a window at
-        least (binds without a cap get four windows)."""
+    def _ahead(self, bind: Channel) -> int:
+        """Segments to keep handed to ``bind``: about queue_ahead_s of its rate and a window
+        (binds without a cap get four windows)."""
         window, tps = bind.window, bind.tps
-        ahead = max(window, int(tps * self._ahead_s) + window) if tps else window * 4
-        return ahead - bind.backlog
+        return int(tps * self._ahead_s) + window if tps else window * 4
+
+    def _room(self, bind: Channel, priority: Priority) -> int:
+        """Segments ``bind`` may still be handed. Emergency messages go ahead of routine ones
+        on the bind (OutboundSms.urgent), so only their own load counts against them."""
+        if priority is Priority.EMERGENCY:
+            return self._ahead(bind) - self._urgent.get(bind.name, 0)
+        return self._ahead(bind) - bind.backlog
 
     async def _run(self, feed: _Feed) -> None:
         while True:
@@ -188,14 +195,14 @@ class Dispatcher:
 
     async def _feed(self, feed: _Feed) -> None:
         while True:
-            bind = max((b for b in feed.binds if b.can_send), key=self._room, default=None)
-            if bind is None or self._room(bind) <= 0:
-                await self._wait(feed)
-                continue
-            message = await self._next(feed)
+            up = [b for b in feed.binds if b.can_send]
+            room = {p: max((self._room(b, p) for b in up), default=0) for p in Priority}
+            message = await self._next(feed, [p for p in Priority if room[p] > 0])
             if message is None:
                 await self._wait(feed)
                 continue
+            priority = message.priority
+            bind = max(up, key=lambda b: self._room(b, priority))
             await self._hand(feed, bind, message)
 
     @staticmethod
@@ -205,9 +212,12 @@ class Dispatcher:
             async with asyncio.timeout(1.0):
                 await feed.wake.wait()
 
-    async def _next(self, feed: _Feed) -> OutboxMessage | None:
+    async def _next(self, feed: _Feed, priorities: list[Priority]) -> OutboxMessage | None:
+        """The next message of the first of ``priorities`` that has one."""
+        if not priorities:
+            return None
         quiet = self._quiet.active(self._clock())
-        for priority in Priority:
+        for priority in priorities:
             if quiet and priority is not Priority.EMERGENCY:
                 continue
             queue = feed.ready[priority]
@@ -251,7 +261,8 @@ class Dispatcher:
             return
         text = broadcast.texts.get(message.language) or broadcast.texts[broadcast.default_language]
         sms = OutboundSms(id=message.message_id, to=message.recipient, text=text,
-                          sender=self._short_code)  # fmt: skip
+                          sender=self._short_code,
+                          urgent=message.priority is Priority.EMERGENCY)  # fmt: skip
         self._taken.add(message.id)
         try:
             future = bind.enqueue(sms)
@@ -259,7 +270,14 @@ class Dispatcher:
             self._failed(message, broadcast, exc)
             return
         self.handed += 1
+        if sms.urgent:
+            load = broadcast.segments.get(message.language, 1)
+            self._urgent[bind.name] = self._urgent.get(bind.name, 0) + load
+            future.add_done_callback(partial(self._unload, bind.name, load))
         future.add_done_callback(partial(self._sent, feed, message, broadcast))
+
+    def _unload(self, bind: str, load: int, _future: asyncio.Future[SendResult]) -> None:
+        self._urgent[bind] -= load
 
     async def _broadcast(self, broadcast_id: int) -> Broadcast | None:
         broadcast = self._broadcasts.get(broadcast_id)

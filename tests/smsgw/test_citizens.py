@@ -17,7 +17,7 @@ from smsgw.delivery.message import DeliveryBatch
 from smsgw.demo_catalogue import DEMO_SERVICES
 from smsgw.storage.sqlite import SqliteStore
 from subscriptions.models import Action
-from tests.smsgw.testbed import WAIT, Client
+from tests.smsgw.testbed import WAIT, Client, eventually
 
 CITIZEN = "+5016012345"
 
@@ -108,8 +108,12 @@ async def test_an_auto_responder_cannot_start_a_reply_loop(simulator, gateway, c
     for i in range(8):
         await simulator.inject_mo(CITIZEN, f"Out of office, message {i}")
     await texts(simulator, "MY", sender="+5016099999")  # handled after the eight above
+    limit = gateway.settings.citizens.reply_limit
+    # that reply may come back through another bind, ahead of the citizen's last ones
+    await eventually(lambda: len(replies(simulator)) >= limit)
+    await asyncio.sleep(0.3)
 
-    assert len(replies(simulator)) == gateway.settings.citizens.reply_limit
+    assert len(replies(simulator)) == limit
 
 
 @pytest.mark.usefixtures("catalogue")

@@ -111,6 +111,7 @@ async def test_kill_9_mid_broadcast_then_restart_resumes_and_leaves_no_one_out(
 
         await gateway.start(session)  # nothing is asked of it: it resumes by itself
         url = f"{gateway.url}{BROADCASTS}/{broadcast_id}"
+        seen: dict[str, object] = {}
         async with asyncio.timeout(3 * WAIT):
             while True:
                 async with session.get(url, headers=headers) as r:

@@ -183,18 +183,24 @@ def audience_by_language(
 
 _NEXT_BOUNDARY = """SELECT msisdn FROM subscriptions
     WHERE service = ? AND left_at IS NULL AND msisdn > ? ORDER BY msisdn LIMIT 1 OFFSET ?"""
-# carrier_of(number): the router's, registered on the connection for the statement
-_FAN_OUT = """INSERT INTO outbox (broadcast, recipient, language, carrier, priority, state, error,
+# carrier_of(number): the router's, registered on the connection for the statement (called
+# once per row: the CTE is materialised). The upper bound is a plain comparison so that the
+# index scan stops there (an "?8 IS NULL OR" form made every chunk read to the audience's end).
+_FAN_OUT = """WITH chunk AS MATERIALIZED (
+        SELECT s.msisdn, u.language, carrier_of(s.msisdn) AS carrier
+        FROM subscriptions s JOIN subscribers u ON u.msisdn = s.msisdn
+        WHERE s.service = ?6 AND s.left_at IS NULL AND u.opted_out_at IS NULL
+          AND s.msisdn > ?7 AND s.msisdn <= ?8
+        ORDER BY s.msisdn)
+    INSERT INTO outbox (broadcast, recipient, language, carrier, priority, state, error,
         updated_at)
-    SELECT ?1, s.msisdn,
-           CASE WHEN instr(?2, ',' || u.language || ',') > 0 THEN u.language ELSE ?3 END,
-           carrier_of(s.msisdn), ?4,
-           CASE WHEN carrier_of(s.msisdn) IS NULL THEN 'rejected' ELSE 'queued' END,
-           CASE WHEN carrier_of(s.msisdn) IS NULL THEN 'no_route' END, ?5
-    FROM subscriptions s JOIN subscribers u ON u.msisdn = s.msisdn
-    WHERE s.service = ?6 AND s.left_at IS NULL AND u.opted_out_at IS NULL
-      AND s.msisdn > ?7 AND (?8 IS NULL OR s.msisdn <= ?8)
-    ORDER BY s.msisdn"""
+    SELECT ?1, msisdn,
+           CASE WHEN instr(?2, ',' || language || ',') > 0 THEN language ELSE ?3 END,
+           carrier, ?4,
+           CASE WHEN carrier IS NULL THEN 'rejected' ELSE 'queued' END,
+           CASE WHEN carrier IS NULL THEN 'no_route' END, ?5
+    FROM chunk ORDER BY msisdn"""
+_END = "\uffff"  # sorts after every number: the cursor of a finished fan-out
 
 
 def fan_out_chunk(
@@ -213,15 +219,16 @@ def fan_out_chunk(
     boundary = boundary_row[0] if boundary_row else None
     db.create_function("carrier_of", 1, carrier_of, deterministic=True)
     languages = "," + ",".join(b.texts) + ","
-    added = db.execute(
+    db.execute(
         _FAN_OUT,
         (b.id, languages, b.default_language, int(b.priority), timestamp(at), b.service,
-         cursor, boundary),
-    ).rowcount  # fmt: skip
+         cursor, boundary or _END),
+    )  # fmt: skip
+    added = int(db.execute("SELECT changes()").fetchone()[0])  # rowcount is -1 after WITH
     db.execute(
         "UPDATE broadcasts SET fanout_cursor = ?, audience = coalesce(audience, 0) + ?,"
         " updated_at = ? WHERE id = ?",
-        (boundary or "\uffff", added, timestamp(at), b.id),
+        (boundary or _END, added, timestamp(at), b.id),
     )
     return added, boundary is None
 
@@ -230,7 +237,7 @@ def fanned_out(db: sqlite3.Connection, broadcast_id: int) -> bool:
     row = db.execute(
         "SELECT fanout_cursor FROM broadcasts WHERE id = ?", (broadcast_id,)
     ).fetchone()
-    return bool(row and row[0] == "\uffff")
+    return bool(row and row[0] == _END)
 
 
 # The STOP check just before sending: a number that opted out, or left the service, since the

@@ -16,6 +16,7 @@ from channels.smpp.codec import (
     SubmitSmResp,
     Tag,
     decode,
+    encode_deliver_sm_resp,
     encode_short_message,
     encode_tlv,
 )
@@ -161,6 +162,28 @@ async def test_receipt_waits_for_a_receiver_of_the_same_system_id(
     receiver = await connect(simulator, bind=Command.BIND_RECEIVER)
     receipt = await receiver.read_short_message()
     assert response.message_id.encode() in receipt.short_message
+    assert simulator.status()["receipts_queued"] == 0
+
+
+async def test_a_receipt_not_acknowledged_when_the_link_goes_is_sent_again(
+    simulator: Simulator, connect: Connect
+) -> None:
+    first = await connect(simulator)
+    message_id, receipt = await _submit_and_receipt(first)  # and never answered
+    first.writer.transport.abort()  # the ESME dies before its deliver_sm_resp
+    async with asyncio.timeout(5):
+        await simulator.wait_for(lambda: simulator.status()["receipts_queued"] == 1)
+
+    again = await connect(simulator)
+    resent = await again.read_short_message()
+
+    assert resent.short_message == receipt.short_message
+    assert message_id.encode() in resent.short_message
+    again.send(encode_deliver_sm_resp(resent.sequence))
+    async with asyncio.timeout(5):
+        await simulator.wait_for(lambda: sum(simulator.deliver_sm_resps.values()) == 1)
+    again.writer.transport.abort()  # acknowledged: not kept any more
+    await asyncio.sleep(0.1)
     assert simulator.status()["receipts_queued"] == 0
 
 

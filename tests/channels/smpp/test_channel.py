@@ -187,6 +187,39 @@ async def test_rate_never_exceeds_the_cap_in_any_one_second_window(make_simulato
         assert in_window <= tps, f"{in_window} submits in the second after submit {i}"
 
 
+async def test_an_urgent_message_goes_ahead_of_those_already_queued(make_simulator, make_channel):
+    simulator = await make_simulator(receipts=False)
+    channel = await make_channel(simulator, Sink(), tps=20, window=2)
+    routine = [channel.enqueue(sms(i)) for i in range(30)]
+    await simulator.wait_submits(3)
+    urgent = OutboundSms(id="alert", to="+5016199999", text="Shelter now.", sender="1515",
+                         urgent=True)  # fmt: skip
+
+    await channel.send(urgent)
+
+    order = [s.destination_addr for s in simulator.submits]
+    assert order.index("5016199999") <= 3 + 2  # only what was already written or in the window
+    await asyncio.gather(*routine)
+    assert [a for a in order if a != "5016199999"] == [
+        f"50160{i:05d}" for i in range(len(order) - 1)
+    ]
+
+
+async def test_a_withdrawn_message_is_never_written(make_simulator, make_channel):
+    simulator = await make_simulator(receipts=False)
+    channel = await make_channel(simulator, Sink(), tps=10, window=1)
+    queued = [channel.enqueue(sms(i)) for i in range(10)]
+    await simulator.wait_submits(2)
+    for future in queued[5:]:
+        future.cancel()  # withdrawn before any part of them was written
+
+    await asyncio.gather(*queued[:5])
+    await asyncio.sleep(0.3)
+
+    assert [s.destination_addr for s in simulator.submits] == [f"50160{i:05d}" for i in range(5)]
+    assert channel.backlog == 0
+
+
 async def test_throttled_submits_pause_the_bind_and_keep_their_order(make_simulator, make_channel):
     simulator = await make_simulator(receipts=False)
     sink = Sink()
