@@ -15,6 +15,10 @@ segment is stored; see channels.base.ChannelSink).
 
 A message in flight when a link drops (UnknownOutcome) is sent again: a broadcast leaves no one
 out, and a duplicate is bounded by the window.
+
+A STOP (or leaving the service) since the fan-out is checked as messages are read from the
+outbox, and a feeder reads only about what its binds take in ``queue_ahead_s``: so a STOP counts
+for every message that has not left within a second or so of it.
 """
 
 from __future__ import annotations
@@ -229,7 +233,9 @@ class Dispatcher:
         return None
 
     async def _read(self, feed: _Feed, priority: Priority) -> list[OutboxMessage]:
-        limit = self._read_ahead
+        # about what the binds take in queue_ahead_s: a STOP is checked when a message is read
+        # (the join in the query), so what is read must leave soon after
+        limit = min(self._read_ahead, max(20, sum(self._ahead(b) for b in feed.binds)))
         retries = await self._outbox.take_retries(
             carrier=feed.carrier, priority=priority, now=self._clock(),
             limit=limit + len(self._taken),

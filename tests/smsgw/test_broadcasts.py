@@ -3,14 +3,27 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from channels.simulator import Simulator
 from smsgw.app import Gateway
+from smsgw.config import Settings, load
 from smsgw.tokens import Role
 from tests.smsgw.api.catalogue_testbed import add_service
-from tests.smsgw.broadcast_testbed import create, numbers, seed, sent_to, stop, wait_state
-from tests.smsgw.testbed import Client, bearer
+from tests.smsgw.broadcast_testbed import (
+    create,
+    numbers,
+    seed,
+    sent_to,
+    stop,
+    view,
+    wait_state,
+)
+from tests.smsgw.testbed import Client, WriteConfig, bearer, on_simulator
 
 
 async def test_a_broadcast_reaches_every_subscriber_once_in_their_language(
@@ -67,10 +80,45 @@ async def test_a_stop_after_the_fan_out_is_honoured_before_sending(
     created = await create(client, author, service="HEALTH", texts={"en": "Clinic closed."})
     assert created["state"] == "awaiting_approval"
     # fanned out only once approved: the STOP below comes before the fan-out here, so this
-    # checks the fan-out's exclusion; the dispatcher's check is in test_dispatcher.py
+    # checks the fan-out's exclusion; the check before each submit is in test_dispatch.py
     await stop(gateway, members[0])
     supervisor = await bearer(gateway, Role.SUPERVISOR)
     response = await client.post(f"/api/v1/broadcasts/{created['id']}/approve", headers=supervisor)
     assert response.status == 200, await response.text()
     await wait_state(client, supervisor, created["id"], state="done", delivered=19)
     assert set(sent_to(simulator)) == set(members[1:])
+
+
+def _quiet_now() -> str:
+    """A [broadcasts] table whose quiet hours are now, in the gateway's time zone."""
+    now = datetime.now(ZoneInfo("America/Belize"))
+    start, end = now - timedelta(hours=1), now + timedelta(hours=1)
+    return f'\n[broadcasts]\nquiet_hours = ["{start:%H:%M}", "{end:%H:%M}"]\n'
+
+
+@pytest.fixture
+def settings(
+    simulator: Simulator, write_config: WriteConfig, request: pytest.FixtureRequest
+) -> Settings:
+    """conftest.py's config, plus the TOML given by indirect parametrization."""
+    return load(write_config(on_simulator(simulator.port) + getattr(request, "param", "")))
+
+
+@pytest.mark.parametrize("settings", [_quiet_now()], indirect=True, ids=["quiet-now"])
+async def test_routine_broadcasts_wait_out_quiet_hours_and_emergencies_do_not(
+    client: Client, gateway: Gateway, simulator: Simulator, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    await add_service(gateway, keyword="HURRICANE", aliases=["HURACAN"])
+    routine, alert = numbers("+50160", 10), numbers("+50161", 10)
+    await seed(gateway, "HEALTH", routine)
+    await seed(gateway, "HURRICANE", alert)
+    waiting = await create(client, admin, service="HEALTH", texts={"en": "Clinic hours."})
+    urgent = await create(
+        client, admin, service="HURRICANE", priority="emergency", texts={"en": "Shelter now."}
+    )
+
+    await wait_state(client, admin, urgent["id"], state="done", delivered=10)
+    await asyncio.sleep(1.5)  # the scheduler looked at the routine one again meanwhile
+    assert (await view(client, admin, waiting["id"]))["state"] == "queued"
+    assert set(sent_to(simulator)) == set(alert)

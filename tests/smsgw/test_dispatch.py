@@ -6,17 +6,27 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from channels.simulator import Simulator
+from channels.simulator import Simulator, SimulatorConfig
 from channels.smpp.codec import Status
 from smsgw.app import Gateway
 from smsgw.config import Settings, load
 from smsgw.storage.sqlite.delivery import timestamp
+from subscriptions.models import Source
 from tests.smsgw.api.catalogue_testbed import add_service
-from tests.smsgw.broadcast_testbed import create, numbers, seed, sent_to, view, wait_state
+from tests.smsgw.broadcast_testbed import (
+    create,
+    numbers,
+    seed,
+    sent_to,
+    stop,
+    view,
+    wait_state,
+)
 from tests.smsgw.testbed import WAIT, Client, WriteConfig, eventually
 
 TPS = 50
@@ -74,8 +84,24 @@ reconnect_min_s = 0.05
 
 
 @pytest.fixture
-def settings(simulator: Simulator, write_config: WriteConfig) -> Settings:
-    return load(write_config(CONFIG.replace("PORT", str(simulator.port))))
+async def smart_smsc() -> AsyncIterator[Simulator]:
+    """A second SMSC, smart's own (the settings put smart-1 on it when a test asks for it)."""
+    config = SimulatorConfig(port=0, control_port=None, receipt_delay_s=0.01,
+                             receipt_mix={"delivered": 1.0})  # fmt: skip
+    async with Simulator(config) as smsc:
+        yield smsc
+
+
+@pytest.fixture
+def settings(
+    simulator: Simulator, write_config: WriteConfig, request: pytest.FixtureRequest
+) -> Settings:
+    text = CONFIG.replace("PORT", str(simulator.port))
+    if "smart_smsc" in request.fixturenames:
+        smart: Simulator = request.getfixturevalue("smart_smsc")
+        head, tail = text.split('name = "smart-1"')
+        text = head + 'name = "smart-1"' + tail.replace(str(simulator.port), str(smart.port))
+    return load(write_config(text))
 
 
 def max_per_second(simulator: Simulator, system_id: str) -> int:
@@ -217,3 +243,38 @@ async def test_a_long_text_is_delivered_when_all_its_parts_are(
         return rate == 1.0
 
     await eventually(every_receipt_counted)
+
+
+async def test_a_stop_during_a_broadcast_is_honoured_before_its_message_leaves(
+    client: Client, gateway: Gateway, simulator: Simulator, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    members = numbers("+50160", 300)
+    await seed(gateway, "HEALTH", members)
+    created = await create(client, admin, service="HEALTH", texts={"en": "Clinic hours."})
+    await simulator.wait_submits(20)  # fanned out, under way; the last ones are still queued
+    late = members[-1]
+    await stop(gateway, late)
+    await gateway.subscriptions.leave(
+        members[-2], "HEALTH", at=datetime.now(UTC), source=Source.SMS, consent="test"
+    )
+
+    done = await wait_state(client, admin, created["id"], state="done", delivered=298)
+    assert done["cancelled"] == 2
+    assert set(sent_to(simulator)) == set(members[:-2])
+
+
+async def test_a_carrier_that_is_down_does_not_stall_the_other(
+    client: Client, gateway: Gateway, simulator: Simulator, smart_smsc: Simulator,
+    admin: dict[str, str],
+) -> None:  # fmt: skip
+    await add_service(gateway)
+    btl, smart = numbers("+50160", 100), numbers("+50165", 50)
+    await seed(gateway, "HEALTH", btl + smart)
+    await smart_smsc.stop()  # smart's SMSC goes down: connection refused from now on
+    created = await create(client, admin, service="HEALTH", texts={"en": "Clinic hours."})
+
+    seen = await wait_state(client, admin, created["id"], state="sending", delivered=100)
+    assert seen["queued"] == 50  # smart's wait, btl's went
+    assert set(sent_to(simulator)) == set(btl)
+    assert not smart_smsc.submits
