@@ -57,7 +57,10 @@ async def run_simulator(config: SimulatorConfig) -> None:
 async def run_demo(settings: Settings) -> None:
     """Simulator + gateway on a demo database; prints an admin token and commands to paste."""
     demo_db = settings.gateway.data_dir / "demo.db"
-    settings = settings.model_copy(update={"database": DatabaseConfig(url=f"sqlite:///{demo_db}")})
+    # no quiet hours: a newcomer trying it at night would see routine broadcasts wait
+    broadcasts = settings.broadcasts.model_copy(update={"quiet_hours": None})
+    database = DatabaseConfig(url=f"sqlite:///{demo_db}")
+    settings = settings.model_copy(update={"database": database, "broadcasts": broadcasts})
     simulator = Simulator(simulator_config(settings, log_submits=True))
     await simulator.start()
     app = build_app(settings)
@@ -81,6 +84,10 @@ async def run_demo(settings: Settings) -> None:
 def _banner(url: str, token: str, simulator: Simulator) -> str:
     control = f"http://{simulator.config.host}:{simulator.control_port}"
     body = shlex.quote(f'{{"to": "{EXAMPLE_NUMBER}", "text": "Hello from smsgw"}}')
+    broadcast = shlex.quote(
+        '{"service": "HEALTH", "texts": {"en": "Vaccination day Saturday 9am at all clinics.",'
+        ' "es": "Dia de vacunacion el sabado 9am en todas las clinicas."}}'
+    )
     auth = shlex.quote(f"Authorization: Bearer {token}")
     return f"""
 smsgw demo is running. Ctrl-C stops it (the binds are closed cleanly).
@@ -100,6 +107,13 @@ Play a citizen texting the short code (the replies show in this log as submits):
   smsgw mo {EXAMPLE_NUMBER} "JOIN HEALTH" --simulator {control}
   smsgw mo {EXAMPLE_NUMBER} "LISTA" --simulator {control}
   smsgw mo {EXAMPLE_NUMBER} "STOP" --simulator {control}
+
+Broadcast to everyone who joined HEALTH (add "priority": "emergency" for an alert), then
+watch it (quiet hours are off in the demo):
+
+  curl -s -X POST {url}/api/v1/broadcasts -H {auth} -H 'Content-Type: application/json' \\
+       -d {broadcast}
+  curl -s {url}/api/v1/broadcasts/ID -H {auth}
 
 Services: curl -s {url}/api/v1/services -H {auth}
 

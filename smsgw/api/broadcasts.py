@@ -103,7 +103,9 @@ class BroadcastView(BaseModel):
     delivery_rate: float | None = Field(description="delivered / (audience - cancelled)")
     latency_p50_s: float | None = Field(description="submit → delivery receipt")
     latency_p95_s: float | None
-    throughput_per_s: float | None = Field(description="messages submitted per second")
+    throughput_per_s: float | None = Field(
+        description="messages submitted per second, from the start of the fan-out to the last"
+    )
 
 
 class BroadcastList(BaseModel):
@@ -243,7 +245,9 @@ def _view(b: Broadcast, stats: BroadcastStats | None) -> BroadcastView:
     reachable = audience - cancelled
     throughput = None
     if stats and stats.first_submit_at and stats.last_submit_at:
-        span = (stats.last_submit_at - stats.first_submit_at).total_seconds()
+        # from the start of the fan-out: two messages a millisecond apart are no 2,000/s
+        start = min(b.started_at or stats.first_submit_at, stats.first_submit_at)
+        span = (stats.last_submit_at - start).total_seconds()
         sent = sum(v for k, v in counts.items() if k not in ("queued", "cancelled", "expired"))
         throughput = round(sent / span, 1) if span > 0 else None
     return BroadcastView(

@@ -41,9 +41,12 @@ async def simulator(request: pytest.FixtureRequest) -> AsyncIterator[Simulator]:
 
 
 @pytest.fixture
-def settings(simulator: Simulator, write_config: WriteConfig) -> Settings:
-    """The gateway's config.toml in tmp_path, every bind on the simulator."""
-    return load(write_config(on_simulator(simulator.port)))
+def settings(
+    simulator: Simulator, write_config: WriteConfig, request: pytest.FixtureRequest
+) -> Settings:
+    """The gateway's config.toml in tmp_path, every bind on the simulator; parametrize
+    indirectly with TOML to add (e.g. a [broadcasts] table)."""
+    return load(write_config(on_simulator(simulator.port) + getattr(request, "param", "")))
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 
 from channels.simulator import Simulator
 from smsgw.app import Gateway
-from smsgw.config import Settings, load
 from smsgw.tokens import Role
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import (
@@ -23,7 +22,7 @@ from tests.smsgw.broadcast_testbed import (
     view,
     wait_state,
 )
-from tests.smsgw.testbed import Client, WriteConfig, bearer, on_simulator
+from tests.smsgw.testbed import Client, bearer
 
 
 async def test_a_broadcast_reaches_every_subscriber_once_in_their_language(
@@ -94,14 +93,6 @@ def _quiet_now() -> str:
     now = datetime.now(ZoneInfo("America/Belize"))
     start, end = now - timedelta(hours=1), now + timedelta(hours=1)
     return f'\n[broadcasts]\nquiet_hours = ["{start:%H:%M}", "{end:%H:%M}"]\n'
-
-
-@pytest.fixture
-def settings(
-    simulator: Simulator, write_config: WriteConfig, request: pytest.FixtureRequest
-) -> Settings:
-    """conftest.py's config, plus the TOML given by indirect parametrization."""
-    return load(write_config(on_simulator(simulator.port) + getattr(request, "param", "")))
 
 
 @pytest.mark.parametrize("settings", [_quiet_now()], indirect=True, ids=["quiet-now"])

@@ -12,7 +12,6 @@ import pytest
 
 from channels.simulator import Simulator
 from smsgw.app import Gateway
-from smsgw.config import Settings, load
 from smsgw.tokens import Role, hash_secret
 from tests.smsgw.api.catalogue_testbed import add_service, error_of
 from tests.smsgw.broadcast_testbed import (
@@ -25,7 +24,7 @@ from tests.smsgw.broadcast_testbed import (
     view,
     wait_state,
 )
-from tests.smsgw.testbed import Client, WriteConfig, bearer, on_simulator
+from tests.smsgw.testbed import Client, bearer
 
 _TEXT = "Clinic closed Monday for cleaning."
 _SPANISH = "Día de vacunación el sábado."  # í, ó and á are not in GSM 03.38: UCS-2
@@ -37,14 +36,6 @@ _ACCENTED_FOLDED = (  # é and ñ are GSM letters: kept
     "Vacunacion gratuita en la clinica este sabado de 8 a 12. Señor Pérez, traiga la tarjeta."
 )
 _WAIT_UNSENT_S = 1.5  # longer than the scheduler's tick (1 s): time enough to send if it would
-
-
-@pytest.fixture
-def settings(
-    simulator: Simulator, write_config: WriteConfig, request: pytest.FixtureRequest
-) -> Settings:
-    """conftest.py's config, plus the TOML given by indirect parametrization."""
-    return load(write_config(on_simulator(simulator.port) + getattr(request, "param", "")))
 
 
 def _body(**changes: Any) -> dict[str, Any]:
