@@ -332,8 +332,12 @@ async def approve_broadcast(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     due = broadcast.send_at is None or broadcast.send_at <= now
     state = BroadcastState.QUEUED if due else BroadcastState.SCHEDULED
+    # the validity runs from when it may go: an alert approved late is not born expired
+    planned = broadcast.send_at or broadcast.created_at
+    start = now if due else planned
+    expires_at = start + (broadcast.expires_at - planned)
     if not await deps.broadcasts.approve_broadcast(
-        broadcast.id, by=principal.id, at=now, state=state
+        broadcast.id, by=principal.id, at=now, state=state, expires_at=expires_at
     ):
         raise ApiError(409, "conflict", f"broadcast {broadcast.id} is no longer awaiting approval")
     _log.info("broadcast_approved", broadcast=broadcast.id, by=principal.id)

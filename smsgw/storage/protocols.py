@@ -71,9 +71,16 @@ class BroadcastStore(Protocol):
         """Scheduled, queued and sending ones: emergency first, then oldest first."""
 
     async def approve_broadcast(
-        self, broadcast_id: int, *, by: str, at: datetime, state: BroadcastState
+        self,
+        broadcast_id: int,
+        *,
+        by: str,
+        at: datetime,
+        state: BroadcastState,
+        expires_at: datetime,
     ) -> bool:
-        """Awaiting approval → ``state``; False if it was not awaiting approval."""
+        """Awaiting approval → ``state``, valid until ``expires_at``; False if it was not
+        awaiting approval."""
 
     async def cancel_broadcast(self, broadcast_id: int, *, by: str, at: datetime) -> int | None:
         """Cancels an open broadcast and its queued messages (returns how many; None if it

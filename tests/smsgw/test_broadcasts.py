@@ -113,3 +113,18 @@ async def test_routine_broadcasts_wait_out_quiet_hours_and_emergencies_do_not(
     await asyncio.sleep(1.5)  # the scheduler looked at the routine one again meanwhile
     assert (await view(client, admin, waiting["id"]))["state"] == "queued"
     assert set(sent_to(simulator)) == set(alert)
+
+
+async def test_receipts_that_come_before_their_submit_response_still_count(
+    client: Client, gateway: Gateway, simulator: Simulator, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    members = numbers("+50160", 40) + numbers("+50165", 20)
+    await seed(gateway, "HEALTH", members)
+    simulator.receipt_before_response = True  # the receipt is written ahead of its response
+
+    created = await create(client, admin, service="HEALTH", texts={"en": "Clinic hours."})
+
+    done = await wait_state(client, admin, created["id"], state="done", delivered=60)
+    assert done["submitted"] == 0
+    assert set(sent_to(simulator).values()) == {1}

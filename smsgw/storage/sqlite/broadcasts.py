@@ -112,12 +112,18 @@ def open_broadcasts(db: sqlite3.Connection) -> list[Broadcast]:
 
 
 def approve(
-    db: sqlite3.Connection, broadcast_id: int, *, by: str, at: datetime, state: BroadcastState
+    db: sqlite3.Connection,
+    broadcast_id: int,
+    *,
+    by: str,
+    at: datetime,
+    state: BroadcastState,
+    expires_at: datetime,
 ) -> bool:
     cursor = db.execute(
-        "UPDATE broadcasts SET state = ?, approved_by = ?, approved_at = ?, updated_at = ?"
-        " WHERE id = ? AND state = 'awaiting_approval'",
-        (state.value, by, timestamp(at), timestamp(at), broadcast_id),
+        "UPDATE broadcasts SET state = ?, approved_by = ?, approved_at = ?, updated_at = ?,"
+        " expires_at = ? WHERE id = ? AND state = 'awaiting_approval'",
+        (state.value, by, timestamp(at), timestamp(at), timestamp(expires_at), broadcast_id),
     )
     return cursor.rowcount == 1
 

@@ -329,11 +329,18 @@ class SqliteStore:
         return await self._thread.read(broadcasts.open_broadcasts)
 
     async def approve_broadcast(
-        self, broadcast_id: int, *, by: str, at: datetime, state: BroadcastState
+        self,
+        broadcast_id: int,
+        *,
+        by: str,
+        at: datetime,
+        state: BroadcastState,
+        expires_at: datetime,
     ) -> bool:
         return await self._thread.write(
-            partial(broadcasts.approve, broadcast_id=broadcast_id, by=by, at=at, state=state)
-        )
+            partial(broadcasts.approve, broadcast_id=broadcast_id, by=by, at=at, state=state,
+                    expires_at=expires_at)
+        )  # fmt: skip
 
     async def cancel_broadcast(self, broadcast_id: int, *, by: str, at: datetime) -> int | None:
         return await self._thread.write(

@@ -4,6 +4,7 @@ approval, cancelling and the listing (real server, real simulator, real SQLite).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from channels.simulator import Simulator
 from smsgw.app import Gateway
+from smsgw.storage.sqlite.delivery import timestamp
 from smsgw.tokens import Role, hash_secret
 from tests.smsgw.api.catalogue_testbed import add_service, error_of
 from tests.smsgw.broadcast_testbed import (
@@ -682,3 +684,27 @@ async def test_the_broadcast_routes_document_their_answers(client: Client) -> No
         assert statuses(f"{BROADCASTS}/{{id}}/{action}", "post") == {
             "200", "401", "403", "404", "409",
         }  # fmt: skip
+
+
+async def test_the_validity_runs_from_the_approval_when_that_comes_late(
+    client: Client, gateway: Gateway, simulator: Simulator
+) -> None:
+    await add_service(gateway, requires_approval=True)
+    await seed(gateway, "HEALTH", numbers("+50160", 3))
+    officer = await bearer(gateway, Role.OFFICER, ministry="health")
+    created = await create(client, officer, **_body(valid_for_minutes=60))
+    # written two hours ago: as created, its hour of validity ended an hour ago
+    ago = datetime.now(UTC) - timedelta(hours=2)
+    with sqlite3.connect(gateway.settings.database.sqlite_path) as db:
+        db.execute(
+            "UPDATE broadcasts SET created_at = ?, expires_at = ? WHERE id = ?",
+            (timestamp(ago), timestamp(ago + timedelta(hours=1)), created["id"]),
+        )
+    supervisor = await bearer(gateway, Role.SUPERVISOR)
+
+    response = await client.post(f"{BROADCASTS}/{created['id']}/approve", headers=supervisor)
+
+    assert response.status == 200, await response.text()
+    expires = datetime.fromisoformat((await response.json())["expires_at"])
+    assert timedelta(minutes=59) < expires - datetime.now(UTC) <= timedelta(minutes=60)
+    await wait_state(client, officer, created["id"], state="done", delivered=3)
