@@ -38,6 +38,7 @@ from smsgw.config import load
 from smsgw.storage.sqlite import SqliteStore
 from subscriptions.models import Service, Source
 
+WINDOW = 100
 TEXT = "Vaccination day Saturday 9am at all clinics. Bring your card."
 ALERT = "Hurricane warning: move to a shelter now. Listen to the radio."
 
@@ -188,7 +189,7 @@ def ask(pipe: Connection, question: str) -> dict[str, Any]:
 async def throughput(pipe: Connection, folder: Path, port: int, n: int) -> None:
     db = folder / "broadcast.db"
     await seed(db, n, 0)
-    gateway = await start_gateway(folder, port, tps=0, window=100)
+    gateway = await start_gateway(folder, port, tps=0, window=WINDOW)
     try:
         cpu0, wall0 = time.process_time(), time.perf_counter()
         bid = await gateway.broadcasts.add_broadcast(broadcast("HEALTH", TEXT, Priority.NORMAL))

@@ -53,6 +53,8 @@ from smsgw.delivery.sender import RetryPolicy
 
 _log = structlog.get_logger(__name__)
 
+_PRIORITIES = tuple(Priority)  # most urgent first (iterating the Enum itself is slow)
+
 
 class CarrierRouter(Protocol):
     @property
@@ -121,6 +123,7 @@ class Dispatcher:
         self._read_ahead = read_ahead
         self._clock = clock
         self._feeds = {c: _Feed(c, router.binds(c)) for c in router.carriers}
+        self._aheads = {b.name: self._ahead(b) for f in self._feeds.values() for b in f.binds}
         self._broadcasts: dict[int, Broadcast] = {}
         self._taken: set[int] = set()  # outbox ids handed out, until their outcome is stored
         self._urgent: dict[str, int] = {}  # bind name → emergency segments handed, not done
@@ -145,7 +148,7 @@ class Dispatcher:
     def wake(self, priority: Priority | None = None) -> None:
         """New messages are in the outbox (after a fan-out chunk is committed)."""
         for feed in self._feeds.values():
-            for p in Priority if priority is None else (priority,):
+            for p in _PRIORITIES if priority is None else (priority,):
                 feed.stale[p] = True
             feed.wake.set()
 
@@ -180,12 +183,21 @@ class Dispatcher:
         window, tps = bind.window, bind.tps
         return int(tps * self._ahead_s) + window if tps else window * 4
 
-    def _room(self, bind: Channel, priority: Priority) -> int:
-        """Segments ``bind`` may still be handed. Emergency messages go ahead of routine ones
-        on the bind (OutboundSms.urgent), so only their own load counts against them."""
-        if priority is Priority.EMERGENCY:
-            return self._ahead(bind) - self._urgent.get(bind.name, 0)
-        return self._ahead(bind) - bind.backlog
+    def _roomiest(self, binds: list[Channel]) -> dict[Priority, Channel]:
+        """Per priority, the bind that may take the most more segments, if one may take any.
+        Emergency messages go ahead of routine ones on a bind (OutboundSms.urgent), so only
+        their own load counts against them. (Runs once per message: kept plain.)"""
+        found: dict[Priority, Channel] = {}
+        best_urgent = best_routine = 0
+        for bind in binds:
+            ahead = self._aheads[bind.name]
+            urgent = ahead - self._urgent.get(bind.name, 0)
+            if urgent > best_urgent:
+                best_urgent, found[Priority.EMERGENCY] = urgent, bind
+            routine = ahead - bind.backlog
+            if routine > best_routine:
+                best_routine, found[Priority.NORMAL] = routine, bind
+        return found
 
     async def _run(self, feed: _Feed) -> None:
         while True:
@@ -199,15 +211,12 @@ class Dispatcher:
 
     async def _feed(self, feed: _Feed) -> None:
         while True:
-            up = [b for b in feed.binds if b.can_send]
-            room = {p: max((self._room(b, p) for b in up), default=0) for p in Priority}
-            message = await self._next(feed, [p for p in Priority if room[p] > 0])
+            roomiest = self._roomiest([b for b in feed.binds if b.can_send])
+            message = await self._next(feed, [p for p in _PRIORITIES if p in roomiest])
             if message is None:
                 await self._wait(feed)
                 continue
-            priority = message.priority
-            bind = max(up, key=lambda b: self._room(b, priority))
-            await self._hand(feed, bind, message)
+            await self._hand(feed, roomiest[message.priority], message)
 
     @staticmethod
     async def _wait(feed: _Feed) -> None:
@@ -235,7 +244,7 @@ class Dispatcher:
     async def _read(self, feed: _Feed, priority: Priority) -> list[OutboxMessage]:
         # about what the binds take in queue_ahead_s: a STOP is checked when a message is read
         # (the join in the query), so what is read must leave soon after
-        limit = min(self._read_ahead, max(20, sum(self._ahead(b) for b in feed.binds)))
+        limit = min(self._read_ahead, max(20, sum(self._aheads[b.name] for b in feed.binds)))
         retries = await self._outbox.take_retries(
             carrier=feed.carrier, priority=priority, now=self._clock(),
             limit=limit + len(self._taken),
