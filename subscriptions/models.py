@@ -82,3 +82,35 @@ class ImportCounts:
     joined: int  # new subscriptions
     already: int  # already subscribed (or the same number twice in the import)
     opted_out: int  # skipped: under a global STOP, which only the citizen can lift
+
+
+class ChangeKind(StrEnum):
+    """What one citizen's text asks of the store (SubscriptionStore.apply)."""
+
+    NONE = "none"  # nothing to change (HELP, LIST, unknown…): at most a language look-up
+    JOIN = "join"
+    LEAVE = "leave"
+    STOP_ALL = "stop_all"
+    UNSTOP = "unstop"
+    LANGUAGE = "language"
+    MY = "my"  # read the active subscriptions
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: ChangeKind
+    msisdn: str
+    at: datetime
+    source: Source
+    consent: str
+    service: str | None = None  # JOIN, LEAVE
+    language: str | None = None  # JOIN: kept if they have none; LANGUAGE: the new one
+    lookup: bool = False  # read the subscriber's language first (the reply's language)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    language: str | None = None  # the subscriber's, before the change (when looked up)
+    changed: bool = False  # JOIN / LEAVE did something
+    services: tuple[str, ...] = ()  # STOP_ALL left, UNSTOP rejoined, MY subscribed to
+    error: str | None = None  # the change failed (e.g. no such service); nothing was written

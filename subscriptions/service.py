@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from subscriptions.keywords import Command, KeywordParser, Verb
-from subscriptions.models import Service, Source
+from subscriptions.models import Change, ChangeKind, ChangeResult, Service, Source
 from subscriptions.replies import pack
 from subscriptions.store import SubscriptionStore
 from subscriptions.templates import Templates
@@ -19,6 +19,13 @@ class IncomingText:
     text: str
     message_id: str  # the stored inbound text: the proof of consent
     received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    command: Command
+    service: Service | None
+    change: Change
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,73 +60,91 @@ class SubscriptionService:
         self._parser = KeywordParser(services, self._templates)
 
     async def handle(self, incoming: IncomingText) -> Handled:
+        return (await self.handle_many([incoming]))[0]
+
+    async def handle_many(self, incoming: Sequence[IncomingText]) -> list[Handled]:
+        """The texts in order, their changes stored in one trip to the database."""
+        plans = [self._plan(text) for text in incoming]
+        results = await self._store.apply([plan.change for plan in plans])
+        return [self._answer(plan, result) for plan, result in zip(plans, results, strict=True)]
+
+    def _plan(self, incoming: IncomingText) -> _Plan:
         command = self._parser.parse(incoming.text)
         service = self._services.get(command.service or "")
-        # A text whose words tell its language ("AYUDA") is answered in it; otherwise the
-        # subscriber's language, then the service's. Only then is the subscriber looked up: a
-        # trip to the database saved for about half the texts of a storm.
-        chosen = None
-        if command.language is None:
-            subscriber = await self._store.subscriber(incoming.msisdn)
-            chosen = subscriber.language if subscriber else None
-        language = command.language or chosen or (service.default_language if service else "en")
+        verb, kind = command.verb, ChangeKind.NONE
+        if verb is Verb.JOIN and service is not None and service.active:
+            kind = ChangeKind.JOIN
+        elif verb is Verb.LEAVE and service is not None:
+            kind = ChangeKind.LEAVE
+        elif verb is Verb.STOP_ALL:
+            kind = ChangeKind.STOP_ALL
+        elif verb is Verb.UNSTOP:
+            kind = ChangeKind.UNSTOP
+        elif verb is Verb.LANGUAGE and command.language is not None:
+            kind = ChangeKind.LANGUAGE
+        elif verb is Verb.MY:
+            kind = ChangeKind.MY
+        change = Change(
+            kind,
+            incoming.msisdn,
+            incoming.received_at,
+            Source.SMS,
+            incoming.message_id,
+            service=service.keyword if service else None,
+            # a citizen who wrote in a language we speak gets it, unless they chose another
+            # (the store keeps it only for a subscriber who has none)
+            language=command.language,
+            # a text whose words tell its language ("AYUDA") is answered in it; otherwise in
+            # the subscriber's, then the service's: looked up only then
+            lookup=command.language is None,
+        )
+        return _Plan(command, service, change)
+
+    def _answer(self, plan: _Plan, result: ChangeResult) -> Handled:
+        command, service = plan.command, plan.service
+        language = command.language or result.language
+        language = language or (service.default_language if service else "en")
         if language not in self._templates.languages:
             language = "en"
-        # The store keeps a language only for a subscriber who has none: passing the text's
-        # language on every join is safe.
-        replies = await self._apply(command, incoming, language, service, learnt=chosen is None)
+        replies = self._replies(command, service, language, result)
         if command.verb is Verb.LANGUAGE and command.language:
             language = command.language
         return Handled(command, language, tuple(replies))
 
-    async def _apply(
-        self,
-        command: Command,
-        incoming: IncomingText,
-        language: str,
-        service: Service | None,
-        *,
-        learnt: bool,
+    def _replies(
+        self, command: Command, service: Service | None, language: str, result: ChangeResult
     ) -> list[str]:
-        store, msisdn = self._store, incoming.msisdn
-        at, source, consent = incoming.received_at, Source.SMS, incoming.message_id
         verb = command.verb
+        if result.error is not None:
+            return [self._render(language, "unknown")]
         if verb is Verb.JOIN and service is not None:
             if not service.active:
                 return [self._say(language, "service_inactive", service)]
-            # A citizen who wrote in a language we speak gets it, unless they chose another.
-            remembered = command.language if learnt else None
-            joined = await store.join(
-                msisdn, service.keyword, at=at, source=source, consent=consent, language=remembered
-            )
-            if joined:
+            if result.changed:
                 welcome = service.welcome.get(language)
                 return [welcome or self._say(language, "joined", service)]
             return [self._say(language, "already_joined", service)]
         if verb is Verb.LEAVE and service is not None:
-            left = await store.leave(msisdn, service.keyword, at=at, source=source, consent=consent)
-            return [self._say(language, "left" if left else "not_subscribed", service)]
+            return [self._say(language, "left" if result.changed else "not_subscribed", service)]
         if verb is Verb.STOP_ALL:
-            stopped = await store.stop_all(msisdn, at=at, source=source, consent=consent)
-            return [self._render(language, "stopped_all" if stopped else "stopped_all_none")]
+            return [
+                self._render(language, "stopped_all" if result.services else "stopped_all_none")
+            ]
         if verb is Verb.UNSTOP:
-            back = await store.unstop(msisdn, at=at, source=source, consent=consent)
-            if not back:
+            if not result.services:
                 return [self._render(language, "unstopped_none")]
-            return [self._render(language, "unstopped", services=self._names(language, back))]
+            names = self._names(language, list(result.services))
+            return [self._render(language, "unstopped", services=names)]
         if verb is Verb.LANGUAGE:
             if command.language is None:
                 choices = self._templates.language_choices()
                 return [self._render(language, "language_help", choices=choices)]
-            await store.set_language(
-                msisdn, command.language, at=at, source=source, consent=consent
-            )
             name = self._templates.name(command.language)
             return [self._render(command.language, "language_set", language=name)]
         if verb is Verb.LIST:
             return self._list(language)
         if verb is Verb.MY:
-            return [await self._my(msisdn, language)]
+            return [self._my(list(result.services), language)]
         if verb is Verb.HELP:
             return [self._render(language, "help")]
         if service is not None and not service.active:
@@ -139,8 +164,7 @@ class SubscriptionService:
         ]
         return pack(self._render(language, "list_header"), lines, self._fits)
 
-    async def _my(self, msisdn: str, language: str) -> str:
-        keywords = [s.service for s in await self._store.subscriptions(msisdn)]
+    def _my(self, keywords: list[str], language: str) -> str:
         if not keywords:
             return self._render(language, "my_none")
         names = self._names(language, keywords)

@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Protocol
 
 from subscriptions.models import (
+    Change,
+    ChangeResult,
     ConsentEvent,
     ImportCounts,
     Service,
@@ -81,6 +83,11 @@ class SubscriptionStore(Protocol):
     async def set_language(
         self, msisdn: str, language: str, *, at: datetime, source: Source, consent: str
     ) -> None: ...
+
+    async def apply(self, changes: Sequence[Change]) -> list[ChangeResult]:
+        """Each change in turn, as the single-change methods above would make it, all in one
+        transaction (one trip to the database for a whole batch of citizens' texts). A change
+        that fails is undone alone and reported in its result's ``error``."""
 
     async def join_many(
         self,

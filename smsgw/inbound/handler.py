@@ -2,7 +2,9 @@
 
 Texts are stored (and only then acknowledged to the carrier) by the Recorder; this handler takes
 them from that persisted queue in batches, so a storm of texts after a radio announcement waits
-in SQLite, not in memory, and nothing is lost across a restart. A text is marked handled in the
+in SQLite, not in memory, and nothing is lost across a restart. A batch's consent changes are
+stored in one trip to the database (SubscriptionStore.apply): per text, the trip and the
+store's lock cost more than the change itself. A text is marked handled in the
 batch after its replies are queued: a crash in between handles it again, which the store's
 idempotence (joining twice changes nothing) makes harmless beyond a repeated reply.
 """
@@ -19,7 +21,7 @@ from smsgw.inbound.guard import Guard
 from smsgw.inbound.queue import HandledInbound, InboundOutcome, StoredInbound
 from smsgw.storage.protocols import InboundQueue
 from subscriptions.numbers import InvalidNumber, is_short_or_alphanumeric, normalise_msisdn
-from subscriptions.service import IncomingText, SubscriptionService
+from subscriptions.service import Handled, IncomingText, SubscriptionService
 
 _log = structlog.get_logger(__name__)
 
@@ -74,25 +76,36 @@ class InboundHandler:
                 await self._handle_batch(texts)
 
     async def _handle_batch(self, texts: list[StoredInbound]) -> None:
-        replies: list[asyncio.Future[object]] = []
-        done: list[HandledInbound] = []
+        outcomes: dict[str, InboundOutcome] = {}
+        admitted: list[tuple[StoredInbound, IncomingText]] = []
         for text in texts:
-            try:
-                outcome = await self._handle(text, replies)
-            except Exception:  # noqa: BLE001  # task root: one bad text must not stop the queue
-                _log.exception("inbound_handling_failed", id=text.id)
-                outcome = InboundOutcome.FAILED
-            done.append(HandledInbound(text.id, outcome, self._clock()))
+            refused = self._admit(text)
+            if isinstance(refused, InboundOutcome):
+                outcomes[text.id] = refused
+            else:
+                admitted.append((text, refused))
+        replies: list[asyncio.Future[object]] = []
+        try:
+            # one trip to the database for the whole batch's consent changes
+            answers = await self._service.handle_many([incoming for _, incoming in admitted])
+        except Exception:  # noqa: BLE001  # task root: the queue must go on
+            _log.exception("inbound_batch_failed", texts=len(admitted))
+            outcomes.update((text.id, InboundOutcome.FAILED) for text, _ in admitted)
+        else:
+            for (text, incoming), handled in zip(admitted, answers, strict=True):
+                outcomes[text.id] = self._answer(text, incoming.msisdn, handled, replies)
         # The batch is marked handled once all its replies are stored (see the module docstring).
         for result in await asyncio.gather(*replies, return_exceptions=True):
             if isinstance(result, BaseException):
                 _log.error("reply_not_queued", error=repr(result))
-        await self._queue.mark_inbound_handled(done)
-        self.handled += len(done)
+        now = self._clock()
+        await self._queue.mark_inbound_handled(
+            [HandledInbound(text.id, outcomes[text.id], now) for text in texts]
+        )
+        self.handled += len(texts)
 
-    async def _handle(
-        self, text: StoredInbound, replies: list[asyncio.Future[object]]
-    ) -> InboundOutcome:
+    def _admit(self, text: StoredInbound) -> IncomingText | InboundOutcome:
+        """The text to handle, or why it is not handled."""
         if is_short_or_alphanumeric(text.sender):
             _log.info("inbound_not_answered", id=text.id, reason="short_or_alphanumeric_sender")
             return InboundOutcome.NOT_ANSWERED
@@ -104,9 +117,15 @@ class InboundHandler:
         if self._guard.is_duplicate(msisdn, text.text, text.received_at):
             _log.info("inbound_duplicate", id=text.id, sender=msisdn)
             return InboundOutcome.DUPLICATE
-        handled = await self._service.handle(
-            IncomingText(msisdn, text.text, text.id, text.received_at)
-        )
+        return IncomingText(msisdn, text.text, text.id, text.received_at)
+
+    def _answer(
+        self,
+        text: StoredInbound,
+        msisdn: str,
+        handled: Handled,
+        replies: list[asyncio.Future[object]],
+    ) -> InboundOutcome:
         _log.info(
             "inbound_handled",
             id=text.id,
@@ -118,8 +137,6 @@ class InboundHandler:
         if not self._guard.may_reply(msisdn, self._clock(), len(handled.replies)):
             _log.warning("replies_rate_limited", id=text.id, sender=msisdn)
             return InboundOutcome.SILENCED
-        # Queued at once (not at the end of the batch): the first texts of a storm are answered
-        # while the rest are still being handled.
         replies.extend(
             asyncio.ensure_future(self._reply(msisdn, body, text.channel))
             for body in handled.replies

@@ -37,6 +37,8 @@ from smsgw.storage.sqlite.subscriptions import SqliteSubscriptions
 from smsgw.storage.sqlite.thread import SqliteThread, in_transaction, run_in_db
 from smsgw.tokens import ApiToken, Role
 from subscriptions.models import (
+    Change,
+    ChangeResult,
     ConsentEvent,
     ImportCounts,
     Service,
@@ -287,6 +289,9 @@ class SqliteStore:
         await self._subscriptions.set_language(
             msisdn, language, at=at, source=source, consent=consent
         )
+
+    async def apply(self, changes: Sequence[Change]) -> list[ChangeResult]:
+        return await self._subscriptions.apply(changes)
 
     async def join_many(
         self,

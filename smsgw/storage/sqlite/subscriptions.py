@@ -23,6 +23,9 @@ from smsgw.storage.sqlite.delivery import timestamp
 from smsgw.storage.sqlite.thread import SqliteThread
 from subscriptions.models import (
     Action,
+    Change,
+    ChangeKind,
+    ChangeResult,
     ConsentEvent,
     ImportCounts,
     Source,
@@ -143,6 +146,9 @@ class SqliteSubscriptions:
         stamp = _Stamp.of(at, source, consent)
         await self._db.write(partial(_new_language, msisdn=msisdn, language=language, stamp=stamp))
 
+    async def apply(self, changes: Sequence[Change]) -> list[ChangeResult]:
+        return await self._db.write(partial(_apply, changes=changes))
+
     async def join_many(
         self,
         rows: Sequence[tuple[str, str | None]],
@@ -244,6 +250,47 @@ def _unstop(db: sqlite3.Connection, *, msisdn: str, stamp: _Stamp) -> list[str]:
 def _new_language(db: sqlite3.Connection, *, msisdn: str, language: str, stamp: _Stamp) -> None:
     db.execute(_NEW_SUBSCRIBER, (msisdn, stamp.when))
     _set_language(db, msisdn, language, stamp)
+
+
+def _apply(db: sqlite3.Connection, *, changes: Sequence[Change]) -> list[ChangeResult]:
+    """Each change inside a savepoint of the caller's transaction: one that fails is undone
+    alone (as its own transaction would have been), and the others stand."""
+    results = []
+    for change in changes:
+        db.execute("SAVEPOINT change")
+        try:
+            results.append(_apply_one(db, change))
+        except (LookupError, sqlite3.IntegrityError) as exc:
+            db.execute("ROLLBACK TO change")
+            results.append(ChangeResult(error=str(exc)))
+        db.execute("RELEASE change")
+    return results
+
+
+def _apply_one(db: sqlite3.Connection, change: Change) -> ChangeResult:
+    msisdn, kind = change.msisdn, change.kind
+    language = None
+    if change.lookup:
+        row = db.execute("SELECT language FROM subscribers WHERE msisdn = ?", (msisdn,)).fetchone()
+        language = row[0] if row else None
+    stamp = _Stamp.of(change.at, change.source, change.consent)
+    if kind is ChangeKind.JOIN and change.service is not None:
+        joined = _join(db, msisdn=msisdn, service=change.service, stamp=stamp,
+                       language=change.language)  # fmt: skip
+        return ChangeResult(language, changed=joined)
+    if kind is ChangeKind.LEAVE and change.service is not None:
+        left = _leave(db, msisdn=msisdn, service=change.service, stamp=stamp)
+        return ChangeResult(language, changed=left)
+    if kind is ChangeKind.STOP_ALL:
+        return ChangeResult(language, services=tuple(_stop_all(db, msisdn=msisdn, stamp=stamp)))
+    if kind is ChangeKind.UNSTOP:
+        return ChangeResult(language, services=tuple(_unstop(db, msisdn=msisdn, stamp=stamp)))
+    if kind is ChangeKind.LANGUAGE and change.language is not None:
+        _new_language(db, msisdn=msisdn, language=change.language, stamp=stamp)
+    elif kind is ChangeKind.MY:
+        keywords = tuple(s.service for s in _subscriptions(db, msisdn=msisdn))
+        return ChangeResult(language, services=keywords)
+    return ChangeResult(language)
 
 
 def _join_many(

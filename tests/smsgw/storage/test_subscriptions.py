@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from smsgw.storage.sqlite import SqliteStore
-from subscriptions.models import Action, ImportCounts, Service, Source
+from subscriptions.models import (
+    Action,
+    Change,
+    ChangeKind,
+    ChangeResult,
+    ImportCounts,
+    Service,
+    Source,
+)
 from subscriptions.store import ServiceConflict
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -473,3 +481,63 @@ async def test_one_active_subscription_per_number_and_service_is_enforced_by_the
             " VALUES (?, 'HEALTH', 'x', 'sms', 'x')",
             number(1),
         )
+
+
+# ---------------------------------------------------------------- a batch of changes
+
+
+def change(kind: ChangeKind, msisdn: str, minute: int, **fields: object) -> Change:
+    return Change(kind, msisdn, at(minute), SMS, f"mo-{minute}", **fields)  # type: ignore[arg-type]
+
+
+async def test_a_batch_applies_each_change_in_order_in_one_transaction(
+    store: SqliteStore,
+) -> None:
+    a, b = number(1), number(2)
+    await store.set_language(a, "es", at=at(0), source=SMS, consent="mo-0")
+
+    results = await store.apply([
+        change(ChangeKind.JOIN, a, 1, service="HEALTH", lookup=True),
+        change(ChangeKind.JOIN, a, 2, service="HEALTH"),  # again: nothing to do
+        change(ChangeKind.JOIN, b, 3, service="WEATHER", language="en"),
+        change(ChangeKind.MY, a, 4, lookup=True),
+        change(ChangeKind.STOP_ALL, b, 5),
+        change(ChangeKind.UNSTOP, b, 6),
+        change(ChangeKind.LEAVE, a, 7, service="HEALTH"),
+        change(ChangeKind.NONE, number(3), 8, lookup=True),  # never seen: nothing written
+    ])  # fmt: skip
+
+    assert results == [
+        ChangeResult("es", changed=True),
+        ChangeResult(changed=False),
+        ChangeResult(changed=True),
+        ChangeResult("es", services=("HEALTH",)),
+        ChangeResult(services=("WEATHER",)),
+        ChangeResult(services=("WEATHER",)),
+        ChangeResult(changed=True),
+        ChangeResult(None),
+    ]
+    assert await active(store, a) == []
+    assert await active(store, b) == ["WEATHER"]
+    assert (await store.subscriber(b)).language == "en"  # type: ignore[union-attr]
+    assert await store.subscriber(number(3)) is None
+    assert [x for x, _, _ in await actions(store, b)] == [
+        Action.JOIN, Action.LANGUAGE, Action.STOP_ALL, Action.UNSTOP,
+    ]  # fmt: skip
+
+
+async def test_a_change_that_fails_is_undone_alone(store: SqliteStore, tmp_path: Path) -> None:
+    a, b = number(1), number(2)
+
+    results = await store.apply([
+        change(ChangeKind.JOIN, a, 1, service="HEALTH"),
+        change(ChangeKind.JOIN, b, 2, service="NOSUCH"),  # no such service
+        change(ChangeKind.JOIN, a, 3, service="JOBS"),
+    ])  # fmt: skip
+
+    assert [r.changed for r in results] == [True, False, True]
+    assert results[1].error is not None
+    assert "NOSUCH" in results[1].error
+    assert await active(store, a) == ["HEALTH", "JOBS"]
+    assert await store.subscriber(b) is None  # its new subscriber row went with it
+    assert rows(tmp_path / "subscriptions.db", "SELECT count(*) FROM consent_events") == [(2,)]
