@@ -33,6 +33,7 @@ from smsgw.delivery.sender import RetryPolicy, Sender
 from smsgw.errors import ConfigError
 from smsgw.inbound.guard import Guard
 from smsgw.inbound.handler import InboundHandler
+from smsgw.metrics import Metrics
 from smsgw.storage import Store, open_store
 from subscriptions.service import SubscriptionService
 from subscriptions.templates import TemplateError, Templates
@@ -70,6 +71,7 @@ class Gateway:
         self.settings = settings
         self._channels = [channel_factory(config) for config in settings.channels]
         self._router = Router(self._channels)
+        self._metrics = Metrics(self._channels)
         self._retry = retry
         self._store: Store | None = None
         self._recorder: Recorder | None = None
@@ -86,7 +88,7 @@ class Gateway:
             self._store = store = await open_store(self.settings.database)
             stack.push_async_callback(store.close)
             carriers = {channel.name: channel.carrier for channel in self._channels}
-            self._recorder = recorder = Recorder(store, carriers)
+            self._recorder = recorder = Recorder(store, carriers, metrics=self._metrics)
             await recorder.start()
             stack.push_async_callback(recorder.close)
             for channel in self._channels:
@@ -98,6 +100,7 @@ class Gateway:
                 recorder,
                 short_code=self.settings.gateway.short_code,
                 policy=self._retry,
+                metrics=self._metrics,
             )
             stack.push_async_callback(sender.stop)
             await sender.resume()
@@ -129,7 +132,9 @@ class Gateway:
             reply_limit=citizens.reply_limit,
             reply_window=timedelta(seconds=citizens.reply_window_s),
         )
-        handler = InboundHandler(store, service, reply, region=self.region, guard=guard)
+        handler = InboundHandler(
+            store, service, reply, region=self.region, guard=guard, metrics=self._metrics
+        )
         recorder.on_inbound = handler.wake
         await handler.start()
         self._stack.push_async_callback(handler.stop)
@@ -146,6 +151,7 @@ class Gateway:
             quiet=quiet,
             queue_ahead_s=settings.broadcasts.queue_ahead_s,
             policy=self._retry,
+            metrics=self._metrics,
         )
         await dispatcher.start()
         self._stack.push_async_callback(dispatcher.stop)
@@ -191,7 +197,7 @@ class Gateway:
             raise RuntimeError("the gateway is not started")
         return self._store
 
-    messages = tokens = subscriptions = broadcasts = store
+    messages = tokens = subscriptions = broadcasts = audit = store
 
     @property
     def broadcast_settings(self) -> BroadcastsConfig:
@@ -207,6 +213,10 @@ class Gateway:
             self._dispatcher.changed(broadcast)
         if self._scheduler is not None:
             self._scheduler.wake()
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._metrics
 
     @property
     def dispatcher(self) -> Dispatcher:

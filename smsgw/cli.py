@@ -19,9 +19,10 @@ import structlog
 from smsgw import demo, server
 from smsgw import logging as gateway_logging
 from smsgw.app import build_app
+from smsgw.audit import CLI, AuditAction, AuditEntry
 from smsgw.config import Settings, load
 from smsgw.errors import ConfigError
-from smsgw.storage import open_store
+from smsgw.storage import Store, open_store
 from smsgw.tokens import Role, issue
 
 DEFAULT_CONFIG = Path("config.toml")
@@ -71,6 +72,11 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--ministry", help="required for officers")
     create.add_argument("--expires-days", type=_positive, metavar="N", help="default: never")
+    listing = token.add_parser("list", help="every token: id, role, ministry, state")
+    listing.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
+    revoke = token.add_parser("revoke", help="revoke a token at once")
+    revoke.add_argument("id", help="the token's id (from token list)")
+    revoke.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
     db = commands.add_parser("db", help="database").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -82,7 +88,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)  # exits 2 on bad usage
-    if args.command == "token" and args.role == Role.OFFICER and not args.ministry:
+    creating = args.command == "token" and args.action == "create"
+    if creating and args.role == Role.OFFICER and not args.ministry:
         cli.error("token create: --role officer needs --ministry")
     gateway_logging.configure(args.log_level)
     try:
@@ -114,24 +121,61 @@ async def _dispatch(args: argparse.Namespace) -> int:
         )  # fmt: skip
         await demo.run_simulator(config)
     elif args.command == "token":
-        await _create_token(settings, args)
+        return await _token(settings, args)
     else:  # db migrate
         await _migrate(settings)
     return 0
 
 
-async def _create_token(settings: Settings, args: argparse.Namespace) -> None:
-    role = Role(args.role)
-    secret, token = issue(
-        role, now=datetime.now(UTC), ministry=args.ministry, expires_days=args.expires_days
-    )
+async def _token(settings: Settings, args: argparse.Namespace) -> int:
     store = await open_store(settings.database)
     try:
-        await store.add_token(token)
+        if args.action == "create":
+            await _create_token(store, args)
+        elif args.action == "list":
+            await _list_tokens(store)
+        elif not await _revoke_token(store, args.id):
+            return 1
     finally:
         await store.close()
+    return 0
+
+
+async def _create_token(store: Store, args: argparse.Namespace) -> None:
+    role, now = Role(args.role), datetime.now(UTC)
+    secret, token = issue(role, now=now, ministry=args.ministry, expires_days=args.expires_days)
+    audit = AuditEntry(now, CLI, None, None, AuditAction.TOKEN_ISSUED, token.id,
+                       {"role": role.value, "ministry": args.ministry})  # fmt: skip
+    await store.add_token(token, audit)
     _log.info("token_created", token_id=token.id, role=role, ministry=args.ministry)
     sys.stdout.write(secret + "\n")
+
+
+async def _list_tokens(store: Store) -> None:
+    now = datetime.now(UTC)
+    for token in await store.tokens():
+        state = "revoked" if token.revoked_at else "expired" if not token.usable(now) else "usable"
+        expires = token.expires_at.date().isoformat() if token.expires_at else "never"
+        sys.stdout.write(
+            f"{token.id}  {token.role:<10} {token.ministry or '-':<12} {state:<8}"
+            f" created {token.created_at.date().isoformat()}  expires {expires}\n"
+        )
+
+
+async def _revoke_token(store: Store, token_id: str) -> bool:
+    now = datetime.now(UTC)
+    audit = AuditEntry(now, CLI, None, None, AuditAction.TOKEN_REVOKED, token_id)
+    if await store.revoke_token(token_id, at=now, audit=audit):
+        _log.info("token_revoked", token_id=token_id)
+        sys.stdout.write(f"revoked {token_id}\n")
+        return True
+    known = await store.token(token_id)
+    sys.stderr.write(
+        f"smsgw: error: token {token_id} is revoked already\n"
+        if known
+        else f"smsgw: error: no token {token_id}\n"
+    )
+    return False
 
 
 async def _migrate(settings: Settings) -> None:

@@ -117,6 +117,10 @@ class SmppChannel:
     def rate_limit(self) -> int:
         return self._limiter.limit
 
+    @property
+    def throttled(self) -> int:
+        return self._limiter.throttled_count
+
     async def start(self, sink: ChannelSink) -> None:
         self._sink = sink
         self._inbound = InboundDecoder(self.name, self.config, sink)

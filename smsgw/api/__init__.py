@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from smsgw.api import broadcasts, health, messages, openapi, services, subscriptions
+from smsgw.api import (
+    audit,
+    broadcasts,
+    health,
+    messages,
+    metrics,
+    openapi,
+    services,
+    subscriptions,
+    tokens,
+)
 from smsgw.api.auth import auth_middleware
 from smsgw.api.context import DEPS, ApiDeps
 from smsgw.api.errors import error_middleware
@@ -18,10 +28,13 @@ MAX_BODY = 256 * 1024  # larger bodies read whole get 413 (the CSV import stream
 def routes() -> list[Route]:
     table = [
         *health.ROUTES,
+        *metrics.ROUTES,
         *messages.ROUTES,
         *services.ROUTES,
         *subscriptions.ROUTES,
         *broadcasts.ROUTES,
+        *tokens.ROUTES,
+        *audit.ROUTES,
     ]
     return [*table, openapi.route(table)]
 
@@ -29,7 +42,11 @@ def routes() -> list[Route]:
 def create_app(deps: ApiDeps) -> web.Application:
     table = routes()
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware(public_paths(table))],
+        middlewares=[
+            metrics.count_requests,  # outermost: counts what the others answer too
+            error_middleware,
+            auth_middleware(public_paths(table)),
+        ],
         client_max_size=MAX_BODY,
     )
     app[DEPS] = deps

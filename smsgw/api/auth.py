@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -16,13 +19,65 @@ from smsgw.tokens import ApiToken, Role, hash_secret
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="smsgw"'}
 
 
-def auth_middleware(public_paths: Collection[str]) -> Middleware:
+class FailedAuth:
+    """Failed authentications per client address in a sliding window: past ``limit`` the
+    address gets 429 until its oldest failure leaves the window (guessing tokens is slow)."""
+
+    def __init__(
+        self,
+        limit: int = 10,
+        window_s: float = 60.0,
+        *,
+        max_addresses: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._limit = limit
+        self._window = window_s
+        self._max = max_addresses
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def retry_after(self, address: str) -> float:
+        """Seconds until ``address`` may try again; 0 if it may now."""
+        failures = self._failures.get(address)
+        if failures is None:
+            return 0.0
+        now = self._clock()
+        while failures and now - failures[0] >= self._window:
+            failures.popleft()
+        if not failures:
+            del self._failures[address]
+            return 0.0
+        if len(failures) < self._limit:
+            return 0.0
+        return failures[0] + self._window - now
+
+    def failed(self, address: str) -> None:
+        if address not in self._failures and len(self._failures) >= self._max:
+            # bounded memory: forget the address whose failures are oldest
+            del self._failures[next(iter(self._failures))]
+        self._failures.setdefault(address, deque()).append(self._clock())
+
+
+def auth_middleware(public_paths: Collection[str], failed: FailedAuth | None = None) -> Middleware:
     """Every ``/api/`` request needs a valid token, except those to ``public_paths``."""
+    failures = failed or FailedAuth()
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/api/") and request.path not in public_paths:
-            request[PRINCIPAL] = await _principal(request)
+            address = request.remote or "unknown"
+            wait = failures.retry_after(address)
+            if wait > 0:
+                raise ApiError(
+                    429, "too_many_failures", "too many failed authentications; try later",
+                    headers={"Retry-After": str(math.ceil(wait))},
+                )  # fmt: skip
+            try:
+                request[PRINCIPAL] = await _principal(request)
+            except ApiError:
+                failures.failed(address)
+                raise
         return await handler(request)
 
     return authenticate

@@ -18,6 +18,7 @@ from smsgw.api.context import DEPS, PRINCIPAL
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.api.services import find_service
+from smsgw.audit import AuditAction, AuditEntry
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, Priority
 from smsgw.tokens import ApiToken, Role
 from subscriptions.models import Service
@@ -221,6 +222,11 @@ async def create_broadcast(request: web.Request) -> web.Response:
         "broadcast_created", broadcast=broadcast_id, service=service.keyword,
         priority=priority.label, state=state.value, audience=sum(counts.values()), by=principal.id,
     )  # fmt: skip
+    await deps.audit.audit(
+        AuditEntry.by(principal, AuditAction.BROADCAST_CREATED, str(broadcast_id), at=now,
+                      service=service.keyword, priority=priority.label, state=state.value,
+                      audience=sum(counts.values()), texts=texts, send_at=send_at)
+    )  # fmt: skip
     deps.broadcasts_changed()
     created = BroadcastCreated(
         id=broadcast_id,
@@ -341,6 +347,10 @@ async def approve_broadcast(request: web.Request) -> web.Response:
     ):
         raise ApiError(409, "conflict", f"broadcast {broadcast.id} is no longer awaiting approval")
     _log.info("broadcast_approved", broadcast=broadcast.id, by=principal.id)
+    await deps.audit.audit(
+        AuditEntry.by(principal, AuditAction.BROADCAST_APPROVED, str(broadcast.id), at=now,
+                      service=broadcast.service, author=broadcast.created_by)
+    )  # fmt: skip
     deps.broadcasts_changed()
     return await get_broadcast(request)
 
@@ -355,6 +365,10 @@ async def cancel_broadcast(request: web.Request) -> web.Response:
     if cancelled is None:
         raise ApiError(409, "conflict", f"broadcast {broadcast.id} is {broadcast.state.value}")
     _log.info("broadcast_cancelled", broadcast=broadcast.id, by=principal.id, messages=cancelled)
+    await deps.audit.audit(
+        AuditEntry.by(principal, AuditAction.BROADCAST_CANCELLED, str(broadcast.id),
+                      at=datetime.now(UTC), service=broadcast.service, messages=cancelled)
+    )  # fmt: skip
     after = await deps.broadcasts.broadcast(broadcast.id)
     deps.broadcasts_changed(after)
     return await get_broadcast(request)

@@ -12,7 +12,8 @@ from channels.base import Channel
 from smsgw.broadcasts.model import Broadcast
 from smsgw.config import BroadcastsConfig
 from smsgw.delivery.message import Message
-from smsgw.storage.protocols import BroadcastStore, MessageStore, TokenStore
+from smsgw.metrics import Metrics
+from smsgw.storage.protocols import AuditLog, BroadcastStore, MessageStore, TokenStore
 from smsgw.tokens import ApiToken
 from subscriptions.store import SubscriptionStore
 from subscriptions.templates import Templates
@@ -55,6 +56,9 @@ class ApiDeps(Protocol):
     def broadcasts(self) -> BroadcastStore: ...
 
     @property
+    def audit(self) -> AuditLog: ...
+
+    @property
     def broadcast_settings(self) -> BroadcastsConfig: ...
 
     @property
@@ -63,6 +67,10 @@ class ApiDeps(Protocol):
 
     def broadcasts_changed(self, broadcast: Broadcast | None = None) -> None:
         """Called after a broadcast is created, approved or cancelled."""
+
+    @property
+    def metrics(self) -> Metrics:
+        """Valid before the start too (the HTTP middleware counts every request)."""
 
 
 DEPS = web.AppKey("deps", ApiDeps)

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from smsgw.api.context import DEPS, ApiDeps
+from smsgw.api.context import DEPS, PRINCIPAL, ApiDeps
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
+from smsgw.audit import AuditAction, AuditEntry
 from smsgw.tokens import Role
 from subscriptions.catalogue import CatalogueError, validate_service
 from subscriptions.keywords import normalise
@@ -147,6 +149,10 @@ async def create_service(request: web.Request) -> web.Response:
     service = (await read_body(request, NewService)).service()
     await _save(deps, service, await deps.subscriptions.services(), new=True)
     _log.info("service_created", keyword=service.keyword, ministry=service.ministry)
+    await deps.audit.audit(
+        AuditEntry.by(request[PRINCIPAL], AuditAction.SERVICE_CREATED, service.keyword,
+                      at=datetime.now(UTC), ministry=service.ministry)
+    )  # fmt: skip
     return json_response(await _view(deps.subscriptions, service), status=201)
 
 
@@ -169,6 +175,10 @@ async def update_service(request: web.Request) -> web.Response:
     others = [other for other in catalogue if other.keyword != current.keyword]
     await _save(deps, service, others, new=False)
     _log.info("service_updated", keyword=service.keyword, fields=sorted(changes))
+    await deps.audit.audit(
+        AuditEntry.by(request[PRINCIPAL], AuditAction.SERVICE_UPDATED, service.keyword,
+                      at=datetime.now(UTC), changes=changes)
+    )  # fmt: skip
     return json_response(await _view(deps.subscriptions, service))
 
 

@@ -29,6 +29,7 @@ from smsgw.api.context import DEPS, PRINCIPAL
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.api.services import find_service
+from smsgw.audit import AuditAction, AuditEntry
 from smsgw.tokens import Role
 from subscriptions.models import ImportCounts, Service, Source
 from subscriptions.numbers import InvalidNumber, normalise_msisdn
@@ -167,6 +168,11 @@ async def subscribe(request: web.Request) -> web.Response:
     after = await store.subscriber(body.msisdn)
     lifted = joined and before is not None and before.opted_out_at is not None
     _log.info("subscription_assisted", service=service.keyword, joined=joined, lifted=lifted)
+    await deps.audit.audit(
+        AuditEntry.by(request[PRINCIPAL], AuditAction.SUBSCRIBER_SIGNED_UP, body.msisdn,
+                      at=datetime.now(UTC), service=service.keyword, joined=joined,
+                      consent_source=body.consent_source)
+    )  # fmt: skip
     answer = Subscribed(
         msisdn=body.msisdn,
         service=service.keyword,
@@ -189,6 +195,11 @@ async def unsubscribe(request: web.Request) -> web.Response:
         consent=body.consent_source,
     )
     _log.info("unsubscription_assisted", service=service.keyword, left=left)
+    await deps.audit.audit(
+        AuditEntry.by(request[PRINCIPAL], AuditAction.SUBSCRIBER_REMOVED, body.msisdn,
+                      at=datetime.now(UTC), service=service.keyword, left=left,
+                      consent_source=body.consent_source)
+    )  # fmt: skip
     return json_response(Left(msisdn=body.msisdn, service=service.keyword, left=left))
 
 
@@ -214,6 +225,11 @@ async def import_csv(request: web.Request) -> web.Response:
         **answer.model_dump(exclude={"service", "rejected"}),
         duration_s=round(time.perf_counter() - started, 3),
     )
+    await deps.audit.audit(
+        AuditEntry.by(request[PRINCIPAL], AuditAction.SUBSCRIBERS_IMPORTED, service.keyword,
+                      at=at, consent_source=query.consent_source,
+                      **answer.model_dump(exclude={"service", "rejected"}))
+    )  # fmt: skip
     return json_response(answer)
 
 

@@ -50,6 +50,7 @@ from smsgw.broadcasts.model import (
 )
 from smsgw.broadcasts.quiet import QuietHours
 from smsgw.delivery.sender import RetryPolicy
+from smsgw.metrics import Metrics
 
 _log = structlog.get_logger(__name__)
 
@@ -112,6 +113,7 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         read_ahead: int = 500,
         clock: Callable[[], datetime] = _utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self._outbox = outbox
         self._router = router
@@ -129,6 +131,7 @@ class Dispatcher:
         self._urgent: dict[str, int] = {}  # bind name → emergency segments handed, not done
         self._tasks: list[asyncio.Task[None]] = []
         self.handed = 0  # messages handed to binds since start
+        self._metrics = metrics or Metrics()  # none given: counted, never read
 
     # ------------------------------------------------------------ control
 
@@ -282,14 +285,14 @@ class Dispatcher:
         try:
             future = bind.enqueue(sms)
         except (TemporarySendError, PermanentSendError) as exc:
-            self._failed(message, broadcast, exc)
+            self._failed(message, broadcast, exc, bind.name)
             return
         self.handed += 1
         if sms.urgent:
             load = broadcast.segments.get(message.language, 1)
             self._urgent[bind.name] = self._urgent.get(bind.name, 0) + load
             future.add_done_callback(partial(self._unload, bind.name, load))
-        future.add_done_callback(partial(self._sent, feed, message, broadcast))
+        future.add_done_callback(partial(self._sent, feed, message, broadcast, bind.name))
 
     def _unload(self, bind: str, load: int, _future: asyncio.Future[SendResult]) -> None:
         self._urgent[bind] -= load
@@ -305,7 +308,7 @@ class Dispatcher:
     # ------------------------------------------------------------ outcomes
 
     def _sent(
-        self, feed: _Feed, message: OutboxMessage, broadcast: Broadcast,
+        self, feed: _Feed, message: OutboxMessage, broadcast: Broadcast, bind: str,
         future: asyncio.Future[SendResult],
     ) -> None:  # fmt: skip
         feed.wake.set()  # a slot is free
@@ -316,15 +319,16 @@ class Dispatcher:
         if error is None:
             self._release(message)  # its segments are recorded: submitted
         elif isinstance(error, TemporarySendError | PermanentSendError):
-            self._failed(message, broadcast, error)
+            self._failed(message, broadcast, error, bind)
         else:
             _log.error("broadcast_send_crashed", id=message.id, error=repr(error))
             self._outcome(message, OutboxState.FAILED, "internal_error")
 
     def _failed(
         self, message: OutboxMessage, broadcast: Broadcast,
-        error: TemporarySendError | PermanentSendError,
+        error: TemporarySendError | PermanentSendError, bind: str,
     ) -> None:  # fmt: skip
+        self._metrics.send_failed(bind, error.code)
         if isinstance(error, PermanentSendError):
             self._outcome(message, OutboxState.REJECTED, error.code)
             return

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -21,9 +22,14 @@ import structlog
 from channels.base import DeliveryReceipt, InboundSms, SegmentSubmitted
 from smsgw.broadcasts.model import OutboxOutcome
 from smsgw.delivery.message import DeliveryBatch, Message, Outcome
+from smsgw.metrics import Metrics
 from smsgw.storage.protocols import DeliveryLog
 
 _log = structlog.get_logger(__name__)
+
+# Segments whose final receipt may still come, for the latency metric: past this many the
+# oldest are forgotten (receipts not asked for, or never sent, would otherwise pile up)
+LATENCY_TRACKED = 200_000
 
 
 class _Pending:
@@ -56,6 +62,7 @@ class Recorder:
         batch_size: int = 500,
         unmatched_keep: timedelta = timedelta(minutes=10),
         purge_interval: float = 60.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._log = log
         self._carriers = dict(carriers)  # channel name -> carrier: receipts match per carrier
@@ -69,19 +76,27 @@ class Recorder:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.on_inbound: Callable[[], None] | None = None  # told after inbound texts are stored
+        self._metrics = metrics or Metrics()  # none given: counted, never read
+        # (carrier, carrier id) -> when accepted (monotonic); OrderedDict: the oldest go in O(1)
+        self._submitted_at: OrderedDict[tuple[str, str], float] = OrderedDict()
 
     # ChannelSink
 
     def segment_submitted(self, event: SegmentSubmitted) -> asyncio.Future[None]:
         """Done once stored: the channel holds the segment's window slot until then, so a
         crash can lose the record of at most one window of accepted segments per bind."""
-        self._pending.batch.segments.append((self._carrier(event.channel), event, time.time()))
+        carrier = self._carrier(event.channel)
+        self._pending.batch.segments.append((carrier, event, time.time()))
+        self._metrics.submitted(event.channel)
+        self._track(carrier, event.carrier_id)
         return self._future()
 
     def received(self, item: InboundSms | DeliveryReceipt) -> asyncio.Future[None]:
         batch = self._pending.batch
         if isinstance(item, DeliveryReceipt):
-            batch.receipts.append((self._carrier(item.channel), item, time.time()))
+            carrier = self._carrier(item.channel)
+            batch.receipts.append((carrier, item, time.time()))
+            self._metrics.receipt(item.state, self._latency(carrier, item))
         else:
             batch.inbound.append((uuid.uuid4().hex, item, time.time()))
         return self._future()
@@ -137,6 +152,19 @@ class Recorder:
 
     def _carrier(self, channel: str) -> str:
         return self._carriers.get(channel, channel)
+
+    def _track(self, carrier: str, carrier_id: str) -> None:
+        self._submitted_at[carrier, carrier_id] = time.monotonic()
+        if len(self._submitted_at) > LATENCY_TRACKED:
+            self._submitted_at.popitem(last=False)
+
+    def _latency(self, carrier: str, receipt: DeliveryReceipt) -> float | None:
+        """Seconds since its segment was accepted, for a final receipt whose submit we saw
+        (not one that came ahead of its submit response, nor one of before a restart)."""
+        if not receipt.state.final:
+            return None
+        submitted = self._submitted_at.pop((carrier, receipt.carrier_id), None)
+        return None if submitted is None else time.monotonic() - submitted
 
     def _future(self) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

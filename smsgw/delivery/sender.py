@@ -28,6 +28,7 @@ from channels.base import (
     UnknownOutcome,
 )
 from smsgw.delivery.message import Message, MessageState, Outcome
+from smsgw.metrics import Metrics
 from smsgw.storage.protocols import MessageStore
 
 _log = structlog.get_logger(__name__)
@@ -79,6 +80,7 @@ class Sender:
         policy: RetryPolicy | None = None,
         shutdown_grace_s: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self._router = router
         self._by_name = {channel.name: channel for channel in router.channels}
@@ -91,6 +93,7 @@ class Sender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sending: set[asyncio.Task[None]] = set()  # inside channel.send: let them finish
         self._closing = False
+        self._metrics = metrics or Metrics()  # none given: counted, never read
 
     async def create(
         self, to: str, text: str, *, segments: int, encoding: str, via: str | None = None
@@ -167,22 +170,27 @@ class Sender:
         task = cast("asyncio.Task[None]", asyncio.current_task())  # the one submit() made
         attempt = 0
         while True:
+            via = "unknown"  # until a channel is chosen (no route, every bind down)
             try:
                 channel = self._channel_for(message)
+                via = channel.name
                 self._sending.add(task)
                 try:
                     await channel.send(sms)
                 finally:
                     self._sending.discard(task)
             except UnknownOutcome as exc:
+                self._metrics.send_failed(via, exc.code)
                 _log.warning("send_outcome_unknown", id=message.id, code=exc.code)
                 self._record(message, "unknown_outcome", MessageState.SUBMITTED, exc.code)
                 return
             except PermanentSendError as exc:
+                self._metrics.send_failed(via, exc.code)
                 _log.info("send_rejected", id=message.id, to=message.to, code=exc.code)
                 self._record(message, "rejected", MessageState.REJECTED, exc.code)
                 return
             except TemporarySendError as exc:
+                self._metrics.send_failed(via, exc.code)
                 delay = self._policy.delay(attempt)
                 attempt += 1
                 if self._clock() + timedelta(seconds=delay) > message.expires_at:

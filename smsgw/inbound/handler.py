@@ -19,6 +19,7 @@ import structlog
 
 from smsgw.inbound.guard import Guard
 from smsgw.inbound.queue import HandledInbound, InboundOutcome, StoredInbound
+from smsgw.metrics import Metrics
 from smsgw.storage.protocols import InboundQueue
 from subscriptions.numbers import InvalidNumber, is_short_or_alphanumeric, normalise_msisdn
 from subscriptions.service import Handled, IncomingText, SubscriptionService
@@ -43,6 +44,7 @@ class InboundHandler:
         guard: Guard | None = None,
         batch: int = 200,
         clock: Callable[[], datetime] = _utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self._queue = queue
         self._service = service
@@ -54,6 +56,7 @@ class InboundHandler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.handled = 0
+        self._metrics = metrics or Metrics()  # none given: counted, never read
 
     def wake(self) -> None:
         """New texts are stored (the Recorder calls this after each commit holding some)."""
@@ -82,6 +85,7 @@ class InboundHandler:
             refused = self._admit(text)
             if isinstance(refused, InboundOutcome):
                 outcomes[text.id] = refused
+                self._metrics.mo("none")
             else:
                 admitted.append((text, refused))
         replies: list[asyncio.Future[object]] = []
@@ -126,6 +130,7 @@ class InboundHandler:
         handled: Handled,
         replies: list[asyncio.Future[object]],
     ) -> InboundOutcome:
+        self._metrics.mo(handled.command.verb)
         _log.info(
             "inbound_handled",
             id=text.id,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from smsgw.audit import AuditAction, AuditEntry
 from smsgw.broadcasts.model import (
     Broadcast,
     BroadcastState,
@@ -49,9 +50,27 @@ class InboundQueue(Protocol):
 
 
 class TokenStore(Protocol):
-    async def add_token(self, token: ApiToken) -> None: ...
+    async def add_token(self, token: ApiToken, audit: AuditEntry | None = None) -> None:
+        """Stores a new token, and ``audit`` with it (in one transaction)."""
 
     async def token_by_hash(self, token_hash: str) -> ApiToken | None: ...
+
+    async def token(self, token_id: str) -> ApiToken | None: ...
+
+    async def tokens(self) -> list[ApiToken]:
+        """All, revoked and expired ones too, oldest first."""
+
+    async def revoke_token(self, token_id: str, *, at: datetime, audit: AuditEntry) -> bool:
+        """False if there is no such token or it was revoked already."""
+
+
+class AuditLog(Protocol):
+    async def audit(self, entry: AuditEntry) -> None: ...
+
+    async def audit_entries(
+        self, *, before: int | None, limit: int, action: AuditAction | None = None
+    ) -> list[AuditEntry]:
+        """Newest first, ids below ``before``."""
 
 
 class BroadcastStore(Protocol):
@@ -114,6 +133,9 @@ class BroadcastStore(Protocol):
 
     async def queued_count(self, broadcast_id: int) -> int: ...
 
+    async def queued_by_priority(self) -> dict[Priority, int]:
+        """Queued outbox messages of every broadcast, per priority (none: absent)."""
+
     async def expire_outbox(self, broadcast_id: int, *, at: datetime) -> int: ...
 
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats: ...
@@ -128,7 +150,14 @@ class BroadcastStore(Protocol):
 
 
 class Store(
-    MessageStore, DeliveryLog, InboundQueue, TokenStore, SubscriptionStore, BroadcastStore, Protocol
+    MessageStore,
+    DeliveryLog,
+    InboundQueue,
+    TokenStore,
+    AuditLog,
+    SubscriptionStore,
+    BroadcastStore,
+    Protocol,
 ):
     """A whole backend."""
 

@@ -83,6 +83,34 @@ async def test_a_created_token_is_printed_once_and_opens_the_api(
         assert (await client.get("/api/v1/messages/x")).status == 401
 
 
+async def test_tokens_are_listed_and_revoked_from_the_command_line(
+    settings: Settings, tmp_path: Path
+) -> None:
+    secret = smsgw("token", "create", "--role", "officer", "--ministry", "health",
+                   cwd=tmp_path).stdout.strip()  # fmt: skip
+    listed = smsgw("token", "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    [line] = listed.stdout.splitlines()
+    token_id, role, ministry, state = line.split()[:4]
+    assert (role, ministry, state) == ("officer", "health", "usable")
+    assert secret not in listed.stdout + listed.stderr
+
+    revoked = smsgw("token", "revoke", token_id, cwd=tmp_path)
+    assert revoked.returncode == 0, revoked.stderr
+    assert smsgw("token", "list", cwd=tmp_path).stdout.split()[3] == "revoked"
+    again = smsgw("token", "revoke", token_id, cwd=tmp_path)
+    assert again.returncode == 1
+    assert "revoked already" in again.stderr
+    assert "no token" in smsgw("token", "revoke", "nosuch", cwd=tmp_path).stderr
+    app = build_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert (await client.get("/api/v1/broadcasts", headers=headers)).status == 401
+    with sqlite3.connect(tmp_path / "data" / "test.db") as db:
+        actions = db.execute("SELECT actor, action, target FROM audit_log ORDER BY id").fetchall()
+    assert actions == [("cli", "token_issued", token_id), ("cli", "token_revoked", token_id)]
+
+
 def test_db_migrate_creates_the_schema(write_config: WriteConfig, tmp_path: Path) -> None:
     write_config(CONFIG)
     for _ in range(2):

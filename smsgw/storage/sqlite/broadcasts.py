@@ -295,6 +295,14 @@ def queued_count(db: sqlite3.Connection, broadcast_id: int) -> int:
     return int(row[0]) if row else 0
 
 
+def queued_by_priority(db: sqlite3.Connection) -> dict[Priority, int]:
+    """Every broadcast's queued messages, per priority (the metrics' queue depth)."""
+    rows = db.execute(
+        "SELECT priority, count(*) FROM outbox WHERE state = 'queued' GROUP BY priority"
+    ).fetchall()
+    return {Priority(priority): count for priority, count in rows}
+
+
 def expire(db: sqlite3.Connection, broadcast_id: int, *, at: datetime) -> int:
     """Its messages still queued expire (the validity ended)."""
     return db.execute(

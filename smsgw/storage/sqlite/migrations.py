@@ -204,6 +204,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # when each part was accepted (updated_at moves on with its receipts)
         "ALTER TABLE message_parts ADD COLUMN submitted_at TEXT",
     ),
+    (  # 5: the audit log: who did what, when (append-only, like the consent history)
+        # actor: a token id ("cli" for the command line); detail: JSON
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            role TEXT,
+            ministry TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            detail TEXT
+        )""",
+        "CREATE INDEX audit_log_action ON audit_log (action, id)",
+        """CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+        """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from smsgw.audit import AuditAction, AuditEntry
 from smsgw.broadcasts.model import (
     Broadcast,
     BroadcastState,
@@ -29,13 +30,14 @@ from smsgw.delivery.message import (
 )
 from smsgw.inbound.queue import HandledInbound, StoredInbound
 from smsgw.storage.sqlite import broadcasts, delivery
+from smsgw.storage.sqlite.access import SqliteAccess
 from smsgw.storage.sqlite.catalogue import SqliteCatalogue
 from smsgw.storage.sqlite.checkpoint import WRITER_PRAGMA, Checkpointer
 from smsgw.storage.sqlite.delivery import timestamp
 from smsgw.storage.sqlite.migrations import migrate
 from smsgw.storage.sqlite.subscriptions import SqliteSubscriptions
 from smsgw.storage.sqlite.thread import SqliteThread, in_transaction, run_in_db
-from smsgw.tokens import ApiToken, Role
+from smsgw.tokens import ApiToken
 from subscriptions.models import (
     Change,
     ChangeResult,
@@ -105,6 +107,7 @@ class SqliteStore:
         self._thread = SqliteThread(conn, self._tx)
         self._catalogue = SqliteCatalogue(self._thread)
         self._subscriptions = SqliteSubscriptions(self._thread)
+        self._access = SqliteAccess(self._thread)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -200,39 +203,30 @@ class SqliteStore:
         )
         return [_message(row) for row in rows]
 
-    # TokenStore
+    # TokenStore and AuditLog, in sqlite/access.py
 
-    async def add_token(self, token: ApiToken) -> None:
-        async with self._tx.transaction():
-            await self._conn.execute(
-                "INSERT INTO api_tokens (id, token_hash, role, ministry, created_at, expires_at,"
-                " revoked_at) VALUES (?,?,?,?,?,?,?)",
-                (
-                    token.id, token.token_hash, token.role, token.ministry,
-                    timestamp(token.created_at),
-                    timestamp(token.expires_at) if token.expires_at else None,
-                    timestamp(token.revoked_at) if token.revoked_at else None,
-                ),
-            )  # fmt: skip
+    async def add_token(self, token: ApiToken, audit: AuditEntry | None = None) -> None:
+        await self._access.add_token(token, audit)
 
     async def token_by_hash(self, token_hash: str) -> ApiToken | None:
-        rows = await self._fetch(
-            "SELECT id, token_hash, role, ministry, created_at, expires_at, revoked_at"
-            " FROM api_tokens WHERE token_hash = ?",
-            (token_hash,),
-        )
-        if not rows:
-            return None
-        id_, hash_, role, ministry, created_at, expires_at, revoked_at = rows[0]
-        return ApiToken(
-            id=id_,
-            token_hash=hash_,
-            role=Role(role),
-            ministry=ministry,
-            created_at=datetime.fromisoformat(created_at),
-            expires_at=_time(expires_at),
-            revoked_at=_time(revoked_at),
-        )
+        return await self._access.token_by_hash(token_hash)
+
+    async def token(self, token_id: str) -> ApiToken | None:
+        return await self._access.token(token_id)
+
+    async def tokens(self) -> list[ApiToken]:
+        return await self._access.tokens()
+
+    async def revoke_token(self, token_id: str, *, at: datetime, audit: AuditEntry) -> bool:
+        return await self._access.revoke_token(token_id, at=at, audit=audit)
+
+    async def audit(self, entry: AuditEntry) -> None:
+        await self._access.audit(entry)
+
+    async def audit_entries(
+        self, *, before: int | None, limit: int, action: AuditAction | None = None
+    ) -> list[AuditEntry]:
+        return await self._access.audit_entries(before=before, limit=limit, action=action)
 
     # SubscriptionStore, delegated to sqlite/catalogue.py and sqlite/subscriptions.py
 
@@ -392,6 +386,9 @@ class SqliteStore:
 
     async def queued_count(self, broadcast_id: int) -> int:
         return await self._thread.read(partial(broadcasts.queued_count, broadcast_id=broadcast_id))
+
+    async def queued_by_priority(self) -> dict[Priority, int]:
+        return await self._thread.read(broadcasts.queued_by_priority)
 
     async def expire_outbox(self, broadcast_id: int, *, at: datetime) -> int:
         return await self._thread.write(

@@ -20,6 +20,7 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
     assert document["openapi"] == "3.1.0"
     assert {(path, method) for path, ops in document["paths"].items() for method in ops} == {
         ("/healthz", "get"),
+        ("/metrics", "get"),
         ("/api/v1/openapi.json", "get"),
         ("/api/v1/messages", "post"),
         ("/api/v1/messages/{id}", "get"),
@@ -35,6 +36,10 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/api/v1/broadcasts/{id}", "get"),
         ("/api/v1/broadcasts/{id}/approve", "post"),
         ("/api/v1/broadcasts/{id}/cancel", "post"),
+        ("/api/v1/tokens", "get"),
+        ("/api/v1/tokens", "post"),
+        ("/api/v1/tokens/{id}", "delete"),
+        ("/api/v1/audit", "get"),
     }
     post = document["paths"]["/api/v1/messages"]["post"]
     assert post["security"] == [{"bearer": []}]

@@ -1,0 +1,112 @@
+"""``/api/v1/tokens``: an admin issues, lists and revokes API tokens (the secret is shown once)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from smsgw.api.context import DEPS, PRINCIPAL
+from smsgw.api.errors import ApiError, ErrorBody
+from smsgw.api.routes import Route, json_response, read_body
+from smsgw.audit import AuditAction, AuditEntry
+from smsgw.tokens import ApiToken, Role, issue
+
+_log = structlog.get_logger(__name__)
+
+
+class NewToken(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Role
+    ministry: str | None = Field(
+        None, min_length=1, max_length=64, description="officers: required"
+    )
+    expires_days: int | None = Field(None, ge=1, le=3650, description="default: never")
+
+    @model_validator(mode="after")
+    def _officer_has_a_ministry(self) -> NewToken:
+        if self.role is Role.OFFICER and not self.ministry:
+            raise ValueError("an officer token needs a ministry")
+        return self
+
+
+class TokenView(BaseModel):
+    id: str
+    role: str
+    ministry: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    usable: bool
+
+
+class TokenIssued(TokenView):
+    token: str = Field(description="the secret: shown this once, only its hash is kept")
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenView]
+
+
+def _view(token: ApiToken, now: datetime) -> TokenView:
+    return TokenView(
+        id=token.id,
+        role=token.role.value,
+        ministry=token.ministry,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        revoked_at=token.revoked_at,
+        usable=token.usable(now),
+    )
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    now = datetime.now(UTC)
+    tokens = await request.app[DEPS].tokens.tokens()
+    return json_response(TokenList(tokens=[_view(token, now) for token in tokens]))
+
+
+async def create_token(request: web.Request) -> web.Response:
+    body = await read_body(request, NewToken)
+    now = datetime.now(UTC)
+    secret, token = issue(
+        body.role, now=now, ministry=body.ministry, expires_days=body.expires_days
+    )
+    audit = AuditEntry.by(
+        request[PRINCIPAL], AuditAction.TOKEN_ISSUED, token.id, at=now,
+        role=token.role.value, ministry=token.ministry, expires_at=token.expires_at,
+    )  # fmt: skip
+    await request.app[DEPS].tokens.add_token(token, audit)
+    _log.info("token_created", token_id=token.id, role=token.role, ministry=token.ministry)
+    issued = TokenIssued(**_view(token, now).model_dump(), token=secret)
+    return json_response(issued, status=201)
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    store = request.app[DEPS].tokens
+    token_id = request.match_info["id"]
+    now = datetime.now(UTC)
+    token = await store.token(token_id)
+    if token is None:
+        raise ApiError(404, "not_found", f"no token {token_id}")
+    audit = AuditEntry.by(request[PRINCIPAL], AuditAction.TOKEN_REVOKED, token_id, at=now)
+    if not await store.revoke_token(token_id, at=now, audit=audit):
+        raise ApiError(409, "conflict", f"token {token_id} is revoked already")
+    _log.info("token_revoked", token_id=token_id)
+    revoked = await store.token(token_id)
+    assert revoked is not None  # noqa: S101 - it was there a moment ago; tokens are never deleted
+    return json_response(_view(revoked, now))
+
+
+_ADMIN = (Role.ADMIN,)
+ROUTES = [
+    Route("GET", "/api/v1/tokens", list_tokens, "API tokens (never their secrets)",
+          roles=_ADMIN, responses={200: TokenList}),
+    Route("POST", "/api/v1/tokens", create_token, "Issue a token (its secret is shown once)",
+          roles=_ADMIN, body=NewToken, responses={201: TokenIssued, 400: ErrorBody}),
+    Route("DELETE", "/api/v1/tokens/{id}", revoke_token, "Revoke a token (at once)",
+          roles=_ADMIN, responses={200: TokenView, 404: ErrorBody, 409: ErrorBody}),
+]  # fmt: skip

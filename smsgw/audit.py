@@ -1,0 +1,51 @@
+"""The audit log: who did what to the platform, and when. Append-only (database triggers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from smsgw.tokens import ApiToken
+
+
+class AuditAction(StrEnum):
+    BROADCAST_CREATED = "broadcast_created"
+    BROADCAST_APPROVED = "broadcast_approved"
+    BROADCAST_CANCELLED = "broadcast_cancelled"
+    SERVICE_CREATED = "service_created"
+    SERVICE_UPDATED = "service_updated"
+    TOKEN_ISSUED = "token_issued"  # noqa: S105 - an action name
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an action name
+    SUBSCRIBER_SIGNED_UP = "subscriber_signed_up"  # assisted sign-up
+    SUBSCRIBER_REMOVED = "subscriber_removed"  # assisted removal
+    SUBSCRIBERS_IMPORTED = "subscribers_imported"
+
+
+CLI = "cli"  # the actor of what the command line does (it has no token)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    actor: str  # the token's id, or CLI
+    role: str | None
+    ministry: str | None
+    action: AuditAction
+    target: str | None  # what it was done to: a broadcast id, a keyword, a token id, a number
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: int = 0  # set once stored
+
+    @classmethod
+    def by(
+        cls,
+        principal: ApiToken,
+        action: AuditAction,
+        target: str | None,
+        *,
+        at: datetime,
+        **detail: Any,
+    ) -> AuditEntry:
+        return cls(at, principal.id, principal.role.value, principal.ministry, action, target,
+                   detail)  # fmt: skip

@@ -1,0 +1,108 @@
+"""Prometheus metrics: what the gateway counts as things happen, and what it reads at scrape time.
+
+Each :class:`Metrics` has its own registry, not prometheus_client's global one: tests start many
+gateways in one process. The bind states and throttling counts are read from the channels at
+each scrape (a collector); the outbox queue depth is a database read, so ``GET /metrics`` sets
+it just before rendering (:meth:`Metrics.queue_depth`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from channels.base import Channel, LinkState
+from smsgw.broadcasts.model import Priority
+
+# SMS receipts take from about a second to many minutes (handset off, then back in coverage)
+LATENCY_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 300, 1800)
+
+
+class _Channels:
+    """Bind up/down and throttling, read from the channels at each scrape."""
+
+    def __init__(self, channels: Sequence[Channel]) -> None:
+        self._channels = channels
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(
+            "smsgw_channel_up", "1 while the channel is bound, else 0", labels=["channel"]
+        )
+        throttled = CounterMetricFamily(
+            "smsgw_channel_throttled",
+            "Submits the carrier answered with a throttling status",
+            labels=["channel"],
+        )
+        for channel in self._channels:
+            up.add_metric([channel.name], float(channel.state is LinkState.BOUND))
+            throttled.add_metric([channel.name], channel.throttled)
+        return [up, throttled]
+
+
+class Metrics:
+    def __init__(self, channels: Sequence[Channel] = ()) -> None:
+        self.registry = registry = CollectorRegistry()
+        self._submits = Counter(
+            "smsgw_submits",
+            'Submits by channel: segments accepted (status "ok"), or sends that failed '
+            "(status: the error code)",
+            ["channel", "status"],
+            registry=registry,
+        )
+        self._receipts = Counter(
+            "smsgw_receipts", "Delivery receipts by state", ["state"], registry=registry
+        )
+        self._latency = Histogram(
+            "smsgw_receipt_latency_seconds",
+            "From a segment's acceptance by the carrier to its final receipt, by state",
+            ["state"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._mos = Counter(
+            "smsgw_mo",
+            'Texts from citizens by command ("none": not handled, e.g. a duplicate)',
+            ["command"],
+            registry=registry,
+        )
+        self._queued = Gauge(
+            "smsgw_outbox_queued",
+            "Broadcast messages queued in the outbox, by priority",
+            ["priority"],
+            registry=registry,
+        )
+        self._http = Counter(
+            "smsgw_http_requests",
+            "HTTP requests by method, route template and status",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        registry.register(_Channels(channels))
+
+    def submitted(self, channel: str) -> None:
+        self._submits.labels(channel, "ok").inc()
+
+    def send_failed(self, channel: str, status: str) -> None:
+        self._submits.labels(channel, status).inc()
+
+    def receipt(self, state: str, latency_s: float | None) -> None:
+        self._receipts.labels(state).inc()
+        if latency_s is not None:
+            self._latency.labels(state).observe(latency_s)
+
+    def mo(self, command: str) -> None:
+        self._mos.labels(command).inc()
+
+    def http_request(self, method: str, route: str, status: int) -> None:
+        self._http.labels(method, route, str(status)).inc()
+
+    def queue_depth(self, queued: Mapping[Priority, int]) -> None:
+        for priority in Priority:
+            self._queued.labels(priority.label).set(queued.get(priority, 0))
+
+    def render(self) -> bytes:
+        """The Prometheus text format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,133 @@
+"""API tokens and the audit log in SQL, each operation one trip to the database thread."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from smsgw.audit import AuditAction, AuditEntry
+from smsgw.storage.sqlite.delivery import timestamp
+from smsgw.storage.sqlite.thread import SqliteThread
+from smsgw.tokens import ApiToken, Role
+
+_TOKEN_COLUMNS = "id, token_hash, role, ministry, created_at, expires_at, revoked_at"  # noqa: S105
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
+def _stamp(at: datetime | None) -> str | None:
+    return timestamp(at) if at is not None else None
+
+
+def _token(row: Any) -> ApiToken:
+    id_, hash_, role, ministry, created_at, expires_at, revoked_at = row
+    return ApiToken(
+        id=id_,
+        token_hash=hash_,
+        role=Role(role),
+        ministry=ministry,
+        created_at=datetime.fromisoformat(created_at),
+        expires_at=_time(expires_at),
+        revoked_at=_time(revoked_at),
+    )
+
+
+class SqliteAccess:
+    """Implements TokenStore and AuditLog on the store's connection."""
+
+    def __init__(self, db: SqliteThread) -> None:
+        self._db = db
+
+    async def add_token(self, token: ApiToken, audit: AuditEntry | None = None) -> None:
+        await self._db.write(partial(_add_token, token=token, audit=audit))
+
+    async def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        return await self._db.read(partial(_token_where, column="token_hash", value=token_hash))
+
+    async def token(self, token_id: str) -> ApiToken | None:
+        return await self._db.read(partial(_token_where, column="id", value=token_id))
+
+    async def tokens(self) -> list[ApiToken]:
+        return await self._db.read(_tokens)
+
+    async def revoke_token(self, token_id: str, *, at: datetime, audit: AuditEntry) -> bool:
+        return await self._db.write(partial(_revoke, token_id=token_id, at=at, audit=audit))
+
+    async def audit(self, entry: AuditEntry) -> None:
+        await self._db.write(partial(_append, entry=entry))
+
+    async def audit_entries(
+        self, *, before: int | None, limit: int, action: AuditAction | None = None
+    ) -> list[AuditEntry]:
+        return await self._db.read(partial(_entries, before=before, limit=limit, action=action))
+
+
+def _add_token(db: sqlite3.Connection, *, token: ApiToken, audit: AuditEntry | None) -> None:
+    db.execute(
+        f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?)",  # noqa: S608
+        (token.id, token.token_hash, token.role, token.ministry, timestamp(token.created_at),
+         _stamp(token.expires_at), _stamp(token.revoked_at)),
+    )  # fmt: skip
+    if audit is not None:
+        _append(db, entry=audit)
+
+
+def _token_where(db: sqlite3.Connection, *, column: str, value: str) -> ApiToken | None:
+    # column is one of two literals from this module, never input
+    sql = f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE {column} = ?"  # noqa: S608
+    row = db.execute(sql, (value,)).fetchone()
+    return _token(row) if row else None
+
+
+def _tokens(db: sqlite3.Connection) -> list[ApiToken]:
+    rows = db.execute(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, id")  # noqa: S608
+    return [_token(row) for row in rows]
+
+
+def _revoke(db: sqlite3.Connection, *, token_id: str, at: datetime, audit: AuditEntry) -> bool:
+    cursor = db.execute(
+        "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        (timestamp(at), token_id),
+    )
+    if cursor.rowcount != 1:
+        return False
+    _append(db, entry=audit)
+    return True
+
+
+def _append(db: sqlite3.Connection, *, entry: AuditEntry) -> None:
+    db.execute(
+        "INSERT INTO audit_log (at, actor, role, ministry, action, target, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (timestamp(entry.at), entry.actor, entry.role, entry.ministry, entry.action.value,
+         entry.target, json.dumps(entry.detail, ensure_ascii=False, default=str)),
+    )  # fmt: skip
+
+
+def _entries(
+    db: sqlite3.Connection, *, before: int | None, limit: int, action: AuditAction | None
+) -> list[AuditEntry]:
+    rows = db.execute(
+        "SELECT id, at, actor, role, ministry, action, target, detail FROM audit_log"
+        " WHERE (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR action = ?2)"
+        " ORDER BY id DESC LIMIT ?3",
+        (before, action.value if action else None, limit),
+    ).fetchall()
+    return [
+        AuditEntry(
+            datetime.fromisoformat(at),
+            actor,
+            role,
+            ministry,
+            AuditAction(action_),
+            target,
+            json.loads(detail) if detail else {},
+            id=id_,
+        )
+        for id_, at, actor, role, ministry, action_, target, detail in rows
+    ]
