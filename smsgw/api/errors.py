@@ -6,7 +6,9 @@ unexpected is logged with its traceback and answered with a bare 500: nothing in
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
@@ -71,8 +73,23 @@ def _from_http(exc: web.HTTPException) -> ApiError:
     return ApiError(exc.status, code, exc.reason, headers=headers)
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The root of every request: a request id on its log lines (the caller's X-Request-Id
+    when it is a sane one, so a proxy's id follows the request), errors as JSON, one log line."""
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        response = await _answer(request, handler)
+    if not response.prepared:  # a streamed answer has sent its headers already
+        response.headers["X-Request-Id"] = request_id
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     try:
         response = await handler(request)
