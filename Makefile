@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench-smpp
+.PHONY: demo test lint chromium bench-smpp
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,8 +19,13 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy channels smsgw subscriptions tests bench
 
-test: lint
+test: lint chromium
 	$(BIN)/pytest
+
+# tests/console drive Debian's headless Chromium through Playwright (which never downloads one)
+chromium:
+	test -x /usr/bin/chromium || (apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 bench-smpp: $(STAMP)
 	$(BIN)/python bench/smpp_throughput.py

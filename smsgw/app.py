@@ -22,17 +22,18 @@ from channels.base import Channel
 from channels.routing import Router
 from channels.smpp.config import SmppChannelConfig
 from channels.text import text_info
-from smsgw import api
+from smsgw import api, console
 from smsgw.broadcasts.dispatcher import Dispatcher
 from smsgw.broadcasts.model import Broadcast
 from smsgw.broadcasts.quiet import QuietHours
 from smsgw.broadcasts.scheduler import Scheduler
-from smsgw.config import BroadcastsConfig, Settings
+from smsgw.config import BroadcastsConfig, KpisConfig, Settings
 from smsgw.delivery.recorder import Recorder
 from smsgw.delivery.sender import RetryPolicy, Sender
 from smsgw.errors import ConfigError
 from smsgw.inbound.guard import Guard
 from smsgw.inbound.handler import InboundHandler
+from smsgw.kpis.rates import LiveRates
 from smsgw.metrics import Metrics
 from smsgw.storage import Store, open_store
 from subscriptions.service import SubscriptionService
@@ -72,6 +73,7 @@ class Gateway:
         self._channels = [channel_factory(config) for config in settings.channels]
         self._router = Router(self._channels)
         self._metrics = Metrics(self._channels)
+        self._live_rates = LiveRates(self._metrics.counts)
         self._retry = retry
         self._store: Store | None = None
         self._recorder: Recorder | None = None
@@ -106,6 +108,8 @@ class Gateway:
             await sender.resume()
             await self._start_citizens(store, recorder, sender)
             await self._start_broadcasts(store, recorder)
+            await self._live_rates.start()
+            stack.push_async_callback(self._live_rates.stop)
         except BaseException:
             await stack.aclose()
             raise
@@ -197,7 +201,7 @@ class Gateway:
             raise RuntimeError("the gateway is not started")
         return self._store
 
-    messages = tokens = subscriptions = broadcasts = audit = store
+    messages = tokens = subscriptions = broadcasts = audit = kpis = store
 
     @property
     def broadcast_settings(self) -> BroadcastsConfig:
@@ -217,6 +221,14 @@ class Gateway:
     @property
     def metrics(self) -> Metrics:
         return self._metrics
+
+    @property
+    def kpi_settings(self) -> KpisConfig:
+        return self.settings.kpis
+
+    @property
+    def live_rates(self) -> LiveRates:
+        return self._live_rates
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -258,6 +270,7 @@ def build_app(
 ) -> web.Application:
     gateway = Gateway(settings, channel_factory=channel_factory, retry=retry)
     app = api.create_app(gateway)
+    console.add_routes(app)
     app[GATEWAY] = gateway
     app.cleanup_ctx.append(gateway.lifespan)
     return app

@@ -8,9 +8,9 @@ gateway behaves the same whatever the working directory.
 from __future__ import annotations
 
 import tomllib
-from datetime import time
+from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -169,6 +169,39 @@ class BroadcastsConfig(_Section):
     )
 
 
+Targets = tuple[Annotated[int, Field(ge=0)], ...]
+
+
+class KpisConfig(_Section):
+    """The programme's yearly targets, shown beside its KPIs (GET /api/v1/kpis)."""
+
+    programme_start: date = Field(
+        default=date(2026, 1, 1),
+        description="first day of programme year 1 (a year: twelve months from it, read in "
+        "gateway.timezone)",
+    )
+    services: Targets = Field(
+        default=(10, 25, 40),
+        description="active services, by programme year; past the list, its last value",
+    )
+    subscribers: Targets = Field(
+        default=(25_000, 40_000, 50_000, 75_000),
+        description="numbers subscribed (no global STOP), by programme year",
+    )
+    broadcasts: Targets = Field(
+        default=(100, 300, 500, 700),
+        description="broadcasts sent in each programme year",
+    )
+
+    @field_validator("services", "subscribers", "broadcasts")
+    @classmethod
+    def _some_target(cls, value: Targets) -> Targets:
+        # checked here rather than with min_length, which also fires when an item is invalid
+        if not value:
+            raise ValueError("at least one yearly target is needed")
+        return value
+
+
 class Settings(_Section):
     gateway: GatewayConfig
     # empty tables by default, validated like given ones (so the database path gets resolved)
@@ -177,6 +210,7 @@ class Settings(_Section):
     channels: tuple[SmppChannelConfig, ...]
     citizens: CitizensConfig = Field(default_factory=dict)  # type: ignore[assignment]
     broadcasts: BroadcastsConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    kpis: KpisConfig = Field(default_factory=dict)  # type: ignore[assignment]
     simulator: SimulatorConfig | None = None  # the built-in SMSC simulator (demo, tests)
 
     @field_validator("channels")

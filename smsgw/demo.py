@@ -92,6 +92,7 @@ def _banner(url: str, token: str, simulator: Simulator) -> str:
     return f"""
 smsgw demo is running. Ctrl-C stops it (the binds are closed cleanly).
 
+  console       {url}/console/   (paste the admin token below)
   health        {url}/healthz
   API document  {url}/api/v1/openapi.json
   SMSC          simulator on {simulator.config.host}:{simulator.port}, control API {control}

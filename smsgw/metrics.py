@@ -16,6 +16,7 @@ from prometheus_client.metrics_core import Metric
 
 from channels.base import Channel, LinkState
 from smsgw.broadcasts.model import Priority
+from smsgw.kpis.rates import Counts
 
 # SMS receipts take from about a second to many minutes (handset off, then back in coverage)
 LATENCY_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 300, 1800)
@@ -102,6 +103,22 @@ class Metrics:
     def queue_depth(self, queued: Mapping[Priority, int]) -> None:
         for priority in Priority:
             self._queued.labels(priority.label).set(queued.get(priority, 0))
+
+    def counts(self) -> Counts:
+        """Segments accepted per channel and receipts, since the start (the KPIs' live rates)."""
+        submits = {
+            sample.labels["channel"]: sample.value
+            for metric in self._submits.collect()
+            for sample in metric.samples
+            if sample.name == "smsgw_submits_total" and sample.labels["status"] == "ok"
+        }
+        receipts = sum(
+            sample.value
+            for metric in self._receipts.collect()
+            for sample in metric.samples
+            if sample.name == "smsgw_receipts_total"
+        )
+        return Counts(submits, receipts)
 
     def render(self) -> bytes:
         """The Prometheus text format."""

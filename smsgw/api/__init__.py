@@ -8,6 +8,7 @@ from smsgw.api import (
     audit,
     broadcasts,
     health,
+    kpis,
     messages,
     metrics,
     openapi,
@@ -35,6 +36,7 @@ def routes() -> list[Route]:
         *broadcasts.ROUTES,
         *tokens.ROUTES,
         *audit.ROUTES,
+        *kpis.ROUTES,
     ]
     return [*table, openapi.route(table)]
 

@@ -10,10 +10,11 @@ from aiohttp import web
 
 from channels.base import Channel
 from smsgw.broadcasts.model import Broadcast
-from smsgw.config import BroadcastsConfig
+from smsgw.config import BroadcastsConfig, KpisConfig
 from smsgw.delivery.message import Message
+from smsgw.kpis.rates import LiveRates
 from smsgw.metrics import Metrics
-from smsgw.storage.protocols import AuditLog, BroadcastStore, MessageStore, TokenStore
+from smsgw.storage.protocols import AuditLog, BroadcastStore, KpiStore, MessageStore, TokenStore
 from smsgw.tokens import ApiToken
 from subscriptions.store import SubscriptionStore
 from subscriptions.templates import Templates
@@ -71,6 +72,17 @@ class ApiDeps(Protocol):
     @property
     def metrics(self) -> Metrics:
         """Valid before the start too (the HTTP middleware counts every request)."""
+
+    @property
+    def kpis(self) -> KpiStore: ...
+
+    @property
+    def kpi_settings(self) -> KpisConfig:
+        """The programme's start and yearly targets."""
+
+    @property
+    def live_rates(self) -> LiveRates:
+        """Submits and receipts per second, from the metrics."""
 
 
 DEPS = web.AppKey("deps", ApiDeps)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -16,6 +16,13 @@ from smsgw.broadcasts.model import (
 )
 from smsgw.delivery.message import DeliveryBatch, DroppedReceipt, Message, MessageEvent
 from smsgw.inbound.queue import HandledInbound, StoredInbound
+from smsgw.kpis.figures import (
+    ConsentFlow,
+    DeliveryTotals,
+    Period,
+    ServiceCount,
+    SubscriberCounts,
+)
 from smsgw.tokens import ApiToken
 from subscriptions.store import SubscriptionStore
 
@@ -149,6 +156,24 @@ class BroadcastStore(Protocol):
     ) -> list[OutboxMessage]: ...
 
 
+class KpiStore(Protocol):
+    """The figures of GET /api/v1/kpis, each counted in one read."""
+
+    async def service_counts(self) -> list[ServiceCount]:
+        """Every service, by ministry then keyword, with its subscribers now."""
+
+    async def subscriber_counts(self) -> SubscriberCounts: ...
+
+    async def consent_flow(self, periods: Sequence[Period]) -> list[ConsentFlow]:
+        """Subscriptions begun and ended, and global STOPs, in each period."""
+
+    async def broadcasts_sent(self, periods: Sequence[Period]) -> list[dict[str, int]]:
+        """Broadcasts sending or done, created in each period, per ministry."""
+
+    async def delivery_totals(self, period: Period) -> DeliveryTotals:
+        """The outbox of the broadcasts created in ``period``."""
+
+
 class Store(
     MessageStore,
     DeliveryLog,
@@ -157,6 +182,7 @@ class Store(
     AuditLog,
     SubscriptionStore,
     BroadcastStore,
+    KpiStore,
     Protocol,
 ):
     """A whole backend."""

@@ -297,8 +297,14 @@ def queued_count(db: sqlite3.Connection, broadcast_id: int) -> int:
 
 def queued_by_priority(db: sqlite3.Connection) -> dict[Priority, int]:
     """Every broadcast's queued messages, per priority (the metrics' queue depth)."""
+    # through the two partial indexes of queued messages: a plain "state = 'queued'" matches
+    # neither, and read the whole outbox (150 ms at a million rows, under the store's lock)
     rows = db.execute(
-        "SELECT priority, count(*) FROM outbox WHERE state = 'queued' GROUP BY priority"
+        """SELECT priority, count(*) FROM (
+            SELECT priority FROM outbox WHERE state = 'queued' AND not_before IS NULL
+            UNION ALL
+            SELECT priority FROM outbox WHERE state = 'queued' AND not_before IS NOT NULL)
+        GROUP BY priority"""
     ).fetchall()
     return {Priority(priority): count for priority, count in rows}
 

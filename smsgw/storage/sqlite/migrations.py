@@ -222,6 +222,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
             BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
     ),
+    (  # 6: what the KPIs count (sqlite/kpis.py), each read from an index alone
+        "CREATE INDEX consent_events_action_at ON consent_events (action, at)",
+        """CREATE INDEX subscribers_opted_out ON subscribers (opted_out_at)
+            WHERE opted_out_at IS NOT NULL""",
+        # a broadcast's messages by state and language (their segments differ) from the index
+        # alone; widened rather than joined by a second index, which every receipt would update
+        "DROP INDEX outbox_broadcast",
+        "CREATE INDEX outbox_broadcast ON outbox (broadcast, state, language)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -29,7 +29,14 @@ from smsgw.delivery.message import (
     MessageState,
 )
 from smsgw.inbound.queue import HandledInbound, StoredInbound
-from smsgw.storage.sqlite import broadcasts, delivery
+from smsgw.kpis.figures import (
+    ConsentFlow,
+    DeliveryTotals,
+    Period,
+    ServiceCount,
+    SubscriberCounts,
+)
+from smsgw.storage.sqlite import broadcasts, delivery, kpis
 from smsgw.storage.sqlite.access import SqliteAccess
 from smsgw.storage.sqlite.catalogue import SqliteCatalogue
 from smsgw.storage.sqlite.checkpoint import WRITER_PRAGMA, Checkpointer
@@ -413,6 +420,23 @@ class SqliteStore:
             partial(broadcasts.take_retries, carrier=carrier, priority=priority, now=now,
                     limit=limit)
         )  # fmt: skip
+
+    # KpiStore, in sqlite/kpis.py
+
+    async def service_counts(self) -> list[ServiceCount]:
+        return await self._thread.read(kpis.service_counts)
+
+    async def subscriber_counts(self) -> SubscriberCounts:
+        return await self._thread.read(kpis.subscriber_counts)
+
+    async def consent_flow(self, periods: Sequence[Period]) -> list[ConsentFlow]:
+        return await self._thread.read(partial(kpis.consent_flow, periods=periods))
+
+    async def broadcasts_sent(self, periods: Sequence[Period]) -> list[dict[str, int]]:
+        return await self._thread.read(partial(kpis.broadcasts_sent, periods=periods))
+
+    async def delivery_totals(self, period: Period) -> DeliveryTotals:
+        return await self._thread.read(partial(kpis.delivery_totals, period=period))
 
     async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         # Under the lock: on the writer's own connection a read would otherwise see a batch

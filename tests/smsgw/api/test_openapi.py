@@ -40,6 +40,7 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/api/v1/tokens", "post"),
         ("/api/v1/tokens/{id}", "delete"),
         ("/api/v1/audit", "get"),
+        ("/api/v1/kpis", "get"),
     }
     post = document["paths"]["/api/v1/messages"]["post"]
     assert post["security"] == [{"bearer": []}]

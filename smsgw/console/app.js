@@ -1,0 +1,422 @@
+// The console: views of one page picked by the URL's hash, each reading the gateway's own API
+// with the token kept in sessionStorage (gone when the tab closes). DOM text only through
+// textContent: nothing from the API is ever parsed as HTML.
+import { notGsm, textInfo } from "./text.js";
+
+const $ = (selector) => document.querySelector(selector);
+const TOKEN = "smsgw.token";
+const POLL_MS = 2000;
+const BARS = 30; // the operator's chart: one a scrape, a minute in all
+const OPEN = new Set(["awaiting_approval", "scheduled", "queued", "sending"]);
+let timer = null; // the shown view's polling, stopped when the view changes
+let created = null; // the answer to the last POST, shown once on its broadcast's page
+let services = [];
+
+async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}` };
+  if (options.body) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { ...options, headers });
+  const body = (response.headers.get("Content-Type") || "").startsWith("application/json")
+    ? await response.json()
+    : null;
+  if (response.ok) return body;
+  const error = body?.error;
+  const named = error?.field && !error.message.includes(error.field); // "texts.es: too long"
+  const message = error
+    ? `${named ? `${error.field}: ` : ""}${error.message}`
+    : `${response.status} ${response.statusText}`;
+  if (response.status === 401 && $("#login").hidden) {
+    sessionStorage.removeItem(TOKEN); // expired or revoked meanwhile: log in again
+    route();
+    say("#login-error", message);
+  }
+  throw new Error(message);
+}
+
+function say(selector, message) {
+  const node = $(selector);
+  node.textContent = message || "";
+  node.hidden = !message;
+}
+
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash; // hashchange calls route()
+}
+
+function show(id, title) {
+  for (const section of document.querySelectorAll("main > section")) {
+    section.hidden = section.id !== id;
+  }
+  for (const link of document.querySelectorAll("nav a")) {
+    if (location.hash.startsWith(link.hash)) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  for (const error of document.querySelectorAll(`#${id} .error`)) say(`#${error.id}`, "");
+  document.title = `${title} · smsgw`;
+  $(`#${id} h1`).focus(); // a screen reader hears the new view; Tab goes on from there
+}
+
+function poll(every, step) {
+  const id = setInterval(() => timer === id && step(id), every);
+  timer = id;
+  step(id);
+}
+
+const ROUTES = [
+  [/^#\/compose$/, showCompose],
+  [/^#\/broadcasts$/, showList],
+  [/^#\/broadcasts\/(\d+)$/, showBroadcast],
+  [/^#\/operator$/, showOperator],
+];
+
+function route() {
+  clearInterval(timer);
+  timer = null;
+  const signedIn = sessionStorage.getItem(TOKEN) !== null;
+  $("#nav").hidden = !signedIn;
+  if (!signedIn) return show("login", "Log in");
+  for (const [pattern, view] of ROUTES) {
+    const match = location.hash.match(pattern);
+    if (match) return view(...match.slice(1));
+  }
+  return go("#/compose");
+}
+
+// Login
+
+$("#login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN, $("#token").value.trim());
+  try {
+    await api("/api/v1/services"); // any valid token may read the catalogue
+  } catch (error) {
+    sessionStorage.removeItem(TOKEN);
+    return say("#login-error", error.message);
+  }
+  $("#token").value = "";
+  return route();
+});
+
+$("#logout").addEventListener("click", () => {
+  sessionStorage.removeItem(TOKEN);
+  created = null;
+  go("#/login");
+});
+
+// Composer
+
+const languageNames = new Intl.DisplayNames(["en"], { type: "language" });
+const languageName = (code) => {
+  try {
+    return languageNames.of(code);
+  } catch {
+    return code; // not a language tag the browser knows
+  }
+};
+
+async function showCompose() {
+  show("compose", "New broadcast");
+  const select = $("#service");
+  const chosen = select.value;
+  try {
+    services = (await api("/api/v1/services")).services.filter((service) => service.active);
+  } catch (error) {
+    return say("#compose-error", error.message);
+  }
+  const option = (s) =>
+    new Option(`${s.keyword} · ${s.names[s.default_language] ?? ""}`, s.keyword);
+  select.replaceChildren(...services.map(option));
+  if (services.some((service) => service.keyword === chosen)) select.value = chosen;
+  return showLanguages();
+}
+
+function showLanguages() {
+  const service = services.find((s) => s.keyword === $("#service").value);
+  const languages = service
+    ? [...new Set([service.default_language, ...Object.keys(service.names)])]
+    : [];
+  const tabs = [];
+  const panels = [];
+  for (const language of languages) {
+    const name = `${languageName(language)} (${language})`;
+    const tab = document.createElement("button");
+    Object.assign(tab, { type: "button", id: `tab-${language}`, textContent: name });
+    tab.setAttribute("role", "tab");
+    tab.setAttribute("aria-controls", `panel-${language}`);
+    tab.addEventListener("click", () => selectTab(tab));
+    const panel = $("#panel-template").content.firstElementChild.cloneNode(true);
+    panel.id = `panel-${language}`;
+    panel.setAttribute("aria-labelledby", tab.id);
+    const [label, area, counter] = panel.children;
+    label.htmlFor = area.id = `text-${language}`;
+    const required = language === service.default_language ? " (required)" : "";
+    label.textContent = `${name} text${required}`;
+    area.dataset.language = language;
+    counter.id = `count-${language}`;
+    area.setAttribute("aria-describedby", counter.id);
+    area.addEventListener("input", () => count(area, counter));
+    count(area, counter);
+    tabs.push(tab);
+    panels.push(panel);
+  }
+  $("#tabs").replaceChildren(...tabs);
+  $("#panels").replaceChildren(...panels);
+  if (tabs.length) selectTab(tabs[0]);
+}
+
+function selectTab(chosen) {
+  for (const tab of $("#tabs").children) {
+    const selected = tab === chosen;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1; // one tab stop; the arrow keys move between tabs
+    $(`#${tab.getAttribute("aria-controls")}`).hidden = !selected;
+  }
+}
+
+$("#tabs").addEventListener("keydown", (event) => {
+  const tabs = [...$("#tabs").children];
+  const at = tabs.indexOf(document.activeElement);
+  const next = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[event.key];
+  if (at < 0 || next === undefined) return;
+  event.preventDefault();
+  const tab = tabs[(next + tabs.length) % tabs.length];
+  selectTab(tab);
+  tab.focus();
+});
+
+function count(area, counter) {
+  const info = textInfo(area.value);
+  const other = notGsm(area.value);
+  const encoding = info.encoding === "gsm7" ? "GSM 7-bit" : `Unicode (UCS-2: ${other.join(" ")})`;
+  const sms = `${info.segments} SMS`;
+  counter.textContent = `${info.units} used, ${info.remaining} left · ${sms} · ${encoding}`;
+  counter.dataset.segments = info.segments;
+  counter.dataset.encoding = info.encoding;
+  counter.dataset.units = info.units;
+  counter.dataset.remaining = info.remaining;
+}
+
+$("#service").addEventListener("change", showLanguages);
+
+$("#compose-form").addEventListener("change", (event) => {
+  if (event.target.name !== "priority") return;
+  const emergency = event.target.value === "emergency";
+  $("#emergency").hidden = !emergency;
+  $("#confirm-emergency").disabled = !emergency; // a disabled box is not validated
+  if (!emergency) $("#confirm-emergency").checked = false;
+});
+
+$("#compose-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const texts = {};
+  for (const area of document.querySelectorAll("#panels textarea")) {
+    if (area.value.trim()) texts[area.dataset.language] = area.value; // sent as counted
+  }
+  const service = services.find((s) => s.keyword === $("#service").value);
+  if (!service) return say("#compose-error", "Choose a service.");
+  const first = service.default_language;
+  if (!texts[first]) {
+    selectTab($(`#tab-${first}`));
+    $(`#text-${first}`).focus();
+    const name = languageName(first);
+    return say("#compose-error", `Write the ${name} text: subscribers of other languages get it.`);
+  }
+  const body = { service: service.keyword, texts, priority: form.elements.priority.value };
+  if ($("#send-at").value) body.send_at = new Date($("#send-at").value).toISOString();
+  say("#compose-error", "");
+  try {
+    created = await api("/api/v1/broadcasts", { method: "POST", body: JSON.stringify(body) });
+  } catch (error) {
+    return say("#compose-error", error.message);
+  }
+  form.reset();
+  $("#service").value = body.service;
+  $("#emergency").hidden = $("#confirm-emergency").disabled = true;
+  showLanguages();
+  return go(`#/broadcasts/${created.id}`);
+});
+
+// One broadcast
+
+const percent = (rate) => `${(rate * 100).toFixed(1)} %`;
+const seconds = (value) => `${value.toFixed(2)} s`;
+const FORMATS = {
+  created_at: date,
+  send_at: date,
+  finished_at: date,
+  delivery_rate: percent,
+  latency_p50_s: seconds,
+  latency_p95_s: seconds,
+  throughput_per_s: (value) => `${value} / s`,
+  state: (value) => value.replaceAll("_", " "),
+};
+
+function date(value) {
+  return new Date(value).toLocaleString();
+}
+
+function fill(root, broadcast) {
+  for (const node of root.querySelectorAll("[data-field]")) {
+    const value = broadcast[node.dataset.field];
+    const format = FORMATS[node.dataset.field] ?? String;
+    node.textContent = value === null || value === undefined ? "—" : format(value);
+  }
+}
+
+function showBroadcast(id) {
+  show("broadcast", `Broadcast ${id}`);
+  const notice = created && String(created.id) === id ? created : null;
+  created = null;
+  if (notice) {
+    const segments = Object.entries(notice.segments).map(([language, n]) => `${language} ${n}`);
+    say(
+      "#created",
+      `Created for ${notice.audience} subscribers (${notice.state.replaceAll("_", " ")}); ` +
+        `SMS per message: ${segments.join(", ")}; ` +
+        `estimated cost ${notice.cost_estimate} ${notice.currency}.`,
+    );
+  } else say("#created", "");
+  poll(POLL_MS, async (id_) => {
+    try {
+      const broadcast = await api(`/api/v1/broadcasts/${id}`);
+      if (timer !== id_) return;
+      say("#broadcast-error", "");
+      showProgress(broadcast);
+      if (!OPEN.has(broadcast.state) && broadcast.submitted === 0) clearInterval(id_);
+    } catch (error) {
+      say("#broadcast-error", error.message);
+    }
+  });
+}
+
+function showProgress(broadcast) {
+  const section = $("#broadcast");
+  fill(section, broadcast);
+  const ended = broadcast.delivered + broadcast.failed + broadcast.expired + broadcast.cancelled;
+  const progress = $("#progress");
+  progress.max = Math.max(broadcast.audience, 1);
+  progress.value = ended;
+  $("#progress-text").textContent = `${ended} of ${broadcast.audience} ended`;
+  const texts = Object.entries(broadcast.texts).flatMap(([language, text]) => {
+    const term = document.createElement("dt");
+    term.textContent = `${languageName(language)} · ${broadcast.segments[language]} SMS`;
+    const body = document.createElement("dd");
+    body.textContent = text;
+    return [term, body];
+  });
+  $("#texts").replaceChildren(...texts);
+  const cancel = $("#cancel");
+  cancel.hidden = !OPEN.has(broadcast.state);
+  cancel.dataset.id = broadcast.id;
+}
+
+$("#cancel").addEventListener("click", async () => {
+  const id = $("#cancel").dataset.id;
+  if (!confirm(`Cancel broadcast ${id}? Messages not yet sent will not go.`)) return;
+  try {
+    showProgress(await api(`/api/v1/broadcasts/${id}/cancel`, { method: "POST" }));
+  } catch (error) {
+    say("#broadcast-error", error.message);
+  }
+});
+
+// Broadcasts
+
+async function showList() {
+  show("list", "Broadcasts");
+  let broadcasts;
+  try {
+    ({ broadcasts } = await api("/api/v1/broadcasts?limit=50"));
+  } catch (error) {
+    return say("#list-error", error.message);
+  }
+  const rows = broadcasts.map((broadcast) => {
+    const row = document.createElement("tr");
+    const link = document.createElement("a");
+    link.href = `#/broadcasts/${broadcast.id}`;
+    link.textContent = broadcast.id;
+    row.insertCell().append(link);
+    for (const field of ["service", "state", "priority", "audience", "delivered", "created_at"]) {
+      const cell = row.insertCell();
+      cell.dataset.field = field;
+    }
+    fill(row, broadcast);
+    return row;
+  });
+  $("#list-empty").hidden = rows.length > 0;
+  return $("#broadcasts").replaceChildren(...rows);
+}
+
+// Operator
+
+function sum(text, pattern) {
+  return [...text.matchAll(pattern)].reduce((total, match) => total + Number(match[1]), 0);
+}
+
+function showOperator() {
+  show("operator", "Operator");
+  const samples = []; // [seconds, submits accepted so far]
+  poll(POLL_MS, async (id) => {
+    let health;
+    let metrics;
+    try {
+      [health, metrics] = await Promise.all([
+        fetch("/healthz").then((response) => response.json()),
+        fetch("/metrics").then((response) => response.text()),
+      ]);
+    } catch (error) {
+      return say("#operator-error", error.message);
+    }
+    if (timer !== id) return;
+    say("#operator-error", "");
+    showChannels(health);
+    const accepted = sum(metrics, /^smsgw_submits_total\{[^}]*status="ok"[^}]*\} (\S+)$/gm);
+    samples.push([performance.now() / 1000, accepted]);
+    if (samples.length > BARS + 1) samples.shift();
+    $("#queued").textContent = sum(metrics, /^smsgw_outbox_queued\{[^}]*\} (\S+)$/gm);
+    drawRates(samples);
+  });
+}
+
+function showChannels(health) {
+  $("#health-status").textContent = health.status;
+  $("#health-status").dataset.status = health.status;
+  const rows = health.channels.map((channel) => {
+    const row = document.createElement("tr");
+    for (const value of [channel.name, channel.carrier, channel.state, channel.error ?? ""]) {
+      row.insertCell().textContent = value;
+    }
+    row.dataset.state = channel.state;
+    return row;
+  });
+  $("#channels").replaceChildren(...rows);
+}
+
+// Segments accepted per second between successive scrapes, as bars, the newest on the right.
+function drawRates(samples) {
+  // never below 0: a restarted gateway counts from 0 again
+  const rates = samples
+    .slice(1)
+    .map(([t, n], i) => Math.max(0, (n - samples[i][1]) / (t - samples[i][0])));
+  if (rates.length === 0) return;
+  const canvas = $("#chart");
+  const scale = window.devicePixelRatio || 1;
+  canvas.width = canvas.clientWidth * scale;
+  canvas.height = canvas.clientHeight * scale;
+  const context = canvas.getContext("2d");
+  const peak = Math.max(...rates);
+  const slot = canvas.width / BARS;
+  context.fillStyle = getComputedStyle(canvas).color;
+  rates.forEach((rate, i) => {
+    const height = Math.max((rate / Math.max(peak, 1)) * (canvas.height - 4 * scale), scale);
+    const x = (BARS - rates.length + i) * slot;
+    context.fillRect(x + 1, canvas.height - height, slot - 2, height);
+  });
+  const now = rates.at(-1).toFixed(1);
+  $("#rate").textContent = `Now ${now} SMS/s; peak ${peak.toFixed(1)} SMS/s in the last minute.`;
+}
+
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,144 @@
+"""An officer's way through the console: log in, compose, send, watch the broadcast to the end
+on the simulator, find it in the list; emergency confirmation, scheduling and cancelling."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from playwright.async_api import Locator, expect
+
+from channels.simulator import Simulator
+from smsgw.app import Gateway
+from smsgw.tokens import Role
+from tests.console.browser import Console, secret
+from tests.smsgw.api.catalogue_testbed import add_service
+from tests.smsgw.broadcast_testbed import numbers, seed, sent_to
+
+WAIT_MS = 15_000  # the page polls every 2 s
+
+
+async def test_an_officer_sends_a_broadcast_and_watches_it_delivered(
+    console: Console, gateway: Gateway, simulator: Simulator
+) -> None:
+    await add_service(gateway)
+    english, spanish = numbers("+50160", 12) + numbers("+50165", 8), numbers("+50161", 5)
+    await seed(gateway, "HEALTH", english)
+    await seed(gateway, "HEALTH", spanish, language="es")
+    page = console.page
+    await console.log_in(await secret(gateway, Role.OFFICER, ministry="health"))
+
+    await page.get_by_label("English (en) text").fill("Vaccination day Saturday 9am. Bring [card]")
+    await expect(page.locator("#count-en")).to_have_text(
+        "44 used, 116 left · 1 SMS · GSM 7-bit"  # [ and ] take two septets each
+    )
+    await page.get_by_role("tab", name="Spanish (es)").click()
+    await page.get_by_label("Spanish (es) text").fill("Día de vacunación el sábado.")
+    await expect(page.locator("#count-es")).to_have_text(
+        re.compile(r"1 SMS · Unicode \(UCS-2: í ó á\)$")
+    )
+    await console.shot("composer")
+    await page.get_by_role("button", name="Send broadcast").click()
+
+    await expect(page.locator("#created")).to_have_text(
+        re.compile(r"Created for 25 subscribers \(queued\); SMS per message: en 1, es 1; ")
+    )
+
+    def field(name: str) -> Locator:
+        return page.locator(f'#broadcast [data-field="{name}"]')
+
+    await expect(field("state")).to_have_text("done", timeout=WAIT_MS)
+    await expect(field("delivered")).to_have_text("25", timeout=WAIT_MS)
+    await expect(field("audience")).to_have_text("25")
+    await expect(field("delivery_rate")).to_have_text("100.0 %")
+    await expect(field("latency_p50_s")).to_have_text(re.compile(r"^\d+\.\d\d s$"))
+    await expect(page.locator("#progress-text")).to_have_text("25 of 25 ended")
+    await expect(page.get_by_role("button", name="Cancel broadcast")).to_be_hidden()
+    await console.shot("broadcast")
+    assert set(sent_to(simulator)) == set(english + spanish)
+    assert set(sent_to(simulator).values()) == {1}
+
+    broadcast_url = page.url
+    await page.get_by_role("link", name="Broadcasts").click()
+    await expect(page.get_by_role("heading", name="Broadcasts")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="HEALTH")
+    await expect(row).to_contain_text("done")
+    await console.shot("broadcasts")
+    await row.get_by_role("link").click()
+    assert page.url == broadcast_url
+    assert console.problems == []
+
+
+async def test_an_emergency_needs_an_explicit_confirmation(
+    console: Console, gateway: Gateway
+) -> None:
+    await add_service(gateway)
+    page = console.page
+    await console.log_in(await secret(gateway, Role.OFFICER))
+    await page.get_by_label("English (en) text").fill("Boil water before drinking.")
+    confirm = page.get_by_label("I confirm this is an emergency")
+    await expect(confirm).to_be_hidden()
+    await page.get_by_label("Emergency", exact=True).check()
+    await expect(confirm).to_be_visible()
+
+    await page.get_by_role("button", name="Send broadcast").click()  # not confirmed: refused
+    assert await confirm.evaluate("box => !box.validity.valid")
+    await expect(page.get_by_role("heading", name="New broadcast")).to_be_visible()
+
+    await confirm.check()
+    await page.get_by_role("button", name="Send broadcast").click()
+    await expect(page.locator('#broadcast [data-field="priority"]')).to_have_text("emergency")
+    await page.get_by_role("link", name="New broadcast").click()  # the form starts afresh
+    await expect(page.get_by_label("Normal")).to_be_checked()
+    await expect(confirm).to_be_hidden()
+    assert console.problems == []
+
+
+async def test_a_scheduled_broadcast_waits_and_can_be_cancelled(
+    console: Console, gateway: Gateway
+) -> None:
+    await add_service(gateway)
+    await seed(gateway, "HEALTH", numbers("+50160", 3))
+    page = console.page
+    await console.log_in(await secret(gateway, Role.OFFICER))
+    await page.get_by_label("English (en) text").fill("Clinic closed on Monday.")
+    tomorrow = datetime.now() + timedelta(days=1)  # noqa: DTZ005  # the browser's local time
+    await page.get_by_label("Send at").fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
+    await page.get_by_role("button", name="Send broadcast").click()
+
+    await expect(page.locator('#broadcast [data-field="state"]')).to_have_text("scheduled")
+    await expect(page.locator("#created")).to_contain_text("Created for 3 subscribers (scheduled)")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Cancel broadcast").click()
+    await expect(page.locator('#broadcast [data-field="state"]')).to_have_text("cancelled")
+    await expect(page.get_by_role("button", name="Cancel broadcast")).to_be_hidden()
+    assert console.problems == []
+
+
+async def test_the_composer_shows_what_is_missing_and_what_the_api_refuses(
+    console: Console, gateway: Gateway
+) -> None:
+    await add_service(gateway)
+    await add_service(gateway, keyword="SCHOOLS", aliases=["ESCUELAS"], ministry="education")
+    page = console.page
+    await console.log_in(await secret(gateway, Role.OFFICER, ministry="health"))
+    await page.get_by_role("tab", name="Spanish (es)").click()
+    await page.get_by_label("Spanish (es) text").fill("Escuelas cerradas.")
+    send = page.get_by_role("button", name="Send broadcast")
+    await send.click()  # no text in English, the service's default language
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Write the English text: subscribers of other languages get it."
+    )
+    await expect(page.get_by_label("English (en) text")).to_be_focused()
+
+    await page.get_by_label("English (en) text").fill("a" * 153 * 6 + "b")  # over 6 SMS
+    await send.click()
+    await expect(page.get_by_role("alert")).to_have_text("texts.en: 7 SMS, at most 6")
+
+    await page.get_by_label("Service").select_option("SCHOOLS")  # not the officer's ministry
+    await page.get_by_label("English (en) text").fill("Schools closed.")
+    await send.click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "SCHOOLS belongs to the ministry education; an officer acts on their own ministry's"
+    )
+    assert [p for p in console.problems if "400" not in p and "403" not in p] == []
