@@ -23,6 +23,7 @@ from channels.routing import Router
 from channels.smpp.config import SmppChannelConfig
 from channels.text import text_info
 from smsgw import api, console
+from smsgw.api.auth import FailedAuth
 from smsgw.broadcasts.dispatcher import Dispatcher
 from smsgw.broadcasts.model import Broadcast
 from smsgw.broadcasts.quiet import QuietHours
@@ -269,7 +270,10 @@ def build_app(
     retry: RetryPolicy | None = None,
 ) -> web.Application:
     gateway = Gateway(settings, channel_factory=channel_factory, retry=retry)
-    app = api.create_app(gateway)
+    http = settings.http
+    app = api.create_app(
+        gateway, failed_auth=FailedAuth(http.failed_auth_limit, http.failed_auth_window_s)
+    )
     console.add_routes(app)
     app[GATEWAY] = gateway
     app.cleanup_ctx.append(gateway.lifespan)

@@ -80,6 +80,10 @@ class GatewayConfig(_Section):
 class HttpConfig(_Section):
     host: str = Field(default="127.0.0.1", description="address the API listens on")
     port: int = Field(default=8080, ge=0, le=65535, description="0: any free port")
+    failed_auth_limit: int = Field(
+        default=10, ge=1, description="failed authentications per address and window, then 429"
+    )
+    failed_auth_window_s: float = Field(default=60.0, gt=0, description="of failed_auth_limit")
 
 
 class DatabaseConfig(_Section):

@@ -16,7 +16,7 @@ from smsgw.api import (
     subscriptions,
     tokens,
 )
-from smsgw.api.auth import auth_middleware
+from smsgw.api.auth import FailedAuth, auth_middleware
 from smsgw.api.context import DEPS, ApiDeps
 from smsgw.api.errors import error_middleware
 from smsgw.api.routes import Route, public_paths, register
@@ -41,13 +41,13 @@ def routes() -> list[Route]:
     return [*table, openapi.route(table)]
 
 
-def create_app(deps: ApiDeps) -> web.Application:
+def create_app(deps: ApiDeps, *, failed_auth: FailedAuth | None = None) -> web.Application:
     table = routes()
     app = web.Application(
         middlewares=[
             metrics.count_requests,  # outermost: counts what the others answer too
             error_middleware,
-            auth_middleware(public_paths(table)),
+            auth_middleware(public_paths(table), failed_auth),
         ],
         client_max_size=MAX_BODY,
     )
