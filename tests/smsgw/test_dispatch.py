@@ -33,7 +33,21 @@ TPS = 50
 WINDOW = 5
 BINDS = 2  # of btl
 
-CONFIG = f"""
+BIND = """
+[[channels]]
+name = "{name}"
+carrier = "{carrier}"
+host = "127.0.0.1"
+port = PORT
+system_id = "{name}"
+password = "secret"
+tps = {tps}
+window = {window}
+prefixes = {prefixes}
+reconnect_min_s = 0.05
+throttle_pause_s = 0.05
+"""
+CONFIG = """
 [gateway]
 short_code = "1515"
 default_region = "BZ"
@@ -42,45 +56,14 @@ data_dir = "data"
 
 [database]
 url = "sqlite:///data/test.db"
-
-[[channels]]
-name = "btl-a"
-carrier = "btl"
-host = "127.0.0.1"
-port = PORT
-system_id = "btl-a"
-password = "secret"
-tps = {TPS}
-window = {WINDOW}
-prefixes = ["+50160", "+50161"]
-reconnect_min_s = 0.05
-throttle_pause_s = 0.05
-
-[[channels]]
-name = "btl-b"
-carrier = "btl"
-host = "127.0.0.1"
-port = PORT
-system_id = "btl-b"
-password = "secret"
-tps = {TPS}
-window = {WINDOW}
-prefixes = ["+50160", "+50161"]
-reconnect_min_s = 0.05
-throttle_pause_s = 0.05
-
-[[channels]]
-name = "smart-1"
-carrier = "smart"
-host = "127.0.0.1"
-port = PORT
-system_id = "smart-1"
-password = "secret"
-tps = {TPS}
-window = {WINDOW}
-prefixes = ["+50165"]
-reconnect_min_s = 0.05
-"""
+""" + "".join(
+    BIND.format(name=name, carrier=carrier, tps=TPS, window=WINDOW, prefixes=prefixes)
+    for name, carrier, prefixes in (
+        ("btl-a", "btl", '["+50160", "+50161"]'),
+        ("btl-b", "btl", '["+50160", "+50161"]'),
+        ("smart-1", "smart", '["+50165"]'),
+    )
+)
 
 
 @pytest.fixture
