@@ -6,6 +6,7 @@ the service requires approval, a second person (supervisor or admin, not the aut
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -58,6 +59,18 @@ class NewBroadcast(BaseModel):
     fold_accents: bool = Field(
         False, description="write á as a, etc., where that saves SMS (shown in the estimate)"
     )
+
+
+class BroadcastEstimate(BaseModel):
+    audience: int = Field(description="subscribers it would reach now (global STOPs excluded)")
+    audience_by_language: dict[str, int]
+    segments: dict[str, int] = Field(description="SMS per message, per language")
+    encoding: dict[str, str] = Field(description="gsm7 or ucs2, per language")
+    texts: dict[str, str] = Field(description="as they will be sent (after accent folding)")
+    cost_estimate: float
+    currency: str
+    send_at: datetime | None
+    expires_at: datetime
 
 
 class BroadcastCreated(BaseModel):
@@ -157,13 +170,46 @@ def _texts(body: NewBroadcast, service: Service, max_segments: int) -> dict[str,
     return texts
 
 
-async def create_broadcast(request: web.Request) -> web.Response:
+@dataclass(frozen=True)
+class _Draft:
+    """A checked new broadcast and its estimate: what create and estimate share."""
+
+    service: Service
+    texts: dict[str, str]
+    segments: dict[str, int]
+    encodings: dict[str, str]
+    priority: Priority
+    send_at: datetime | None
+    expires_at: datetime
+    counts: dict[str, int]  # audience per language
+    cost_estimate: float
+    now: datetime
+
+    @property
+    def audience(self) -> int:
+        return sum(self.counts.values())
+
+    def estimate(self, currency: str) -> BroadcastEstimate:
+        return BroadcastEstimate(
+            audience=self.audience,
+            audience_by_language={lang: self.counts.get(lang, 0) for lang in self.texts},
+            segments=self.segments,
+            encoding=self.encodings,
+            texts=self.texts,
+            cost_estimate=self.cost_estimate,
+            currency=currency,
+            send_at=self.send_at,
+            expires_at=self.expires_at,
+        )
+
+
+async def _draft(request: web.Request) -> _Draft:
+    """The body read and checked (400, 403, 404, 409 as for a create), audience counted."""
     deps = request.app[DEPS]
     settings = deps.broadcast_settings
-    principal = request[PRINCIPAL]
     body = await read_body(request, NewBroadcast)
     service = await find_service(deps.subscriptions, body.service, field="service")
-    _check_scope(principal, service.ministry, service.keyword)
+    _check_scope(request[PRINCIPAL], service.ministry, service.keyword)
     if not service.active:
         raise ApiError(409, "service_inactive", f"{service.keyword} is not active", field="service")
     texts = _texts(body, service, settings.max_segments)
@@ -193,6 +239,32 @@ async def create_broadcast(request: web.Request) -> web.Response:
         service.keyword, list(texts), service.default_language
     )
     cost = sum(counts.get(lang, 0) * info.segments for lang, info in infos.items())
+    return _Draft(
+        service=service,
+        texts=texts,
+        segments={lang: info.segments for lang, info in infos.items()},
+        encodings={lang: str(info.encoding) for lang, info in infos.items()},
+        priority=priority,
+        send_at=send_at,
+        expires_at=expires_at,
+        counts=counts,
+        cost_estimate=round(cost * settings.cost_per_segment, 4),
+        now=now,
+    )
+
+
+async def estimate_broadcast(request: web.Request) -> web.Response:
+    # what a create would answer, before the officer commits: nothing stored, nothing audited
+    draft = await _draft(request)
+    return json_response(draft.estimate(request.app[DEPS].broadcast_settings.currency))
+
+
+async def create_broadcast(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    principal = request[PRINCIPAL]
+    draft = await _draft(request)
+    service, texts, send_at, now = draft.service, draft.texts, draft.send_at, draft.now
+    priority = draft.priority
     if service.requires_approval:
         state = BroadcastState.AWAITING_APPROVAL
     elif send_at is not None and send_at > now:
@@ -204,15 +276,15 @@ async def create_broadcast(request: web.Request) -> web.Response:
         service=service.keyword,
         ministry=service.ministry,
         texts=texts,
-        segments={lang: info.segments for lang, info in infos.items()},
-        encodings={lang: str(info.encoding) for lang, info in infos.items()},
+        segments=draft.segments,
+        encodings=draft.encodings,
         default_language=service.default_language,
         priority=priority,
         state=state,
         send_at=send_at,
-        expires_at=expires_at,
+        expires_at=draft.expires_at,
         audience=None,
-        cost_estimate=round(cost * settings.cost_per_segment, 4),
+        cost_estimate=draft.cost_estimate,
         created_by=principal.id,
         created_at=now,
         updated_at=now,
@@ -220,27 +292,16 @@ async def create_broadcast(request: web.Request) -> web.Response:
     broadcast_id = await deps.broadcasts.add_broadcast(broadcast)
     _log.info(
         "broadcast_created", broadcast=broadcast_id, service=service.keyword,
-        priority=priority.label, state=state.value, audience=sum(counts.values()), by=principal.id,
+        priority=priority.label, state=state.value, audience=draft.audience, by=principal.id,
     )  # fmt: skip
     await deps.audit.audit(
         AuditEntry.by(principal, AuditAction.BROADCAST_CREATED, str(broadcast_id), at=now,
                       service=service.keyword, priority=priority.label, state=state.value,
-                      audience=sum(counts.values()), texts=texts, send_at=send_at)
+                      audience=draft.audience, texts=texts, send_at=send_at)
     )  # fmt: skip
     deps.broadcasts_changed()
-    created = BroadcastCreated(
-        id=broadcast_id,
-        state=state.value,
-        audience=sum(counts.values()),
-        audience_by_language={lang: counts.get(lang, 0) for lang in texts},
-        segments=broadcast.segments,
-        encoding=broadcast.encodings,
-        texts=texts,
-        cost_estimate=broadcast.cost_estimate,
-        currency=settings.currency,
-        send_at=send_at,
-        expires_at=broadcast.expires_at,
-    )
+    estimate = draft.estimate(deps.broadcast_settings.currency)
+    created = BroadcastCreated(id=broadcast_id, state=state.value, **dict(estimate))
     return json_response(created, status=201)
 
 
@@ -380,6 +441,10 @@ ROUTES = [
     Route("POST", "/api/v1/broadcasts", create_broadcast,
           "Send a text to a service's subscribers (now, or at send_at)", roles=_WRITERS,
           body=NewBroadcast, responses={201: BroadcastCreated, 400: ErrorBody, **_ERRORS}),
+    Route("POST", "/api/v1/broadcasts/estimate", estimate_broadcast,
+          "What a broadcast would reach and cost, without sending or storing it",
+          roles=_WRITERS, body=NewBroadcast,
+          responses={200: BroadcastEstimate, 400: ErrorBody, **_ERRORS}),
     Route("GET", "/api/v1/broadcasts", list_broadcasts, "Broadcasts, newest first",
           roles=_WRITERS, responses={200: BroadcastList, 400: ErrorBody}),
     Route("GET", "/api/v1/broadcasts/{id}", get_broadcast, "One broadcast and its progress",

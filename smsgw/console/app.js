@@ -68,6 +68,7 @@ const ROUTES = [
   [/^#\/broadcasts$/, showList],
   [/^#\/broadcasts\/(\d+)$/, showBroadcast],
   [/^#\/operator$/, showOperator],
+  [/^#\/kpis$/, showKpis],
 ];
 
 function route() {
@@ -207,31 +208,79 @@ $("#compose-form").addEventListener("change", (event) => {
   if (!emergency) $("#confirm-emergency").checked = false;
 });
 
-$("#compose-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const form = event.target;
+// The body of the POST from the form, or null after saying what is missing.
+function draft(form) {
   const texts = {};
   for (const area of document.querySelectorAll("#panels textarea")) {
     if (area.value.trim()) texts[area.dataset.language] = area.value; // sent as counted
   }
   const service = services.find((s) => s.keyword === $("#service").value);
-  if (!service) return say("#compose-error", "Choose a service.");
+  if (!service) {
+    say("#compose-error", "Choose a service.");
+    return null;
+  }
   const first = service.default_language;
   if (!texts[first]) {
     selectTab($(`#tab-${first}`));
     $(`#text-${first}`).focus();
     const name = languageName(first);
-    return say("#compose-error", `Write the ${name} text: subscribers of other languages get it.`);
+    say("#compose-error", `Write the ${name} text: subscribers of other languages get it.`);
+    return null;
   }
   const body = { service: service.keyword, texts, priority: form.elements.priority.value };
   if ($("#send-at").value) body.send_at = new Date($("#send-at").value).toISOString();
   say("#compose-error", "");
+  return body;
+}
+
+const perLanguage = (counts) =>
+  Object.entries(counts)
+    .map(([language, n]) => `${language} ${n}`)
+    .join(", ");
+
+// Asked for, not polled: one request a click, and the figures are those of the shown form.
+$("#check").addEventListener("click", async () => {
+  $("#estimate").replaceChildren();
+  const body = draft($("#compose-form"));
+  if (!body) return;
+  let estimate;
+  try {
+    estimate = await api("/api/v1/broadcasts/estimate", {
+      method: "POST",
+      body: JSON.stringify(body),
+    });
+  } catch (error) {
+    return say("#compose-error", error.message);
+  }
+  const facts = $("#estimate-template").content.firstElementChild.cloneNode(true);
+  const values = {
+    audience: `${estimate.audience} subscribers`,
+    audience_by_language: perLanguage(estimate.audience_by_language),
+    segments: perLanguage(estimate.segments),
+    cost: `${estimate.cost_estimate} ${estimate.currency}`,
+  };
+  for (const node of facts.querySelectorAll("[data-estimate]")) {
+    node.textContent = values[node.dataset.estimate];
+  }
+  return $("#estimate").replaceChildren(facts);
+});
+
+// an estimate of other texts would mislead: any change takes it away
+$("#compose-form").addEventListener("input", () => $("#estimate").replaceChildren());
+$("#service").addEventListener("change", () => $("#estimate").replaceChildren());
+
+$("#compose-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const body = draft(form);
+  if (!body) return;
   try {
     created = await api("/api/v1/broadcasts", { method: "POST", body: JSON.stringify(body) });
   } catch (error) {
     return say("#compose-error", error.message);
   }
   form.reset();
+  $("#estimate").replaceChildren();
   $("#service").value = body.service;
   $("#emergency").hidden = $("#confirm-emergency").disabled = true;
   showLanguages();
@@ -394,6 +443,14 @@ function showChannels(health) {
   $("#channels").replaceChildren(...rows);
 }
 
+// The canvas at the screen's pixel density (sharp bars), cleared; [context, scale].
+function paper(canvas) {
+  const scale = window.devicePixelRatio || 1;
+  canvas.width = canvas.clientWidth * scale;
+  canvas.height = canvas.clientHeight * scale;
+  return [canvas.getContext("2d"), scale];
+}
+
 // Segments accepted per second between successive scrapes, as bars, the newest on the right.
 function drawRates(samples) {
   // never below 0: a restarted gateway counts from 0 again
@@ -402,10 +459,7 @@ function drawRates(samples) {
     .map(([t, n], i) => Math.max(0, (n - samples[i][1]) / (t - samples[i][0])));
   if (rates.length === 0) return;
   const canvas = $("#chart");
-  const scale = window.devicePixelRatio || 1;
-  canvas.width = canvas.clientWidth * scale;
-  canvas.height = canvas.clientHeight * scale;
-  const context = canvas.getContext("2d");
+  const [context, scale] = paper(canvas);
   const peak = Math.max(...rates);
   const slot = canvas.width / BARS;
   context.fillStyle = getComputedStyle(canvas).color;
@@ -416,6 +470,80 @@ function drawRates(samples) {
   });
   const now = rates.at(-1).toFixed(1);
   $("#rate").textContent = `Now ${now} SMS/s; peak ${peak.toFixed(1)} SMS/s in the last minute.`;
+}
+
+// KPIs
+
+async function showKpis() {
+  show("kpis", "KPIs");
+  let kpis;
+  try {
+    kpis = await api("/api/v1/kpis");
+  } catch (error) {
+    return say("#kpis-error", error.message);
+  }
+  $("#programme-year").textContent = kpis.programme_year;
+  const headline = {
+    "#kpi-services": kpis.services.active,
+    "#kpi-subscribers": kpis.subscribers.active,
+    "#kpi-broadcasts": kpis.broadcasts.sent,
+  };
+  for (const [selector, kpi] of Object.entries(headline)) {
+    $(selector).textContent = `${kpi.value} of a target of ${kpi.target}`;
+  }
+  const counts = kpis.subscribers.by_service;
+  tabulate("#by-service-table", counts.map((s) => [s.service, s.ministry, s.subscribers]));
+  drawBars($("#by-service-chart"), counts.map((s) => [s.service, s.subscribers]));
+  const daily = kpis.subscribers.daily;
+  tabulate("#daily-table", daily.map((d) => [d.period, d.joined, d.left]));
+  return drawLines($("#daily-chart"), daily.map((d) => [d.joined, d.left]));
+}
+
+// The charts' text alternative: a table only screen readers see.
+function tabulate(selector, rows) {
+  const body = $(`${selector} tbody`);
+  body.replaceChildren(
+    ...rows.map((cells) => {
+      const row = document.createElement("tr");
+      for (const cell of cells) row.insertCell().textContent = cell;
+      return row;
+    }),
+  );
+}
+
+// One labelled bar per [label, value], scaled to the largest.
+function drawBars(canvas, bars) {
+  const [context, scale] = paper(canvas);
+  if (bars.length === 0) return;
+  const peak = Math.max(...bars.map(([, value]) => value), 1);
+  const slot = canvas.width / bars.length;
+  const label = 16 * scale; // room under the bars for the names
+  context.fillStyle = getComputedStyle(canvas).color;
+  context.font = `${12 * scale}px system-ui, sans-serif`;
+  context.textAlign = "center";
+  bars.forEach(([name, value], i) => {
+    const height = Math.max((value / peak) * (canvas.height - label - 16 * scale), scale);
+    const x = i * slot;
+    context.fillRect(x + slot * 0.2, canvas.height - label - height, slot * 0.6, height);
+    context.fillText(`${name} ${value}`, x + slot / 2, canvas.height - 4 * scale);
+  });
+}
+
+// Two lines over the days, [joined, left] each, in the colour and --left colour of the canvas.
+function drawLines(canvas, points) {
+  const [context, scale] = paper(canvas);
+  if (points.length === 0) return;
+  const style = getComputedStyle(canvas);
+  const peak = Math.max(...points.flat(), 1);
+  const step = canvas.width / Math.max(points.length - 1, 1);
+  const y = (value) => canvas.height - 2 * scale - (value / peak) * (canvas.height - 6 * scale);
+  context.lineWidth = 2 * scale;
+  [style.color, style.getPropertyValue("--left").trim()].forEach((colour, series) => {
+    context.strokeStyle = colour;
+    context.beginPath();
+    points.forEach((point, i) => context.lineTo(i * step, y(point[series])));
+    context.stroke();
+  });
 }
 
 window.addEventListener("hashchange", route);

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+import pytest
 from playwright.async_api import Locator, expect
 
 from channels.simulator import Simulator
@@ -13,7 +14,8 @@ from smsgw.app import Gateway
 from smsgw.tokens import Role
 from tests.console.browser import Console, secret
 from tests.smsgw.api.catalogue_testbed import add_service
-from tests.smsgw.broadcast_testbed import numbers, seed, sent_to
+from tests.smsgw.broadcast_testbed import BROADCASTS, numbers, seed, sent_to
+from tests.smsgw.testbed import Client
 
 WAIT_MS = 15_000  # the page polls every 2 s
 
@@ -142,3 +144,58 @@ async def test_the_composer_shows_what_is_missing_and_what_the_api_refuses(
         "SCHOOLS belongs to the ministry education; an officer acts on their own ministry's"
     )
     assert [p for p in console.problems if "400" not in p and "403" not in p] == []
+
+
+@pytest.mark.parametrize(
+    "settings",
+    ['\n[broadcasts]\ncost_per_segment = 0.05\ncurrency = "USD"\n'],
+    indirect=True,
+    ids=["priced"],
+)
+async def test_the_officer_sees_the_audience_and_cost_before_sending(
+    console: Console, client: Client, gateway: Gateway, simulator: Simulator
+) -> None:
+    await add_service(gateway)
+    await seed(gateway, "HEALTH", numbers("+50160", 12))
+    await seed(gateway, "HEALTH", numbers("+50161", 5), language="es")
+    officer = await secret(gateway, Role.OFFICER, ministry="health")
+    page = console.page
+    await console.log_in(officer)
+    await page.get_by_label("English (en) text").fill("a" * 200)  # 2 SMS
+    await page.get_by_role("tab", name="Spanish (es)").click()
+    await page.get_by_label("Spanish (es) text").fill("Día de vacunación.")
+    await page.get_by_role("button", name="Check audience and cost").click()
+
+    body = {"service": "HEALTH", "texts": {"en": "a" * 200, "es": "Día de vacunación."}}
+    headers = {"Authorization": f"Bearer {officer}"}
+    response = await client.post("/api/v1/broadcasts/estimate", json=body, headers=headers)
+    expected = await response.json()
+    assert (expected["audience"], expected["cost_estimate"]) == (17, pytest.approx(1.45))
+
+    def fact(name: str) -> Locator:
+        return page.locator(f'#estimate [data-estimate="{name}"]')
+
+    await expect(fact("audience")).to_have_text(f"{expected['audience']} subscribers")
+    await expect(fact("audience_by_language")).to_have_text("en 12, es 5")
+    await expect(fact("segments")).to_have_text("en 2, es 1")
+    await expect(fact("cost")).to_have_text(f"{expected['cost_estimate']} USD")
+    await console.shot("estimate")
+    assert len(simulator.submits) == 0  # estimating sends nothing and stores nothing
+    assert (await (await client.get(BROADCASTS, headers=headers)).json())["broadcasts"] == []
+
+    await page.get_by_label("Spanish (es) text").fill("Día de vacunación el sábado.")
+    await expect(page.locator("#estimate")).to_be_empty()  # the figures were of other texts
+    await page.get_by_role("button", name="Send broadcast").click()
+    await expect(page.locator("#created")).to_contain_text("Created for 17 subscribers")
+    assert console.problems == []
+
+
+async def test_the_estimate_shows_what_the_api_refuses(console: Console, gateway: Gateway) -> None:
+    await add_service(gateway)
+    page = console.page
+    await console.log_in(await secret(gateway, Role.OFFICER, ministry="health"))
+    await page.get_by_label("English (en) text").fill("a" * 153 * 6 + "b")  # over 6 SMS
+    await page.get_by_role("button", name="Check audience and cost").click()
+    await expect(page.get_by_role("alert")).to_have_text("texts.en: 7 SMS, at most 6")
+    await expect(page.locator("#estimate")).to_be_empty()
+    assert [p for p in console.problems if "400" not in p] == []

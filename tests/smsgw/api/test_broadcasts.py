@@ -708,3 +708,88 @@ async def test_the_validity_runs_from_the_approval_when_that_comes_late(
     expires = datetime.fromisoformat((await response.json())["expires_at"])
     assert timedelta(minutes=59) < expires - datetime.now(UTC) <= timedelta(minutes=60)
     await wait_state(client, officer, created["id"], state="done", delivered=3)
+
+
+# --- the estimate before sending ------------------------------------------------------------
+
+_ESTIMATE = f"{BROADCASTS}/estimate"
+
+
+async def _estimate(client: Client, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = await client.post(_ESTIMATE, json=body, headers=headers)
+    assert response.status == 200, await response.text()
+    found: dict[str, Any] = await response.json()
+    return found
+
+
+@pytest.mark.parametrize(
+    "settings",
+    ['\n[broadcasts]\ncost_per_segment = 0.05\ncurrency = "USD"\n'],
+    indirect=True,
+    ids=["priced"],
+)
+async def test_the_estimate_is_what_a_create_answers_and_stores_nothing(
+    client: Client, gateway: Gateway, simulator: Simulator, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    await _seed_mixed(gateway)
+    # send_at fixes expires_at, so that the two answers can be compared whole
+    body = _body(texts={"en": _LONG_GSM, "es": _ACCENTED}, fold_accents=True, send_at=_later())
+    estimate = await _estimate(client, admin, **body)
+    assert await _listing(client, admin) == []
+    audit = await (await client.get("/api/v1/audit", headers=admin)).json()
+    assert [e for e in audit["entries"] if e["action"].startswith("broadcast")] == []
+
+    created = await create(client, admin, **body)
+    assert estimate == {k: v for k, v in created.items() if k not in ("id", "state")}
+    assert estimate["audience"] == 15
+    assert estimate["cost_estimate"] == pytest.approx(1.35)  # (12 × 2 + 3 × 1) × 0.05
+    assert estimate["texts"]["es"] == _ACCENTED_FOLDED
+    assert await _listing(client, admin) == [created["id"]]
+
+
+async def test_an_estimate_sends_nothing(
+    client: Client, gateway: Gateway, simulator: Simulator, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    await seed(gateway, "HEALTH", numbers("+50160", 3))
+    estimate = await _estimate(client, admin, **_body())  # for now: no send_at
+    assert (estimate["audience"], estimate["send_at"]) == (3, None)
+    await _nothing_sent(simulator)
+    assert await _listing(client, admin) == []
+
+
+@pytest.mark.parametrize(("changes", "code", "field"), _INVALID, ids=_INVALID_IDS)
+async def test_an_invalid_estimate_is_the_same_400_as_a_create(
+    client: Client,
+    gateway: Gateway,
+    admin: dict[str, str],
+    changes: dict[str, Any],
+    code: str,
+    field: str,
+) -> None:
+    await add_service(gateway)
+    estimate = await client.post(_ESTIMATE, json=_body(**changes), headers=admin)
+    post = await client.post(BROADCASTS, json=_body(**changes), headers=admin)
+    error = await error_of(estimate, 400)
+    assert (error["code"], error["field"]) == (code, field)
+    assert error == await error_of(post, 400)
+
+
+async def test_an_estimate_has_the_roles_and_scope_of_a_create(
+    client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    await add_service(gateway, keyword="GONE", aliases=[], active=False)
+    education = await bearer(gateway, Role.OFFICER, ministry="education")
+    operator = await bearer(gateway, Role.OPERATOR)
+    for headers in (education, operator):
+        response = await client.post(_ESTIMATE, json=_body(), headers=headers)
+        assert (await error_of(response, 403))["code"] == "forbidden"
+    unknown = await client.post(_ESTIMATE, json=_body(service="WEATHER"), headers=admin)
+    assert (await error_of(unknown, 404))["field"] == "service"
+    inactive = await client.post(_ESTIMATE, json=_body(service="GONE"), headers=admin)
+    assert (await error_of(inactive, 409))["code"] == "service_inactive"
+    officer = await bearer(gateway, Role.OFFICER, ministry="health")
+    assert (await _estimate(client, officer, **_body()))["audience"] == 0
+    assert await _listing(client, admin) == []

@@ -33,6 +33,7 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/api/v1/subscriptions/import", "post"),
         ("/api/v1/broadcasts", "post"),
         ("/api/v1/broadcasts", "get"),
+        ("/api/v1/broadcasts/estimate", "post"),
         ("/api/v1/broadcasts/{id}", "get"),
         ("/api/v1/broadcasts/{id}/approve", "post"),
         ("/api/v1/broadcasts/{id}/cancel", "post"),

@@ -1,0 +1,49 @@
+"""The KPIs page: the headline figures beside their targets, and the charts' text alternatives."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import expect
+
+from smsgw.app import Gateway
+from smsgw.tokens import Role
+from tests.console.browser import Console, secret
+from tests.smsgw.api.catalogue_testbed import add_service
+from tests.smsgw.broadcast_testbed import create, numbers, seed, wait_state
+from tests.smsgw.testbed import Client
+
+
+@pytest.mark.parametrize(
+    "settings",
+    ["\n[kpis]\nservices = [3]\nsubscribers = [50]\nbroadcasts = [4]\n"],
+    indirect=True,
+    ids=["targets"],
+)
+async def test_the_kpis_page_shows_the_figures_beside_their_targets_and_charts_them(
+    console: Console, client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    await add_service(gateway, keyword="SCHOOLS", aliases=["ESCUELAS"], ministry="education")
+    await seed(gateway, "HEALTH", numbers("+50160", 5))
+    await seed(gateway, "SCHOOLS", numbers("+50161", 2))
+    created = await create(client, admin, service="HEALTH", texts={"en": "Clinic hours."})
+    await wait_state(client, admin, created["id"], state="done")
+    kpis = await (await client.get("/api/v1/kpis", headers=admin)).json()
+    page = console.page
+    await console.log_in(await secret(gateway, Role.OFFICER))
+    await page.get_by_role("link", name="KPIs").click()
+    await expect(page.get_by_role("heading", name="KPIs")).to_be_visible()
+
+    await expect(page.locator("#kpi-services")).to_have_text("2 of a target of 3")
+    await expect(page.locator("#kpi-subscribers")).to_have_text("7 of a target of 50")
+    await expect(page.locator("#kpi-broadcasts")).to_have_text("1 of a target of 4")
+    rows = page.locator("#by-service-table tbody tr")
+    await expect(rows).to_have_count(2)
+    cells = sorted([await row.locator("td").all_text_contents() for row in await rows.all()])
+    assert cells == [["HEALTH", "health", "5"], ["SCHOOLS", "education", "2"]]
+    days = page.locator("#daily-table tbody tr")
+    await expect(days).to_have_count(30)
+    today = kpis["subscribers"]["daily"][-1]["period"]
+    assert await days.last.locator("td").all_text_contents() == [today, "7", "0"]  # the seeds
+    await console.shot("kpis")
+    assert console.problems == []
