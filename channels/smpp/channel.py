@@ -9,6 +9,7 @@ may take it to another bind at once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import random
 from collections import deque
@@ -85,6 +86,7 @@ class SmppChannel:
         self._supervisor: asyncio.Task[None] | None = None
         self._bound = asyncio.Event()
         self._unrecorded = 0  # accepted segments the sink has not yet stored (hold the window)
+        self._stopping = False
 
     # ------------------------------------------------------------ the Channel contract
 
@@ -144,6 +146,17 @@ class SmppChannel:
         await self._bound.wait()
 
     async def stop(self) -> None:
+        """A clean stop: take no more work, hand back what was only queued (the caller sends
+        it later or elsewhere: never twice), let what is in flight be answered and stored (up
+        to response_timeout_s), then unbind."""
+        self._stopping = True
+        self._hand_back()
+        if self._link_state is LinkState.BOUND:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.config.response_timeout_s):
+                    while self.backlog or self._unrecorded:
+                        self._slot.clear()  # set by every response and every stored segment
+                        await self._slot.wait()
         if self._supervisor is not None:
             self._supervisor.cancel()
             # gather, not suppress(CancelledError): a cancel of stop() itself must go through.
@@ -157,6 +170,8 @@ class SmppChannel:
     def enqueue(self, sms: OutboundSms) -> asyncio.Future[SendResult]:
         """Queue every segment of ``sms``; the future is done once the SMSC accepted them all
         (or one failed). Raises TemporarySendError at once when the link is not bound."""
+        if self._stopping:
+            raise TemporarySendError("stopping", f"{self.name} is stopping")
         if self._link_state is not LinkState.BOUND:
             raise TemporarySendError("link_down", f"{self.name} is {self._link_state}")
         try:
@@ -277,6 +292,21 @@ class SmppChannel:
     def _fail(job: _Job, error: Exception) -> None:
         if not job.future.done():
             job.future.set_exception(error)
+
+    def _hand_back(self) -> None:
+        """Fail the messages of which nothing was written yet (TemporarySendError "stopping");
+        those partly written stay queued, to be finished."""
+        keep: list[_Segment] = []
+        for segment in [s for _, _, s in self._retry] + list(self._urgent) + list(self._queue):
+            if segment.job.written:
+                keep.append(segment)
+            else:
+                self._fail(segment.job, TemporarySendError("stopping", f"{self.name} is stopping"))
+        self._retry.clear()
+        self._urgent.clear()
+        self._queue.clear()
+        for segment in keep:
+            self._put_back(segment)
 
     def _fail_all(self, session: SmppSession | None, reason: str) -> None:
         """The link went: in-flight → unknown outcome; queued → temporary (take another bind)."""

@@ -7,10 +7,13 @@ const $ = (selector) => document.querySelector(selector);
 const TOKEN = "smsgw.token";
 const POLL_MS = 2000;
 const BARS = 30; // the operator's chart: one a scrape, a minute in all
+const RECENT = 20; // the operator's recent errors, the newest first
 const OPEN = new Set(["awaiting_approval", "scheduled", "queued", "sending"]);
 let timer = null; // the shown view's polling, stopped when the view changes
 let created = null; // the answer to the last POST, shown once on its broadcast's page
 let services = [];
+let counted = null; // the error counters and bind states of the last scrape (null: none yet)
+let recent = []; // [when, text] of what went wrong since, the newest first
 
 async function api(path, options = {}) {
   const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}` };
@@ -33,10 +36,12 @@ async function api(path, options = {}) {
   throw new Error(message);
 }
 
-function say(selector, message) {
+// sticky: the answer to something the user did, kept until the next one (polling goes on)
+function say(selector, message, { sticky = false } = {}) {
   const node = $(selector);
   node.textContent = message || "";
   node.hidden = !message;
+  node.toggleAttribute("data-sticky", Boolean(message) && sticky);
 }
 
 function go(hash) {
@@ -102,6 +107,8 @@ $("#login-form").addEventListener("submit", async (event) => {
 $("#logout").addEventListener("click", () => {
   sessionStorage.removeItem(TOKEN);
   created = null;
+  counted = null;
+  recent = [];
   go("#/login");
 });
 
@@ -331,7 +338,7 @@ function showBroadcast(id) {
     try {
       const broadcast = await api(`/api/v1/broadcasts/${id}`);
       if (timer !== id_) return;
-      say("#broadcast-error", "");
+      if (!$("#broadcast-error").hasAttribute("data-sticky")) say("#broadcast-error", "");
       showProgress(broadcast);
       if (!OPEN.has(broadcast.state) && broadcast.submitted === 0) clearInterval(id_);
     } catch (error) {
@@ -359,15 +366,36 @@ function showProgress(broadcast) {
   const cancel = $("#cancel");
   cancel.hidden = !OPEN.has(broadcast.state);
   cancel.dataset.id = broadcast.id;
+  const approve = $("#approve");
+  approve.hidden = broadcast.state !== "awaiting_approval";
+  approve.dataset.id = broadcast.id;
 }
+
+$("#approve").addEventListener("click", async () => {
+  const approve = $("#approve");
+  approve.disabled = true; // one request a click
+  try {
+    const broadcast = await api(`/api/v1/broadcasts/${approve.dataset.id}/approve`, {
+      method: "POST",
+    });
+    say("#broadcast-error", "");
+    showProgress(broadcast); // the view's polling goes on to the end
+    if (approve.hidden) $("#broadcast h1").focus(); // not lost with the hidden button
+  } catch (error) {
+    say("#broadcast-error", error.message, { sticky: true });
+  } finally {
+    approve.disabled = false;
+  }
+});
 
 $("#cancel").addEventListener("click", async () => {
   const id = $("#cancel").dataset.id;
   if (!confirm(`Cancel broadcast ${id}? Messages not yet sent will not go.`)) return;
   try {
     showProgress(await api(`/api/v1/broadcasts/${id}/cancel`, { method: "POST" }));
+    say("#broadcast-error", "");
   } catch (error) {
-    say("#broadcast-error", error.message);
+    say("#broadcast-error", error.message, { sticky: true });
   }
 });
 
@@ -426,7 +454,69 @@ function showOperator() {
     if (samples.length > BARS + 1) samples.shift();
     $("#queued").textContent = sum(metrics, /^smsgw_outbox_queued\{[^}]*\} (\S+)$/gm);
     drawRates(samples);
+    noteErrors(metrics, health);
   });
+  showErrors();
+}
+
+// The samples of one metric in the Prometheus text format: [{labels}, value].
+function samplesOf(text, name) {
+  const line = new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, "gm");
+  return [...text.matchAll(line)].map(([, labels, value]) => [
+    Object.fromEntries(
+      [...labels.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, raw]) => [
+        key,
+        raw.replace(/\\(.)/g, (_, c) => (c === "n" ? "\n" : c)),
+      ]),
+    ),
+    Number(value),
+  ]);
+}
+
+// What went wrong since the last scrape, from the counters' increases and the binds' falls.
+function noteErrors(metrics, health) {
+  const now = {};
+  for (const [labels, value] of samplesOf(metrics, "smsgw_submits_total")) {
+    if (labels.status !== "ok") now[`${labels.channel} ${labels.status}`] = value;
+  }
+  for (const [labels, value] of samplesOf(metrics, "smsgw_channel_throttled_total")) {
+    now[`${labels.channel} throttled`] = value;
+  }
+  const up = Object.fromEntries(
+    samplesOf(metrics, "smsgw_channel_up").map(([labels, value]) => [labels.channel, value]),
+  );
+  const before = counted;
+  counted = { now, up };
+  if (!before) return showErrors(); // the first scrape: the baseline, errors come after it
+  const seen = [];
+  for (const [key, value] of Object.entries(now)) {
+    const last = before.now[key] ?? 0;
+    const more = value < last ? value : value - last; // less: the gateway restarted, from 0
+    if (more > 0) seen.push(`${key} ×${more}`);
+  }
+  for (const [channel, value] of Object.entries(up)) {
+    if (before.up[channel] === 1 && value === 0) {
+      const error = health.channels.find((c) => c.name === channel)?.error;
+      seen.push(`${channel} down${error ? `: ${error}` : ""}`);
+    }
+  }
+  const when = new Date();
+  recent = [...seen.map((text) => [when, text]), ...recent].slice(0, RECENT);
+  return showErrors();
+}
+
+function showErrors() {
+  const items = recent.map(([when, text]) => {
+    const item = document.createElement("li");
+    const time = document.createElement("time");
+    time.dateTime = when.toISOString();
+    time.textContent = when.toLocaleTimeString();
+    item.append(time, text);
+    return item;
+  });
+  $("#errors").replaceChildren(...items);
+  $("#errors").hidden = items.length === 0;
+  $("#errors-empty").hidden = items.length > 0;
 }
 
 function showChannels(health) {

@@ -14,7 +14,7 @@ from smsgw.app import Gateway
 from smsgw.tokens import Role
 from tests.console.browser import Console, secret
 from tests.smsgw.api.catalogue_testbed import add_service
-from tests.smsgw.broadcast_testbed import BROADCASTS, numbers, seed, sent_to
+from tests.smsgw.broadcast_testbed import BROADCASTS, create, numbers, seed, sent_to
 from tests.smsgw.testbed import Client
 
 WAIT_MS = 15_000  # the page polls every 2 s
@@ -199,3 +199,64 @@ async def test_the_estimate_shows_what_the_api_refuses(console: Console, gateway
     await expect(page.get_by_role("alert")).to_have_text("texts.en: 7 SMS, at most 6")
     await expect(page.locator("#estimate")).to_be_empty()
     assert [p for p in console.problems if "400" not in p] == []
+
+
+async def test_a_supervisor_approves_a_broadcast_that_its_author_cannot(
+    console: Console, client: Client, gateway: Gateway, simulator: Simulator
+) -> None:
+    await add_service(gateway, requires_approval=True)
+    members = numbers("+50160", 6)
+    await seed(gateway, "HEALTH", members)
+    officer = await secret(gateway, Role.OFFICER, ministry="health")
+    author = {"Authorization": f"Bearer {officer}"}
+    created = await create(client, author, service="HEALTH", texts={"en": "Clinic open."})
+    assert created["state"] == "awaiting_approval"
+    page = console.page
+    approve = page.get_by_role("button", name="Approve broadcast")
+
+    def field(name: str) -> Locator:
+        return page.locator(f'#broadcast [data-field="{name}"]')
+
+    await console.log_in(officer)  # the author, an officer, may not approve: the API says why
+    await console.open(f"#/broadcasts/{created['id']}")
+    await expect(field("state")).to_have_text("awaiting approval")
+    await approve.click()
+    await expect(page.get_by_role("alert")).to_have_text("this needs the role admin or supervisor")
+    await page.wait_for_timeout(2_500)  # a poll of the broadcast: the answer stays
+    await expect(page.get_by_role("alert")).to_have_text("this needs the role admin or supervisor")
+    await expect(field("state")).to_have_text("awaiting approval")
+    await console.shot("approve-refused")
+    await page.get_by_role("button", name="Log out").click()
+
+    await console.log_in(await secret(gateway, Role.SUPERVISOR, ministry="health"))
+    await console.open(f"#/broadcasts/{created['id']}")
+    await expect(page.get_by_role("alert")).to_be_hidden()
+    await approve.click()
+    await expect(approve).to_be_hidden()
+    await expect(field("state")).not_to_have_text("awaiting approval")
+    await expect(field("state")).to_have_text("done", timeout=WAIT_MS)
+    await expect(field("audience")).to_have_text(str(len(members)))
+    await expect(field("delivered")).to_have_text(str(len(members)), timeout=WAIT_MS)
+    await console.shot("approved")
+    assert set(sent_to(simulator)) == set(members)
+    assert [p for p in console.problems if p.startswith("403: POST")] == [
+        f"403: POST {console.url.removesuffix('/console/')}{BROADCASTS}/{created['id']}/approve"
+    ]
+    assert [p for p in console.problems if "403" not in p] == []
+
+
+async def test_a_supervisor_cannot_approve_their_own_broadcast(
+    console: Console, client: Client, gateway: Gateway
+) -> None:
+    await add_service(gateway, requires_approval=True)
+    supervisor = await secret(gateway, Role.SUPERVISOR, ministry="health")
+    author = {"Authorization": f"Bearer {supervisor}"}
+    created = await create(client, author, service="HEALTH", texts={"en": "Clinic open."})
+    page = console.page
+    await console.log_in(supervisor)
+    await console.open(f"#/broadcasts/{created['id']}")
+    await page.get_by_role("button", name="Approve broadcast").click()
+    await expect(page.get_by_role("alert")).to_have_text("a second person must approve a broadcast")
+    await expect(page.locator('#broadcast [data-field="state"]')).to_have_text("awaiting approval")
+    await expect(page.get_by_role("button", name="Approve broadcast")).to_be_visible()
+    assert [p for p in console.problems if "403" not in p] == []

@@ -1,4 +1,5 @@
-"""The operator's view: binds from /healthz, throughput and queue depth from /metrics."""
+"""The operator's view: binds from /healthz, throughput, queue depth and recent errors from
+/metrics."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import re
 
 from playwright.async_api import expect
 
+from channels.simulator import Simulator
+from channels.smpp.codec import Status
 from smsgw.app import Gateway
 from smsgw.tokens import Role
 from tests.console.browser import Console, secret
@@ -33,3 +36,61 @@ async def test_the_operator_sees_the_binds_and_the_throughput(
     await expect(page.locator("#queued")).to_have_text("0")
     await console.shot("operator")
     assert console.problems == []
+
+
+async def test_the_operator_sees_a_refused_send_among_the_recent_errors(
+    console: Console,
+    client: Client,
+    gateway: Gateway,
+    simulator: Simulator,
+    admin: dict[str, str],
+) -> None:
+    await add_service(gateway)
+    page = console.page
+    await console.log_in(await secret(gateway, Role.OPERATOR))
+    await page.get_by_role("link", name="Operator").click()
+    await expect(page.locator("#health-status")).to_have_text("ok")  # the first scrape: from here
+    errors = page.get_by_role("list", name="Recent errors")
+    await expect(page.get_by_text("No errors since this page opened")).to_be_visible()
+    await expect(errors).to_be_hidden()
+
+    simulator.reply_next(Status.ESME_RINVDSTADR)  # a permanent refusal: not retried
+    body = {"to": "+5016012345", "text": "x"}
+    response = await client.post("/api/v1/messages", json=body, headers=admin)
+    assert response.status == 201, await response.text()
+
+    item = errors.get_by_role("listitem")
+    await expect(item).to_have_count(1, timeout=10_000)  # the page scrapes every 2 s
+    await expect(item).to_contain_text(re.compile(r"btl-1 ESME_RINVDSTADR ×1$"))
+    await expect(item.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-"))
+    await expect(page.get_by_text("No errors since this page opened")).to_be_hidden()
+    await console.shot("operator-errors")
+    assert console.problems == []
+
+
+async def test_the_operator_sees_throttling_and_a_bind_going_down(
+    console: Console,
+    client: Client,
+    gateway: Gateway,
+    simulator: Simulator,
+    admin: dict[str, str],
+) -> None:
+    await add_service(gateway)
+    page = console.page
+    await console.log_in(await secret(gateway, Role.OPERATOR))
+    await page.get_by_role("link", name="Operator").click()
+    await expect(page.locator("#health-status")).to_have_text("ok")  # the first scrape: from here
+    items = page.get_by_role("list", name="Recent errors").get_by_role("listitem")
+
+    simulator.reply_next(Status.ESME_RTHROTTLED)  # slowed down, then sent
+    body = {"to": "+5016012345", "text": "x"}
+    response = await client.post("/api/v1/messages", json=body, headers=admin)
+    assert response.status == 201, await response.text()
+    await expect(items.filter(has_text="btl-1 throttled ×1")).to_have_count(1, timeout=10_000)
+
+    await simulator.stop()  # every bind goes down
+    down = items.filter(has_text=re.compile(r"btl-1 down"))
+    await expect(down).to_have_count(1, timeout=10_000)
+    await expect(items.first).to_contain_text("down")  # the newest first
+    await console.shot("operator-down")
+    assert [p for p in console.problems if "503" not in p] == []

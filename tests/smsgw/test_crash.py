@@ -37,14 +37,14 @@ def free_port() -> int:
         return port
 
 
-async def prepare(database: Path) -> str:
+async def prepare(database: Path, audience: list[str] = AUDIENCE) -> str:
     """The service, its audience and an admin token, stored before the gateway starts."""
     store = await SqliteStore.open(database)
     try:
         body = health_body()
         await store.add_service(Service(**{**body, "aliases": tuple(body["aliases"])}))
         await store.join_many(
-            [(n, None) for n in AUDIENCE], "HEALTH", at=datetime.now(UTC),
+            [(n, None) for n in audience], "HEALTH", at=datetime.now(UTC),
             source=Source.IMPORT, consent="test list",
         )  # fmt: skip
         secret, token = issue(Role.ADMIN, now=datetime.now(UTC))
@@ -76,9 +76,17 @@ class GatewayProcess:
                     pass
                 await asyncio.sleep(0.05)
 
+    async def terminate(self) -> int:
+        """SIGTERM, as systemd or docker stop sends it; the exit code."""
+        assert self.process is not None
+        self.process.terminate()
+        async with asyncio.timeout(WAIT):
+            return await self.process.wait()
+
     async def kill(self) -> None:
         assert self.process is not None
-        self.process.kill()  # SIGKILL: no clean-up of any kind
+        if self.process.returncode is None:
+            self.process.kill()  # SIGKILL: no clean-up of any kind
         await self.process.wait()
 
 
@@ -129,3 +137,45 @@ async def test_kill_9_mid_broadcast_then_restart_resumes_and_leaves_no_one_out(
     assert len(twice) <= (BINDS + 1) * WINDOW  # in flight at the crash: a window per bind
     assert all(number in at_crash for number in twice)  # and only those sent before it
     assert seen["audience"] == len(AUDIENCE)
+
+
+@pytest.mark.parametrize("simulator", [{"response_delay_s": 0.2}], indirect=True, ids=["slow"])
+async def test_sigterm_mid_broadcast_stops_cleanly_and_the_restart_sends_no_duplicate(
+    simulator: Simulator, write_config: WriteConfig, tmp_path: Path,
+    session: aiohttp.ClientSession,
+) -> None:  # fmt: skip
+    port = free_port()
+    config = CONFIG.replace("PORT", str(simulator.port))
+    write_config(config + f'\n[http]\nhost = "127.0.0.1"\nport = {port}\n')
+    audience = numbers("+50160", 200) + numbers("+50165", 100)
+    secret = await prepare(tmp_path / "data" / "test.db", audience)
+    headers = {"Authorization": f"Bearer {secret}"}
+    gateway = GatewayProcess(tmp_path, port)
+    await gateway.start(session)
+    try:
+        body = {"service": "HEALTH", "texts": {"en": "Clinic hours change."}}
+        async with session.post(f"{gateway.url}{BROADCASTS}", json=body, headers=headers) as r:
+            assert r.status == 201, await r.text()
+            broadcast_id = (await r.json())["id"]
+        await simulator.wait_submits(100)  # the SMSC answers in 0.2 s: every window is full
+
+        assert await gateway.terminate() == 0
+        assert simulator.bound() == []  # every bind said goodbye
+        at_stop = sent_to(simulator)
+        assert len(at_stop) < len(audience)
+
+        await gateway.start(session)
+        url = f"{gateway.url}{BROADCASTS}/{broadcast_id}"
+        async with asyncio.timeout(3 * WAIT):
+            while True:
+                async with session.get(url, headers=headers) as r:
+                    seen = await r.json()
+                if seen["state"] == "done" and seen["delivered"] == len(audience):
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await gateway.kill()
+
+    received = sent_to(simulator)
+    assert set(received) == set(audience)
+    assert set(received.values()) == {1}  # a clean stop: what was in flight was answered first
