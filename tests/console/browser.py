@@ -42,6 +42,8 @@ class Console:
             self.problems.append(f"console {message.type}: {message.text}")
 
     def _failed(self, request: Request) -> None:
+        if request.url.endswith("/icon.svg") and request.failure == "net::ERR_ABORTED":
+            return  # the tab icon's load, cut short by a reload (log out): nothing a person sees
         self.problems.append(f"failed: {request.method} {request.url} {request.failure}")
 
     def _response(self, response: Response) -> None:
