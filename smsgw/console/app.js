@@ -581,6 +581,15 @@ async function showKpis() {
   for (const [selector, kpi] of Object.entries(headline)) {
     $(selector).textContent = `${kpi.value} of a target of ${kpi.target}`;
   }
+  const b = kpis.broadcasts;
+  const percent = (rate) => (rate === null ? "–" : `${(rate * 100).toFixed(1)}%`);
+  $("#kpi-delivery").textContent = `${percent(b.delivery_rate)} (${b.delivered} delivered)`;
+  $("#kpi-median").textContent =
+    b.median_delivery_s === null ? "–" : `${b.median_delivery_s.toFixed(1)} s`;
+  $("#kpi-cost").textContent = `${b.segments} SMS, ${b.cost.toFixed(2)} ${b.currency}`;
+  $("#kpi-optout").textContent = percent(kpis.subscribers.opt_out_rate);
+  const ministries = Object.entries(b.by_ministry).map(([name, n]) => `${name} ${n}`);
+  $("#kpi-ministries").textContent = ministries.join(", ") || "none yet";
   const counts = kpis.subscribers.by_service;
   tabulate("#by-service-table", counts.map((s) => [s.service, s.ministry, s.subscribers]));
   drawBars($("#by-service-chart"), counts.map((s) => [s.service, s.subscribers]));

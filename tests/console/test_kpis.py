@@ -27,7 +27,7 @@ async def test_the_kpis_page_shows_the_figures_beside_their_targets_and_charts_t
     await seed(gateway, "HEALTH", numbers("+50160", 5))
     await seed(gateway, "SCHOOLS", numbers("+50161", 2))
     created = await create(client, admin, service="HEALTH", texts={"en": "Clinic hours."})
-    await wait_state(client, admin, created["id"], state="done")
+    await wait_state(client, admin, created["id"], state="done", delivered=5)
     kpis = await (await client.get("/api/v1/kpis", headers=admin)).json()
     page = console.page
     await console.log_in(await secret(gateway, Role.OFFICER))
@@ -37,6 +37,14 @@ async def test_the_kpis_page_shows_the_figures_beside_their_targets_and_charts_t
     await expect(page.locator("#kpi-services")).to_have_text("2 of a target of 3")
     await expect(page.locator("#kpi-subscribers")).to_have_text("7 of a target of 50")
     await expect(page.locator("#kpi-broadcasts")).to_have_text("1 of a target of 4")
+    broadcasts = kpis["broadcasts"]
+    assert (broadcasts["delivered"], broadcasts["segments"]) == (5, 5)
+    await expect(page.locator("#kpi-delivery")).to_have_text("100.0% (5 delivered)")
+    median = f"{broadcasts['median_delivery_s']:.1f} s"
+    await expect(page.locator("#kpi-median")).to_have_text(median)
+    await expect(page.locator("#kpi-cost")).to_have_text("5 SMS, 0.00 BZD")
+    await expect(page.locator("#kpi-optout")).to_have_text("0.0%")
+    await expect(page.locator("#kpi-ministries")).to_have_text("health 1")
     rows = page.locator("#by-service-table tbody tr")
     await expect(rows).to_have_count(2)
     cells = sorted([await row.locator("td").all_text_contents() for row in await rows.all()])
