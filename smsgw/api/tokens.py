@@ -63,6 +63,11 @@ def _view(token: ApiToken, now: datetime) -> TokenView:
     )
 
 
+async def who_am_i(request: web.Request) -> web.Response:
+    """The caller's own token (the console picks its pages by role)."""
+    return json_response(_view(request[PRINCIPAL], datetime.now(UTC)))
+
+
 async def list_tokens(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     tokens = await request.app[DEPS].tokens.tokens()
@@ -103,6 +108,8 @@ async def revoke_token(request: web.Request) -> web.Response:
 
 _ADMIN = (Role.ADMIN,)
 ROUTES = [
+    Route("GET", "/api/v1/me", who_am_i, "The caller's own token: role, ministry, expiry",
+          roles=(), responses={200: TokenView}),
     Route("GET", "/api/v1/tokens", list_tokens, "API tokens (never their secrets)",
           roles=_ADMIN, responses={200: TokenList}),
     Route("POST", "/api/v1/tokens", create_token, "Issue a token (its secret is shown once)",

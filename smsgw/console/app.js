@@ -5,6 +5,7 @@ import { notGsm, textInfo } from "./text.js";
 
 const $ = (selector) => document.querySelector(selector);
 const TOKEN = "smsgw.token";
+const ROLE = "smsgw.role"; // what the token may do: an operator gets no composer
 const POLL_MS = 2000;
 const BARS = 30; // the operator's chart: one a scrape, a minute in all
 const RECENT = 20; // the operator's recent errors, the newest first
@@ -82,11 +83,13 @@ function route() {
   const signedIn = sessionStorage.getItem(TOKEN) !== null;
   $("#nav").hidden = !signedIn;
   if (!signedIn) return show("login", "Log in");
+  const watching = sessionStorage.getItem(ROLE) === "operator";
+  $('#nav a[href="#/compose"]').hidden = watching;
   for (const [pattern, view] of ROUTES) {
     const match = location.hash.match(pattern);
     if (match) return view(...match.slice(1));
   }
-  return go("#/compose");
+  return go(watching ? "#/operator" : "#/compose");
 }
 
 // Login
@@ -95,9 +98,10 @@ $("#login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   sessionStorage.setItem(TOKEN, $("#token").value.trim());
   try {
-    await api("/api/v1/services"); // any valid token may read the catalogue
+    sessionStorage.setItem(ROLE, (await api("/api/v1/me")).role);
   } catch (error) {
     sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(ROLE);
     return say("#login-error", error.message);
   }
   $("#token").value = "";
@@ -106,6 +110,7 @@ $("#login-form").addEventListener("submit", async (event) => {
 
 $("#logout").addEventListener("click", () => {
   sessionStorage.removeItem(TOKEN);
+  sessionStorage.removeItem(ROLE);
   created = null;
   counted = null;
   recent = [];

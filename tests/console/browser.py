@@ -53,12 +53,14 @@ class Console:
     async def open(self, route: str = "") -> None:
         await self.page.goto(self.url + route)
 
-    async def log_in(self, token: str) -> None:
+    async def log_in(self, token: str, *, lands_on: str = "New broadcast") -> None:
+        """``lands_on``: the heading of the first view (an operator's is "Operator")."""
         await self.open()
         await self.page.get_by_label("API token").fill(token)
         await self.page.get_by_role("button", name="Log in").click()
-        await expect(self.page.get_by_role("heading", name="New broadcast")).to_be_visible()
-        await expect(self.page.get_by_role("tab").first).to_be_visible()  # services loaded
+        await expect(self.page.get_by_role("heading", name=lands_on)).to_be_visible()
+        if lands_on == "New broadcast":
+            await expect(self.page.get_by_role("tab").first).to_be_visible()  # services loaded
 
     async def shot(self, name: str) -> Path:
         path = self.artefacts / f"{name}.png"

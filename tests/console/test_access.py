@@ -123,3 +123,17 @@ async def test_a_phone_sized_screen_needs_no_sideways_scrolling(
         assert not await page.evaluate(scrolls), route
     await context.close()
     assert phone.problems == []
+
+
+async def test_an_operator_lands_on_the_operator_view_without_a_composer(
+    console: Console, gateway: Gateway
+) -> None:
+    page = console.page
+    await console.open()
+    await page.get_by_label("API token").fill(await secret(gateway, Role.OPERATOR))
+    await page.get_by_role("button", name="Log in").click()
+
+    await expect(page.get_by_role("heading", name="Operator")).to_be_visible()
+    await expect(page.get_by_role("link", name="New broadcast")).to_be_hidden()
+    await expect(page.get_by_role("link", name="KPIs")).to_be_visible()
+    assert console.problems == []

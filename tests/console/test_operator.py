@@ -23,7 +23,7 @@ async def test_the_operator_sees_the_binds_and_the_throughput(
     await add_service(gateway)
     await seed(gateway, "HEALTH", numbers("+50160", 30))
     page = console.page
-    await console.log_in(await secret(gateway, Role.OPERATOR))
+    await console.log_in(await secret(gateway, Role.OPERATOR), lands_on="Operator")
     await page.get_by_role("link", name="Operator").click()
 
     rows = page.get_by_role("row").filter(has_text="bound")
@@ -47,7 +47,7 @@ async def test_the_operator_sees_a_refused_send_among_the_recent_errors(
 ) -> None:
     await add_service(gateway)
     page = console.page
-    await console.log_in(await secret(gateway, Role.OPERATOR))
+    await console.log_in(await secret(gateway, Role.OPERATOR), lands_on="Operator")
     await page.get_by_role("link", name="Operator").click()
     await expect(page.locator("#health-status")).to_have_text("ok")  # the first scrape: from here
     errors = page.get_by_role("list", name="Recent errors")
@@ -77,7 +77,7 @@ async def test_the_operator_sees_throttling_and_a_bind_going_down(
 ) -> None:
     await add_service(gateway)
     page = console.page
-    await console.log_in(await secret(gateway, Role.OPERATOR))
+    await console.log_in(await secret(gateway, Role.OPERATOR), lands_on="Operator")
     await page.get_by_role("link", name="Operator").click()
     await expect(page.locator("#health-status")).to_have_text("ok")  # the first scrape: from here
     items = page.get_by_role("list", name="Recent errors").get_by_role("listitem")

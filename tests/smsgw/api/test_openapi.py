@@ -38,6 +38,7 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/api/v1/broadcasts/{id}/approve", "post"),
         ("/api/v1/broadcasts/{id}/cancel", "post"),
         ("/api/v1/tokens", "get"),
+        ("/api/v1/me", "get"),
         ("/api/v1/tokens", "post"),
         ("/api/v1/tokens/{id}", "delete"),
         ("/api/v1/audit", "get"),
