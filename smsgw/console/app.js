@@ -600,6 +600,9 @@ async function showKpis() {
   drawBars($("#by-service-chart"), counts.map((s) => [s.service, s.subscribers]));
   const daily = kpis.subscribers.daily;
   tabulate("#daily-table", daily.map((d) => [d.period, d.joined, d.left]));
+  const top = Math.max(1, ...daily.flatMap((d) => [d.joined, d.left]));
+  $("#daily-scale").textContent =
+    `${daily[0].period} to ${daily.at(-1).period}; the top of the chart is ${top} a day.`;
   return drawLines($("#daily-chart"), daily.map((d) => [d.joined, d.left]));
 }
 

@@ -51,6 +51,11 @@ async def test_the_kpis_page_shows_the_figures_beside_their_targets_and_charts_t
     assert cells == [["HEALTH", "health", "5"], ["SCHOOLS", "education", "2"]]
     days = page.locator("#daily-table tbody tr")
     await expect(days).to_have_count(30)
+    first = kpis["subscribers"]["daily"][0]["period"]
+    last = kpis["subscribers"]["daily"][-1]["period"]
+    await expect(page.locator("#daily-scale")).to_have_text(
+        f"{first} to {last}; the top of the chart is 7 a day."
+    )
     today = kpis["subscribers"]["daily"][-1]["period"]
     assert await days.last.locator("td").all_text_contents() == [today, "7", "0"]  # the seeds
     await console.shot("kpis")
