@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -96,37 +97,57 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+async def launch(
+    simulator: Simulator, write_config: WriteConfig, folder: Path, audience: list[str]
+) -> tuple[GatewayProcess, dict[str, str]]:
+    """The gateway's config and database (service, audience, admin token); not started."""
+    port = free_port()
+    config = CONFIG.replace("PORT", str(simulator.port))
+    write_config(config + f'\n[http]\nhost = "127.0.0.1"\nport = {port}\n')
+    secret = await prepare(folder / "data" / "test.db", audience)
+    return GatewayProcess(folder, port), {"Authorization": f"Bearer {secret}"}
+
+
+async def broadcast(
+    gateway: GatewayProcess, session: aiohttp.ClientSession, headers: dict[str, str]
+) -> int:
+    body = {"service": "HEALTH", "texts": {"en": "Clinic hours change."}}
+    async with session.post(f"{gateway.url}{BROADCASTS}", json=body, headers=headers) as r:
+        assert r.status == 201, await r.text()
+        broadcast_id: int = (await r.json())["id"]
+        return broadcast_id
+
+
+async def until_delivered(
+    gateway: GatewayProcess, session: aiohttp.ClientSession, headers: dict[str, str],
+    broadcast_id: int, count: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The broadcast's view once it is done with ``count`` delivered."""
+    url = f"{gateway.url}{BROADCASTS}/{broadcast_id}"
+    async with asyncio.timeout(3 * WAIT):
+        while True:
+            async with session.get(url, headers=headers) as r:
+                seen: dict[str, Any] = await r.json()
+            if seen["state"] == "done" and seen["delivered"] == count:
+                return seen
+            await asyncio.sleep(0.1)
+
+
 async def test_kill_9_mid_broadcast_then_restart_resumes_and_leaves_no_one_out(
     simulator: Simulator, write_config: WriteConfig, tmp_path: Path,
     session: aiohttp.ClientSession,
 ) -> None:  # fmt: skip
-    port = free_port()
-    config = CONFIG.replace("PORT", str(simulator.port))
-    write_config(config + f'\n[http]\nhost = "127.0.0.1"\nport = {port}\n')
-    secret = await prepare(tmp_path / "data" / "test.db")
-    headers = {"Authorization": f"Bearer {secret}"}
-    gateway = GatewayProcess(tmp_path, port)
+    gateway, headers = await launch(simulator, write_config, tmp_path, AUDIENCE)
     await gateway.start(session)
     try:
-        body = {"service": "HEALTH", "texts": {"en": "Clinic hours change."}}
-        async with session.post(f"{gateway.url}{BROADCASTS}", json=body, headers=headers) as r:
-            assert r.status == 201, await r.text()
-            broadcast_id = (await r.json())["id"]
+        broadcast_id = await broadcast(gateway, session, headers)
         await simulator.wait_submits(400)
         await gateway.kill()
         at_crash = sent_to(simulator)
         assert len(at_crash) < len(AUDIENCE)  # killed mid-broadcast
 
         await gateway.start(session)  # nothing is asked of it: it resumes by itself
-        url = f"{gateway.url}{BROADCASTS}/{broadcast_id}"
-        seen: dict[str, object] = {}
-        async with asyncio.timeout(3 * WAIT):
-            while True:
-                async with session.get(url, headers=headers) as r:
-                    seen = await r.json()
-                if seen["state"] == "done" and seen["delivered"] == len(AUDIENCE):
-                    break
-                await asyncio.sleep(0.1)
+        seen = await until_delivered(gateway, session, headers, broadcast_id, len(AUDIENCE))
     finally:
         await gateway.kill()
 
@@ -144,35 +165,19 @@ async def test_sigterm_mid_broadcast_stops_cleanly_and_the_restart_sends_no_dupl
     simulator: Simulator, write_config: WriteConfig, tmp_path: Path,
     session: aiohttp.ClientSession,
 ) -> None:  # fmt: skip
-    port = free_port()
-    config = CONFIG.replace("PORT", str(simulator.port))
-    write_config(config + f'\n[http]\nhost = "127.0.0.1"\nport = {port}\n')
     audience = numbers("+50160", 200) + numbers("+50165", 100)
-    secret = await prepare(tmp_path / "data" / "test.db", audience)
-    headers = {"Authorization": f"Bearer {secret}"}
-    gateway = GatewayProcess(tmp_path, port)
+    gateway, headers = await launch(simulator, write_config, tmp_path, audience)
     await gateway.start(session)
     try:
-        body = {"service": "HEALTH", "texts": {"en": "Clinic hours change."}}
-        async with session.post(f"{gateway.url}{BROADCASTS}", json=body, headers=headers) as r:
-            assert r.status == 201, await r.text()
-            broadcast_id = (await r.json())["id"]
+        broadcast_id = await broadcast(gateway, session, headers)
         await simulator.wait_submits(100)  # the SMSC answers in 0.2 s: every window is full
 
         assert await gateway.terminate() == 0
         assert simulator.bound() == []  # every bind said goodbye
-        at_stop = sent_to(simulator)
-        assert len(at_stop) < len(audience)
+        assert len(sent_to(simulator)) < len(audience)
 
         await gateway.start(session)
-        url = f"{gateway.url}{BROADCASTS}/{broadcast_id}"
-        async with asyncio.timeout(3 * WAIT):
-            while True:
-                async with session.get(url, headers=headers) as r:
-                    seen = await r.json()
-                if seen["state"] == "done" and seen["delivered"] == len(audience):
-                    break
-                await asyncio.sleep(0.1)
+        await until_delivered(gateway, session, headers, broadcast_id, len(audience))
     finally:
         await gateway.kill()
 
