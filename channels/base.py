@@ -6,7 +6,9 @@ carrier tells us later (receipts, mobile-originated texts) goes to a :class:`Cha
 Send errors say whether to retry::
 
     SendError(code)
-    ├── TemporarySendError   retry later: throttled, queue full, timeout, link down
+    ├── TemporarySendError   retry later: throttled, queue full, timeout
+    │   ├── NotSent          nothing of it left (link down, no bind up, channel stopping):
+    │   │                    send it again at once, on another bind or once one is up
     │   └── UnknownOutcome   was in flight when the link dropped: it may or may not have left
     └── PermanentSendError   do not retry: bad number, rejected by the carrier
 """
@@ -102,6 +104,10 @@ class SendError(Exception):
 
 class TemporarySendError(SendError):
     temporary = True
+
+
+class NotSent(TemporarySendError):  # noqa: N818 - names an outcome, reads better bare
+    """No part of the message reached the carrier: not its fault, no back-off needed."""
 
 
 class UnknownOutcome(TemporarySendError):  # noqa: N818 - names an outcome, reads better bare

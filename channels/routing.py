@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Generic, Protocol, TypeVar
 
-from channels.base import PermanentSendError, TemporarySendError
+from channels.base import NotSent, PermanentSendError
 
 
 class Routable(Protocol):
@@ -83,5 +83,5 @@ class Router(Generic[C]):
             if channel.can_send and (best is None or channel.backlog < best.backlog):
                 best = channel
         if best is None:
-            raise TemporarySendError("no_channel_up", f"every bind of {carrier} is down")
+            raise NotSent("no_channel_up", f"every bind of {carrier} is down")
         return best

@@ -2,7 +2,7 @@
 
 It owns the outbound queue, the window and the rate limit; it reconnects with capped,
 jittered back-off; and it never drops a message silently: what was in flight when the link
-went is failed with UnknownOutcome, what was only queued with a TemporarySendError (the caller
+went is failed with UnknownOutcome, what was only queued with NotSent (the caller
 may take it to another bind at once).
 """
 
@@ -23,11 +23,11 @@ from channels import concatenation, text
 from channels.base import (
     ChannelSink,
     LinkState,
+    NotSent,
     OutboundSms,
     PermanentSendError,
     SegmentSubmitted,
     SendResult,
-    TemporarySendError,
     UnknownOutcome,
 )
 from channels.smpp import codec, status
@@ -169,11 +169,11 @@ class SmppChannel:
 
     def enqueue(self, sms: OutboundSms) -> asyncio.Future[SendResult]:
         """Queue every segment of ``sms``; the future is done once the SMSC accepted them all
-        (or one failed). Raises TemporarySendError at once when the link is not bound."""
+        (or one failed). Raises NotSent at once when the link is not bound."""
         if self._stopping:
-            raise TemporarySendError("stopping", f"{self.name} is stopping")
+            raise NotSent("stopping", f"{self.name} is stopping")
         if self._link_state is not LinkState.BOUND:
-            raise TemporarySendError("link_down", f"{self.name} is {self._link_state}")
+            raise NotSent("link_down", f"{self.name} is {self._link_state}")
         try:
             segments = text.split(sms.text, lambda: self._references.next(sms.to))
         except ValueError as exc:  # over 255 segments: no SMS can carry it
@@ -294,14 +294,14 @@ class SmppChannel:
             job.future.set_exception(error)
 
     def _hand_back(self) -> None:
-        """Fail the messages of which nothing was written yet (TemporarySendError "stopping");
+        """Fail the messages of which nothing was written yet (NotSent "stopping");
         those partly written stay queued, to be finished."""
         keep: list[_Segment] = []
         for segment in [s for _, _, s in self._retry] + list(self._urgent) + list(self._queue):
             if segment.job.written:
                 keep.append(segment)
             else:
-                self._fail(segment.job, TemporarySendError("stopping", f"{self.name} is stopping"))
+                self._fail(segment.job, NotSent("stopping", f"{self.name} is stopping"))
         self._retry.clear()
         self._urgent.clear()
         self._queue.clear()
@@ -324,7 +324,7 @@ class SmppChannel:
             if job.written:
                 self._fail(job, UnknownOutcome("link_lost", f"partly sent; {reason}"))
             else:
-                self._fail(job, TemporarySendError("link_down", reason))
+                self._fail(job, NotSent("link_down", reason))
         if in_flight or queued:
             log.warning(
                 "smpp_link_lost_with_messages",

@@ -35,6 +35,7 @@ import structlog
 
 from channels.base import (
     Channel,
+    NotSent,
     OutboundSms,
     PermanentSendError,
     SendResult,
@@ -333,11 +334,7 @@ class Dispatcher:
             self._outcome(message, OutboxState.REJECTED, error.code)
             return
         now = self._clock()
-        if isinstance(error, UnknownOutcome) or error.code in (
-            "link_down",
-            "no_channel_up",
-            "stopping",
-        ):
+        if isinstance(error, UnknownOutcome | NotSent):
             # not the message's fault: again at once (another bind, or once the link is back)
             not_before, attempted = now, isinstance(error, UnknownOutcome)
         else:

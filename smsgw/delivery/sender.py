@@ -40,7 +40,7 @@ class Router(Protocol):
 
     def route(self, number: str) -> Channel:
         """The channel for ``number``; PermanentSendError("no_route") when no prefix matches,
-        TemporarySendError("no_channel_up") when every bind of its carrier is down."""
+        NotSent("no_channel_up") when every bind of its carrier is down."""
 
 
 class MessageLog(Protocol):

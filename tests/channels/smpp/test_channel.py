@@ -13,6 +13,7 @@ from channels.base import (
     DeliveryReceipt,
     InboundSms,
     LinkState,
+    NotSent,
     OutboundSms,
     PermanentSendError,
     ReceiptState,
@@ -282,7 +283,7 @@ async def test_send_while_down_is_a_temporary_error(make_simulator, make_channel
     async with asyncio.timeout(WAIT):
         await channel.wait_for(lambda c: c.state is not LinkState.BOUND)
 
-    with pytest.raises(TemporarySendError) as caught:
+    with pytest.raises(NotSent) as caught:
         await channel.send(sms(1))
     assert caught.value.code == "link_down"
 
