@@ -376,14 +376,7 @@ async def list_broadcasts(request: web.Request) -> web.Response:
     if (raw_before and before is None) or not 1 <= limit <= 500:
         raise ApiError(400, "invalid", "before: a broadcast id; limit: 1 to 500")
     scope = _scope(request[PRINCIPAL])
-    found: list[Broadcast] = []
-    while len(found) < limit:  # an officer's: filtered page by page until the page is full
-        page = await deps.broadcasts.broadcasts(ministry=None, before=before, limit=limit)
-        found += [b for b in page if scope is None or b.ministry.strip().casefold() == scope]
-        if len(page) < limit:
-            break
-        before = page[-1].id
-    found = found[:limit]
+    found = await deps.broadcasts.broadcasts(ministry=scope, before=before, limit=limit)
     views = [_view(b, await deps.broadcasts.broadcast_stats(b.id)) for b in found]
     return json_response(BroadcastList(broadcasts=views))
 

@@ -91,7 +91,8 @@ class BroadcastStore(Protocol):
     async def broadcasts(
         self, *, ministry: str | None, before: int | None, limit: int
     ) -> list[Broadcast]:
-        """Newest first, ids below ``before``; ``ministry`` None: all."""
+        """Newest first, ids below ``before``; ``ministry`` None: all (else matched ignoring
+        case and surrounding spaces)."""
 
     async def open_broadcasts(self) -> list[Broadcast]:
         """Scheduled, queued and sending ones: emergency first, then oldest first."""

@@ -93,9 +93,12 @@ def get(db: sqlite3.Connection, broadcast_id: int) -> Broadcast | None:
 def listing(
     db: sqlite3.Connection, *, ministry: str | None, before: int | None, limit: int
 ) -> list[Broadcast]:
-    """Newest first; ``ministry`` None: every ministry's."""
+    """Newest first; ``ministry`` None: every ministry's (compared as officers' scopes are:
+    case and surrounding spaces do not matter)."""
+    db.create_function("scope", 1, lambda text: text.strip().casefold(), deterministic=True)
     rows = db.execute(
-        f"SELECT {_COLUMNS} FROM broadcasts WHERE (?1 IS NULL OR ministry = ?1)"  # noqa: S608
+        f"SELECT {_COLUMNS} FROM broadcasts"  # noqa: S608
+        " WHERE (?1 IS NULL OR scope(ministry) = scope(?1))"
         " AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
         (ministry, before, limit),
     ).fetchall()
