@@ -131,7 +131,6 @@ class Dispatcher:
         self._taken: set[int] = set()  # outbox ids handed out, until their outcome is stored
         self._urgent: dict[str, int] = {}  # bind name → emergency segments handed, not done
         self._tasks: list[asyncio.Task[None]] = []
-        self.handed = 0  # messages handed to binds since start
         self._metrics = metrics or Metrics()  # none given: counted, never read
 
     # ------------------------------------------------------------ control
@@ -167,11 +166,6 @@ class Dispatcher:
                 kept = [m for m in queue if m.broadcast != broadcast.id]
                 queue.clear()
                 queue.extend(kept)
-
-    @property
-    def taken(self) -> int:
-        """Messages handed to binds whose outcome is not yet stored."""
-        return len(self._taken)
 
     # ------------------------------------------------------------ feeding
 
@@ -288,7 +282,6 @@ class Dispatcher:
         except (TemporarySendError, PermanentSendError) as exc:
             self._failed(message, broadcast, exc, bind.name)
             return
-        self.handed += 1
         if sms.urgent:
             load = broadcast.segments.get(message.language, 1)
             self._urgent[bind.name] = self._urgent.get(bind.name, 0) + load
