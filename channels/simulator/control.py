@@ -5,7 +5,10 @@
     GET  /status  -> bound sessions and counters
     POST /faults  {"drop_links": true} | {"hang": true|false} | {"reply_next": {"status": 88,
                   "count": 3}} | {"malformed": "bad_tlv"} | {"unbind_all": true}
-                  | {"receipt_before_response": true|false}  -> 200 {"applied": [...]}
+                  | {"receipt_before_response": true|false} | {"duplicate_receipts": true|false}
+                  | {"fail_share": {"share": 0.2, "statuses": [88, 20, 8]}}
+                  | {"refuse_binds": 14} (0 ends it) | {"down": true|false}
+                  -> 200 {"applied": [...]}
 
 Errors are JSON ``{"error": {"code", "message", "field"}}`` like the gateway's API.
 """
@@ -44,6 +47,15 @@ class ReplyNext(BaseModel):
     count: int = Field(default=1, ge=1, description="how many submits get it")
 
 
+class FailShare(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    share: float = Field(ge=0, le=1, description="share of submits refused; 0 ends it")
+    statuses: list[int] = Field(
+        default=[8], min_length=1, description="command_status values drawn from"
+    )
+
+
 class FaultsRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -53,6 +65,10 @@ class FaultsRequest(BaseModel):
     malformed: MalformedKind | None = None
     unbind_all: bool = False
     receipt_before_response: bool | None = None
+    duplicate_receipts: bool | None = None
+    fail_share: FailShare | None = None
+    refuse_binds: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
+    down: bool | None = None
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> web.Response:
@@ -113,6 +129,18 @@ async def post_faults(request: web.Request) -> web.Response:
     if body.receipt_before_response is not None:
         simulator.receipt_before_response = body.receipt_before_response
         applied.append("receipt_before_response")
+    if body.duplicate_receipts is not None:
+        simulator.duplicate_receipts(body.duplicate_receipts)
+        applied.append("duplicate_receipts")
+    if body.fail_share is not None:
+        simulator.fail_share(body.fail_share.share, body.fail_share.statuses)
+        applied.append("fail_share")
+    if body.refuse_binds is not None:
+        simulator.refuse_binds(body.refuse_binds)
+        applied.append("refuse_binds")
+    if body.down is not None:
+        await (simulator.go_down() if body.down else simulator.come_up())
+        applied.append("down")
     if body.malformed is not None:
         simulator.send_malformed(body.malformed)
         applied.append("malformed")

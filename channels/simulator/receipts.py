@@ -153,20 +153,22 @@ class ReceiptScheduler:
         text_id = job.message_id
         if self._decimal_text_id and _is_hex(text_id):
             text_id = str(int(text_id, 16))
-        sequence = session.next_sequence()
-        session.unacked[sequence] = (job, state, submit_date)
-        (session.queue if queue else session.write)(
-            encode_receipt(
-                sequence,
-                job,
-                state,
-                submit_date=submit_date or self._dates.now(),
-                done_date=self._dates.now(),
-                receipt_format=self._format,
-                text_id=text_id,
+        # The duplicate fault: some SMSCs send a receipt again (e.g. after a failover).
+        for _ in range(2 if self._state.duplicate_receipts else 1):
+            sequence = session.next_sequence()
+            session.unacked[sequence] = (job, state, submit_date)
+            (session.queue if queue else session.write)(
+                encode_receipt(
+                    sequence,
+                    job,
+                    state,
+                    submit_date=submit_date or self._dates.now(),
+                    done_date=self._dates.now(),
+                    receipt_format=self._format,
+                    text_id=text_id,
+                )
             )
-        )
-        self._state.receipts_sent += 1
+            self._state.receipts_sent += 1
         self._state.notify()
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ import structlog
 from aiohttp import web
 
 from channels.smpp.address import address
-from channels.smpp.codec import Pdu
+from channels.smpp.codec import Pdu, Status
 
 from .config import SimulatorConfig
 from .control import build_control_app
@@ -49,11 +49,7 @@ class Simulator:
     # ------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: SmscSession(self._state, self._receipts), self.config.host, self.config.port
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._listen(self.config.port)
         if self.config.control_port is not None:
             try:
                 await self._start_control(self.config.control_port)
@@ -66,6 +62,13 @@ class Simulator:
             port=self.port,
             control_port=self.control_port,
         )
+
+    async def _listen(self, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: SmscSession(self._state, self._receipts), self.config.host, port
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def _start_control(self, port: int) -> None:
         self._control = web.AppRunner(build_control_app(self), access_log=None)
@@ -284,6 +287,44 @@ class Simulator:
         log.info("fault_applied", fault="malformed", kind=kind)
         for session in self._state.sessions:
             session.write(malformed_pdu(kind, session.next_sequence()))
+
+    def fail_share(self, share: float, statuses: Sequence[int] = (Status.ESME_RSYSERR,)) -> None:
+        """Answers each submit_sm, with probability ``share``, with one of ``statuses`` (drawn
+        at random; not accepted, no receipt). ``share`` 0 ends it."""
+        if not 0 <= share <= 1 or (share and not statuses):
+            raise ValueError("share is between 0 and 1, with at least one status")
+        self._state.fail_share = share
+        self._state.fail_statuses = tuple(statuses)
+        log.info("fault_applied", fault="fail_share", share=share, statuses=list(statuses))
+
+    def refuse_binds(self, status: int = Status.ESME_RBINDFAIL) -> None:
+        """Refuses every bind with ``status`` (e.g. ESME_RINVPASWD) until called with 0;
+        sessions already bound stay bound."""
+        self._state.refuse_binds = status
+        log.info("fault_applied", fault="refuse_binds", status=status)
+
+    def duplicate_receipts(self, on: bool = True) -> None:
+        """While on, every receipt is sent twice (two deliver_sm, same id and state)."""
+        self._state.duplicate_receipts = on
+        log.info("fault_applied", fault="duplicate_receipts", on=on)
+
+    async def go_down(self) -> None:
+        """The SMSC goes away: its links close and new connections are refused until
+        come_up(). Receipts not yet acknowledged are kept and sent once someone binds again."""
+        if self._server is None:
+            return
+        log.info("fault_applied", fault="down", sessions=len(self._state.sessions))
+        self._server.close()
+        for session in list(self._state.sessions):
+            session.abort()
+        await self._server.wait_closed()
+        self._server = None
+
+    async def come_up(self) -> None:
+        """Listens again on the same port after go_down()."""
+        if self._server is None:
+            await self._listen(self.port)
+            log.info("fault_cleared", fault="down", port=self.port)
 
     def unbind_all(self) -> None:
         """SMSC-initiated unbind on every bound session."""

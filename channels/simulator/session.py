@@ -169,6 +169,8 @@ class SmscSession(Link):
         elif state.reply_count:
             state.reply_count -= 1
             status = state.reply_status
+        elif state.fail_share and state.rng.random() < state.fail_share:
+            status = state.rng.choice(state.fail_statuses)
         elif len(pdu.source_addr) > MAX_ADDRESS:
             status = ESME_RINVSRCADR
         elif len(pdu.destination_addr) > MAX_ADDRESS:
@@ -299,6 +301,8 @@ class SmscSession(Link):
     def _check_bind(self, pdu: Bind) -> int:
         if self.bind_type is not None:
             return Status.ESME_RALYBND
+        if self._state.refuse_binds:
+            return self._state.refuse_binds
         accounts = self._state.config.accounts
         if not accounts:
             return 0

@@ -57,6 +57,10 @@ class SimulatorState:
         self.reply_status = 0
         self.reply_count = 0
         self.receipt_before_response = False
+        self.fail_share = 0.0  # share of submits answered with one of fail_statuses
+        self.fail_statuses: tuple[int, ...] = ()
+        self.refuse_binds = 0  # a status every bind gets while not 0
+        self.duplicate_receipts = False
         self._next_id = self.rng.randrange(1 << 20, 1 << 28)
         self._hex_ids = config.message_id_format == "hex"
         self._rotation = 0

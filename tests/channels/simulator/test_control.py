@@ -140,3 +140,22 @@ async def test_post_faults_with_a_bad_body_is_400(
     status, answer = await _post(http, controlled, "/faults", body)
     assert status == 400
     assert answer["error"]["code"] == "invalid_body"
+
+
+async def test_post_faults_share_refusal_duplicates_and_down(
+    controlled: Simulator, connect: Connect, http: aiohttp.ClientSession
+) -> None:
+    body = {
+        "fail_share": {"share": 0.25, "statuses": [Status.ESME_RTHROTTLED]},
+        "refuse_binds": Status.ESME_RINVPASWD,
+        "duplicate_receipts": True,
+    }
+    status, answer = await _post(http, controlled, "/faults", body)
+    assert status == 200
+    assert sorted(answer["applied"]) == sorted(body)
+    esme = await connect(controlled, bind=None)
+    assert (await esme.bind()).status == Status.ESME_RINVPASWD
+    assert (await _post(http, controlled, "/faults", {"down": True}))[0] == 200
+    assert await esme.closed_by_peer()
+    assert (await _post(http, controlled, "/faults", {"down": False}))[0] == 200
+    await connect(controlled, bind=None)  # listening again

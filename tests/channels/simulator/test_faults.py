@@ -123,3 +123,74 @@ async def test_bad_command_length_from_the_esme_closes_the_link(
     esme = await connect(simulator)
     esme.send(bytes.fromhex("00000008 00000015 00000000 00000001"))
     assert await esme.closed_by_peer()
+
+
+async def test_fail_share_refuses_about_that_share_with_the_given_statuses(
+    simulator: Simulator, connect: Connect
+) -> None:
+    esme = await connect(simulator)
+    statuses = (Status.ESME_RTHROTTLED, Status.ESME_RMSGQFUL)
+    simulator.fail_share(0.5, statuses)
+    for _ in range(200):
+        esme.submit(registered_delivery=0)
+    answers = [(await esme.expect(Command.SUBMIT_SM_RESP)).status for _ in range(200)]
+    refused = [status for status in answers if status]
+    assert 60 < len(refused) < 140  # seeded: the same draw every run
+    assert set(refused) == set(statuses)
+    simulator.fail_share(0)
+    esme.submit(registered_delivery=0)
+    assert (await esme.expect(Command.SUBMIT_SM_RESP)).status == 0
+
+
+def test_fail_share_needs_a_share_and_a_status(simulator: Simulator) -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        simulator.fail_share(1.5)
+    with pytest.raises(ValueError, match="at least one status"):
+        simulator.fail_share(0.5, ())
+
+
+async def test_refused_binds_until_the_switch_is_off(
+    simulator: Simulator, connect: Connect
+) -> None:
+    simulator.refuse_binds(Status.ESME_RINVPASWD)
+    esme = await connect(simulator, bind=None)
+    assert (await esme.bind()).status == Status.ESME_RINVPASWD
+    simulator.refuse_binds(0)
+    assert (await esme.bind()).status == 0
+
+
+async def test_duplicate_receipts_sends_each_receipt_twice(
+    simulator: Simulator, connect: Connect
+) -> None:
+    esme = await connect(simulator)
+    simulator.duplicate_receipts()
+    esme.submit()
+    response = await esme.expect(Command.SUBMIT_SM_RESP)
+    first, second = await esme.read_short_message(), await esme.read_short_message()
+    assert first.short_message == second.short_message
+    assert response.message_id.encode() in first.short_message  # type: ignore[attr-defined]
+    assert first.sequence != second.sequence
+
+
+async def test_down_refuses_connections_until_it_comes_up_on_the_same_port(
+    simulator: Simulator, connect: Connect
+) -> None:
+    esme, port = await connect(simulator), simulator.port
+    await simulator.go_down()
+    assert await esme.closed_by_peer()
+    with pytest.raises(ConnectionRefusedError):
+        await connect(simulator)
+    await simulator.come_up()
+    assert simulator.port == port
+    await connect(simulator)
+
+
+async def test_oversized_announces_more_than_any_pdu_may_be(
+    simulator: Simulator, connect: Connect
+) -> None:
+    esme = await connect(simulator)
+    simulator.send_malformed("oversized")
+    async with asyncio.timeout(5):
+        head = await esme.reader.readexactly(16)
+    with pytest.raises(FrameError):
+        take_frames(bytearray(head))
