@@ -102,6 +102,9 @@ class RateLimiter:
             self._next_pause_s = self._first_pause_s
 
     def accepted(self) -> None:
-        """A submit was accepted: once back at full rate, the next pause starts short again."""
-        if self._limit >= self.tps and self._clock() >= self._paused_until:
+        """A submit was accepted after the pause: the next pause starts short again. Only
+        refusals with nothing accepted between them lengthen it; the halved rate is what keeps
+        the bind under an SMSC whose real limit is below the configured one (waiting to be
+        back at full rate would make every pause of that sawtooth longer, up to the cap)."""
+        if self._clock() >= self._paused_until:
             self._next_pause_s = self._first_pause_s

@@ -89,7 +89,7 @@ def test_repeated_throttling_doubles_the_pause_up_to_a_cap() -> None:
     assert max(pauses) == RateLimiter.MAX_PAUSE_S
 
 
-def test_an_accepted_submit_at_full_rate_resets_the_pause() -> None:
+def test_an_accepted_submit_after_the_pause_resets_it() -> None:
     clock = Clock()
     limiter = RateLimiter(0, pause_s=1.0, clock=clock)
     clock.now += limiter.throttled()
@@ -98,3 +98,26 @@ def test_an_accepted_submit_at_full_rate_resets_the_pause() -> None:
     limiter.accepted()
 
     assert limiter.throttled() == 1.0
+
+
+def test_an_smsc_below_the_configured_cap_gets_short_pauses_not_ever_longer_ones() -> None:
+    """The SMSC's real limit is 30/s, the config says 50: refusals come each time the ramp
+    passes 30; each follows accepted submits, so each pause is the first, short one."""
+    clock = Clock()
+    limiter = RateLimiter(50, pause_s=0.1, clock=clock)
+    pauses, sent = [], []
+    end = clock.now + 30.0
+    while clock.now < end:
+        wait = limiter.delay()
+        if wait > 0:
+            clock.now += wait
+            continue
+        limiter.sent()
+        sent.append(clock.now)
+        if most_in_any_second(sent[-31:]) > 30:
+            pauses.append(limiter.throttled())
+        else:
+            limiter.accepted()
+    assert len(pauses) > 3
+    assert set(pauses) == {0.1}
+    assert len(sent) > 0.6 * 30 * 30  # well over half the SMSC's real rate
