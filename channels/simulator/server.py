@@ -135,6 +135,7 @@ class Simulator:
         return {
             "bound": self.bound(),
             "connections": len(state.sessions),
+            "binds": state.binds,
             "submits": state.submits.total,
             "accepted": state.accepted,
             "throttled": state.throttled,

@@ -292,6 +292,7 @@ class SmscSession(Link):
         self.can_submit = pdu.command_id != Command.BIND_RECEIVER
         self.can_receive = pdu.command_id != Command.BIND_TRANSMITTER
         log.info("esme_bound", peer=self.peer, system_id=self.system_id, bind=self.bind_type)
+        self._state.binds += 1
         self._keepalive = self._loop.call_later(self._keepalive_s, self._check_idle)
         if self.can_receive:
             self._state.receivers.setdefault(self.system_id, []).append(self)

@@ -50,6 +50,7 @@ class SimulatorState:
         self.throttled = 0
         self.receipts_sent = 0
         self.mo_sent = 0
+        self.binds = 0  # binds accepted since the start: more than the ESME's means reconnects
         self.generic_nacks: list[Pdu] = []
         self.deliver_sm_resps: Counter[int] = Counter()
         # Faults (STYLE B6), read by the sessions on every PDU.

@@ -98,6 +98,7 @@ async def test_get_status_shows_binds_and_counts(
         status = await response.json()
     assert status["bound"] == ["smsgw:transceiver"]
     assert (status["submits"], status["accepted"], status["throttled"]) == (1, 1, 0)
+    assert status["binds"] == 1
 
 
 async def test_post_faults_reply_next_and_hang(
