@@ -84,6 +84,7 @@ class Gateway:
         self._subscription_service: SubscriptionService | None = None
         self._dispatcher: Dispatcher | None = None
         self._scheduler: Scheduler | None = None
+        self._shutdown_by: float | None = None
 
     async def start(self) -> None:
         stack = self._stack
@@ -96,7 +97,7 @@ class Gateway:
             stack.push_async_callback(recorder.close)
             for channel in self._channels:
                 await channel.start(recorder)
-            stack.push_async_callback(self._stop_channels)
+            stack.push_async_callback(lambda: self._stop_channels(self._shutdown_left()))
             self._sender = sender = Sender(
                 self._router,
                 store,
@@ -105,7 +106,7 @@ class Gateway:
                 policy=self._retry,
                 metrics=self._metrics,
             )
-            stack.push_async_callback(sender.stop)
+            stack.push_async_callback(lambda: sender.stop(grace=self._shutdown_left()))
             await sender.resume()
             await self._start_citizens(store, recorder, sender)
             await self._start_broadcasts(store, recorder)
@@ -167,8 +168,16 @@ class Gateway:
         self._stack.push_async_callback(scheduler.stop)
 
     async def stop(self) -> None:
+        """Stops everything; the waits for work in flight share ``shutdown_timeout_s``."""
+        budget = self.settings.gateway.shutdown_timeout_s
+        self._shutdown_by = asyncio.get_running_loop().time() + budget
         await self._stack.aclose()
         _log.info("gateway_stopped")
+
+    def _shutdown_left(self) -> float:
+        if self._shutdown_by is None:  # a failed start unwinding: no work to wait for
+            return 0.0
+        return max(0.0, self._shutdown_by - asyncio.get_running_loop().time())
 
     async def lifespan(self, _app: web.Application) -> AsyncIterator[None]:
         """For ``app.cleanup_ctx``."""
@@ -178,9 +187,9 @@ class Gateway:
         finally:
             await self.stop()
 
-    async def _stop_channels(self) -> None:
+    async def _stop_channels(self, drain_s: float) -> None:
         results = await asyncio.gather(
-            *(channel.stop() for channel in self._channels), return_exceptions=True
+            *(channel.stop(drain_s) for channel in self._channels), return_exceptions=True
         )
         for channel, result in zip(self._channels, results, strict=True):
             if isinstance(result, Exception):

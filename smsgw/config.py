@@ -7,6 +7,7 @@ gateway behaves the same whatever the working directory.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from datetime import date, time
 from pathlib import Path
@@ -36,8 +37,11 @@ def _base_dir(info: ValidationInfo) -> Path:
 
 
 class _Section(BaseModel):
-    # validate_default: defaults go through the validators too (relative paths get resolved)
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # validate_default: defaults go through the validators too (relative paths get resolved);
+    # TOML's inf and nan pass ge/gt bounds (an infinite cost, a window that never ends)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False
+    )
 
 
 class GatewayConfig(_Section):
@@ -49,6 +53,13 @@ class GatewayConfig(_Section):
     )
     timezone: str = Field(default="UTC", description="IANA time zone for schedules and reports")
     data_dir: Path = Field(default=Path("data"), description="relative to the config file")
+    shutdown_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="on SIGTERM, wait at most this long for answers to what is in flight; "
+        "then unbind and exit (broadcast messages left are sent after the restart)",
+    )
 
     @field_validator("default_region")
     @classmethod
@@ -231,11 +242,23 @@ class Settings(_Section):
 
 
 def parse(data: dict[str, Any], *, base_dir: Path, source: str = "config") -> Settings:
-    """Validate an already-read TOML document; ``source`` prefixes the error messages."""
+    """Validate an already-read TOML document; ``source`` prefixes the error messages.
+
+    Strictly, as JSON: TOML has types, so ``port = "8080"`` or ``port = true`` is a mistake to
+    name, not a value to coerce (lax pydantic reads true as 1); JSON's strict mode still reads
+    strings as paths, times and dates, and arrays as tuples."""
+    document = json.dumps(data, default=_iso)
     try:
-        return Settings.model_validate(data, context={"base_dir": base_dir})
+        return Settings.model_validate_json(document, strict=True, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise ConfigError(describe(exc, source)) from None
+
+
+def _iso(value: object) -> str:
+    """TOML's dates and times, as the strings pydantic reads in JSON."""
+    if isinstance(value, date | time):  # a datetime is a date too
+        return value.isoformat()
+    raise TypeError(f"not a TOML value: {value!r}")
 
 
 def load(path: Path | str) -> Settings:

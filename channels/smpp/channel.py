@@ -87,6 +87,7 @@ class SmppChannel:
         self._bound = asyncio.Event()
         self._unrecorded = 0  # accepted segments the sink has not yet stored (hold the window)
         self._stopping = False
+        self._stop_by: float | None = None  # when a stop with a deadline must be over
 
     # ------------------------------------------------------------ the Channel contract
 
@@ -145,15 +146,18 @@ class SmppChannel:
         """Returns once the link is bound (at once if it is). Wrap it in a timeout."""
         await self._bound.wait()
 
-    async def stop(self) -> None:
+    async def stop(self, drain_s: float | None = None) -> None:
         """A clean stop: take no more work, hand back what was only queued (the caller sends
         it later or elsewhere: never twice), let what is in flight be answered and stored (up
-        to response_timeout_s), then unbind."""
+        to response_timeout_s, or ``drain_s`` if shorter), then unbind."""
         self._stopping = True
+        if drain_s is not None:
+            self._stop_by = asyncio.get_running_loop().time() + drain_s
         self._hand_back()
         if self._link_state is LinkState.BOUND:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.config.response_timeout_s):
+                wait = self.config.response_timeout_s
+                async with asyncio.timeout(wait if drain_s is None else min(wait, drain_s)):
                     while self.backlog or self._unrecorded:
                         self._slot.clear()  # set by every response and every stored segment
                         await self._slot.wait()
@@ -417,8 +421,11 @@ class SmppChannel:
         self._set_state(LinkState.DOWN)
         self._bound.clear()
         self._fail_all(tx, reason)
+        wait_s = None  # the session's response_timeout_s, unless a stop has a deadline
+        if self._stop_by is not None:
+            wait_s = max(0.0, self._stop_by - asyncio.get_running_loop().time())
         for session in {s for s in (tx, rx) if s is not None}:
-            await session.unbind()
+            await session.unbind(wait_s)
 
     def _on_deliver(self, pdu: codec.ShortMessage) -> asyncio.Future[None] | None:
         assert self._inbound is not None  # noqa: S101 - set by start()

@@ -110,12 +110,15 @@ class SmppSession(asyncio.Protocol):
             self._flush()
             self._transport.close()
 
-    async def unbind(self) -> None:
-        """Polite goodbye (SMPP 3.4 §4.2): unbind, wait briefly for unbind_resp, close."""
+    async def unbind(self, wait_s: float | None = None) -> None:
+        """Polite goodbye (SMPP 3.4 §4.2): unbind, wait for unbind_resp (response_timeout_s,
+        or ``wait_s`` if given), close."""
         if self._transport is None or self._transport.is_closing():
             return
         with contextlib.suppress(TimeoutError, ConnectionError):
-            await self.request(lambda seq: codec.encode_header(Command.UNBIND, seq))
+            await self.request(
+                lambda seq: codec.encode_header(Command.UNBIND, seq), wait_s=wait_s
+            )
         self.close("unbound")
         with contextlib.suppress(Exception):
             await asyncio.shield(self.closed)
@@ -133,14 +136,17 @@ class SmppSession(asyncio.Protocol):
         outgoing.sent_at = time.monotonic()
         self.pending[seq] = outgoing
 
-    async def request(self, build: Callable[[int], bytes]) -> codec.Pdu:
-        """Send a session request (bind, enquire_link, unbind) and await its response."""
+    async def request(
+        self, build: Callable[[int], bytes], *, wait_s: float | None = None
+    ) -> codec.Pdu:
+        """Send a session request (bind, enquire_link, unbind) and await its response
+        (response_timeout_s, or ``wait_s`` if given)."""
         seq = self.next_sequence()
         future: asyncio.Future[codec.Pdu] = asyncio.get_running_loop().create_future()
         self._requests[seq] = future
         self._write(build(seq))
         try:
-            async with asyncio.timeout(self.response_timeout_s):
+            async with asyncio.timeout(self.response_timeout_s if wait_s is None else wait_s):
                 return await future
         finally:
             self._requests.pop(seq, None)

@@ -143,13 +143,14 @@ class Sender:
         while self._tasks:
             await asyncio.wait(self._tasks)
 
-    async def stop(self) -> None:
-        """Cancel waiting retries at once; give sends in flight ``shutdown_grace_s`` to end."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Cancel waiting retries at once; give sends in flight ``grace`` seconds (default
+        ``shutdown_grace_s``) to end."""
         self._closing = True
         for task in self._tasks - self._sending:
             task.cancel()
         if self._sending:
-            await asyncio.wait(self._sending, timeout=self._grace)
+            await asyncio.wait(self._sending, timeout=self._grace if grace is None else grace)
         if self._sending:
             _log.warning("sends_interrupted", count=len(self._sending))
         for task in self._tasks:

@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from channels.simulator import Simulator
+from channels.smpp.codec import Command
 from smsgw.storage.sqlite import SqliteStore
 from smsgw.tokens import Role, issue
 from subscriptions.models import Service, Source
@@ -98,11 +99,12 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def launch(
-    simulator: Simulator, write_config: WriteConfig, folder: Path, audience: list[str]
-) -> tuple[GatewayProcess, dict[str, str]]:
+    simulator: Simulator, write_config: WriteConfig, folder: Path, audience: list[str],
+    config: str = CONFIG,
+) -> tuple[GatewayProcess, dict[str, str]]:  # fmt: skip
     """The gateway's config and database (service, audience, admin token); not started."""
     port = free_port()
-    config = CONFIG.replace("PORT", str(simulator.port))
+    config = config.replace("PORT", str(simulator.port))
     write_config(config + f'\n[http]\nhost = "127.0.0.1"\nport = {port}\n')
     secret = await prepare(folder / "data" / "test.db", audience)
     return GatewayProcess(folder, port), {"Authorization": f"Bearer {secret}"}
@@ -184,3 +186,32 @@ async def test_sigterm_mid_broadcast_stops_cleanly_and_the_restart_sends_no_dupl
     received = sent_to(simulator)
     assert set(received) == set(audience)
     assert set(received.values()) == {1}  # a clean stop: what was in flight was answered first
+
+
+async def test_sigterm_with_the_smsc_silent_exits_within_the_shutdown_timeout(
+    simulator: Simulator, write_config: WriteConfig, tmp_path: Path,
+    session: aiohttp.ClientSession,
+) -> None:  # fmt: skip
+    """The binds would wait a minute for answers (response_timeout_s = 60) and the SMSC gives
+    none: SIGTERM still ends the process after shutdown_timeout_s (1 s here; the terminate
+    helper gives up after WAIT = 10 s). The restart sends what was never answered."""
+    config = CONFIG.replace("[database]", "shutdown_timeout_s = 1\n\n[database]")
+    config = config.replace("reconnect_min_s", "response_timeout_s = 60\nreconnect_min_s")
+    audience = numbers("+50160", 100)
+    gateway, headers = await launch(simulator, write_config, tmp_path, audience, config)
+    await gateway.start(session)
+    try:
+        simulator.hang()
+        broadcast_id = await broadcast(gateway, session, headers)
+        async with asyncio.timeout(WAIT):
+            await simulator.await_pdu(Command.SUBMIT_SM)  # in flight, never to be answered
+
+        assert await gateway.terminate() == 0
+        simulator.hang(False)
+        assert not sent_to(simulator)
+
+        await gateway.start(session)
+        await until_delivered(gateway, session, headers, broadcast_id, len(audience))
+    finally:
+        await gateway.kill()
+    assert set(sent_to(simulator).values()) == {1}
