@@ -221,6 +221,10 @@ class Gateway:
     def timezone(self) -> ZoneInfo:
         return self.settings.gateway.zone
 
+    @property
+    def storage_error(self) -> str | None:
+        return self._recorder.storage_error if self._recorder is not None else None
+
     def broadcasts_changed(self, broadcast: Broadcast | None = None) -> None:
         """A broadcast was created, approved or cancelled (``broadcast``: as it is now)."""
         if broadcast is not None and self._dispatcher is not None:

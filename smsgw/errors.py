@@ -5,7 +5,8 @@
     GatewayError
     ├── ConfigError            bad config.toml: names the key (start-up only, exit 2)
     ├── NotFound               the API maps it to 404
-    └── Conflict               the API maps it to 409 (e.g. cancelling what is already sent)
+    ├── Conflict               the API maps it to 409 (e.g. cancelling what is already sent)
+    └── StorageUnavailable     the database cannot be written now (disk full, locked): 503
 
     channels.base.SendError(code)          raised by carrier transports, e.g. "ESME_RINVDSTADR"
     ├── TemporarySendError                 retry with back-off: throttled, queue full, link down
@@ -28,6 +29,7 @@ __all__ = [
     "NotFound",
     "PermanentSendError",
     "SendError",
+    "StorageUnavailable",
     "TemporarySendError",
     "UnknownOutcome",
 ]
@@ -47,3 +49,8 @@ class NotFound(GatewayError):  # noqa: N818  # the names STYLE.md B5 gives
 
 class Conflict(GatewayError):  # noqa: N818
     """The request does not fit the current state of the thing it acts on."""
+
+
+class StorageUnavailable(GatewayError):  # noqa: N818
+    """The database cannot be written for a reason that passes (disk full, locked by another
+    process, an I/O error): nothing of the operation was stored; try again later."""

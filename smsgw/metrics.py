@@ -81,6 +81,12 @@ class Metrics:
             ["method", "route", "status"],
             registry=registry,
         )
+        self._storage_failing = Gauge(
+            "smsgw_storage_failing",
+            "1 while the database cannot be written (disk full, locked): nothing is lost, "
+            "sending waits until it can be written again",
+            registry=registry,
+        )
         registry.register(_Channels(channels))
 
     def submitted(self, channel: str) -> None:
@@ -99,6 +105,9 @@ class Metrics:
 
     def http_request(self, method: str, route: str, status: int) -> None:
         self._http.labels(method, route, str(status)).inc()
+
+    def storage_failing(self, failing: bool) -> None:
+        self._storage_failing.set(float(failing))
 
     def queue_depth(self, queued: Mapping[Priority, int]) -> None:
         for priority in Priority:

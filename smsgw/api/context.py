@@ -66,6 +66,10 @@ class ApiDeps(Protocol):
     def timezone(self) -> ZoneInfo:
         """The gateway's: a send_at without an offset is read in it."""
 
+    @property
+    def storage_error(self) -> str | None:
+        """Why the database cannot be written, while it cannot (disk full, locked)."""
+
     def broadcasts_changed(self, broadcast: Broadcast | None = None) -> None:
         """Called after a broadcast is created, approved or cancelled."""
 

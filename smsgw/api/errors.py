@@ -15,7 +15,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from smsgw.errors import Conflict, NotFound
+from smsgw.errors import Conflict, NotFound, StorageUnavailable
 
 _log = structlog.get_logger(__name__)
 
@@ -105,6 +105,11 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = error_response(ApiError(404, "not_found", str(exc)))
     except Conflict as exc:
         response = error_response(ApiError(409, "conflict", str(exc)))
+    except StorageUnavailable as exc:
+        _log.warning("request_refused_storage", method=request.method, error=str(exc))
+        message = f"the database cannot be written now ({exc}); nothing was stored, try again"
+        retry = {"Retry-After": "10"}
+        response = error_response(ApiError(503, "storage_unavailable", message, headers=retry))
     except Exception:  # noqa: BLE001  # the root of every request: log, answer 500, go on
         _log.exception("request_failed", method=request.method, path=request.path)
         response = error_response(ApiError(500, "internal_error", "internal server error"))

@@ -19,13 +19,22 @@ class ChannelHealth(BaseModel):
     error: str | None = None  # why it is not bound, e.g. the SMSC's bind refusal status
 
 
+class StorageHealth(BaseModel):
+    status: Literal["ok", "failing"]
+    error: str | None = None  # e.g. "database or disk is full"; writes wait and are retried
+
+
 class Health(BaseModel):
-    status: Literal["ok", "degraded", "down"]  # all bound, some bound, none bound
+    # ok: all bound and the database writable; degraded: some bound, or the database not
+    # writable; down: none bound
+    status: Literal["ok", "degraded", "down"]
     channels: list[ChannelHealth]
+    storage: StorageHealth
 
 
 async def health(request: web.Request) -> web.Response:
-    """Always 200 while the process serves: a carrier outage is not a reason to restart us."""
+    """Always 200 while the process serves: a carrier outage or a full disk is not a reason
+    to restart us (a restart would not make either better)."""
     channels = [
         ChannelHealth(
             name=channel.name,
@@ -36,10 +45,12 @@ async def health(request: web.Request) -> web.Response:
         for channel in request.app[DEPS].channels
     ]
     bound = sum(channel.state is LinkState.BOUND for channel in channels)
+    error = request.app[DEPS].storage_error
     status: Literal["ok", "degraded", "down"] = (
-        "ok" if bound == len(channels) else "degraded" if bound else "down"
+        "down" if not bound else "ok" if bound == len(channels) and not error else "degraded"
     )
-    return json_response(Health(status=status, channels=channels))
+    storage = StorageHealth(status="failing" if error else "ok", error=error)
+    return json_response(Health(status=status, channels=channels, storage=storage))
 
 
 ROUTES = [

@@ -5,6 +5,11 @@ both only append to the pending batch (no await, no task per item). One writer t
 batch every ``flush_interval`` seconds, or sooner once ``batch_size`` items are waiting, in one
 transaction, then resolves the futures :meth:`received` handed out, so a channel acknowledges a
 receipt or an inbound text to the carrier only once it is stored.
+
+When the database cannot be written (disk full, locked by another process, an I/O error), the
+batch is kept and written again, with back-off, until it goes in: nothing is dropped. Meanwhile
+every bind holds its window slots (a segment's slot is freed once stored), so sending stops
+after one window per bind, and receipts and texts are not acknowledged, so the SMSC keeps them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import structlog
 from channels.base import DeliveryReceipt, InboundSms, SegmentSubmitted
 from smsgw.broadcasts.model import OutboxOutcome
 from smsgw.delivery.message import DeliveryBatch, Message, Outcome
+from smsgw.errors import StorageUnavailable
 from smsgw.metrics import Metrics
 from smsgw.storage.protocols import DeliveryLog
 
@@ -30,6 +36,8 @@ _log = structlog.get_logger(__name__)
 # Segments whose final receipt may still come, for the latency metric: past this many the
 # oldest are forgotten (receipts not asked for, or never sent, would otherwise pile up)
 LATENCY_TRACKED = 200_000
+# Waits between tries of a batch the database refused for a reason that passes (full, locked)
+RETRY_FIRST_S, RETRY_MAX_S = 0.1, 2.0
 
 
 class _Pending:
@@ -77,6 +85,8 @@ class Recorder:
         self._task: asyncio.Task[None] | None = None
         self.on_inbound: Callable[[], None] | None = None  # told after inbound texts are stored
         self._metrics = metrics or Metrics()  # none given: counted, never read
+        self.storage_error: str | None = None  # why the database cannot be written, while so
+        self._failing_since = 0.0
         # (carrier, carrier id) -> when accepted (monotonic); OrderedDict: the oldest go in O(1)
         self._submitted_at: OrderedDict[tuple[str, str], float] = OrderedDict()
 
@@ -205,7 +215,7 @@ class Recorder:
         batch = pending.batch
         try:
             if batch:
-                await self._log.record(batch)
+                await self._record(batch)
         except Exception as exc:  # noqa: BLE001  # task root: record the next batches anyway
             _log.exception(
                 "recorder_batch_failed",
@@ -222,6 +232,31 @@ class Recorder:
             _log.info("inbound_received", id=id_, sender=sms.sender, to=sms.to, channel=sms.channel)
         if batch.inbound and self.on_inbound is not None:
             self.on_inbound()
+
+    async def _record(self, batch: DeliveryBatch) -> None:
+        """Writes the batch, trying again while the database itself fails (it is one
+        transaction: a failed try leaves nothing behind). Gives up only when closing."""
+        wait = RETRY_FIRST_S
+        while True:
+            try:
+                await self._log.record(batch)
+            except StorageUnavailable as exc:
+                if self.storage_error is None:
+                    self._failing_since = time.monotonic()
+                    _log.error("storage_failing", error=str(exc), items=len(batch))
+                    self._metrics.storage_failing(True)
+                self.storage_error = str(exc)
+                if self._closing:
+                    raise
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, RETRY_MAX_S)
+                continue
+            if self.storage_error is not None:
+                failed_s = time.monotonic() - self._failing_since
+                _log.warning("storage_recovered", failed_s=round(failed_s, 1), items=len(batch))
+                self.storage_error = None
+                self._metrics.storage_failing(False)
+            return
 
     async def purge(self) -> None:
         """Drop receipts unmatched for longer than ``unmatched_keep`` (also run periodically)."""

@@ -28,6 +28,7 @@ from channels.base import (
     UnknownOutcome,
 )
 from smsgw.delivery.message import Message, MessageState, Outcome
+from smsgw.errors import StorageUnavailable
 from smsgw.metrics import Metrics
 from smsgw.storage.protocols import MessageStore
 
@@ -45,6 +46,8 @@ class Router(Protocol):
 
 class MessageLog(Protocol):
     """Where the sender writes (the Recorder: batched, off the hot path)."""
+
+    storage_error: str | None  # set while the database cannot be written
 
     def message_queued(self, message: Message) -> asyncio.Future[None]:
         """Store a new message; done once committed."""
@@ -100,6 +103,8 @@ class Sender:
     ) -> Message:
         """Store a new message for ``to`` (E.164) and start sending it; ``via`` names the
         channel to prefer (a reply goes back the way its text came, while that bind is up)."""
+        if self._log.storage_error is not None:  # it would wait in memory until the disk is back
+            raise StorageUnavailable(self._log.storage_error)
         now = self._clock()
         message = Message(
             id=uuid.uuid4().hex,

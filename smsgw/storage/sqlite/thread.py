@@ -16,7 +16,13 @@ from typing import Protocol, TypeVar
 
 import aiosqlite
 
+from smsgw.errors import StorageUnavailable
+
 T = TypeVar("T")
+
+# SQLite's primary result codes for a database that cannot be written now but may be later:
+# BUSY, LOCKED (another writer), READONLY, IOERR, FULL, CANTOPEN. Not: a wrong statement.
+_PASSING = frozenset({5, 6, 8, 10, 13, 14})
 
 
 async def run_in_db(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -32,8 +38,13 @@ async def run_in_db(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection
     after it, even when the awaiting task is cancelled (the call is not withdrawn then: its
     own COMMIT or ROLLBACK still runs, before the next caller's statements).
     """
-    # aiosqlite leaves _execute unannotated
-    result: T = await conn._execute(fn, conn._conn)  # type: ignore[no-untyped-call]
+    try:
+        # aiosqlite leaves _execute unannotated
+        result: T = await conn._execute(fn, conn._conn)  # type: ignore[no-untyped-call]
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF in _PASSING:
+            raise StorageUnavailable(str(exc)) from exc
+        raise
     return result
 
 

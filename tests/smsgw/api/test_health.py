@@ -13,6 +13,7 @@ async def test_health_needs_no_token_and_lists_every_channel(client: Client) -> 
             {"name": "btl-1", "carrier": "btl", "state": "bound", "error": None},
             {"name": "smart-1", "carrier": "smart", "state": "bound", "error": None},
         ],
+        "storage": {"status": "ok", "error": None},
     }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
+from smsgw.errors import StorageUnavailable
 from smsgw.storage.sqlite import SqliteStore
 from smsgw.storage.sqlite.thread import SqliteThread, in_transaction, run_in_db
 from subscriptions.models import Service, Source
@@ -74,6 +75,21 @@ async def test_the_function_runs_in_aiosqlites_thread_on_its_sqlite3_connection(
 async def test_an_error_in_the_function_reaches_the_caller(conn: aiosqlite.Connection) -> None:
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         await run_in_db(conn, lambda db: db.execute("SELECT * FROM nowhere"))
+
+
+async def test_a_full_disk_is_storage_unavailable_and_a_wrong_statement_is_not(
+    conn: aiosqlite.Connection,
+) -> None:
+    def full(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE big (x TEXT)")
+        (pages,) = db.execute("PRAGMA page_count").fetchone()
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        db.execute("INSERT INTO big VALUES (?)", ("x" * 100_000,))
+
+    with pytest.raises(StorageUnavailable, match="full"):
+        await run_in_db(conn, full)
+    with pytest.raises(sqlite3.OperationalError, match="syntax"):
+        await run_in_db(conn, lambda db: db.execute("SELEC 1"))
 
 
 async def test_a_transaction_commits_when_the_function_returns(
