@@ -490,8 +490,9 @@ function noteErrors(metrics, health) {
   const up = Object.fromEntries(
     samplesOf(metrics, "smsgw_channel_up").map(([labels, value]) => [labels.channel, value]),
   );
+  const storage = health.storage?.error ?? null;
   const before = counted;
-  counted = { now, up };
+  counted = { now, up, storage };
   if (!before) return showErrors(); // the first scrape: the baseline, errors come after it
   const seen = [];
   for (const [key, value] of Object.entries(now)) {
@@ -505,6 +506,7 @@ function noteErrors(metrics, health) {
       seen.push(`${channel} down${error ? `: ${error}` : ""}`);
     }
   }
+  if (storage && !before.storage) seen.push(`database cannot be written: ${storage}`);
   const when = new Date();
   recent = [...seen.map((text) => [when, text]), ...recent].slice(0, RECENT);
   return showErrors();
@@ -536,6 +538,9 @@ function showChannels(health) {
     return row;
   });
   $("#channels").replaceChildren(...rows);
+  const storage = health.storage?.error;
+  $("#storage").textContent = storage ? `cannot be written: ${storage} (sending waits)` : "writable";
+  $("#storage").dataset.status = storage ? "failing" : "ok";
 }
 
 // The canvas at the screen's pixel density (sharp bars), cleared; [context, scale].

@@ -14,6 +14,7 @@ from smsgw.tokens import Role
 from tests.console.browser import Console, secret
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import create, numbers, seed
+from tests.smsgw.test_storage_faults import cap_size
 from tests.smsgw.testbed import Client
 
 
@@ -94,3 +95,25 @@ async def test_the_operator_sees_throttling_and_a_bind_going_down(
     await expect(items.first).to_contain_text("down")  # the newest first
     await console.shot("operator-down")
     assert [p for p in console.problems if "503" not in p] == []
+
+
+async def test_the_operator_sees_a_full_disk_and_its_end(
+    console: Console, gateway: Gateway, simulator: Simulator
+) -> None:
+    page = console.page
+    await console.log_in(await secret(gateway, Role.OPERATOR), lands_on="Operator")
+    await page.get_by_role("link", name="Operator").click()
+    storage = page.locator("#storage")
+    await expect(storage).to_have_text("writable")  # the first scrape: from here
+    items = page.get_by_role("list", name="Recent errors").get_by_role("listitem")
+
+    await cap_size(gateway.store, None)
+    for n in range(20):  # texts to store, more than the free room left in the last pages
+        await simulator.inject_mo(f"+50160123{n:02d}", "HELP " + "please " * 100)
+    await expect(storage).to_contain_text("database or disk is full", timeout=10_000)
+    await expect(items.filter(has_text="database cannot be written")).to_have_count(1)
+    await console.shot("operator-storage")
+
+    await cap_size(gateway.store, 1_000_000_000)
+    await expect(storage).to_have_text("writable", timeout=10_000)
+    assert console.problems == []
