@@ -116,9 +116,7 @@ class SmppSession(asyncio.Protocol):
         if self._transport is None or self._transport.is_closing():
             return
         with contextlib.suppress(TimeoutError, ConnectionError):
-            await self.request(
-                lambda seq: codec.encode_header(Command.UNBIND, seq), wait_s=wait_s
-            )
+            await self.request(lambda seq: codec.encode_header(Command.UNBIND, seq), wait_s=wait_s)
         self.close("unbound")
         with contextlib.suppress(Exception):
             await asyncio.shield(self.closed)
