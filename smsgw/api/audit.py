@@ -58,5 +58,5 @@ async def list_audit(request: web.Request) -> web.Response:
 
 ROUTES = [
     Route("GET", "/api/v1/audit", list_audit, "The audit log, newest first",
-          roles=(Role.ADMIN,), responses={200: AuditList, 400: ErrorBody}),
+          roles=(Role.ADMIN,), query=AuditQuery, responses={200: AuditList, 400: ErrorBody}),
 ]  # fmt: skip

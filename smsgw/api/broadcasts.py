@@ -61,6 +61,13 @@ class NewBroadcast(BaseModel):
     )
 
 
+class BroadcastPage(BaseModel):
+    """The listing's query string, as documented; list_broadcasts reads it with _number."""
+
+    before: int | None = Field(None, ge=1, le=_MAX_ID, description="broadcasts older than this id")
+    limit: int = Field(50, ge=1, le=500)
+
+
 class BroadcastEstimate(BaseModel):
     audience: int = Field(description="subscribers it would reach now (global STOPs excluded)")
     audience_by_language: dict[str, int]
@@ -439,7 +446,7 @@ ROUTES = [
           roles=_WRITERS, body=NewBroadcast,
           responses={200: BroadcastEstimate, 400: ErrorBody, **_ERRORS}),
     Route("GET", "/api/v1/broadcasts", list_broadcasts, "Broadcasts, newest first",
-          roles=_WRITERS, responses={200: BroadcastList, 400: ErrorBody}),
+          roles=_WRITERS, query=BroadcastPage, responses={200: BroadcastList, 400: ErrorBody}),
     Route("GET", "/api/v1/broadcasts/{id}", get_broadcast, "One broadcast and its progress",
           roles=_WRITERS, responses={200: BroadcastView, 404: ErrorBody}),
     Route("POST", "/api/v1/broadcasts/{id}/approve", approve_broadcast,

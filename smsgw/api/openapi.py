@@ -29,13 +29,13 @@ _DESCRIPTIONS = {
 }
 
 Content = Callable[[type[BaseModel], JsonSchemaMode], dict[str, Any]]
+Parameters = Callable[[type[BaseModel]], list[dict[str, Any]]]
 
 
 def document(routes: list[Route]) -> dict[str, Any]:
     keys: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
     for route in routes:
-        if route.body is not None:
-            keys.append((route.body, "validation"))
+        keys += [(model, "validation") for model in (route.body, route.query) if model]
         keys += [(model, "serialization") for model in route.responses.values() if model]
     refs, top = models_json_schema(
         list(dict.fromkeys(keys)), ref_template="#/components/schemas/{model}"
@@ -44,9 +44,21 @@ def document(routes: list[Route]) -> dict[str, Any]:
     def content(model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
         return {"application/json": {"schema": refs[(model, mode)]}}
 
+    schemas = top.get("$defs", {})
+
+    def query(model: type[BaseModel]) -> list[dict[str, Any]]:
+        name = refs[(model, "validation")]["$ref"].rsplit("/", 1)[-1]
+        schema = schemas[name]
+        return [
+            {"name": key, "in": "query", "required": key in schema.get("required", ()),
+             "schema": _not_null(value)}
+            for key, value in schema["properties"].items()
+        ]  # fmt: skip
+
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, content)
+        operation = _operation(route, content, query)
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -56,13 +68,13 @@ def document(routes: list[Route]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": top.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
 
 
-def _operation(route: Route, content: Content) -> dict[str, Any]:
+def _operation(route: Route, content: Content, query: Parameters) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": route.handler.__name__,
         "summary": route.summary,
@@ -74,6 +86,8 @@ def _operation(route: Route, content: Content) -> dict[str, Any]:
     if route.body is not None:
         operation["requestBody"] = {"required": True, "content": content(route.body, "validation")}
         responses |= {400: ErrorBody, 413: ErrorBody}
+    elif route.stream is not None:  # not bounded by client_max_size: no 413
+        operation["requestBody"] = {"required": True, "content": dict(route.stream)}
     if route.roles is not None:
         responses[401] = ErrorBody
     if route.roles:
@@ -85,12 +99,25 @@ def _operation(route: Route, content: Content) -> dict[str, Any]:
         }
         for status, model in sorted(responses.items())
     }
-    if names := _PATH_PARAM.findall(route.path):
-        operation["parameters"] = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in names
-        ]
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PATH_PARAM.findall(route.path)
+    ]
+    if route.query is not None:
+        parameters += query(route.query)
+    if parameters:
+        operation["parameters"] = parameters
     return operation
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query string has no null: ``int | None = None`` is documented as an optional int."""
+    options = [option for option in schema.get("anyOf", ()) if option != {"type": "null"}]
+    if len(options) != 1:
+        return schema
+    rest = {key: value for key, value in schema.items() if key not in ("anyOf", "default")}
+    only: dict[str, Any] = options[0]
+    return rest | only
 
 
 def route(routes: list[Route]) -> Route:

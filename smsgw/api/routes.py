@@ -25,6 +25,8 @@ class Route:
     summary: str
     roles: tuple[Role, ...] | None  # None: no token needed; (): any valid token
     body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None  # documents the query string (the handler reads it)
+    stream: Mapping[str, Any] | None = None  # OpenAPI content of a body read as it arrives
     responses: Mapping[int, type[BaseModel] | None] = field(default_factory=dict)
 
 
@@ -45,6 +47,8 @@ async def read_body(request: web.Request, model: type[M], **context: Any) -> M:
         data = json.loads(raw)
     except ValueError:  # includes bad UTF-8
         raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+    except RecursionError:  # "[[[[…" a few thousand deep fits well within client_max_size
+        raise ApiError(400, "malformed_json", "the body is nested too deeply") from None
     return model.model_validate(data, context=context)
 
 

@@ -61,7 +61,9 @@ class SubscriptionChange(BaseModel):
         description="E.164, or a local number of the gateway's default region",
         examples=["+5016012345"],
     )
-    service: str = Field(min_length=1, max_length=40, description="its keyword or an alias")
+    service: str = Field(
+        min_length=1, max_length=40, description="its keyword or an alias", examples=["HEALTH"]
+    )
     consent_source: ConsentSource
 
     @field_validator("msisdn")
@@ -102,7 +104,7 @@ class Left(BaseModel):
 class ImportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    service: str = Field(min_length=1, max_length=40)
+    service: str = Field(min_length=1, max_length=40, examples=["HEALTH"])
     consent_source: ConsentSource
 
 
@@ -355,6 +357,7 @@ async def _lines(content: StreamReader) -> AsyncIterator[tuple[int, bytes | None
 
 
 _ROLES = (Role.ADMIN, Role.OFFICER)
+_CSV = {"text/csv": {"schema": {"type": "string"}, "example": "msisdn,language\n+5016012345,en\n"}}
 _ERRORS = {403: ErrorBody, 404: ErrorBody, 409: ErrorBody}
 ROUTES = [
     Route("POST", PATH, subscribe, "Assisted sign-up, with its consent source", roles=_ROLES,
@@ -364,5 +367,6 @@ ROUTES = [
     Route("POST", f"{PATH}/import", import_csv,
           "Import a CSV list (text/csv body, header msisdn,language; query: service, "
           "consent_source); streamed, committed by chunks; returns a report of every row",
-          roles=_ROLES, responses={200: ImportReport, 400: ErrorBody, **_ERRORS}),
+          roles=_ROLES, query=ImportQuery, stream=_CSV,
+          responses={200: ImportReport, 400: ErrorBody, **_ERRORS}),
 ]  # fmt: skip

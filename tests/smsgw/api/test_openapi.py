@@ -52,3 +52,22 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
     assert set(schemas["SendMessage"]["required"]) == {"to", "text"}
     for ref in _refs(document):
         assert ref.removeprefix("#/components/schemas/") in schemas, ref
+
+
+async def test_query_strings_are_documented_so_clients_and_fuzzers_can_send_them(
+    client: Client,
+) -> None:
+    paths = (await (await client.get("/api/v1/openapi.json")).json())["paths"]
+
+    def query(path: str, method: str) -> dict[str, Any]:
+        parameters = paths[path][method].get("parameters", [])
+        return {p["name"]: p for p in parameters if p["in"] == "query"}
+
+    assert set(query("/api/v1/broadcasts", "get")) == {"before", "limit"}
+    assert set(query("/api/v1/audit", "get")) == {"before", "limit", "action"}
+    imported = query("/api/v1/subscriptions/import", "post")
+    assert {name for name, p in imported.items() if p["required"]} == {"service", "consent_source"}
+    body = paths["/api/v1/subscriptions/import"]["post"]["requestBody"]["content"]
+    assert set(body) == {"text/csv"}
+    # a query string has no null: "int | None" is an optional integer
+    assert query("/api/v1/broadcasts", "get")["before"]["schema"]["type"] == "integer"
