@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +111,111 @@ def test_a_deployments_own_reply_texts_are_checked_at_start(
 
     with pytest.raises(ConfigError, match=r"en\.toml"):
         Gateway(settings)
+
+
+# (where, what to write there, the problem named): ``where`` is a line of CONFIG to replace,
+# or a table name to append with the line. One section after another, every kind of wrong type.
+WRONG_TYPES = {
+    "gateway-number-for-string": ('short_code = "1515"', "short_code = 1515",
+                                  "gateway.short_code: Input should be a valid string"),
+    "gateway-list-for-string": ('timezone = "America/Belize"', 'timezone = ["America/Belize"]',
+                                "gateway.timezone: Input should be a valid string"),
+    "gateway-table-for-path": ('data_dir = "data"', 'data_dir = { path = "data" }',
+                               "gateway.data_dir: Input should be a valid string"),
+    "gateway-list-for-table": ("[gateway]", "[[gateway]]", "gateway: Input should be an object"),
+    "http-quoted-number": ("port = 0", 'port = "8080"',
+                           "http.port: Input should be a valid integer"),
+    "http-bool-for-number": ("port = 0", "port = true",
+                             "http.port: Input should be a valid integer"),
+    "http-fraction-for-integer": ("port = 0", "port = 80.5",
+                                  "http.port: Input should be a valid integer"),
+    "http-negative-limit": ("port = 0", "port = 0\nfailed_auth_limit = -1",
+                            "http.failed_auth_limit: Input should be greater than or equal to 1"),
+    "http-unknown-key": ("port = 0", "port = 0\nport_number = 1",
+                         "http.port_number: unknown key"),
+    "database-number-for-string": ('url = "sqlite:///data/test.db"', "url = 5",
+                                   "database.url: Input should be a valid string"),
+    "citizens-number-for-table": ("[gateway]", "citizens = 5\n[gateway]",
+                                  "citizens: Input should be an object"),
+    "channels-quoted-number": ("port = 2775", 'port = "2775"',
+                               "channels[0].port: Input should be a valid integer"),
+    "channels-bool-for-string": ('carrier = "btl"', "carrier = true",
+                                 "channels[0].carrier: Input should be a valid string"),
+    "channels-string-for-list": ('prefixes = ["+50165"]', 'prefixes = "+50165"',
+                                 "channels[1].prefixes: Input should be a valid array"),
+    "channels-negative-interval": ('carrier = "smart"', 'carrier = "smart"\nthrottle_pause_s = -1',
+                                   "channels[1].throttle_pause_s: Input should be greater than 0"),
+    "channels-unknown-choice": ('carrier = "smart"', 'carrier = "smart"\nbind = "both"',
+                                "channels[1].bind: Input should be 'transceiver' or"),
+    "citizens-quoted-number": ("citizens", 'reply_limit = "5"',
+                               "citizens.reply_limit: Input should be a valid integer"),
+    "citizens-negative-window": ("citizens", "reply_window_s = -600",
+                                 "citizens.reply_window_s: Input should be greater than 0"),
+    "citizens-infinite-window": ("citizens", "duplicate_window_s = inf",
+                                 "citizens.duplicate_window_s: Input should be a finite number"),
+    "citizens-number-for-string": ("citizens", "programme = 5",
+                                   "citizens.programme: Input should be a valid string"),
+    "citizens-unknown-key": ("citizens", "reply_limt = 5", "citizens.reply_limt: unknown key"),
+    "broadcasts-negative-cost": ("broadcasts", "cost_per_segment = -0.05",
+                                 "broadcasts.cost_per_segment: Input should be greater than or"),
+    "broadcasts-string-for-list": ("broadcasts", 'quiet_hours = "21:00-07:00"',
+                                   "broadcasts.quiet_hours: Input should be a valid array"),
+    "broadcasts-bad-time": ("broadcasts", 'quiet_hours = ["25:00", "07:00"]',
+                            "broadcasts.quiet_hours[0]: Input should be in a valid time format"),
+    "broadcasts-fraction-for-integer": ("broadcasts", "max_segments = 6.5",
+                                        "broadcasts.max_segments: Input should be a valid integer"),
+    "kpis-string-for-date": ("kpis", 'programme_start = "soon"',
+                             "kpis.programme_start: Input should be a valid date"),
+    "kpis-number-for-list": ("kpis", "services = 10",
+                             "kpis.services: Input should be a valid array"),
+    "kpis-negative-target": ("kpis", "subscribers = [-1]",
+                             "kpis.subscribers[0]: Input should be greater than or equal to 0"),
+    "simulator-list-for-table": ("simulator", 'accounts = ["smsgw-btl"]',
+                                 "simulator.accounts: Input should be an object"),
+    "simulator-negative-rate": ("simulator", "tps = -1",
+                                "simulator.tps: Input should be greater than or equal to 0"),
+    "simulator-string-for-number": ("simulator", 'receipt_delay_s = "1s"',
+                                    "simulator.receipt_delay_s: Input should be a valid number"),
+    "simulator-unknown-key": ("simulator", "bogus = 1", "simulator.bogus: unknown key"),
+}  # fmt: skip
+
+
+def _with(where: str, line: str, text: str = CONFIG) -> str:
+    if where.isidentifier():
+        return f"{text}\n[{where}]\n{line}\n"
+    assert where in text
+    return text.replace(where, line, 1)
+
+
+@pytest.mark.parametrize(("where", "line", "problem"), WRONG_TYPES.values(), ids=WRONG_TYPES)
+def test_a_wrong_type_names_the_file_the_key_and_the_problem(
+    write_config: WriteConfig, where: str, line: str, problem: str
+) -> None:
+    path = write_config(_with(where, line))
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert f"{path}: {problem}" in str(caught.value).splitlines()[0]
+
+
+def test_run_with_a_wrong_type_in_every_section_exits_2_naming_each(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    firsts: dict[str, tuple[str, str, str]] = {}  # one case per section: no key written twice
+    for where, line, problem in WRONG_TYPES.values():
+        firsts.setdefault(problem.split(":")[0].split(".")[0].split("[")[0], (where, line, problem))
+    assert len(firsts) == 8
+    text = CONFIG
+    for where, line, _ in firsts.values():
+        text = _with(where, line, text)
+    write_config(text)
+
+    result = subprocess.run(  # our own command, fixed arguments
+        [sys.executable, "-m", "smsgw", "run", "--config", "config.toml"],
+        cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    for _, _, problem in firsts.values():
+        assert f"config.toml: {problem}" in result.stderr
