@@ -13,7 +13,7 @@ RECEIPT_OUTCOMES = frozenset(
 
 
 class SimulatorConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     host: str = Field(default="127.0.0.1", description="address of both listeners")
     port: int = Field(default=2775, ge=0, le=65535, description="SMPP port; 0: any free port")

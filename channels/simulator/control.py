@@ -79,7 +79,7 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> we
 async def _body(request: web.Request) -> Any:
     try:
         return await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise web.HTTPBadRequest(
             text=json.dumps({"error": {"code": "bad_json", "message": str(exc), "field": None}}),
             content_type="application/json",

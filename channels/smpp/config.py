@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 
 class SmppChannelConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan: TOML's inf passes ge/gt bounds (a response timeout that never ends)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, description="unique name of this bind, e.g. 'btl-1'")
     carrier: str = Field(min_length=1, description="binds of one carrier fail over to each other")

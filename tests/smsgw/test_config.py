@@ -177,6 +177,11 @@ WRONG_TYPES = {
     "simulator-string-for-number": ("simulator", 'receipt_delay_s = "1s"',
                                     "simulator.receipt_delay_s: Input should be a valid number"),
     "simulator-unknown-key": ("simulator", "bogus = 1", "simulator.bogus: unknown key"),
+    "simulator-infinite-delay": ("simulator", "response_delay_s = inf",
+                                 "simulator.response_delay_s: Input should be a finite number"),
+    "channels-infinite-timeout": ('carrier = "smart"',
+                                  'carrier = "smart"\nresponse_timeout_s = inf',
+                                  "channels[1].response_timeout_s: Input should be a finite"),
 }  # fmt: skip
 
 

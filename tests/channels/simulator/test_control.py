@@ -160,3 +160,12 @@ async def test_post_faults_share_refusal_duplicates_and_down(
     assert await esme.closed_by_peer()
     assert (await _post(http, controlled, "/faults", {"down": False}))[0] == 200
     await connect(controlled, bind=None)  # listening again
+
+
+async def test_post_faults_with_json_nested_too_deep_is_400(
+    controlled: Simulator, http: aiohttp.ClientSession
+) -> None:
+    url = f"http://127.0.0.1:{controlled.control_port}/faults"
+    async with http.post(url, data="[" * 100_000 + "]" * 100_000) as response:
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "bad_json"
