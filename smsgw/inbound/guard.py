@@ -9,7 +9,11 @@ from datetime import datetime, timedelta
 
 class Guard:
     """In memory and bounded: after a restart the persisted queue is handled again, and the
-    store's own idempotence (joining twice is a no-op) covers what this forgets."""
+    store's own idempotence (joining twice is a no-op) covers what this forgets.
+
+    It holds only numbers seen within its windows (a few minutes of traffic), forgetting the
+    rest as time passes; ``max_numbers`` caps even that. Both maps are kept in order of last
+    use, so what is past its window is at their front."""
 
     def __init__(
         self,
@@ -29,10 +33,14 @@ class Guard:
     def is_duplicate(self, msisdn: str, text: str, at: datetime) -> bool:
         """The same text from the same number within the window (SMSCs redeliver)."""
         key = (msisdn, " ".join(text.split()).upper())
-        last = self._seen.pop(key, None)
-        self._seen[key] = at
-        if len(self._seen) > self._max_numbers:
-            self._seen.popitem(last=False)
+        seen = self._seen
+        last = seen.pop(key, None)
+        seen[key] = at
+        while seen and (
+            len(seen) > self._max_numbers
+            or at - next(iter(seen.values())) >= self._duplicate_window
+        ):
+            seen.popitem(last=False)
         return last is not None and at - last < self._duplicate_window
 
     def may_reply(self, msisdn: str, at: datetime, count: int = 1) -> bool:
@@ -43,7 +51,16 @@ class Guard:
         allowed = len(sent) + count <= self._reply_limit
         if allowed:
             sent.extend([at] * count)
-        self._replies[msisdn] = sent
-        if len(self._replies) > self._max_numbers:
-            self._replies.popitem(last=False)
+        replies = self._replies
+        replies[msisdn] = sent
+        while replies and (
+            len(replies) > self._max_numbers
+            or not _recent(next(iter(replies.values())), at, self._reply_window)
+        ):
+            replies.popitem(last=False)
         return allowed
+
+
+def _recent(sent: deque[datetime], at: datetime, window: timedelta) -> bool:
+    """Some reply of ``sent`` still counts at ``at``."""
+    return bool(sent) and at - sent[-1] < window
