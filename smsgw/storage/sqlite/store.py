@@ -132,7 +132,7 @@ class SqliteStore:
             await conn.close()
             raise
         store = cls(conn, unmatched=row[0] if row else 0)
-        store._checkpointer = Checkpointer(path)
+        store._checkpointer = Checkpointer(path, store._tx)
         await store._checkpointer.start()
         return store
 
