@@ -22,7 +22,7 @@ class RateLimiter:
     # Send times are ours; the SMSC sees them after a varying network and scheduling delay.
     # Counting over 1 s + margin keeps the SMSC's own one-second count under the cap too.
     MARGIN_S = 0.012
-    MAX_PAUSE_S = 30.0
+    MAX_PAUSE_S = 10.0  # an SMSC refusing every probe is asked again at least this often
     RAMP_STEP = 0.1  # after a throttle, win back 10% of the cap each calm second
     BURST_S = 0.05  # at most this much of the rate leaves back to back
 
