@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from channels.throttle import RateLimiter
@@ -15,9 +17,13 @@ class Clock:
         return self.now
 
 
-def drive(limiter: RateLimiter, clock: Clock, seconds: float) -> list[float]:
-    """Send whenever allowed for ``seconds``; returns the send times."""
-    sent = []
+def drive(
+    limiter: RateLimiter, clock: Clock, seconds: float,
+    answer: Callable[[list[float]], None] | None = None,
+) -> list[float]:  # fmt: skip
+    """Send whenever allowed for ``seconds``; returns the send times. ``answer`` plays the
+    SMSC after each send, given the send times so far."""
+    sent: list[float] = []
     end = clock.now + seconds
     while clock.now < end:
         wait = limiter.delay()
@@ -26,6 +32,8 @@ def drive(limiter: RateLimiter, clock: Clock, seconds: float) -> list[float]:
             continue
         limiter.sent()
         sent.append(clock.now)
+        if answer is not None:
+            answer(sent)
     return sent
 
 
@@ -105,19 +113,15 @@ def test_an_smsc_below_the_configured_cap_gets_short_pauses_not_ever_longer_ones
     passes 30; each follows accepted submits, so each pause is the first, short one."""
     clock = Clock()
     limiter = RateLimiter(50, pause_s=0.1, clock=clock)
-    pauses, sent = [], []
-    end = clock.now + 30.0
-    while clock.now < end:
-        wait = limiter.delay()
-        if wait > 0:
-            clock.now += wait
-            continue
-        limiter.sent()
-        sent.append(clock.now)
+    pauses = []
+
+    def smsc(sent: list[float]) -> None:
         if most_in_any_second(sent[-31:]) > 30:
             pauses.append(limiter.throttled())
         else:
             limiter.accepted()
+
+    sent = drive(limiter, clock, 30.0, smsc)
     assert len(pauses) > 3
     assert set(pauses) == {0.1}
     assert len(sent) > 0.6 * 30 * 30  # well over half the SMSC's real rate

@@ -79,11 +79,13 @@ async def test_malformed_pdu_is_sent_and_the_esme_nack_is_recorded(
     assert simulator.generic_nacks == [nack]
 
 
-async def test_malformed_bad_length_cannot_be_framed(
-    simulator: Simulator, connect: Connect
+@pytest.mark.parametrize("kind", ["bad_length", "oversized"])
+async def test_malformed_lengths_cannot_be_framed(
+    simulator: Simulator, connect: Connect, kind: str
 ) -> None:
+    """Below the header, or 16 MB (more than any PDU may be): the ESME must drop the link."""
     esme = await connect(simulator)
-    simulator.send_malformed("bad_length")
+    simulator.send_malformed(kind)
     async with asyncio.timeout(5):
         head = await esme.reader.readexactly(16)
     with pytest.raises(FrameError):
@@ -183,14 +185,3 @@ async def test_down_refuses_connections_until_it_comes_up_on_the_same_port(
     await simulator.come_up()
     assert simulator.port == port
     await connect(simulator)
-
-
-async def test_oversized_announces_more_than_any_pdu_may_be(
-    simulator: Simulator, connect: Connect
-) -> None:
-    esme = await connect(simulator)
-    simulator.send_malformed("oversized")
-    async with asyncio.timeout(5):
-        head = await esme.reader.readexactly(16)
-    with pytest.raises(FrameError):
-        take_frames(bytearray(head))
