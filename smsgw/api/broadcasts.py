@@ -80,18 +80,11 @@ class BroadcastEstimate(BaseModel):
     expires_at: datetime
 
 
-class BroadcastCreated(BaseModel):
+class BroadcastCreated(BroadcastEstimate):
+    """The estimate, as stored, with the new broadcast's id and state."""
+
     id: int
     state: str
-    audience: int = Field(description="subscribers it would reach now (global STOPs excluded)")
-    audience_by_language: dict[str, int]
-    segments: dict[str, int] = Field(description="SMS per message, per language")
-    encoding: dict[str, str] = Field(description="gsm7 or ucs2, per language")
-    texts: dict[str, str] = Field(description="as they will be sent (after accent folding)")
-    cost_estimate: float
-    currency: str
-    send_at: datetime | None
-    expires_at: datetime
 
 
 class BroadcastView(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from channels.simulator import Simulator
 from channels.smpp.codec import Status
@@ -18,14 +18,19 @@ from tests.smsgw.test_storage_faults import cap_size
 from tests.smsgw.testbed import Client
 
 
+async def operator_view(console: Console, gateway: Gateway) -> Page:
+    """Logged in as an operator, on the operator view."""
+    await console.log_in(await secret(gateway, Role.OPERATOR), lands_on="Operator")
+    await console.page.get_by_role("link", name="Operator").click()
+    return console.page
+
+
 async def test_the_operator_sees_the_binds_and_the_throughput(
     console: Console, client: Client, gateway: Gateway, admin: dict[str, str]
 ) -> None:
     await add_service(gateway)
     await seed(gateway, "HEALTH", numbers("+50160", 30))
-    page = console.page
-    await console.log_in(await secret(gateway, Role.OPERATOR), lands_on="Operator")
-    await page.get_by_role("link", name="Operator").click()
+    page = await operator_view(console, gateway)
 
     rows = page.get_by_role("row").filter(has_text="bound")
     await expect(rows).to_have_count(2)
@@ -47,9 +52,7 @@ async def test_the_operator_sees_a_refused_send_among_the_recent_errors(
     admin: dict[str, str],
 ) -> None:
     await add_service(gateway)
-    page = console.page
-    await console.log_in(await secret(gateway, Role.OPERATOR), lands_on="Operator")
-    await page.get_by_role("link", name="Operator").click()
+    page = await operator_view(console, gateway)
     await expect(page.locator("#health-status")).to_have_text("ok")  # the first scrape: from here
     errors = page.get_by_role("list", name="Recent errors")
     await expect(page.get_by_text("No errors since this page opened")).to_be_visible()
@@ -77,9 +80,7 @@ async def test_the_operator_sees_throttling_and_a_bind_going_down(
     admin: dict[str, str],
 ) -> None:
     await add_service(gateway)
-    page = console.page
-    await console.log_in(await secret(gateway, Role.OPERATOR), lands_on="Operator")
-    await page.get_by_role("link", name="Operator").click()
+    page = await operator_view(console, gateway)
     await expect(page.locator("#health-status")).to_have_text("ok")  # the first scrape: from here
     items = page.get_by_role("list", name="Recent errors").get_by_role("listitem")
 
@@ -100,9 +101,7 @@ async def test_the_operator_sees_throttling_and_a_bind_going_down(
 async def test_the_operator_sees_a_full_disk_and_its_end(
     console: Console, gateway: Gateway, simulator: Simulator
 ) -> None:
-    page = console.page
-    await console.log_in(await secret(gateway, Role.OPERATOR), lands_on="Operator")
-    await page.get_by_role("link", name="Operator").click()
+    page = await operator_view(console, gateway)
     storage = page.locator("#storage")
     await expect(storage).to_have_text("writable")  # the first scrape: from here
     items = page.get_by_role("list", name="Recent errors").get_by_role("listitem")
