@@ -33,8 +33,9 @@ import structlog
 
 from channels.simulator import Simulator, SimulatorConfig
 from smsgw.app import Gateway
-from smsgw.broadcasts.model import Broadcast, BroadcastState, Priority
+from smsgw.broadcasts.model import Broadcast, BroadcastState
 from smsgw.config import load
+from smsgw.delivery.outbox import Priority
 from smsgw.storage.sqlite import SqliteStore
 from subscriptions.models import Service, Source
 
@@ -128,14 +129,16 @@ async def seed(db: Path, routine: int, emergency: int) -> None:
     store = await SqliteStore.open(db)
     now = datetime.now(UTC)
     for keyword, size, is_alert in (("HEALTH", routine, False), ("HURRICANE", emergency, True)):
-        await store.add_service(
+        await store.catalogue.add_service(
             Service(keyword=keyword, aliases=(), ministry="bench", names={"en": keyword},
                     descriptions={}, welcome={}, default_language="en",
                     requires_approval=False, active=True)
         )  # fmt: skip
         for start in range(0, size, 50_000):
             rows = [(number(i, is_alert), None) for i in range(start, min(size, start + 50_000))]
-            await store.join_many(rows, keyword, at=now, source=Source.IMPORT, consent="bench")
+            await store.subscriptions.join_many(
+                rows, keyword, at=now, source=Source.IMPORT, consent="bench"
+            )
     await store.close()
 
 
@@ -192,7 +195,9 @@ async def throughput(pipe: Connection, folder: Path, port: int, n: int) -> None:
     gateway = await start_gateway(folder, port, tps=0, window=WINDOW)
     try:
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        bid = await gateway.broadcasts.add_broadcast(broadcast("HEALTH", TEXT, Priority.NORMAL))
+        bid = await gateway.store.broadcasts.add_broadcast(
+            broadcast("HEALTH", TEXT, Priority.NORMAL)
+        )
         gateway.broadcasts_changed()
         await until(db, bid, "delivered", n, limit_s=600)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -214,7 +219,9 @@ async def rate(pipe: Connection, folder: Path, port: int, n: int, tps: int, dela
     window = int(tps * (delay + 0.05)) + 5  # what the rate needs in flight, and some
     gateway = await start_gateway(folder, port, tps=tps, window=window)
     try:
-        bid = await gateway.broadcasts.add_broadcast(broadcast("HEALTH", TEXT, Priority.NORMAL))
+        bid = await gateway.store.broadcasts.add_broadcast(
+            broadcast("HEALTH", TEXT, Priority.NORMAL)
+        )
         gateway.broadcasts_changed()
         await until(db, bid, "delivered", n, limit_s=n / tps + 120)
     finally:
@@ -238,13 +245,15 @@ async def emergency(pipe: Connection, folder: Path, port: int, n: int) -> None:
     gateway = await start_gateway(folder, port, tps=100, window=20)
     delays = []
     try:
-        routine = await gateway.broadcasts.add_broadcast(broadcast("HEALTH", TEXT, Priority.NORMAL))
+        routine = await gateway.store.broadcasts.add_broadcast(
+            broadcast("HEALTH", TEXT, Priority.NORMAL)
+        )
         gateway.broadcasts_changed()
         await until(db, routine, "delivered", 2000, limit_s=120)  # fanned out and well under way
         for _ in range(alerts):
             queued = await asyncio.to_thread(count, db, routine, "queued")
             created = time.monotonic()
-            await gateway.broadcasts.add_broadcast(
+            await gateway.store.broadcasts.add_broadcast(
                 broadcast("HURRICANE", ALERT, Priority.EMERGENCY)
             )
             gateway.broadcasts_changed()

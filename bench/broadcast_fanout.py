@@ -32,7 +32,8 @@ from typing import Any
 import structlog
 
 from channels.routing import Router
-from smsgw.broadcasts.model import Broadcast, BroadcastState, Priority
+from smsgw.broadcasts.model import Broadcast, BroadcastState
+from smsgw.delivery.outbox import Priority
 from smsgw.storage.sqlite.store import SqliteStore
 from subscriptions.models import Service, Source
 
@@ -98,10 +99,10 @@ async def seed(path: Path, n: int) -> tuple[int, int, float, float]:
     at = datetime.now(UTC)
     store = await SqliteStore.open(path)
     try:
-        await store.add_service(SERVICE)
+        await store.catalogue.add_service(SERVICE)
         started = time.perf_counter()
         for i in range(0, n, BATCH):
-            await store.join_many(
+            await store.subscriptions.join_many(
                 rows[i : i + BATCH], SERVICE.keyword, at=at, source=Source.IMPORT, consent="bench"
             )
         joined_s = time.perf_counter() - started
@@ -110,10 +111,12 @@ async def seed(path: Path, n: int) -> tuple[int, int, float, float]:
         stopped = rng.sample(rows, n // 100)
         started = time.perf_counter()
         for msisdn, _ in stopped:
-            await store.stop_all(msisdn, at=at, source=Source.SMS, consent="bench-stop")
+            await store.subscriptions.stop_all(
+                msisdn, at=at, source=Source.SMS, consent="bench-stop"
+            )
         stopped_s = time.perf_counter() - started
         texts = {"en": "Clinics open Saturday 8-12.", "es": "Clínicas abiertas sábado 8-12."}
-        broadcast_id = await store.add_broadcast(
+        broadcast_id = await store.broadcasts.add_broadcast(
             Broadcast(
                 id=0,
                 service=SERVICE.keyword,
@@ -151,7 +154,7 @@ async def fan_out(path: Path, broadcast_id: int, chunk: int) -> dict[str, Any]:
     )
     store = await SqliteStore.open(path)
     try:
-        broadcast = await store.broadcast(broadcast_id)
+        broadcast = await store.broadcasts.broadcast(broadcast_id)
         if broadcast is None:
             raise LookupError(broadcast_id)
         baseline_kb = status_kb("VmRSS")
@@ -162,14 +165,14 @@ async def fan_out(path: Path, broadcast_id: int, chunk: int) -> dict[str, Any]:
         finished = False
         while not finished:
             before = time.perf_counter()
-            rows, finished = await store.fan_out_chunk(
+            rows, finished = await store.outbox.fan_out_chunk(
                 broadcast, chunk=chunk, carrier_of=router.try_carrier, at=at
             )
             chunk_s.append(time.perf_counter() - before)
             added += rows
         elapsed = time.perf_counter() - started
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kB
-        fanned_out = await store.fanned_out(broadcast_id)
+        fanned_out = await store.outbox.fanned_out(broadcast_id)
     finally:
         await store.close()
     return {

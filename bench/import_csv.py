@@ -26,9 +26,9 @@ import structlog
 from aiohttp.test_utils import TestClient, TestServer
 
 from channels.simulator import Simulator, SimulatorConfig
+from smsgw.access.tokens import Role, issue
 from smsgw.app import GATEWAY, build_app
 from smsgw.config import load
-from smsgw.tokens import Role, issue
 from subscriptions.models import Service
 
 CONFIG = """
@@ -91,8 +91,8 @@ async def run(rows: int) -> None:
             async with TestClient(TestServer(build_app(load(config)))) as client:
                 gateway = client.app[GATEWAY]
                 secret, token = issue(Role.ADMIN, now=datetime.now(UTC))
-                await gateway.tokens.add_token(token)
-                await gateway.subscriptions.add_service(
+                await gateway.store.tokens.add_token(token)
+                await gateway.store.catalogue.add_service(
                     Service(keyword="HEALTH", ministry="health", names={"en": "Health alerts"})
                 )
                 before = peak_rss_mb()

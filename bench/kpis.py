@@ -33,13 +33,14 @@ import structlog
 from aiohttp import web
 
 from channels.simulator import Simulator, SimulatorConfig
+from smsgw.access.tokens import Role, issue
 from smsgw.app import GATEWAY, build_app
-from smsgw.broadcasts.model import Broadcast, BroadcastState, Priority
+from smsgw.broadcasts.model import Broadcast, BroadcastState
 from smsgw.config import parse
+from smsgw.delivery.outbox import Priority
 from smsgw.kpis import periods
-from smsgw.storage.sqlite.delivery import timestamp
 from smsgw.storage.sqlite.store import SqliteStore
-from smsgw.tokens import Role, issue
+from smsgw.storage.sqlite.times import timestamp
 from subscriptions.models import Service, Source
 
 BATCH = 50_000  # rows per join_many call
@@ -97,20 +98,22 @@ async def seed(path: Path, n: int) -> int:
     store = await SqliteStore.open(path)
     try:
         for service in SERVICES:
-            await store.add_service(service)
+            await store.catalogue.add_service(service)
         batches = range(0, n, BATCH)
         for k, i in enumerate(batches):  # spread over the last year, the newest today
             at = now - timedelta(days=360 * (len(batches) - 1 - k) / max(1, len(batches) - 1))
-            await store.join_many(rows[i : i + BATCH], "HEALTH", at=at, source=Source.IMPORT,
-                                  consent="bench")  # fmt: skip
+            batch = rows[i : i + BATCH]
+            join = store.subscriptions.join_many
+            await join(batch, "HEALTH", at=at, source=Source.IMPORT, consent="bench")
             if k % 10 < 3:
-                await store.join_many(rows[i : i + BATCH], "WEATHER", at=at,
-                                      source=Source.IMPORT, consent="bench")  # fmt: skip
+                await join(batch, "WEATHER", at=at, source=Source.IMPORT, consent="bench")
         for msisdn, _ in rng.sample(rows, n // 50):
-            await store.leave(msisdn, "HEALTH", at=now, source=Source.SMS, consent="bench")
+            await store.subscriptions.leave(
+                msisdn, "HEALTH", at=now, source=Source.SMS, consent="bench"
+            )
         for msisdn, _ in rng.sample(rows, n // 100):
-            await store.stop_all(msisdn, at=now, source=Source.SMS, consent="bench")
-        broadcast_id = await store.add_broadcast(
+            await store.subscriptions.stop_all(msisdn, at=now, source=Source.SMS, consent="bench")
+        broadcast_id = await store.broadcasts.add_broadcast(
             Broadcast(id=0, service="HEALTH", ministry="health",
                       texts={"en": "Clinics open Saturday.", "es": "Clínicas abiertas sábado."},
                       segments={"en": 1, "es": 2}, encodings={"en": "gsm7", "es": "ucs2"},
@@ -119,11 +122,11 @@ async def seed(path: Path, n: int) -> int:
                       expires_at=now + timedelta(days=1), audience=None, cost_estimate=0.0,
                       created_by="bench", created_at=now, updated_at=now)
         )  # fmt: skip
-        broadcast = await store.broadcast(broadcast_id)
+        broadcast = await store.broadcasts.broadcast(broadcast_id)
         assert broadcast is not None  # noqa: S101 - just added
         finished = False
         while not finished:
-            _, finished = await store.fan_out_chunk(
+            _, finished = await store.outbox.fan_out_chunk(
                 broadcast, chunk=10_000, carrier_of=lambda _: "btl", at=now
             )
     finally:
@@ -162,7 +165,7 @@ async def timed_calls(path: Path, calls: int) -> tuple[list[float], dict[str, An
             await site.start()
             port = runner.addresses[0][1]
             secret, token = issue(Role.OPERATOR, now=datetime.now(UTC))
-            await app[GATEWAY].tokens.add_token(token)
+            await app[GATEWAY].store.tokens.add_token(token)
             url = f"http://127.0.0.1:{port}/api/v1/kpis"
             headers = {"Authorization": f"Bearer {secret}"}
             seconds: list[float] = []
@@ -190,12 +193,12 @@ async def store_calls(path: Path) -> dict[str, float]:
         days, months = periods.last_days(today, zone), periods.last_months(today, zone)
         years = periods.programme_years(today - timedelta(days=100), today, zone)
         for name, call in [
-            ("service_counts", store.service_counts),
-            ("subscriber_counts", store.subscriber_counts),
-            ("consent_flow", lambda: store.consent_flow([*days, *months])),
-            ("broadcasts_sent", lambda: store.broadcasts_sent(years)),
-            ("delivery_totals", lambda: store.delivery_totals(years[-1])),
-            ("queued_by_priority", store.queued_by_priority),
+            ("service_counts", store.kpis.service_counts),
+            ("subscriber_counts", store.kpis.subscriber_counts),
+            ("consent_flow", lambda: store.kpis.consent_flow([*days, *months])),
+            ("broadcasts_sent", lambda: store.kpis.broadcasts_sent(years)),
+            ("delivery_totals", lambda: store.kpis.delivery_totals(years[-1])),
+            ("queued_by_priority", store.outbox.queued_by_priority),
         ]:
             started = time.perf_counter()
             await call()

@@ -115,7 +115,7 @@ async def gateway(pipe: Connection, port: int, folder: Path) -> None:
     gw = Gateway(load(path))
     await gw.start()
     for service in DEMO_SERVICES:
-        await gw.subscriptions.add_service(service)
+        await gw.store.catalogue.add_service(service)
     await gw.catalogue_changed()
     for channel in gw.channels:
         await channel.wait_bound()  # type: ignore[attr-defined]

@@ -120,7 +120,7 @@ async def gateway(port: int, n: int, window: int, db: Path) -> dict[str, float]:
     store = await SqliteStore.open(db)
     await store.migrate()
 
-    recorder = Recorder(store, {"bench-1": "bench"})
+    recorder = Recorder(store.delivery, {"bench-1": "bench"})
     await recorder.start()
     channel = SmppChannel(
         SmppChannelConfig(

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import aiohttp
 
+from smsgw.access.tokens import Role, issue
 from smsgw.demo_catalogue import DEMO_SERVICES
 from smsgw.storage.sqlite import SqliteStore
-from smsgw.tokens import Role, issue
 from subscriptions.models import Source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,12 +100,14 @@ async def prepare(folder: Path, audiences: Mapping[str, Sequence[str]]) -> str:
     now = datetime.now(UTC)
     try:
         for service in DEMO_SERVICES:
-            await store.add_service(service)
+            await store.catalogue.add_service(service)
         for keyword, numbers in audiences.items():
             rows = [(n, "es" if i % 4 == 0 else None) for i, n in enumerate(numbers)]
-            await store.join_many(rows, keyword, at=now, source=Source.IMPORT, consent="soak")
+            await store.subscriptions.join_many(
+                rows, keyword, at=now, source=Source.IMPORT, consent="soak"
+            )
         secret, token = issue(Role.ADMIN, now=now)
-        await store.add_token(token)
+        await store.tokens.add_token(token)
     finally:
         await store.close()
     return secret

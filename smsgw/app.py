@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import TypeVar
 
 import structlog
 from aiohttp import web
@@ -24,11 +24,12 @@ from channels.smpp.config import SmppChannelConfig
 from channels.text import text_info
 from smsgw import api, console
 from smsgw.api.auth import FailedAuth
-from smsgw.broadcasts.dispatcher import Dispatcher
+from smsgw.api.context import SERVICES, Services
 from smsgw.broadcasts.model import Broadcast
-from smsgw.broadcasts.quiet import QuietHours
 from smsgw.broadcasts.scheduler import Scheduler
-from smsgw.config import BroadcastsConfig, KpisConfig, Settings
+from smsgw.config import Settings
+from smsgw.delivery.dispatcher import Dispatcher
+from smsgw.delivery.quiet import QuietHours
 from smsgw.delivery.recorder import Recorder
 from smsgw.delivery.sender import RetryPolicy, Sender
 from smsgw.errors import ConfigError
@@ -61,7 +62,7 @@ def _load_templates(folder: Path) -> Templates:
 
 
 class Gateway:
-    """Owns the running parts; implements :class:`smsgw.api.ApiDeps` for the HTTP API."""
+    """Owns the running parts: starts them, stops them in the reverse order."""
 
     def __init__(
         self,
@@ -71,17 +72,17 @@ class Gateway:
         retry: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
-        self._channels = [channel_factory(config) for config in settings.channels]
-        self._router = Router(self._channels)
-        self._metrics = Metrics(self._channels)
-        self._live_rates = LiveRates(self._metrics.counts)
+        self.channels: Sequence[Channel] = [channel_factory(c) for c in settings.channels]
+        self._router = Router(self.channels)
+        self.metrics = Metrics(self.channels)
+        self._live_rates = LiveRates(self.metrics.counts)
         self._retry = retry
+        self._templates = _load_templates(settings.citizens.templates_dir or TEMPLATES_DIR)
+        self._stack = contextlib.AsyncExitStack()
         self._store: Store | None = None
         self._recorder: Recorder | None = None
         self._sender: Sender | None = None
-        self._stack = contextlib.AsyncExitStack()
-        self._templates = _load_templates(settings.citizens.templates_dir or TEMPLATES_DIR)
-        self._subscription_service: SubscriptionService | None = None
+        self._citizens: SubscriptionService | None = None
         self._dispatcher: Dispatcher | None = None
         self._scheduler: Scheduler | None = None
         self._shutdown_by: float | None = None
@@ -91,20 +92,20 @@ class Gateway:
         try:
             self._store = store = await open_store(self.settings.database)
             stack.push_async_callback(store.close)
-            carriers = {channel.name: channel.carrier for channel in self._channels}
-            self._recorder = recorder = Recorder(store, carriers, metrics=self._metrics)
+            carriers = {channel.name: channel.carrier for channel in self.channels}
+            self._recorder = recorder = Recorder(store.delivery, carriers, metrics=self.metrics)
             await recorder.start()
             stack.push_async_callback(recorder.close)
-            for channel in self._channels:
+            for channel in self.channels:
                 await channel.start(recorder)
             stack.push_async_callback(lambda: self._stop_channels(self._shutdown_left()))
             self._sender = sender = Sender(
                 self._router,
-                store,
+                store.messages,
                 recorder,
                 short_code=self.settings.gateway.short_code,
                 policy=self._retry,
-                metrics=self._metrics,
+                metrics=self.metrics,
             )
             stack.push_async_callback(lambda: sender.stop(grace=self._shutdown_left()))
             await sender.resume()
@@ -115,31 +116,32 @@ class Gateway:
         except BaseException:
             await stack.aclose()
             raise
-        _log.info("gateway_started", channels=[channel.name for channel in self._channels])
+        _log.info("gateway_started", channels=[channel.name for channel in self.channels])
 
     async def _start_citizens(self, store: Store, recorder: Recorder, sender: Sender) -> None:
         """The keyword engine behind the short code, fed by the persisted inbound queue."""
         citizens = self.settings.citizens
-        self._subscription_service = service = SubscriptionService(
-            store,
+        self._citizens = service = SubscriptionService(
+            store.catalogue,
+            store.subscriptions,
             self._templates,
             programme=citizens.programme,
             contact=citizens.contact,
             fits_one_sms=lambda text: text_info(text).segments == 1,
         )
         await service.refresh()
-
-        async def reply(to: str, body: str, via: str) -> None:
-            info = text_info(body)
-            await sender.create(to, body, segments=info.segments, encoding=info.encoding, via=via)
-
         guard = Guard(
             duplicate_window=timedelta(seconds=citizens.duplicate_window_s),
             reply_limit=citizens.reply_limit,
             reply_window=timedelta(seconds=citizens.reply_window_s),
         )
         handler = InboundHandler(
-            store, service, reply, region=self.region, guard=guard, metrics=self._metrics
+            store.inbound,
+            service,
+            sender.reply,
+            region=self.settings.gateway.default_region,
+            guard=guard,
+            metrics=self.metrics,
         )
         recorder.on_inbound = handler.wake
         await handler.start()
@@ -150,19 +152,24 @@ class Gateway:
         settings = self.settings
         quiet = QuietHours(settings.broadcasts.quiet_hours, settings.gateway.zone)
         self._dispatcher = dispatcher = Dispatcher(
-            store,
+            store.outbox,
+            store.broadcasts,
             self._router,
             recorder,
             short_code=settings.gateway.short_code,
             quiet=quiet,
             queue_ahead_s=settings.broadcasts.queue_ahead_s,
             policy=self._retry,
-            metrics=self._metrics,
+            metrics=self.metrics,
         )
         await dispatcher.start()
         self._stack.push_async_callback(dispatcher.stop)
         self._scheduler = scheduler = Scheduler(
-            store, dispatcher, carrier_of=self._router.try_carrier, quiet=quiet
+            store.broadcasts,
+            store.outbox,
+            dispatcher,
+            carrier_of=self._router.try_carrier,
+            quiet=quiet,
         )
         await scheduler.start()
         self._stack.push_async_callback(scheduler.stop)
@@ -179,51 +186,50 @@ class Gateway:
             return 0.0
         return max(0.0, self._shutdown_by - asyncio.get_running_loop().time())
 
-    async def lifespan(self, _app: web.Application) -> AsyncIterator[None]:
-        """For ``app.cleanup_ctx``."""
+    async def _stop_channels(self, drain_s: float) -> None:
+        results = await asyncio.gather(
+            *(channel.stop(drain_s) for channel in self.channels), return_exceptions=True
+        )
+        for channel, result in zip(self.channels, results, strict=True):
+            if isinstance(result, Exception):
+                _log.error("channel_stop_failed", channel=channel.name, error=repr(result))
+
+    async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
+        """For ``app.cleanup_ctx``: the API's services exist once the gateway runs."""
         await self.start()
+        app[SERVICES] = self.services()
         try:
             yield
         finally:
             await self.stop()
 
-    async def _stop_channels(self, drain_s: float) -> None:
-        results = await asyncio.gather(
-            *(channel.stop(drain_s) for channel in self._channels), return_exceptions=True
+    def services(self) -> Services:
+        """What the HTTP API's handlers use (valid once started)."""
+        settings = self.settings
+        return Services(
+            region=settings.gateway.default_region,
+            timezone=settings.gateway.zone,
+            templates=self._templates,
+            channels=self.channels,
+            messages=self.store.messages,
+            sender=self.sender,
+            tokens=self.store.tokens,
+            audit=self.store.audit,
+            catalogue=self.store.catalogue,
+            subscriptions=self.store.subscriptions,
+            broadcasts=self.store.broadcasts,
+            outbox=self.store.outbox,
+            kpis=self.store.kpis,
+            broadcast_settings=settings.broadcasts,
+            kpi_settings=settings.kpis,
+            live_rates=self._live_rates,
+            storage_error=lambda: self.recorder.storage_error,
+            # looked up when called, as the gateway's own methods
+            catalogue_changed=lambda: self.catalogue_changed(),
+            broadcasts_changed=lambda broadcast: self.broadcasts_changed(broadcast),
         )
-        for channel, result in zip(self._channels, results, strict=True):
-            if isinstance(result, Exception):
-                _log.error("channel_stop_failed", channel=channel.name, error=repr(result))
 
-    # ApiDeps
-
-    @property
-    def region(self) -> str:
-        return self.settings.gateway.default_region
-
-    @property
-    def channels(self) -> Sequence[Channel]:
-        return self._channels
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            raise RuntimeError("the gateway is not started")
-        return self._store
-
-    messages = tokens = subscriptions = broadcasts = audit = kpis = store
-
-    @property
-    def broadcast_settings(self) -> BroadcastsConfig:
-        return self.settings.broadcasts
-
-    @property
-    def timezone(self) -> ZoneInfo:
-        return self.settings.gateway.zone
-
-    @property
-    def storage_error(self) -> str | None:
-        return self._recorder.storage_error if self._recorder is not None else None
+    # what the API calls back, and what tests and benchmarks reach
 
     def broadcasts_changed(self, broadcast: Broadcast | None = None) -> None:
         """A broadcast was created, approved or cancelled (``broadcast``: as it is now)."""
@@ -232,45 +238,32 @@ class Gateway:
         if self._scheduler is not None:
             self._scheduler.wake()
 
-    @property
-    def metrics(self) -> Metrics:
-        return self._metrics
-
-    @property
-    def kpi_settings(self) -> KpisConfig:
-        return self.settings.kpis
-
-    @property
-    def live_rates(self) -> LiveRates:
-        return self._live_rates
-
-    @property
-    def dispatcher(self) -> Dispatcher:
-        if self._dispatcher is None:
-            raise RuntimeError("the gateway is not started")
-        return self._dispatcher
-
-    @property
-    def templates(self) -> Templates:
-        return self._templates
-
     async def catalogue_changed(self) -> None:
-        """Called by the API after every service write: the keyword engine rebuilds its
-        parser (it precomputes every keyword and alias)."""
-        if self._subscription_service is not None:
-            await self._subscription_service.refresh()
+        """After every service write: the keyword engine rebuilds its parser (it precomputes
+        every keyword and alias)."""
+        if self._citizens is not None:
+            await self._citizens.refresh()
+
+    @property
+    def store(self) -> Store:
+        return _started(self._store)
 
     @property
     def recorder(self) -> Recorder:
-        if self._recorder is None:
-            raise RuntimeError("the gateway is not started")
-        return self._recorder
+        return _started(self._recorder)
 
     @property
     def sender(self) -> Sender:
-        if self._sender is None:
-            raise RuntimeError("the gateway is not started")
-        return self._sender
+        return _started(self._sender)
+
+
+T = TypeVar("T")
+
+
+def _started(part: T | None) -> T:
+    if part is None:
+        raise RuntimeError("the gateway is not started")
+    return part
 
 
 GATEWAY = web.AppKey("gateway", Gateway)
@@ -285,7 +278,7 @@ def build_app(
     gateway = Gateway(settings, channel_factory=channel_factory, retry=retry)
     http = settings.http
     app = api.create_app(
-        gateway, failed_auth=FailedAuth(http.failed_auth_limit, http.failed_auth_window_s)
+        gateway.metrics, failed_auth=FailedAuth(http.failed_auth_limit, http.failed_auth_window_s)
     )
     console.add_routes(app)
     app[GATEWAY] = gateway

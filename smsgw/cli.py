@@ -18,12 +18,13 @@ import structlog
 
 from smsgw import demo, server
 from smsgw import logging as gateway_logging
+from smsgw.access.audit import CLI, AuditAction, AuditEntry
+from smsgw.access.store import TokenStore
+from smsgw.access.tokens import Role, issue
 from smsgw.app import build_app
-from smsgw.audit import CLI, AuditAction, AuditEntry
 from smsgw.config import Settings, load
 from smsgw.errors import ConfigError
-from smsgw.storage import Store, open_store
-from smsgw.tokens import Role, issue
+from smsgw.storage import open_store
 
 DEFAULT_CONFIG = Path("config.toml")
 DEFAULT_SIMULATOR = "http://127.0.0.1:8775"
@@ -131,17 +132,17 @@ async def _token(settings: Settings, args: argparse.Namespace) -> int:
     store = await open_store(settings.database)
     try:
         if args.action == "create":
-            await _create_token(store, args)
+            await _create_token(store.tokens, args)
         elif args.action == "list":
-            await _list_tokens(store)
-        elif not await _revoke_token(store, args.id):
+            await _list_tokens(store.tokens)
+        elif not await _revoke_token(store.tokens, args.id):
             return 1
     finally:
         await store.close()
     return 0
 
 
-async def _create_token(store: Store, args: argparse.Namespace) -> None:
+async def _create_token(store: TokenStore, args: argparse.Namespace) -> None:
     role, now = Role(args.role), datetime.now(UTC)
     secret, token = issue(role, now=now, ministry=args.ministry, expires_days=args.expires_days)
     audit = AuditEntry(now, CLI, None, None, AuditAction.TOKEN_ISSUED, token.id,
@@ -151,7 +152,7 @@ async def _create_token(store: Store, args: argparse.Namespace) -> None:
     sys.stdout.write(secret + "\n")
 
 
-async def _list_tokens(store: Store) -> None:
+async def _list_tokens(store: TokenStore) -> None:
     now = datetime.now(UTC)
     for token in await store.tokens():
         state = "revoked" if token.revoked_at else "expired" if not token.usable(now) else "usable"
@@ -162,7 +163,7 @@ async def _list_tokens(store: Store) -> None:
         )
 
 
-async def _revoke_token(store: Store, token_id: str) -> bool:
+async def _revoke_token(store: TokenStore, token_id: str) -> bool:
     now = datetime.now(UTC)
     audit = AuditEntry(now, CLI, None, None, AuditAction.TOKEN_REVOKED, token_id)
     if await store.revoke_token(token_id, at=now, audit=audit):

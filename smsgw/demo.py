@@ -11,11 +11,11 @@ from pydantic import ValidationError
 
 from channels.simulator import Simulator, SimulatorConfig
 from smsgw import server
+from smsgw.access.tokens import Role, issue
 from smsgw.app import GATEWAY, build_app
 from smsgw.config import DatabaseConfig, Settings, describe
 from smsgw.demo_catalogue import DEMO_SERVICES
 from smsgw.errors import ConfigError
-from smsgw.tokens import Role, issue
 
 EXAMPLE_NUMBER = "+5016012345"
 
@@ -67,12 +67,13 @@ async def run_demo(settings: Settings) -> None:
 
     async def ready(url: str) -> None:
         gateway = app[GATEWAY]
-        if not await gateway.subscriptions.services():
+        catalogue = gateway.store.catalogue
+        if not await catalogue.services():
             for service in DEMO_SERVICES:  # a first run: an example catalogue to play with
-                await gateway.subscriptions.add_service(service)
+                await catalogue.add_service(service)
             await gateway.catalogue_changed()
         secret, token = issue(Role.ADMIN, now=datetime.now(UTC), expires_days=1)
-        await gateway.tokens.add_token(token)
+        await gateway.store.tokens.add_token(token)
         _write(_banner(url, secret, simulator))
 
     try:

@@ -15,7 +15,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from channels.base import Channel, LinkState
-from smsgw.broadcasts.model import Priority
 from smsgw.kpis.rates import Counts
 
 # SMS receipts take from about a second to many minutes (handset off, then back in coverage)
@@ -109,9 +108,10 @@ class Metrics:
     def storage_failing(self, failing: bool) -> None:
         self._storage_failing.set(float(failing))
 
-    def queue_depth(self, queued: Mapping[Priority, int]) -> None:
-        for priority in Priority:
-            self._queued.labels(priority.label).set(queued.get(priority, 0))
+    def queue_depth(self, queued: Mapping[str, int]) -> None:
+        """Queued outbox messages by priority label (every label, 0 included)."""
+        for priority, count in queued.items():
+            self._queued.labels(priority).set(count)
 
     def counts(self) -> Counts:
         """Segments accepted per channel and receipts, since the start (the KPIs' live rates)."""

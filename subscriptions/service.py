@@ -9,7 +9,7 @@ from datetime import datetime
 from subscriptions.keywords import Command, KeywordParser, Verb
 from subscriptions.models import Change, ChangeKind, ChangeResult, Service, Source
 from subscriptions.replies import pack
-from subscriptions.store import SubscriptionStore
+from subscriptions.store import CatalogueStore, SubscriptionStore
 from subscriptions.templates import Templates
 
 
@@ -40,14 +40,16 @@ class SubscriptionService:
 
     def __init__(
         self,
-        store: SubscriptionStore,
+        catalogue: CatalogueStore,
+        subscriptions: SubscriptionStore,
         templates: Templates,
         *,
         programme: str,
         contact: str,
         fits_one_sms: Callable[[str], bool],
     ) -> None:
-        self._store = store
+        self._catalogue = catalogue
+        self._store = subscriptions
         self._templates = templates
         self._common = {"programme": programme, "contact": contact}
         self._fits = fits_one_sms
@@ -55,7 +57,7 @@ class SubscriptionService:
         self._parser = KeywordParser((), templates)
 
     async def refresh(self) -> None:
-        services = await self._store.services()
+        services = await self._catalogue.services()
         self._services = {s.keyword: s for s in services}
         self._parser = KeywordParser(services, self._templates)
 

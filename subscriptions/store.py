@@ -26,8 +26,8 @@ class ServiceConflict(Exception):  # noqa: N818 - a domain outcome, named like t
     """A keyword or alias is already taken (by another service or as another's alias)."""
 
 
-class SubscriptionStore(Protocol):
-    # ---------------------------------------------------------------- catalogue
+class CatalogueStore(Protocol):
+    """The services citizens can join, and the words that name them."""
 
     async def services(self, *, active_only: bool = False) -> list[Service]:
         """All services, by keyword."""
@@ -42,7 +42,9 @@ class SubscriptionStore(Protocol):
         """Store the new version of an existing service (same keyword); ServiceConflict for
         an alias taken by another service."""
 
-    # ---------------------------------------------------------------- subscribers
+
+class SubscriptionStore(Protocol):
+    """Subscribers, their subscriptions and consent history, and audiences."""
 
     async def subscriber(self, msisdn: str) -> Subscriber | None: ...
 

@@ -17,11 +17,12 @@ from smsgw.api import (
     tokens,
 )
 from smsgw.api.auth import FailedAuth, auth_middleware
-from smsgw.api.context import DEPS, ApiDeps
+from smsgw.api.context import METRICS, SERVICES, Services
 from smsgw.api.errors import error_middleware
 from smsgw.api.routes import Route, public_paths, register
+from smsgw.metrics import Metrics
 
-__all__ = ["DEPS", "ApiDeps", "create_app"]
+__all__ = ["SERVICES", "Services", "create_app"]
 
 MAX_BODY = 256 * 1024  # larger bodies read whole get 413 (the CSV import streams: no limit)
 
@@ -41,7 +42,10 @@ def routes() -> list[Route]:
     return [*table, openapi.route(table)]
 
 
-def create_app(deps: ApiDeps, *, failed_auth: FailedAuth | None = None) -> web.Application:
+def create_app(
+    gateway_metrics: Metrics, *, failed_auth: FailedAuth | None = None
+) -> web.Application:
+    """The API's routes and middlewares; ``app[SERVICES]`` is set once the gateway runs."""
     table = routes()
     app = web.Application(
         middlewares=[
@@ -51,6 +55,6 @@ def create_app(deps: ApiDeps, *, failed_auth: FailedAuth | None = None) -> web.A
         ],
         client_max_size=MAX_BODY,
     )
-    app[DEPS] = deps
+    app[METRICS] = gateway_metrics
     register(app, table)
     return app

@@ -8,11 +8,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from smsgw.api.context import DEPS
+from smsgw.access.audit import AuditAction
+from smsgw.access.tokens import Role
+from smsgw.api.context import SERVICES
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response
-from smsgw.audit import AuditAction
-from smsgw.tokens import Role
 
 
 class AuditQuery(BaseModel):
@@ -45,7 +45,7 @@ async def list_audit(request: web.Request) -> web.Response:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or None
         raise ApiError(400, "invalid", error["msg"], field=field) from None
-    entries = await request.app[DEPS].audit.audit_entries(
+    entries = await request.app[SERVICES].audit.audit_entries(
         before=query.before, limit=query.limit, action=query.action
     )
     views = [

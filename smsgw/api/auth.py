@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from smsgw.api.context import DEPS, PRINCIPAL
+from smsgw.access.tokens import ApiToken, Role, hash_secret
+from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ApiError, Handler
-from smsgw.tokens import ApiToken, Role, hash_secret
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="smsgw"'}
 
@@ -87,7 +87,7 @@ async def _principal(request: web.Request) -> ApiToken:
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, "unauthorized", "a bearer token is required", headers=_CHALLENGE)
-    token = await request.app[DEPS].tokens.token_by_hash(hash_secret(secret.strip()))
+    token = await request.app[SERVICES].tokens.token_by_hash(hash_secret(secret.strip()))
     if token is None or not token.usable(datetime.now(UTC)):
         raise ApiError(401, "unauthorized", "invalid, expired or revoked token", headers=_CHALLENGE)
     return token

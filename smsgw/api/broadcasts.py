@@ -15,13 +15,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from channels.text import fold_accents, text_info
-from smsgw.api.context import DEPS, PRINCIPAL
+from smsgw.access.audit import AuditAction, AuditEntry
+from smsgw.access.tokens import ApiToken, Role
+from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.api.services import find_service
-from smsgw.audit import AuditAction, AuditEntry
-from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, Priority
-from smsgw.tokens import ApiToken, Role
+from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats
+from smsgw.delivery.outbox import Priority
 from subscriptions.models import Service
 
 _log = structlog.get_logger(__name__)
@@ -205,10 +206,10 @@ class _Draft:
 
 async def _draft(request: web.Request) -> _Draft:
     """The body read and checked (400, 403, 404, 409 as for a create), audience counted."""
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     settings = deps.broadcast_settings
     body = await read_body(request, NewBroadcast)
-    service = await find_service(deps.subscriptions, body.service, field="service")
+    service = await find_service(deps.catalogue, body.service, field="service")
     _check_scope(request[PRINCIPAL], service.ministry, service.keyword)
     if not service.active:
         raise ApiError(409, "service_inactive", f"{service.keyword} is not active", field="service")
@@ -256,11 +257,11 @@ async def _draft(request: web.Request) -> _Draft:
 async def estimate_broadcast(request: web.Request) -> web.Response:
     # what a create would answer, before the officer commits: nothing stored, nothing audited
     draft = await _draft(request)
-    return json_response(draft.estimate(request.app[DEPS].broadcast_settings.currency))
+    return json_response(draft.estimate(request.app[SERVICES].broadcast_settings.currency))
 
 
 async def create_broadcast(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     principal = request[PRINCIPAL]
     draft = await _draft(request)
     service, texts, send_at, now = draft.service, draft.texts, draft.send_at, draft.now
@@ -299,7 +300,7 @@ async def create_broadcast(request: web.Request) -> web.Response:
                       service=service.keyword, priority=priority.label, state=state.value,
                       audience=draft.audience, texts=texts, send_at=send_at)
     )  # fmt: skip
-    deps.broadcasts_changed()
+    deps.broadcasts_changed(None)
     estimate = draft.estimate(deps.broadcast_settings.currency)
     created = BroadcastCreated(id=broadcast_id, state=state.value, **dict(estimate))
     return json_response(created, status=201)
@@ -352,7 +353,7 @@ def _view(b: Broadcast, stats: BroadcastStats | None) -> BroadcastView:
 
 
 async def _find(request: web.Request) -> Broadcast:
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     raw = request.match_info["id"]
     broadcast_id = _number(raw)
     broadcast = await deps.broadcasts.broadcast(broadcast_id) if broadcast_id is not None else None
@@ -364,12 +365,12 @@ async def _find(request: web.Request) -> Broadcast:
 
 async def get_broadcast(request: web.Request) -> web.Response:
     broadcast = await _find(request)
-    stats = await request.app[DEPS].broadcasts.broadcast_stats(broadcast.id)
+    stats = await request.app[SERVICES].broadcasts.broadcast_stats(broadcast.id)
     return json_response(_view(broadcast, stats))
 
 
 async def list_broadcasts(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     raw_before = request.query.get("before", "")
     before = _number(raw_before) if raw_before else None
     limit = _number(request.query.get("limit", "50")) or 0
@@ -382,7 +383,7 @@ async def list_broadcasts(request: web.Request) -> web.Response:
 
 
 async def approve_broadcast(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     principal = request[PRINCIPAL]
     broadcast = await _find(request)
     if broadcast.state is not BroadcastState.AWAITING_APPROVAL:
@@ -405,12 +406,12 @@ async def approve_broadcast(request: web.Request) -> web.Response:
         AuditEntry.by(principal, AuditAction.BROADCAST_APPROVED, str(broadcast.id), at=now,
                       service=broadcast.service, author=broadcast.created_by)
     )  # fmt: skip
-    deps.broadcasts_changed()
+    deps.broadcasts_changed(None)
     return await get_broadcast(request)
 
 
 async def cancel_broadcast(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     principal = request[PRINCIPAL]
     broadcast = await _find(request)
     cancelled = await deps.broadcasts.cancel_broadcast(

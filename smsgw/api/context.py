@@ -1,22 +1,27 @@
-"""What the HTTP API needs from the gateway, as typed application and request state."""
+"""What the HTTP API's handlers use, as typed application and request state."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from channels.base import Channel
+from smsgw.access.store import AuditLog, TokenStore
+from smsgw.access.tokens import ApiToken
 from smsgw.broadcasts.model import Broadcast
+from smsgw.broadcasts.store import BroadcastStore
 from smsgw.config import BroadcastsConfig, KpisConfig
 from smsgw.delivery.message import Message
+from smsgw.delivery.outbox import OutboxStore
+from smsgw.delivery.store import MessageStore
 from smsgw.kpis.rates import LiveRates
+from smsgw.kpis.store import KpiStore
 from smsgw.metrics import Metrics
-from smsgw.storage.protocols import AuditLog, BroadcastStore, KpiStore, MessageStore, TokenStore
-from smsgw.tokens import ApiToken
-from subscriptions.store import SubscriptionStore
+from subscriptions.store import CatalogueStore, SubscriptionStore
 from subscriptions.templates import Templates
 
 
@@ -24,70 +29,31 @@ class MessageSender(Protocol):
     async def create(self, to: str, text: str, *, segments: int, encoding: str) -> Message: ...
 
 
-class ApiDeps(Protocol):
-    """Implemented by :class:`smsgw.app.Gateway`; valid once the application has started."""
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Exactly what the handlers use; built by the composition root once the gateway runs."""
 
-    @property
-    def region(self) -> str:
-        """Default region for numbers given without a country code."""
-
-    @property
-    def messages(self) -> MessageStore: ...
-
-    @property
-    def tokens(self) -> TokenStore: ...
-
-    @property
-    def sender(self) -> MessageSender: ...
-
-    @property
-    def channels(self) -> Sequence[Channel]: ...
-
-    @property
-    def subscriptions(self) -> SubscriptionStore: ...
-
-    @property
-    def templates(self) -> Templates:
-        """The citizen-facing texts; their languages are the ones a subscriber may choose."""
-
-    async def catalogue_changed(self) -> None:
-        """Awaited after every write to the service catalogue."""
-
-    @property
-    def broadcasts(self) -> BroadcastStore: ...
-
-    @property
-    def audit(self) -> AuditLog: ...
-
-    @property
-    def broadcast_settings(self) -> BroadcastsConfig: ...
-
-    @property
-    def timezone(self) -> ZoneInfo:
-        """The gateway's: a send_at without an offset is read in it."""
-
-    @property
-    def storage_error(self) -> str | None:
-        """Why the database cannot be written, while it cannot (disk full, locked)."""
-
-    def broadcasts_changed(self, broadcast: Broadcast | None = None) -> None:
-        """Called after a broadcast is created, approved or cancelled."""
-
-    @property
-    def metrics(self) -> Metrics:
-        """Valid before the start too (the HTTP middleware counts every request)."""
-
-    @property
-    def kpis(self) -> KpiStore: ...
-
-    @property
-    def kpi_settings(self) -> KpisConfig:
-        """The programme's start and yearly targets."""
-
-    @property
-    def live_rates(self) -> LiveRates:
-        """Submits and receipts per second, from the metrics."""
+    region: str  # default region for numbers given without a country code
+    timezone: ZoneInfo  # the gateway's: a send_at without an offset is read in it
+    templates: Templates  # the citizen-facing texts; their languages are those one may choose
+    channels: Sequence[Channel]
+    messages: MessageStore
+    sender: MessageSender
+    tokens: TokenStore
+    audit: AuditLog
+    catalogue: CatalogueStore
+    subscriptions: SubscriptionStore
+    broadcasts: BroadcastStore
+    outbox: OutboxStore
+    kpis: KpiStore
+    broadcast_settings: BroadcastsConfig
+    kpi_settings: KpisConfig  # the programme's start and yearly targets
+    live_rates: LiveRates  # submits and receipts per second, from the metrics
+    storage_error: Callable[[], str | None]  # why the database cannot be written, while so
+    catalogue_changed: Callable[[], Awaitable[None]]  # awaited after every catalogue write
+    broadcasts_changed: Callable[[Broadcast | None], None]  # created, approved or cancelled
 
 
-DEPS = web.AppKey("deps", ApiDeps)
+SERVICES = web.AppKey("services", Services)  # set when the gateway has started
+METRICS = web.AppKey("metrics", Metrics)  # from the start: the middleware counts every request
 PRINCIPAL = web.RequestKey("principal", ApiToken)  # set by the auth middleware

@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from channels.base import LinkState
-from smsgw.api.context import DEPS
+from smsgw.api.context import SERVICES
 from smsgw.api.routes import Route, json_response
 
 
@@ -42,10 +42,10 @@ async def health(request: web.Request) -> web.Response:
             state=channel.state,
             error=channel.last_error or None,
         )
-        for channel in request.app[DEPS].channels
+        for channel in request.app[SERVICES].channels
     ]
     bound = sum(channel.state is LinkState.BOUND for channel in channels)
-    error = request.app[DEPS].storage_error
+    error = request.app[SERVICES].storage_error()
     status: Literal["ok", "degraded", "down"] = (
         "down" if not bound else "ok" if bound == len(channels) and not error else "degraded"
     )

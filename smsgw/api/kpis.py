@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from smsgw.api.context import DEPS, ApiDeps
+from smsgw.api.context import SERVICES, Services
 from smsgw.api.routes import Route, json_response
-from smsgw.broadcasts.model import Priority
 from smsgw.config import KpisConfig
+from smsgw.delivery.outbox import by_label
 from smsgw.kpis import periods
 from smsgw.kpis.figures import ConsentFlow, Period, ServiceCount
-from smsgw.storage.protocols import KpiStore
+from smsgw.kpis.store import KpiStore
 
 
 class Kpi(BaseModel):
@@ -134,7 +134,7 @@ async def _subscribers(
     )
 
 
-async def _broadcasts(deps: ApiDeps, years: list[Period], zone: ZoneInfo) -> BroadcastKpis:
+async def _broadcasts(deps: Services, years: list[Period], zone: ZoneInfo) -> BroadcastKpis:
     store, targets, pricing = deps.kpis, deps.kpi_settings, deps.broadcast_settings
     sent = await store.broadcasts_sent(years)
     totals = await store.delivery_totals(years[-1])
@@ -161,9 +161,9 @@ async def _broadcasts(deps: ApiDeps, years: list[Period], zone: ZoneInfo) -> Bro
     )
 
 
-async def _live(deps: ApiDeps) -> LiveKpis:
+async def _live(deps: Services) -> LiveKpis:
     rates = deps.live_rates.rates()
-    queued = await deps.broadcasts.queued_by_priority()
+    queued = await deps.outbox.queued_by_priority()
     return LiveKpis(
         span_s=round(rates.span_s, 3) if rates else None,
         # every bind, those that sent nothing yet at 0
@@ -172,12 +172,12 @@ async def _live(deps: ApiDeps) -> LiveKpis:
             for c in deps.channels
         },
         receipts_per_s=round(rates.receipts_per_s, 3) if rates else None,
-        queued={p.label: queued.get(p, 0) for p in Priority},
+        queued=by_label(queued),
     )
 
 
 async def get_kpis(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     now = datetime.now(UTC)
     zone, targets = deps.timezone, deps.kpi_settings
     today = now.astimezone(zone).date()

@@ -9,11 +9,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from channels.text import text_info
-from smsgw.api.context import DEPS
+from smsgw.access.tokens import Role
+from smsgw.api.context import SERVICES
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.errors import NotFound
-from smsgw.tokens import Role
 
 MAX_SEGMENTS = 10  # a longer text is a broadcast's business, not a one-off message
 
@@ -72,7 +72,7 @@ class MessageView(BaseModel):
 
 
 async def create_message(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     body = await read_body(request, SendMessage, region=deps.region)
     info = text_info(body.text)
     if info.segments > MAX_SEGMENTS:
@@ -89,7 +89,7 @@ async def create_message(request: web.Request) -> web.Response:
 
 
 async def get_message(request: web.Request) -> web.Response:
-    store = request.app[DEPS].messages
+    store = request.app[SERVICES].messages
     message_id = request.match_info["id"]
     message = await store.get_message(message_id)
     if message is None:

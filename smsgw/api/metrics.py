@@ -5,18 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from smsgw.api.context import DEPS
+from smsgw.api.context import METRICS, SERVICES
 from smsgw.api.errors import Handler
 from smsgw.api.routes import Route
+from smsgw.delivery.outbox import by_label
 
 PATH = "/metrics"
 
 
 async def metrics(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
-    deps.metrics.queue_depth(await deps.broadcasts.queued_by_priority())
+    metrics = request.app[METRICS]
+    metrics.queue_depth(by_label(await request.app[SERVICES].outbox.queued_by_priority()))
     # web.Response's content_type refuses a charset part: the header carries it whole
-    return web.Response(body=deps.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @web.middleware
@@ -35,7 +36,7 @@ def _count(request: web.Request, status: int) -> None:
     # the route's template, not the path: ids and unknown paths would make endless series
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
-    request.app[DEPS].metrics.http_request(request.method, route, status)
+    request.app[METRICS].http_request(request.method, route, status)
 
 
 ROUTES = [

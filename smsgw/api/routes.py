@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
+from smsgw.access.tokens import Role
 from smsgw.api.auth import require_role
 from smsgw.api.errors import ApiError, Handler
-from smsgw.tokens import Role
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -15,15 +15,15 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from smsgw.api.context import DEPS, PRINCIPAL, ApiDeps
+from smsgw.access.audit import AuditAction, AuditEntry
+from smsgw.access.tokens import Role
+from smsgw.api.context import PRINCIPAL, SERVICES, Services
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
-from smsgw.audit import AuditAction, AuditEntry
-from smsgw.tokens import Role
 from subscriptions.catalogue import CatalogueError, validate_service
 from subscriptions.keywords import normalise
 from subscriptions.models import Service
-from subscriptions.store import ServiceConflict, SubscriptionStore
+from subscriptions.store import CatalogueStore, ServiceConflict, SubscriptionStore
 
 _log = structlog.get_logger(__name__)
 
@@ -113,7 +113,7 @@ class ServiceList(BaseModel):
     services: list[ServiceView]
 
 
-async def find_service(store: SubscriptionStore, word: str, *, field: str | None = None) -> Service:
+async def find_service(store: CatalogueStore, word: str, *, field: str | None = None) -> Service:
     """The service named by ``word`` (its keyword or an alias, any case); 404 otherwise."""
     keyword = normalise(word)
     service = await store.service(keyword)
@@ -133,21 +133,21 @@ async def _view(store: SubscriptionStore, service: Service) -> ServiceView:
 
 
 async def list_services(request: web.Request) -> web.Response:
-    store = request.app[DEPS].subscriptions
-    views = [await _view(store, service) for service in await store.services()]
+    deps = request.app[SERVICES]
+    views = [await _view(deps.subscriptions, s) for s in await deps.catalogue.services()]
     return json_response(ServiceList(services=views))
 
 
 async def get_service(request: web.Request) -> web.Response:
-    store = request.app[DEPS].subscriptions
-    service = await find_service(store, request.match_info["keyword"])
-    return json_response(await _view(store, service))
+    deps = request.app[SERVICES]
+    service = await find_service(deps.catalogue, request.match_info["keyword"])
+    return json_response(await _view(deps.subscriptions, service))
 
 
 async def create_service(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     service = (await read_body(request, NewService)).service()
-    await _save(deps, service, await deps.subscriptions.services(), new=True)
+    await _save(deps, service, await deps.catalogue.services(), new=True)
     _log.info("service_created", keyword=service.keyword, ministry=service.ministry)
     await deps.audit.audit(
         AuditEntry.by(request[PRINCIPAL], AuditAction.SERVICE_CREATED, service.keyword,
@@ -157,10 +157,10 @@ async def create_service(request: web.Request) -> web.Response:
 
 
 async def update_service(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     body = await read_body(request, ServicePatch)
-    catalogue = await deps.subscriptions.services()
-    current = await find_service(deps.subscriptions, request.match_info["keyword"])
+    catalogue = await deps.catalogue.services()
+    current = await find_service(deps.catalogue, request.match_info["keyword"])
     if body.keyword is not None and normalise(body.keyword) != current.keyword:
         raise ApiError(
             400,
@@ -182,14 +182,14 @@ async def update_service(request: web.Request) -> web.Response:
     return json_response(await _view(deps.subscriptions, service))
 
 
-async def _save(deps: ApiDeps, service: Service, others: list[Service], *, new: bool) -> None:
+async def _save(deps: Services, service: Service, others: list[Service], *, new: bool) -> None:
     """Check ``service`` against the rest of the catalogue, store it, tell the gateway."""
     _check_free(service, others)
     try:
         validate_service(service, others, deps.templates)
     except CatalogueError as error:
         raise ApiError(400, "invalid", error.message, field=error.field) from None
-    store = deps.subscriptions
+    store = deps.catalogue
     try:
         await (store.add_service if new else store.replace_service)(service)
     except ServiceConflict as error:  # taken meanwhile by a concurrent request

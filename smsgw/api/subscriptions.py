@@ -25,12 +25,12 @@ from pydantic import (
     field_validator,
 )
 
-from smsgw.api.context import DEPS, PRINCIPAL
+from smsgw.access.audit import AuditAction, AuditEntry
+from smsgw.access.tokens import Role
+from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.api.services import find_service
-from smsgw.audit import AuditAction, AuditEntry
-from smsgw.tokens import Role
 from subscriptions.models import ImportCounts, Service, Source
 from subscriptions.numbers import InvalidNumber, normalise_msisdn
 
@@ -135,7 +135,7 @@ def _language(value: str, languages: Sequence[str]) -> str:
 
 async def _writable(request: web.Request, word: str, *, joining: bool) -> Service:
     """The service named ``word``, if the caller may change its subscriptions."""
-    service = await find_service(request.app[DEPS].subscriptions, word, field="service")
+    service = await find_service(request.app[SERVICES].catalogue, word, field="service")
     principal = request[PRINCIPAL]
     ministry = (principal.ministry or "").strip().casefold()
     if principal.role is Role.OFFICER and ministry != service.ministry.strip().casefold():
@@ -152,7 +152,7 @@ async def _writable(request: web.Request, word: str, *, joining: bool) -> Servic
 
 
 async def subscribe(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     body = await read_body(
         request, NewSubscription, region=deps.region, languages=deps.templates.languages
     )
@@ -186,7 +186,7 @@ async def subscribe(request: web.Request) -> web.Response:
 
 
 async def unsubscribe(request: web.Request) -> web.Response:
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     body = await read_body(request, SubscriptionChange, region=deps.region)
     service = await _writable(request, body.service, joining=False)
     left = await deps.subscriptions.leave(
@@ -209,7 +209,7 @@ async def import_csv(request: web.Request) -> web.Response:
     """The body is read as it arrives and committed CHUNK_ROWS valid rows at a time, so memory
     stays flat whatever the file's size (client_max_size only bounds bodies read whole). An
     import cut short keeps the chunks already committed; sending the file again is harmless."""
-    deps = request.app[DEPS]
+    deps = request.app[SERVICES]
     query = ImportQuery.model_validate(dict(request.query))
     service = await _writable(request, query.service, joining=True)
     started, at = time.perf_counter(), datetime.now(UTC)

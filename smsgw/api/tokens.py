@@ -8,11 +8,11 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from smsgw.api.context import DEPS, PRINCIPAL
+from smsgw.access.audit import AuditAction, AuditEntry
+from smsgw.access.tokens import ApiToken, Role, issue
+from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
-from smsgw.audit import AuditAction, AuditEntry
-from smsgw.tokens import ApiToken, Role, issue
 
 _log = structlog.get_logger(__name__)
 
@@ -70,7 +70,7 @@ async def who_am_i(request: web.Request) -> web.Response:
 
 async def list_tokens(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
-    tokens = await request.app[DEPS].tokens.tokens()
+    tokens = await request.app[SERVICES].tokens.tokens()
     return json_response(TokenList(tokens=[_view(token, now) for token in tokens]))
 
 
@@ -84,14 +84,14 @@ async def create_token(request: web.Request) -> web.Response:
         request[PRINCIPAL], AuditAction.TOKEN_ISSUED, token.id, at=now,
         role=token.role.value, ministry=token.ministry, expires_at=token.expires_at,
     )  # fmt: skip
-    await request.app[DEPS].tokens.add_token(token, audit)
+    await request.app[SERVICES].tokens.add_token(token, audit)
     _log.info("token_created", token_id=token.id, role=token.role, ministry=token.ministry)
     issued = TokenIssued(**_view(token, now).model_dump(), token=secret)
     return json_response(issued, status=201)
 
 
 async def revoke_token(request: web.Request) -> web.Response:
-    store = request.app[DEPS].tokens
+    store = request.app[SERVICES].tokens
     token_id = request.match_info["id"]
     now = datetime.now(UTC)
     token = await store.token(token_id)

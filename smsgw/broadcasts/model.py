@@ -1,10 +1,12 @@
-"""A broadcast, its recipients' messages in the outbox, and what the dispatcher reports."""
+"""A broadcast: one text per language to a service's subscribers, and its progress."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import IntEnum, StrEnum
+from enum import StrEnum
+
+from smsgw.delivery.outbox import Priority
 
 
 class BroadcastState(StrEnum):
@@ -18,21 +20,6 @@ class BroadcastState(StrEnum):
     @property
     def open(self) -> bool:
         return self not in (BroadcastState.DONE, BroadcastState.CANCELLED)
-
-
-class Priority(IntEnum):
-    """Stored as a number: the dispatcher takes the smallest first."""
-
-    EMERGENCY = 0
-    NORMAL = 1
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def from_label(cls, label: str) -> Priority:
-        return cls[label.upper()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +47,10 @@ class Broadcast:
     started_at: datetime | None = None  # fan-out began
     finished_at: datetime | None = None  # nothing left queued
 
+    @property
+    def open(self) -> bool:
+        return self.state.open
+
 
 @dataclass(frozen=True, slots=True)
 class BroadcastStats:
@@ -70,43 +61,3 @@ class BroadcastStats:
     latency_p95_s: float | None = None
     first_submit_at: datetime | None = None
     last_submit_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    """One recipient's message as the dispatcher takes it from the outbox."""
-
-    id: int
-    broadcast: int
-    recipient: str  # E.164
-    language: str
-    priority: Priority
-    attempts: int
-    excluded: str | None = None  # "opted_out" / "left": a STOP since the fan-out; not sent
-
-    @property
-    def message_id(self) -> str:
-        """Its id on the channels and in message_parts."""
-        return f"o{self.id}"
-
-
-class OutboxState(StrEnum):
-    """States the dispatcher writes (submitted and the receipts' states come from the
-    delivery log, as for every message)."""
-
-    QUEUED = "queued"  # back in the queue, for a retry at ``not_before``
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxOutcome:
-    """What the dispatcher learnt about one outbox message."""
-
-    id: int
-    state: OutboxState
-    error: str | None = None
-    not_before: datetime | None = None  # for QUEUED: when to try again
-    attempted: bool = False  # count an attempt

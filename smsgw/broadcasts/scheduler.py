@@ -16,9 +16,11 @@ from typing import Protocol
 
 import structlog
 
-from smsgw.broadcasts.model import Broadcast, BroadcastState, Priority
-from smsgw.broadcasts.quiet import QuietHours
-from smsgw.storage.protocols import BroadcastStore
+from smsgw.broadcasts.model import Broadcast, BroadcastState
+from smsgw.broadcasts.store import BroadcastOutbox, BroadcastStore
+from smsgw.delivery.outbox import Priority
+from smsgw.delivery.quiet import QuietHours
+from smsgw.tasks import Tasks
 
 _log = structlog.get_logger(__name__)
 
@@ -37,6 +39,7 @@ class Scheduler:
     def __init__(
         self,
         store: BroadcastStore,
+        outbox: BroadcastOutbox,
         dispatch: Dispatch,
         *,
         carrier_of: Callable[[str], str | None],
@@ -46,6 +49,7 @@ class Scheduler:
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._store = store
+        self._outbox = outbox
         self._dispatch = dispatch
         self._carrier_of = carrier_of
         self._quiet = quiet
@@ -53,19 +57,17 @@ class Scheduler:
         self._tick = tick_s
         self._clock = clock
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Tasks()
 
     def wake(self) -> None:
         """A broadcast was created, approved or cancelled."""
         self._wake.set()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="broadcast-scheduler")
+        self._tasks.spawn(self._run(), name="broadcast-scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._tasks.cancel()
 
     async def _run(self) -> None:
         while True:
@@ -85,7 +87,7 @@ class Scheduler:
         now = self._clock()
         for broadcast in await self._store.open_broadcasts():
             if broadcast.state is BroadcastState.SENDING:
-                if not await self._store.fanned_out(broadcast.id):
+                if not await self._outbox.fanned_out(broadcast.id):
                     await self._fan_out(broadcast, now)
                     return True
                 await self._watch(broadcast, now)
@@ -114,7 +116,7 @@ class Scheduler:
         return True
 
     async def _fan_out(self, broadcast: Broadcast, now: datetime) -> None:
-        added, finished = await self._store.fan_out_chunk(
+        added, finished = await self._outbox.fan_out_chunk(
             broadcast, chunk=self._chunk, carrier_of=self._carrier_of, at=now
         )
         if added:
@@ -126,10 +128,10 @@ class Scheduler:
         """A sending broadcast: expire what its validity left queued; done when none is."""
         store = self._store
         if now >= broadcast.expires_at:
-            expired = await store.expire_outbox(broadcast.id, at=now)
+            expired = await self._outbox.expire_outbox(broadcast.id, at=now)
             if expired:
                 _log.warning("broadcast_messages_expired", broadcast=broadcast.id, count=expired)
-        if await store.queued_count(broadcast.id) == 0:
+        if await self._outbox.queued_count(broadcast.id) == 0:
             await store.set_broadcast_state(
                 broadcast.id, BroadcastState.DONE, at=now, finished=True
             )

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from channels.base import DeliveryReceipt, InboundSms, SegmentSubmitted
-from smsgw.broadcasts.model import OutboxOutcome
+from smsgw.delivery.outbox import OutboxOutcome
 
 
 class MessageState(StrEnum):

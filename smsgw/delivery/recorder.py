@@ -25,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from channels.base import DeliveryReceipt, InboundSms, SegmentSubmitted
-from smsgw.broadcasts.model import OutboxOutcome
 from smsgw.delivery.message import DeliveryBatch, Message, Outcome
+from smsgw.delivery.outbox import OutboxOutcome
+from smsgw.delivery.store import DeliveryLog
 from smsgw.errors import StorageUnavailable
 from smsgw.metrics import Metrics
-from smsgw.storage.protocols import DeliveryLog
 
 _log = structlog.get_logger(__name__)
 

@@ -27,10 +27,11 @@ from channels.base import (
     TemporarySendError,
     UnknownOutcome,
 )
+from channels.text import text_info
 from smsgw.delivery.message import Message, MessageState, Outcome
+from smsgw.delivery.store import MessageStore
 from smsgw.errors import StorageUnavailable
 from smsgw.metrics import Metrics
-from smsgw.storage.protocols import MessageStore
 
 _log = structlog.get_logger(__name__)
 
@@ -124,6 +125,11 @@ class Sender:
         _log.info("message_queued", id=message.id, to=to, segments=segments)
         self.submit(message)
         return message
+
+    async def reply(self, to: str, text: str, via: str) -> Message:
+        """A reply to a citizen's text, back through the channel it came in on."""
+        info = text_info(text)
+        return await self.create(to, text, segments=info.segments, encoding=info.encoding, via=via)
 
     def submit(self, message: Message) -> None:
         """Send a stored, queued message in the background (ignored once stopping: the message

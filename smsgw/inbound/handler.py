@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 import structlog
 
 from smsgw.inbound.guard import Guard
-from smsgw.inbound.queue import HandledInbound, InboundOutcome, StoredInbound
+from smsgw.inbound.queue import HandledInbound, InboundOutcome, InboundQueue, StoredInbound
 from smsgw.metrics import Metrics
-from smsgw.storage.protocols import InboundQueue
+from smsgw.tasks import Tasks
 from subscriptions.numbers import InvalidNumber, is_short_or_alphanumeric, normalise_msisdn
 from subscriptions.service import Handled, IncomingText, SubscriptionService
 
@@ -54,7 +54,7 @@ class InboundHandler:
         self._batch = batch
         self._clock = clock
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Tasks()
         self.handled = 0
         self._metrics = metrics or Metrics()  # none given: counted, never read
 
@@ -64,12 +64,10 @@ class InboundHandler:
 
     async def start(self) -> None:
         self._wake.set()  # texts left unhandled by the previous run
-        self._task = asyncio.create_task(self._run(), name="inbound-handler")
+        self._tasks.spawn(self._run(), name="inbound-handler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._tasks.cancel()
 
     async def _run(self) -> None:
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 
 class InboundOutcome(StrEnum):
@@ -31,3 +32,12 @@ class HandledInbound:
     id: str
     outcome: InboundOutcome
     at: datetime
+
+
+class InboundQueue(Protocol):
+    """Inbound texts, stored before they are acknowledged, handled once in arrival order."""
+
+    async def unhandled_inbound(self, limit: int) -> list[StoredInbound]:
+        """The oldest texts not yet handled."""
+
+    async def mark_inbound_handled(self, handled: list[HandledInbound]) -> None: ...

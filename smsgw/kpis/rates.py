@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from smsgw.tasks import Tasks
+
 MIN_SPAN_S = 1.0  # shorter spans give no rate: one receipt in 5 ms is no 200/s
 
 
@@ -45,7 +47,7 @@ class LiveRates:
         self._every = every_s
         self._clock = clock
         self._samples: deque[tuple[float, Counts]] = deque()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Tasks()
 
     def sample(self) -> None:
         now = self._clock()
@@ -67,12 +69,10 @@ class LiveRates:
 
     async def start(self) -> None:
         self.sample()
-        self._task = asyncio.create_task(self._run(), name="kpi-live-rates")
+        self._tasks.spawn(self._run(), name="kpi-live-rates")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._tasks.cancel()
 
     async def _run(self) -> None:
         while True:

@@ -1,12 +1,55 @@
-"""Storage: Protocols the use cases depend on, and one backend per folder (sqlite/ for now)."""
+"""Storage: one backend per folder (sqlite/ for now), each handing out one repository per
+aggregate. The Protocols they implement belong to the features that use them."""
 
 from __future__ import annotations
 
-from smsgw.config import DatabaseConfig
-from smsgw.storage.protocols import DeliveryLog, MessageStore, Store, TokenStore
-from smsgw.storage.sqlite import SqliteStore
+from typing import Protocol
 
-__all__ = ["DeliveryLog", "MessageStore", "Store", "TokenStore", "open_store"]
+from smsgw.access.store import AuditLog, TokenStore
+from smsgw.broadcasts.store import BroadcastOutbox, BroadcastStore
+from smsgw.config import DatabaseConfig
+from smsgw.delivery.outbox import OutboxStore
+from smsgw.delivery.store import DeliveryLog, MessageStore
+from smsgw.inbound.queue import InboundQueue
+from smsgw.kpis.store import KpiStore
+from smsgw.storage.sqlite import SqliteStore
+from subscriptions.store import CatalogueStore, SubscriptionStore
+
+__all__ = ["Outbox", "Store", "open_store"]
+
+
+class Outbox(BroadcastOutbox, OutboxStore, Protocol):
+    """The outbox: filled by the broadcasts' fan-out, read by the dispatcher."""
+
+
+class Store(Protocol):
+    """A whole backend: its repositories by name."""
+
+    @property
+    def messages(self) -> MessageStore: ...
+    @property
+    def delivery(self) -> DeliveryLog: ...
+    @property
+    def inbound(self) -> InboundQueue: ...
+    @property
+    def tokens(self) -> TokenStore: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def catalogue(self) -> CatalogueStore: ...
+    @property
+    def subscriptions(self) -> SubscriptionStore: ...
+    @property
+    def broadcasts(self) -> BroadcastStore: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def kpis(self) -> KpiStore: ...
+
+    async def migrate(self) -> int:
+        """Bring the schema up to date; returns the schema version."""
+
+    async def close(self) -> None: ...
 
 
 async def open_store(config: DatabaseConfig) -> Store:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from playwright.async_api import ConsoleMessage, Page, Request, Response, expect
 
+from smsgw.access.tokens import Role
 from smsgw.app import Gateway
-from smsgw.tokens import Role
 from tests.smsgw.testbed import bearer
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (Playwright's own builds never come)

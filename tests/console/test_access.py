@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, Locator, Page, expect
 
+from smsgw.access.tokens import Role, hash_secret
 from smsgw.app import Gateway
-from smsgw.tokens import Role, hash_secret
 from tests.console.browser import Console, secret
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.testbed import Client
@@ -52,7 +52,7 @@ async def test_a_token_revoked_meanwhile_leads_back_to_the_login(
     page = console.page
     token = await secret(gateway, Role.OFFICER)
     await console.log_in(token)
-    found = await gateway.tokens.token_by_hash(hash_secret(token))
+    found = await gateway.store.tokens.token_by_hash(hash_secret(token))
     assert found is not None
     response = await client.delete(f"/api/v1/tokens/{found.id}", headers=admin)
     assert response.status == 200, await response.text()

@@ -10,8 +10,8 @@ import pytest
 from playwright.async_api import Locator, expect
 
 from channels.simulator import Simulator
+from smsgw.access.tokens import Role
 from smsgw.app import Gateway
-from smsgw.tokens import Role
 from tests.console.browser import Console, secret
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import BROADCASTS, create, numbers, seed, sent_to

@@ -7,8 +7,8 @@ import random
 from typing import Any
 
 from channels.text import text_info
+from smsgw.access.tokens import Role
 from smsgw.app import Gateway
-from smsgw.tokens import Role
 from tests.console.browser import Console, secret
 from tests.smsgw.api.catalogue_testbed import add_service
 

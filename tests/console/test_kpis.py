@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
+from smsgw.access.tokens import Role
 from smsgw.app import Gateway
-from smsgw.tokens import Role
 from tests.console.browser import Console, secret
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import create, numbers, seed, wait_state

@@ -9,8 +9,8 @@ from playwright.async_api import Page, expect
 
 from channels.simulator import Simulator
 from channels.smpp.codec import Status
+from smsgw.access.tokens import Role
 from smsgw.app import Gateway
-from smsgw.tokens import Role
 from tests.console.browser import Console, secret
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import create, numbers, seed

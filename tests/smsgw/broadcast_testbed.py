@@ -25,14 +25,14 @@ async def seed(
     gateway: Gateway, service: str, members: list[str], *, language: str | None = None
 ) -> None:
     rows = [(number, language) for number in members]
-    await gateway.subscriptions.join_many(
+    await gateway.store.subscriptions.join_many(
         rows, service, at=datetime.now(UTC), source=Source.IMPORT, consent="test list"
     )
 
 
 async def stop(gateway: Gateway, number: str) -> None:
     """The number texts STOP (a global opt-out)."""
-    await gateway.subscriptions.stop_all(
+    await gateway.store.subscriptions.stop_all(
         number, at=datetime.now(UTC), source=Source.SMS, consent="test"
     )
 

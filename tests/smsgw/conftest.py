@@ -11,12 +11,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from channels.simulator import Simulator, SimulatorConfig
+from smsgw.access.tokens import Role
 from smsgw.app import GATEWAY, Gateway, build_app
 from smsgw.config import Settings, load
 from smsgw.delivery.recorder import Recorder
 from smsgw.delivery.sender import RetryPolicy
 from smsgw.storage.sqlite import SqliteStore
-from smsgw.tokens import Role
 from tests.smsgw.testbed import CARRIERS, WAIT, Client, WriteConfig, bearer, on_simulator
 
 
@@ -58,7 +58,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 @pytest.fixture
 async def recorder(store: SqliteStore) -> AsyncIterator[Recorder]:
-    recorder = Recorder(store, CARRIERS)
+    recorder = Recorder(store.delivery, CARRIERS)
     await recorder.start()
     yield recorder
     await recorder.close()

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from channels.simulator import Simulator
+from smsgw.access.tokens import Role
 from smsgw.app import Gateway
-from smsgw.tokens import Role
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import (
     create,

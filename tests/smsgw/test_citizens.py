@@ -25,7 +25,7 @@ CITIZEN = "+5016012345"
 @pytest.fixture
 async def catalogue(gateway: Gateway) -> None:
     for service in DEMO_SERVICES:
-        await gateway.subscriptions.add_service(service)
+        await gateway.store.catalogue.add_service(service)
     await gateway.catalogue_changed()
 
 
@@ -82,7 +82,7 @@ async def test_every_command_is_answered_over_smpp(simulator, bodies, expected):
 async def test_join_leave_rejoin_is_kept_as_consent_history(simulator, gateway):
     await texts(simulator, "JOIN HEALTH", "STOP HEALTH", "HEALTH")
 
-    history = await gateway.subscriptions.history(CITIZEN)
+    history = await gateway.store.subscriptions.history(CITIZEN)
     joins_and_leaves = [(e.action, e.service) for e in history if e.action != Action.LANGUAGE]
     assert joins_and_leaves == [
         (Action.JOIN, "HEALTH"),
@@ -129,7 +129,7 @@ async def test_texts_from_short_codes_and_names_get_no_reply(simulator, sender):
 async def test_a_stop_from_a_number_never_seen_is_recorded(simulator, gateway):
     await texts(simulator, "STOP")
 
-    subscriber = await gateway.subscriptions.subscriber(CITIZEN)
+    subscriber = await gateway.store.subscriptions.subscriber(CITIZEN)
     assert subscriber is not None
     assert subscriber.opted_out_at is not None
 
@@ -140,7 +140,7 @@ async def test_a_sender_that_is_no_valid_number_gets_no_reply(simulator, gateway
     await texts(simulator, "HELP")  # handled after the one above
 
     assert all(s.destination_addr == CITIZEN.removeprefix("+") for s in simulator.submits)
-    assert await gateway.subscriptions.subscriber("+99912") is None
+    assert await gateway.store.subscriptions.subscriber("+99912") is None
 
 
 async def test_texts_stored_by_a_previous_run_are_handled_at_start(simulator, settings):
@@ -150,7 +150,7 @@ async def test_texts_stored_by_a_previous_run_are_handled_at_start(simulator, se
         InboundSms(CITIZEN, "1515", "HELP", "btl-1"),
         InboundSms(CITIZEN, "1515", "MY", "btl-1"),
     ]
-    await store.record(
+    await store.delivery.record(
         DeliveryBatch(inbound=[(f"i{n}", t, time.time()) for n, t in enumerate(texts)])
     )
     await store.close()

@@ -20,8 +20,8 @@ import pytest
 
 from channels.simulator import Simulator
 from channels.smpp.codec import Command, Status
+from smsgw.access.tokens import Role, issue
 from smsgw.storage.sqlite import SqliteStore
-from smsgw.tokens import Role, issue
 from subscriptions.models import Service, Source
 from tests.smsgw.api.catalogue_testbed import health_body
 from tests.smsgw.broadcast_testbed import BROADCASTS, numbers, sent_to
@@ -45,13 +45,13 @@ async def prepare(database: Path, audience: list[str] = AUDIENCE) -> str:
     store = await SqliteStore.open(database)
     try:
         body = health_body()
-        await store.add_service(Service(**{**body, "aliases": tuple(body["aliases"])}))
-        await store.join_many(
+        await store.catalogue.add_service(Service(**{**body, "aliases": tuple(body["aliases"])}))
+        await store.subscriptions.join_many(
             [(n, None) for n in audience], "HEALTH", at=datetime.now(UTC),
             source=Source.IMPORT, consent="test list",
         )  # fmt: skip
         secret, token = issue(Role.ADMIN, now=datetime.now(UTC))
-        await store.add_token(token)
+        await store.tokens.add_token(token)
     finally:
         await store.close()
     return secret

@@ -15,7 +15,7 @@ from channels.simulator import Simulator, SimulatorConfig
 from channels.smpp.codec import Status
 from smsgw.app import Gateway
 from smsgw.config import Settings, load
-from smsgw.storage.sqlite.delivery import timestamp
+from smsgw.storage.sqlite.times import timestamp
 from subscriptions.models import Source
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import (
@@ -238,7 +238,7 @@ async def test_a_stop_during_a_broadcast_is_honoured_before_its_message_leaves(
     await simulator.wait_submits(20)  # fanned out, under way; the last ones are still queued
     late = members[-1]
     await stop(gateway, late)
-    await gateway.subscriptions.leave(
+    await gateway.store.subscriptions.leave(
         members[-2], "HEALTH", at=datetime.now(UTC), source=Source.SMS, consent="test"
     )
 

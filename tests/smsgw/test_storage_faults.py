@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from channels.simulator import Simulator
 from smsgw.app import Gateway
 from smsgw.config import Settings
-from smsgw.storage.protocols import Store
+from smsgw.storage import Store
 from smsgw.storage.sqlite import SqliteStore
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import create, numbers, seed, sent_to, wait_state

@@ -13,9 +13,9 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from smsgw.access.tokens import Role, issue
 from smsgw.app import Gateway
 from smsgw.delivery.message import Message, MessageState
-from smsgw.tokens import Role, issue
 
 CONFIG = """
 [gateway]
@@ -99,7 +99,7 @@ async def bearer(
         token = dataclasses.replace(token, expires_at=now - timedelta(seconds=1))
     if revoked:
         token = dataclasses.replace(token, revoked_at=now)
-    await gateway.tokens.add_token(token)
+    await gateway.store.tokens.add_token(token)
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -37,7 +37,7 @@ def fits_one_sms(text: str) -> bool:
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     store = await SqliteStore.open(tmp_path / "subscriptions.db")
     for service in (HEALTH, WEATHER, FISHERIES):
-        await store.add_service(service)
+        await store.catalogue.add_service(service)
     yield store
     await store.close()
 
@@ -45,7 +45,8 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 @pytest.fixture
 async def service(store: SqliteStore) -> SubscriptionService:
     service = SubscriptionService(
-        store,
+        store.catalogue,
+        store.subscriptions,
         Templates.load(TEMPLATES),
         programme="Gov BZ Info",
         contact="0-800-466-4636",
@@ -68,10 +69,10 @@ async def test_joining_by_keyword_replies_with_the_welcome_and_records_consent(s
     handled = await service.handle(text("join health!"))
 
     assert handled.replies == ("Welcome to Health alerts. Reply STOP HEALTH to leave.",)
-    [subscription] = await store.subscriptions(CITIZEN)
+    [subscription] = await store.subscriptions.subscriptions(CITIZEN)
     assert subscription.service == "HEALTH"
     assert subscription.source is Source.SMS
-    join, language = await store.history(CITIZEN)
+    join, language = await store.subscriptions.history(CITIZEN)
     assert (join.action, join.service, join.consent) == (Action.JOIN, "HEALTH", "mo-1")
     assert (language.action, language.detail) == (Action.LANGUAGE, "en")  # they wrote English
 
@@ -81,7 +82,7 @@ async def test_spanish_command_word_joins_and_answers_in_spanish(service, store)
 
     assert handled.language == "es"
     assert "Alertas de salud" in handled.replies[0]
-    subscriber = await store.subscriber(CITIZEN)
+    subscriber = await store.subscriptions.subscriber(CITIZEN)
     assert subscriber is not None
     assert subscriber.language == "es"
 
@@ -122,7 +123,9 @@ async def test_join_leave_rejoin_keeps_the_whole_consent_history(service, store)
     for body in ("JOIN HEALTH", "STOP HEALTH", "HEALTH"):
         await service.handle(text(body))
 
-    history = [e for e in await store.history(CITIZEN) if e.action is not Action.LANGUAGE]
+    history = [
+        e for e in await store.subscriptions.history(CITIZEN) if e.action is not Action.LANGUAGE
+    ]
     assert [(e.action, e.service) for e in history] == [
         (Action.JOIN, "HEALTH"),
         (Action.LEAVE, "HEALTH"),
@@ -140,14 +143,17 @@ async def test_stop_then_start_rejoins_what_the_stop_left(service, store):
         handled = await service.handle(text(body))
 
     assert "Health alerts" in handled.replies[0]
-    assert {s.service for s in await store.subscriptions(CITIZEN)} == {"HEALTH", "WEATHER"}
+    assert {s.service for s in await store.subscriptions.subscriptions(CITIZEN)} == {
+        "HEALTH",
+        "WEATHER",
+    }
 
 
 async def test_stop_from_a_number_never_seen_is_honoured(service, store):
     handled = await service.handle(text("ALTO"))
 
     assert handled.command.verb is Verb.STOP_ALL
-    subscriber = await store.subscriber(CITIZEN)
+    subscriber = await store.subscriptions.subscriber(CITIZEN)
     assert subscriber is not None
     assert subscriber.opted_out_at is not None
 
@@ -157,7 +163,7 @@ async def test_language_choice_changes_later_replies(service, store):
     handled = await service.handle(text("HEALTH"))  # a keyword tells no language
 
     assert handled.language == "es"
-    subscriber = await store.subscriber(CITIZEN)
+    subscriber = await store.subscriptions.subscriber(CITIZEN)
     assert subscriber is not None
     assert subscriber.language == "es"
 
@@ -177,7 +183,7 @@ async def test_a_text_in_another_language_is_answered_in_that_language(service, 
     handled = await service.handle(text("AYUDA"))
 
     assert handled.language == "es"
-    subscriber = await store.subscriber(CITIZEN)
+    subscriber = await store.subscriptions.subscriber(CITIZEN)
     assert subscriber is not None
     assert subscriber.language == "en"  # what broadcasts use changes only by LANG
 
@@ -187,6 +193,6 @@ async def test_a_join_in_english_keeps_a_chosen_spanish(service, store):
     handled = await service.handle(text("JOIN HEALTH"))
 
     assert handled.language == "en"  # answered in the words' language
-    subscriber = await store.subscriber(CITIZEN)
+    subscriber = await store.subscriptions.subscriber(CITIZEN)
     assert subscriber is not None
     assert subscriber.language == "es"  # broadcasts keep the language chosen

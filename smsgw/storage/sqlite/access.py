@@ -8,20 +8,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from smsgw.audit import AuditAction, AuditEntry
-from smsgw.storage.sqlite.delivery import timestamp
+from smsgw.access.audit import AuditAction, AuditEntry
+from smsgw.access.tokens import ApiToken, Role
 from smsgw.storage.sqlite.thread import SqliteThread
-from smsgw.tokens import ApiToken, Role
+from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
 
 _TOKEN_COLUMNS = "id, token_hash, role, ministry, created_at, expires_at, revoked_at"  # noqa: S105
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text is not None else None
-
-
-def _stamp(at: datetime | None) -> str | None:
-    return timestamp(at) if at is not None else None
 
 
 def _token(row: Any) -> ApiToken:
@@ -32,13 +24,13 @@ def _token(row: Any) -> ApiToken:
         role=Role(role),
         ministry=ministry,
         created_at=datetime.fromisoformat(created_at),
-        expires_at=_time(expires_at),
-        revoked_at=_time(revoked_at),
+        expires_at=maybe_time(expires_at),
+        revoked_at=maybe_time(revoked_at),
     )
 
 
-class SqliteAccess:
-    """Implements TokenStore and AuditLog on the store's connection."""
+class SqliteTokens:
+    """Implements TokenStore on the store's connection."""
 
     def __init__(self, db: SqliteThread) -> None:
         self._db = db
@@ -58,6 +50,13 @@ class SqliteAccess:
     async def revoke_token(self, token_id: str, *, at: datetime, audit: AuditEntry) -> bool:
         return await self._db.write(partial(_revoke, token_id=token_id, at=at, audit=audit))
 
+
+class SqliteAudit:
+    """Implements AuditLog on the store's connection."""
+
+    def __init__(self, db: SqliteThread) -> None:
+        self._db = db
+
     async def audit(self, entry: AuditEntry) -> None:
         await self._db.write(partial(_append, entry=entry))
 
@@ -71,7 +70,7 @@ def _add_token(db: sqlite3.Connection, *, token: ApiToken, audit: AuditEntry | N
     db.execute(
         f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?)",  # noqa: S608
         (token.id, token.token_hash, token.role, token.ministry, timestamp(token.created_at),
-         _stamp(token.expires_at), _stamp(token.revoked_at)),
+         maybe_timestamp(token.expires_at), maybe_timestamp(token.revoked_at)),
     )  # fmt: skip
     if audit is not None:
         _append(db, entry=audit)

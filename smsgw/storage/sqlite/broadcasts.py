@@ -1,29 +1,18 @@
-"""Broadcasts and their outbox in SQL: plain functions over the sqlite3 connection, each run in
-one trip to the database thread (thread.SqliteThread).
-
-The fan-out copies the audience into the outbox with INSERT … SELECT, a chunk of subscribers
-per transaction, walking the audience index in number order from a cursor kept in the
-broadcast's row: Python never holds the audience, other writers (receipts, citizens' texts)
-get the database between chunks, and a crash resumes from the last committed chunk without
-leaving anyone out or adding anyone twice.
-"""
+"""Broadcasts in SQL (the BroadcastStore): plain functions over the sqlite3 connection, each
+run in one trip to the database thread (thread.SqliteThread). Their outbox is in outbox.py."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from smsgw.broadcasts.model import (
-    Broadcast,
-    BroadcastState,
-    BroadcastStats,
-    OutboxMessage,
-    Priority,
-)
-from smsgw.storage.sqlite.delivery import timestamp
+from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats
+from smsgw.delivery.outbox import Priority
+from smsgw.storage.sqlite.thread import SqliteThread
+from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
 
 _COLUMNS = """id, service, ministry, texts, segments, encodings, default_language, priority,
     state, send_at, expires_at, audience, cost_estimate, created_by, created_at, updated_at,
@@ -31,12 +20,66 @@ _COLUMNS = """id, service, ministry, texts, segments, encodings, default_languag
 _OPEN = "('awaiting_approval', 'scheduled', 'queued', 'sending')"
 
 
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text is not None else None
+class SqliteBroadcasts:
+    """Implements BroadcastStore on the store's connection."""
 
+    def __init__(self, db: SqliteThread) -> None:
+        self._db = db
 
-def _stamp(at: datetime | None) -> str | None:
-    return timestamp(at) if at is not None else None
+    async def add_broadcast(self, broadcast: Broadcast) -> int:
+        return await self._db.write(partial(add, b=broadcast))
+
+    async def broadcast(self, broadcast_id: int) -> Broadcast | None:
+        return await self._db.read(partial(get, broadcast_id=broadcast_id))
+
+    async def broadcasts(
+        self, *, ministry: str | None, before: int | None, limit: int
+    ) -> list[Broadcast]:
+        return await self._db.read(partial(listing, ministry=ministry, before=before, limit=limit))
+
+    async def open_broadcasts(self) -> list[Broadcast]:
+        return await self._db.read(open_broadcasts)
+
+    async def approve_broadcast(
+        self,
+        broadcast_id: int,
+        *,
+        by: str,
+        at: datetime,
+        state: BroadcastState,
+        expires_at: datetime,
+    ) -> bool:
+        return await self._db.write(
+            partial(approve, broadcast_id=broadcast_id, by=by, at=at, state=state,
+                    expires_at=expires_at)
+        )  # fmt: skip
+
+    async def cancel_broadcast(self, broadcast_id: int, *, by: str, at: datetime) -> int | None:
+        return await self._db.write(partial(cancel, broadcast_id=broadcast_id, by=by, at=at))
+
+    async def set_broadcast_state(
+        self,
+        broadcast_id: int,
+        state: BroadcastState,
+        *,
+        at: datetime,
+        started: bool = False,
+        finished: bool = False,
+    ) -> bool:
+        return await self._db.write(
+            partial(set_state, broadcast_id=broadcast_id, state=state, at=at, started=started,
+                    finished=finished)
+        )  # fmt: skip
+
+    async def audience_by_language(
+        self, service: str, languages: list[str], default: str
+    ) -> dict[str, int]:
+        return await self._db.read(
+            partial(audience_by_language, service=service, languages=languages, default=default)
+        )
+
+    async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats:
+        return await self._db.read(partial(stats, broadcast_id=broadcast_id))
 
 
 def _broadcast(row: Any) -> Broadcast:
@@ -53,7 +96,7 @@ def _broadcast(row: Any) -> Broadcast:
         default_language=default_language,
         priority=Priority(priority),
         state=BroadcastState(state),
-        send_at=_time(send_at),
+        send_at=maybe_time(send_at),
         expires_at=datetime.fromisoformat(expires_at),
         audience=audience,
         cost_estimate=cost,
@@ -61,11 +104,11 @@ def _broadcast(row: Any) -> Broadcast:
         created_at=datetime.fromisoformat(created_at),
         updated_at=datetime.fromisoformat(updated_at),
         approved_by=approved_by,
-        approved_at=_time(approved_at),
+        approved_at=maybe_time(approved_at),
         cancelled_by=cancelled_by,
-        cancelled_at=_time(cancelled_at),
-        started_at=_time(started_at),
-        finished_at=_time(finished_at),
+        cancelled_at=maybe_time(cancelled_at),
+        started_at=maybe_time(started_at),
+        finished_at=maybe_time(finished_at),
     )
 
 
@@ -77,7 +120,7 @@ def add(db: sqlite3.Connection, b: Broadcast) -> int:
         (
             b.service, b.ministry, json.dumps(b.texts, ensure_ascii=False),
             json.dumps(b.segments), json.dumps(b.encodings), b.default_language,
-            int(b.priority), b.state.value, _stamp(b.send_at), timestamp(b.expires_at),
+            int(b.priority), b.state.value, maybe_timestamp(b.send_at), timestamp(b.expires_at),
             b.cost_estimate, b.created_by, timestamp(b.created_at), timestamp(b.updated_at),
         ),
     )  # fmt: skip
@@ -190,137 +233,6 @@ def audience_by_language(
     return counts
 
 
-_NEXT_BOUNDARY = """SELECT msisdn FROM subscriptions
-    WHERE service = ? AND left_at IS NULL AND msisdn > ? ORDER BY msisdn LIMIT 1 OFFSET ?"""
-# carrier_of(number): the router's, registered on the connection for the statement (called
-# once per row: the CTE is materialised). The upper bound is a plain comparison so that the
-# index scan stops there (an "?8 IS NULL OR" form made every chunk read to the audience's end).
-_FAN_OUT = """WITH chunk AS MATERIALIZED (
-        SELECT s.msisdn, u.language, carrier_of(s.msisdn) AS carrier
-        FROM subscriptions s JOIN subscribers u ON u.msisdn = s.msisdn
-        WHERE s.service = ?6 AND s.left_at IS NULL AND u.opted_out_at IS NULL
-          AND s.msisdn > ?7 AND s.msisdn <= ?8
-        ORDER BY s.msisdn)
-    INSERT INTO outbox (broadcast, recipient, language, carrier, priority, state, error,
-        updated_at)
-    SELECT ?1, msisdn,
-           CASE WHEN instr(?2, ',' || language || ',') > 0 THEN language ELSE ?3 END,
-           carrier, ?4,
-           CASE WHEN carrier IS NULL THEN 'rejected' ELSE 'queued' END,
-           CASE WHEN carrier IS NULL THEN 'no_route' END, ?5
-    FROM chunk ORDER BY msisdn"""
-_END = "\uffff"  # sorts after every number: the cursor of a finished fan-out
-
-
-def fan_out_chunk(
-    db: sqlite3.Connection,
-    b: Broadcast,
-    *,
-    chunk: int,
-    carrier_of: Callable[[str], str | None],
-    at: datetime,
-) -> tuple[int, bool]:
-    """Copies the next ``chunk`` subscribers into the outbox (in its own transaction, with the
-    cursor); returns (rows added, whether the audience is exhausted)."""
-    row = db.execute("SELECT fanout_cursor FROM broadcasts WHERE id = ?", (b.id,)).fetchone()
-    cursor = (row[0] if row else None) or ""
-    boundary_row = db.execute(_NEXT_BOUNDARY, (b.service, cursor, chunk - 1)).fetchone()
-    boundary = boundary_row[0] if boundary_row else None
-    db.create_function("carrier_of", 1, carrier_of, deterministic=True)
-    languages = "," + ",".join(b.texts) + ","
-    db.execute(
-        _FAN_OUT,
-        (b.id, languages, b.default_language, int(b.priority), timestamp(at), b.service,
-         cursor, boundary or _END),
-    )  # fmt: skip
-    added = int(db.execute("SELECT changes()").fetchone()[0])  # rowcount is -1 after WITH
-    db.execute(
-        "UPDATE broadcasts SET fanout_cursor = ?, audience = coalesce(audience, 0) + ?,"
-        " updated_at = ? WHERE id = ?",
-        (boundary or _END, added, timestamp(at), b.id),
-    )
-    return added, boundary is None
-
-
-def fanned_out(db: sqlite3.Connection, broadcast_id: int) -> bool:
-    row = db.execute(
-        "SELECT fanout_cursor FROM broadcasts WHERE id = ?", (broadcast_id,)
-    ).fetchone()
-    return bool(row and row[0] == _END)
-
-
-# The STOP check just before sending: a number that opted out, or left the service, since the
-# fan-out is not sent to (SPEC: opt-outs are enforced twice).
-_TAKE_COLUMNS = """o.id, o.broadcast, o.recipient, o.language, o.priority, o.attempts,
-    CASE WHEN u.opted_out_at IS NOT NULL THEN 'opted_out'
-         WHEN NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.msisdn = o.recipient
-                          AND s.service = b.service AND s.left_at IS NULL) THEN 'left' END"""
-_TAKE_READY = f"""SELECT {_TAKE_COLUMNS}
-    FROM outbox o JOIN broadcasts b ON b.id = o.broadcast
-    LEFT JOIN subscribers u ON u.msisdn = o.recipient
-    WHERE o.carrier = ? AND o.priority = ? AND o.state = 'queued' AND o.not_before IS NULL
-      AND o.id > ? ORDER BY o.id LIMIT ?"""  # noqa: S608
-_TAKE_RETRIES = f"""SELECT {_TAKE_COLUMNS}
-    FROM outbox o JOIN broadcasts b ON b.id = o.broadcast
-    LEFT JOIN subscribers u ON u.msisdn = o.recipient
-    WHERE o.carrier = ? AND o.priority = ? AND o.state = 'queued'
-      AND o.not_before IS NOT NULL AND o.not_before <= ?
-    ORDER BY o.not_before LIMIT ?"""  # noqa: S608
-
-
-def _outbox_message(row: Any) -> OutboxMessage:
-    id_, broadcast, recipient, language, priority, attempts, excluded = row
-    return OutboxMessage(
-        id_, broadcast, recipient, language, Priority(priority), attempts, excluded
-    )
-
-
-def take_ready(
-    db: sqlite3.Connection, *, carrier: str, priority: Priority, after: int, limit: int
-) -> list[OutboxMessage]:
-    """Queued messages never tried, oldest first, with ids above ``after``."""
-    rows = db.execute(_TAKE_READY, (carrier, int(priority), after, limit)).fetchall()
-    return [_outbox_message(row) for row in rows]
-
-
-def take_retries(
-    db: sqlite3.Connection, *, carrier: str, priority: Priority, now: datetime, limit: int
-) -> list[OutboxMessage]:
-    """Queued messages whose retry is due."""
-    rows = db.execute(_TAKE_RETRIES, (carrier, int(priority), timestamp(now), limit)).fetchall()
-    return [_outbox_message(row) for row in rows]
-
-
-def queued_count(db: sqlite3.Connection, broadcast_id: int) -> int:
-    row = db.execute(
-        "SELECT count(*) FROM outbox WHERE broadcast = ? AND state = 'queued'", (broadcast_id,)
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def queued_by_priority(db: sqlite3.Connection) -> dict[Priority, int]:
-    """Every broadcast's queued messages, per priority (the metrics' queue depth)."""
-    # through the two partial indexes of queued messages: a plain "state = 'queued'" matches
-    # neither, and read the whole outbox (150 ms at a million rows, under the store's lock)
-    rows = db.execute(
-        """SELECT priority, count(*) FROM (
-            SELECT priority FROM outbox WHERE state = 'queued' AND not_before IS NULL
-            UNION ALL
-            SELECT priority FROM outbox WHERE state = 'queued' AND not_before IS NOT NULL)
-        GROUP BY priority"""
-    ).fetchall()
-    return {Priority(priority): count for priority, count in rows}
-
-
-def expire(db: sqlite3.Connection, broadcast_id: int, *, at: datetime) -> int:
-    """Its messages still queued expire (the validity ended)."""
-    return db.execute(
-        "UPDATE outbox SET state = 'expired', error = 'validity_ended', updated_at = ?"
-        " WHERE broadcast = ? AND state = 'queued'",
-        (timestamp(at), broadcast_id),
-    ).rowcount
-
-
 _PERCENTILE = """SELECT (julianday(done_at) - julianday(submitted_at)) * 86400.0 AS latency
     FROM outbox WHERE broadcast = ? AND state = 'delivered' AND submitted_at IS NOT NULL
     ORDER BY latency LIMIT 1 OFFSET ?"""
@@ -342,4 +254,4 @@ def stats(db: sqlite3.Connection, broadcast_id: int) -> BroadcastStats:
         "SELECT min(submitted_at), max(submitted_at) FROM outbox WHERE broadcast = ?",
         (broadcast_id,),
     ).fetchone()
-    return BroadcastStats(by_state, p50, p95, _time(first), _time(last))
+    return BroadcastStats(by_state, p50, p95, maybe_time(first), maybe_time(last))

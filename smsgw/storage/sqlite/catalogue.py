@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from smsgw.storage.sqlite.delivery import timestamp
 from smsgw.storage.sqlite.thread import SqliteThread
+from smsgw.storage.sqlite.times import timestamp
 from subscriptions.models import Service
 from subscriptions.store import ServiceConflict
 

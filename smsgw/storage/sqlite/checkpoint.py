@@ -24,6 +24,7 @@ import aiosqlite
 import structlog
 
 from smsgw.storage.sqlite.thread import Locked
+from smsgw.tasks import Tasks
 
 _log = structlog.get_logger(__name__)
 
@@ -36,7 +37,7 @@ class Checkpointer:
         self._path = path
         self._lock = lock
         self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = Tasks()
         self._conn: aiosqlite.Connection | None = None
         self.checkpointed = 0  # WAL frames copied back so far
         self._round = asyncio.Event()
@@ -49,12 +50,10 @@ class Checkpointer:
     async def start(self) -> None:
         self._conn = conn = await aiosqlite.connect(self._path, isolation_level=None)
         await conn.execute("PRAGMA busy_timeout = 0")  # another process writing: next round
-        self._task = asyncio.create_task(self._run(conn), name="sqlite-checkpointer")
+        self._tasks.spawn(self._run(conn), name="sqlite-checkpointer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._tasks.cancel()
         if self._conn is not None:  # here, not in _run: a task cancelled unstarted runs nothing
             await self._conn.close()
             self._conn = None

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
 
 import aiosqlite
 
 from channels.base import DeliveryReceipt, ReceiptState
 from smsgw.delivery.message import DeliveryBatch, DroppedReceipt
+from smsgw.storage.sqlite.thread import SqliteThread, in_transaction
+from smsgw.storage.sqlite.times import timestamp
+
+T = TypeVar("T")
 
 # The SQL below spells out receipt states (channels.base.ReceiptState): intermediate ones are
 # 'accepted' and 'enroute'; 'undeliverable', 'expired', 'rejected', 'unknown', 'deleted' fail.
@@ -104,11 +111,6 @@ _INBOUND = """INSERT INTO inbound (id, sender, recipient, text, channel, carrier
     VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
 
-def timestamp(at: datetime) -> str:
-    """The stored form of a time: ISO 8601 in UTC, fixed width, so text order is time order."""
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
 def _stamp(at: float) -> str:
     return timestamp(datetime.fromtimestamp(at, UTC))
 
@@ -123,8 +125,42 @@ async def create_temp_tables(conn: aiosqlite.Connection) -> None:
         await conn.execute(statement)
 
 
+class SqliteDeliveryLog:
+    """Implements DeliveryLog: each batch in its own transaction, one trip to the thread."""
+
+    def __init__(self, db: SqliteThread, *, unmatched: int) -> None:
+        self._db = db
+        self._writer = DeliveryWriter(unmatched=unmatched)
+
+    async def record(self, batch: DeliveryBatch) -> None:
+        await self._write(partial(self._writer.record, batch=batch))
+
+    async def purge_unmatched(self, before: datetime) -> list[DroppedReceipt]:
+        return await self._write(partial(self._writer.purge_unmatched, before=timestamp(before)))
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` in its own transaction; the count of unmatched receipts is put back when the
+        transaction is rolled back.
+
+        The count is saved and put back in the database thread, where ``fn`` changes it: a
+        caller cancelled while waiting does not withdraw ``fn`` (thread.run_in_db), which then
+        runs whole and commits; put back from here, the count would undo a committed change.
+        """
+        writer = self._writer
+
+        def counted(db: sqlite3.Connection) -> T:
+            unmatched = writer.unmatched
+            try:
+                return in_transaction(fn, db)
+            except BaseException:
+                writer.unmatched = unmatched
+                raise
+
+        return await self._db.run(counted)
+
+
 class DeliveryWriter:
-    """The SQL of :meth:`SqliteStore.record`: plain functions over the sqlite3 connection, run
+    """The SQL of :meth:`SqliteDeliveryLog.record`: plain functions over the sqlite3 connection, run
     in aiosqlite's thread in one trip (thread.run_in_db) inside the caller's transaction."""
 
     def __init__(self, *, unmatched: int) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from functools import partial
 
 from smsgw.kpis.figures import (
     ConsentFlow,
@@ -21,7 +22,8 @@ from smsgw.kpis.figures import (
     ServiceCount,
     SubscriberCounts,
 )
-from smsgw.storage.sqlite.delivery import timestamp
+from smsgw.storage.sqlite.thread import SqliteThread
+from smsgw.storage.sqlite.times import timestamp
 
 # partial index subscriptions_audience (service, msisdn) WHERE left_at IS NULL: covering
 _SERVICES = """SELECT v.keyword, v.ministry, v.active, coalesce(c.n, 0)
@@ -79,6 +81,28 @@ _SAMPLED_MEDIAN = f"""SELECT latency FROM (
     WHERE n = (total + 1) / 2"""  # noqa: S608
 SORTED_AT_MOST = 200_000  # delivered messages sorted for the exact median
 SAMPLE = 10_000  # past that, about this many: the median's rank within ±1% (95%)
+
+
+class SqliteKpis:
+    """Implements KpiStore on the store's connection."""
+
+    def __init__(self, db: SqliteThread) -> None:
+        self._db = db
+
+    async def service_counts(self) -> list[ServiceCount]:
+        return await self._db.read(service_counts)
+
+    async def subscriber_counts(self) -> SubscriberCounts:
+        return await self._db.read(subscriber_counts)
+
+    async def consent_flow(self, periods: Sequence[Period]) -> list[ConsentFlow]:
+        return await self._db.read(partial(consent_flow, periods=periods))
+
+    async def broadcasts_sent(self, periods: Sequence[Period]) -> list[dict[str, int]]:
+        return await self._db.read(partial(broadcasts_sent, periods=periods))
+
+    async def delivery_totals(self, period: Period) -> DeliveryTotals:
+        return await self._db.read(partial(delivery_totals, period=period))
 
 
 def _bounds(period: Period) -> tuple[str, str]:

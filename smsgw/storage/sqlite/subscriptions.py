@@ -19,8 +19,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from smsgw.storage.sqlite.delivery import timestamp
 from smsgw.storage.sqlite.thread import SqliteThread
+from smsgw.storage.sqlite.times import maybe_time, timestamp
 from subscriptions.models import (
     Action,
     Change,
@@ -192,7 +192,8 @@ def _subscriber(db: sqlite3.Connection, *, msisdn: str) -> Subscriber | None:
     if row is None:
         return None
     msisdn, language, opted_out_at, created_at = row
-    return Subscriber(msisdn, language, _time(opted_out_at), datetime.fromisoformat(created_at))
+    created = datetime.fromisoformat(created_at)
+    return Subscriber(msisdn, language, maybe_time(opted_out_at), created)
 
 
 def _subscriptions(db: sqlite3.Connection, *, msisdn: str) -> list[Subscription]:
@@ -376,7 +377,3 @@ def _event(
     """A consent event; ``detail`` lists the services a STOP left or an UNSTOP rejoined."""
     text = " ".join(detail) if detail else None
     db.execute(_EVENT, (msisdn, action, service, stamp.when, stamp.source, stamp.consent, text))
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text is not None else None

@@ -9,8 +9,10 @@ capping citizens' texts near 1,000/s. As one function it is one trip.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, TypeVar
 
@@ -63,9 +65,22 @@ def in_transaction(fn: Callable[[sqlite3.Connection], T], db: sqlite3.Connection
 
 
 class Locked(Protocol):
-    """The store's lock on the shared connection (store._Transactions)."""
+    """The store's lock on the shared connection (StoreLock)."""
 
     def held(self) -> AbstractAsyncContextManager[None]: ...
+
+
+class StoreLock:
+    """Serialises the operations on the shared connection: one operation's statements are never
+    interleaved with another coroutine's (which would otherwise land inside its transaction)."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        async with self._lock:
+            yield
 
 
 class SqliteThread:
@@ -79,6 +94,10 @@ class SqliteThread:
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn`` as it is: reads outside any transaction (never inside another's)."""
+        return await self.run(fn)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` as it is, under the lock (it opens its own transaction if it writes)."""
         async with self._lock.held():
             return await run_in_db(self._conn, fn)
 

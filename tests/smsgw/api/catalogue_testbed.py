@@ -39,7 +39,7 @@ async def add_service(gateway: Gateway, **changes: Any) -> Service:
     """A service stored directly (for the tests of what comes after creating one)."""
     body = health_body(**changes)
     service = Service(**{**body, "aliases": tuple(body["aliases"])})
-    await gateway.subscriptions.add_service(service)
+    await gateway.store.catalogue.add_service(service)
     return service
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from smsgw.access.tokens import Role
 from smsgw.api.auth import FailedAuth
 from smsgw.app import Gateway
-from smsgw.tokens import Role
 from tests.smsgw.api.catalogue_testbed import SERVICES, add_service, error_of, health_body
 from tests.smsgw.broadcast_testbed import BROADCASTS, create, numbers, seed
 from tests.smsgw.testbed import Client, bearer
@@ -26,9 +26,9 @@ async def _json(client: Client, path: str, headers: dict[str, str]) -> Any:
 
 
 async def _token_id(gateway: Gateway, headers: dict[str, str]) -> str:
-    from smsgw.tokens import hash_secret
+    from smsgw.access.tokens import hash_secret
 
-    token = await gateway.tokens.token_by_hash(hash_secret(headers["Authorization"][7:]))
+    token = await gateway.store.tokens.token_by_hash(hash_secret(headers["Authorization"][7:]))
     assert token is not None
     return token.id
 

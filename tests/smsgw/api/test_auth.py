@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from channels.simulator import Simulator
+from smsgw.access.tokens import PREFIX, Role
 from smsgw.api import routes
 from smsgw.api.routes import Route
 from smsgw.app import Gateway
 from smsgw.config import Settings, load
-from smsgw.tokens import PREFIX, Role
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import create
 from tests.smsgw.testbed import Client, WriteConfig, bearer, on_simulator

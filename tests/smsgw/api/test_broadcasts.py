@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from channels.simulator import Simulator
+from smsgw.access.tokens import Role, hash_secret
 from smsgw.app import Gateway
-from smsgw.storage.sqlite.delivery import timestamp
-from smsgw.tokens import Role, hash_secret
+from smsgw.storage.sqlite.times import timestamp
 from tests.smsgw.api.catalogue_testbed import add_service, error_of
 from tests.smsgw.broadcast_testbed import (
     BROADCASTS,
@@ -65,7 +65,7 @@ async def _listing(client: Client, headers: dict[str, str], query: str = "") -> 
 
 async def _token_id(gateway: Gateway, headers: dict[str, str]) -> str:
     secret = headers["Authorization"].removeprefix("Bearer ")
-    token = await gateway.tokens.token_by_hash(hash_secret(secret))
+    token = await gateway.store.tokens.token_by_hash(hash_secret(secret))
     assert token is not None
     return token.id
 

@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from smsgw.access.tokens import Role
 from smsgw.app import Gateway
-from smsgw.broadcasts.model import Broadcast, BroadcastState, Priority
+from smsgw.broadcasts.model import Broadcast, BroadcastState
+from smsgw.delivery.outbox import Priority
 from smsgw.kpis.figures import Period
 from smsgw.storage.sqlite import kpis as kpi_sql
-from smsgw.tokens import Role
 from subscriptions.models import Source
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import BROADCASTS, create, numbers, seed, stop, wait_state
@@ -59,7 +60,7 @@ def read(path: Path, sql: str) -> list[Any]:
 async def year_one_broadcast(gateway: Gateway) -> None:
     """A broadcast done in programme year 1, stored as it would be (no outbox of its own)."""
     at = datetime.combine(START + timedelta(days=10), time(12), tzinfo=UTC)
-    await gateway.broadcasts.add_broadcast(
+    await gateway.store.broadcasts.add_broadcast(
         Broadcast(id=0, service="HEALTH", ministry="health", texts={"en": "Old news."},
                   segments={"en": 1}, encodings={"en": "gsm7"}, default_language="en",
                   priority=Priority.NORMAL, state=BroadcastState.DONE, send_at=None,
@@ -82,7 +83,7 @@ async def scenario(client: Client, gateway: Gateway, admin: dict[str, str]) -> d
     await seed(gateway, "HEALTH", health)  # 6 joins
     await seed(gateway, "HURRICANE", storm, language="es")  # 4 joins
     await seed(gateway, "HURRICANE", health[:2])  # 2 joins
-    subscriptions = gateway.subscriptions
+    subscriptions = gateway.store.subscriptions
     await subscriptions.join(clinic, "CLINICS", at=now - timedelta(days=40), source=Source.SMS,
                              consent="mo-1")  # fmt: skip  # last month or so: not in the 30 days
     await subscriptions.leave(health[5], "HEALTH", at=now, source=Source.SMS, consent="mo-2")

@@ -7,8 +7,8 @@ import pytest
 
 from channels.simulator import Simulator
 from channels.smpp.codec import Status
+from smsgw.access.tokens import Role
 from smsgw.app import Gateway
-from smsgw.tokens import Role
 from tests.smsgw.testbed import WAIT, Client, bearer
 
 MESSAGES = "/api/v1/messages"
@@ -146,7 +146,7 @@ async def test_an_unexpected_error_is_500_without_details(
     async def broken(_id: str) -> None:
         raise RuntimeError("disk on fire at /var/lib/smsgw")
 
-    monkeypatch.setattr(gateway.store, "get_message", broken)  # a failing disk, simulated
+    monkeypatch.setattr(gateway.store.messages, "get_message", broken)  # a failing disk, simulated
     response = await client.get(f"{MESSAGES}/x", headers=admin)
     error = await _error(response, 500)
     assert error == {"code": "internal_error", "message": "internal server error", "field": None}

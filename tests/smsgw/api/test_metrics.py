@@ -209,7 +209,7 @@ async def test_latency_is_measured_to_the_final_receipt_of_segments_still_rememb
 ) -> None:
     monkeypatch.setattr(recorder_module, "LATENCY_TRACKED", 2)
     metrics = Metrics()
-    recorder = Recorder(store, CARRIERS, metrics=metrics)
+    recorder = Recorder(store.delivery, CARRIERS, metrics=metrics)
     await recorder.start()
     try:
         for carrier_id in ("a1", "a2", "a3"):  # a1 is forgotten when a3 comes

@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 
 from channels.simulator import Simulator
+from smsgw.access.tokens import Role
 from smsgw.api import routes
 from smsgw.api.routes import Route
 from smsgw.app import Gateway
 from smsgw.config import Settings, load
-from smsgw.tokens import Role
 from tests.smsgw.testbed import Client, WriteConfig, bearer, on_simulator
 
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
+from smsgw.access.tokens import Role
 from smsgw.app import Gateway
-from smsgw.tokens import Role
 from subscriptions.models import Source
 from tests.smsgw.api.catalogue_testbed import SERVICES, add_service, error_of, health_body
 from tests.smsgw.testbed import Client, bearer
@@ -19,7 +19,7 @@ async def test_an_admin_creates_a_service_that_every_token_can_read(
     assert response.status == 201
     created = await response.json()
     assert created == health_body() | {"subscribers": 0}
-    assert await gateway.subscriptions.service("HEALTH") is not None
+    assert await gateway.store.catalogue.service("HEALTH") is not None
 
     operator = await bearer(gateway, Role.OPERATOR)
     listing = await client.get(SERVICES, headers=operator)
@@ -46,10 +46,10 @@ async def test_the_subscriber_count_is_the_audience(
     client: Client, gateway: Gateway, admin: dict[str, str]
 ) -> None:
     await add_service(gateway)
-    store, now = gateway.subscriptions, datetime.now(UTC)
+    store, now = gateway.store, datetime.now(UTC)
     for msisdn in ("+5016012345", "+5016012346", "+5016012347"):
-        await store.join(msisdn, "HEALTH", at=now, source=Source.SMS, consent="mo-1")
-    await store.stop_all("+5016012347", at=now, source=Source.SMS, consent="mo-2")
+        await store.subscriptions.join(msisdn, "HEALTH", at=now, source=Source.SMS, consent="mo-1")
+    await store.subscriptions.stop_all("+5016012347", at=now, source=Source.SMS, consent="mo-2")
     response = await client.get(f"{SERVICES}/HEALTH", headers=admin)
     assert (await response.json())["subscribers"] == 2
 
@@ -63,7 +63,7 @@ async def test_a_patch_changes_only_the_fields_given(
     assert response.status == 200
     expected = health_body(aliases=["SALUD", "CLINIC"], welcome={"en": "Welcome!"}, active=False)
     assert await response.json() == expected | {"subscribers": 0}
-    service = await gateway.subscriptions.service("HEALTH")
+    service = await gateway.store.catalogue.service("HEALTH")
     assert service is not None
     assert (service.active, service.aliases) == (False, ("SALUD", "CLINIC"))
 
@@ -155,7 +155,7 @@ async def test_an_invalid_patch_is_refused_and_changes_nothing(
     await add_service(gateway, keyword="WEATHER", aliases=["CLIMA"], ministry="nemo")
     response = await client.patch(f"{SERVICES}/HEALTH", json=changes, headers=admin)
     assert (await error_of(response, status))["field"] == field
-    assert await gateway.subscriptions.service("HEALTH") == before
+    assert await gateway.store.catalogue.service("HEALTH") == before
 
 
 async def test_an_unknown_service_is_404(client: Client, admin: dict[str, str]) -> None:

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from smsgw.access.tokens import Role
 from smsgw.api import MAX_BODY
 from smsgw.api.subscriptions import MAX_LINE, MAX_REJECTED
 from smsgw.app import Gateway
-from smsgw.tokens import Role
 from subscriptions.models import Action, Source
 from tests.smsgw.api.catalogue_testbed import IMPORT, SUBSCRIPTIONS, add_service, error_of
 from tests.smsgw.testbed import Client, bearer
@@ -49,7 +49,7 @@ async def test_an_assisted_sign_up_is_recorded_with_its_consent_source(
         "opt_out_lifted": False,
         "language": "es",
     }
-    [join, language] = await gateway.subscriptions.history("+5016012345")
+    [join, language] = await gateway.store.subscriptions.history("+5016012345")
     assert (join.action, join.service, join.source, join.consent) == (
         Action.JOIN, "HEALTH", Source.ASSISTED, CONSENT
     )  # fmt: skip
@@ -60,20 +60,22 @@ async def test_an_assisted_sign_up_is_recorded_with_its_consent_source(
     again = await client.post(SUBSCRIPTIONS, json=SIGN_UP | {"service": "salud"}, headers=officer)
     assert again.status == 200
     assert (await again.json())["subscribed"] is False
-    assert len(await gateway.subscriptions.history("+5016012345")) == 2
+    assert len(await gateway.store.subscriptions.history("+5016012345")) == 2
 
 
 async def test_an_assisted_sign_up_lifts_a_global_stop_and_says_so(
     client: Client, gateway: Gateway, officer: dict[str, str]
 ) -> None:
-    store = gateway.subscriptions
-    await store.stop_all("+5016012345", at=datetime.now(UTC), source=Source.SMS, consent="mo-9")
+    store = gateway.store
+    await store.subscriptions.stop_all(
+        "+5016012345", at=datetime.now(UTC), source=Source.SMS, consent="mo-9"
+    )
     response = await client.post(SUBSCRIPTIONS, json=SIGN_UP, headers=officer)
     assert (await response.json())["opt_out_lifted"] is True
-    subscriber = await store.subscriber("+5016012345")
+    subscriber = await store.subscriptions.subscriber("+5016012345")
     assert subscriber is not None
     assert subscriber.opted_out_at is None
-    actions = [(e.action, e.source) for e in await store.history("+5016012345")]
+    actions = [(e.action, e.source) for e in await store.subscriptions.history("+5016012345")]
     assert actions[1:3] == [(Action.UNSTOP, Source.ASSISTED), (Action.JOIN, Source.ASSISTED)]
 
 
@@ -85,9 +87,9 @@ async def test_an_assisted_removal_is_recorded_with_its_consent_source(
         response = await client.delete(SUBSCRIPTIONS, json=LEAVE, headers=officer)
         assert response.status == 200
         assert await response.json() == {"msisdn": "+5016012345", "service": "HEALTH", "left": left}
-    last = (await gateway.subscriptions.history("+5016012345"))[-1]
+    last = (await gateway.store.subscriptions.history("+5016012345"))[-1]
     assert (last.action, last.source, last.consent) == (Action.LEAVE, Source.ASSISTED, CONSENT)
-    assert await gateway.subscriptions.subscriptions("+5016012345") == []
+    assert await gateway.store.subscriptions.subscriptions("+5016012345") == []
 
 
 @pytest.mark.parametrize(
@@ -144,7 +146,7 @@ async def test_an_officer_of_another_ministry_is_403(
     ):
         error = await error_of(response, 403)
         assert (error["code"], error["field"]) == ("forbidden", "service")
-    assert await gateway.subscriptions.history("+5016012345") == []
+    assert await gateway.store.subscriptions.history("+5016012345") == []
 
 
 @pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.OPERATOR], ids=str)
@@ -191,9 +193,11 @@ CSV = """msisdn,language
 async def test_an_import_reports_every_row(
     client: Client, gateway: Gateway, officer: dict[str, str]
 ) -> None:
-    store, now = gateway.subscriptions, datetime.now(UTC)
-    await store.join("+5016010003", "HEALTH", at=now, source=Source.SMS, consent="mo-1")
-    await store.stop_all("+5016010005", at=now, source=Source.SMS, consent="mo-2")
+    store, now = gateway.store, datetime.now(UTC)
+    await store.subscriptions.join(
+        "+5016010003", "HEALTH", at=now, source=Source.SMS, consent="mo-1"
+    )
+    await store.subscriptions.stop_all("+5016010005", at=now, source=Source.SMS, consent="mo-2")
     response = await client.post(_import(), data=CSV.encode(), headers=officer)
     assert response.status == 200
     report = await response.json()
@@ -214,11 +218,11 @@ async def test_an_import_reports_every_row(
     }
     assert "is not a valid phone number" in reasons[5]
     assert "'fr' is not one of the languages en, es" in reasons[8]
-    assert await store.audience_size("HEALTH") == 3
-    subscriber = await store.subscriber("+5016010002")
+    assert await store.subscriptions.audience_size("HEALTH") == 3
+    subscriber = await store.subscriptions.subscriber("+5016010002")
     assert subscriber is not None
     assert subscriber.language == "es"
-    join = (await store.history("+5016010001"))[0]
+    join = (await store.subscriptions.history("+5016010001"))[0]
     assert (join.action, join.source, join.consent) == (
         Action.JOIN, Source.IMPORT, "list:moh-2026.csv"
     )  # fmt: skip
@@ -251,7 +255,7 @@ async def test_a_large_import_is_streamed_past_the_body_limit_in_chunks(
         "already": repeats,
     }
     assert report["rejected_total"] == 0
-    assert await gateway.subscriptions.audience_size("HEALTH") == rows - repeats
+    assert await gateway.store.subscriptions.audience_size("HEALTH") == rows - repeats
 
 
 async def test_the_rejected_rows_listed_are_capped(client: Client, officer: dict[str, str]) -> None:
@@ -293,7 +297,7 @@ async def test_an_import_without_consent_or_header_is_400(
 ) -> None:
     error = await error_of(await client.post(url, data=body.encode(), headers=officer), 400)
     assert (error["code"], error["field"]) == ("invalid", field)
-    assert await gateway.subscriptions.audience_size("HEALTH") == 0
+    assert await gateway.store.subscriptions.audience_size("HEALTH") == 0
 
 
 async def test_an_import_into_an_unknown_or_inactive_service_is_refused(

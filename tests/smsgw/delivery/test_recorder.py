@@ -34,9 +34,9 @@ def _receipt(
 
 
 async def _states(store: SqliteStore, message: Message) -> tuple[MessageState, list[str]]:
-    stored = await store.get_message(message.id)
+    stored = await store.messages.get_message(message.id)
     assert stored is not None
-    return stored.state, [event.state for event in await store.message_history(message.id)]
+    return stored.state, [event.state for event in await store.messages.message_history(message.id)]
 
 
 async def test_a_submitted_then_delivered_message_is_delivered(
@@ -48,7 +48,7 @@ async def test_a_submitted_then_delivered_message_is_delivered(
     assert await _states(store, message) == ("submitted", ["queued", "submitted"])
     await recorder.received(_receipt("a1"))
     assert await _states(store, message) == ("delivered", ["queued", "submitted", "delivered"])
-    stored = await store.get_message(message.id)
+    stored = await store.messages.get_message(message.id)
     assert stored is not None
     assert (stored.channel, stored.error) == ("btl-1", None)
 
@@ -62,7 +62,7 @@ async def test_a_receipt_before_its_submit_response_is_kept_and_matched_later(
     recorder.segment_submitted(_segment(message, "a2"))
     await recorder.flush()
     assert await _states(store, message) == ("delivered", ["queued", "submitted", "delivered"])
-    assert await store.purge_unmatched(message.created_at + timedelta(days=1)) == []
+    assert await store.delivery.purge_unmatched(message.created_at + timedelta(days=1)) == []
 
 
 async def test_a_receipt_and_its_submit_in_one_batch_match_whatever_their_order(
@@ -96,7 +96,7 @@ async def test_a_two_part_message_is_delivered_only_when_both_parts_are(
     state, history = await _states(store, message)
     assert state == "delivered"
     assert history == ["queued", "submitted", "delivered", "delivered", "delivered"]
-    details = [event.detail for event in await store.message_history(message.id)]
+    details = [event.detail for event in await store.messages.message_history(message.id)]
     assert details[2:4] == ["part 1/2", "part 2/2"]
 
 
@@ -108,7 +108,7 @@ async def test_one_failed_part_fails_the_message_with_the_carrier_error(
     recorder.segment_submitted(_segment(message, "c2", part=2))
     await recorder.received(_receipt("c1"))
     await recorder.received(_receipt("c2", ReceiptState.UNDELIVERABLE, "034"))
-    stored = await store.get_message(message.id)
+    stored = await store.messages.get_message(message.id)
     assert stored is not None
     assert (stored.state, stored.error) == ("undeliverable", "034")
     await recorder.received(_receipt("c2", DELIVERED))  # a late contradicting receipt
@@ -159,7 +159,7 @@ async def test_sender_outcomes_change_state_only_of_unfinished_messages(
     recorder.outcome(Outcome(message.id, "rejected", MessageState.REJECTED, "no_route"))
     recorder.outcome(Outcome(message.id, "expired", MessageState.EXPIRED, "too late"))
     await recorder.flush()
-    stored = await store.get_message(message.id)
+    stored = await store.messages.get_message(message.id)
     assert stored is not None
     assert (stored.state, stored.error) == ("rejected", "no_route")
     assert (await _states(store, message))[1] == [
@@ -191,12 +191,12 @@ async def test_many_messages_in_few_batches_all_end_delivered(
     for i, message in enumerate(messages):
         recorder.segment_submitted(_segment(message, f"{i:x}"))
     await asyncio.gather(*(recorder.received(_receipt(f"{i:x}")) for i in range(len(messages))))
-    states = {(await store.get_message(m.id)).state for m in messages[::97]}  # type: ignore[union-attr]
+    states = {(await store.messages.get_message(m.id)).state for m in messages[::97]}  # type: ignore[union-attr]
     assert states == {"delivered"}
 
 
 async def test_old_unmatched_receipts_are_dropped_and_logged(store: SqliteStore) -> None:
-    recorder = Recorder(store, {}, unmatched_keep=timedelta(0))
+    recorder = Recorder(store.delivery, {}, unmatched_keep=timedelta(0))
     await recorder.start()
     try:
         await recorder.received(_receipt("f1"))
@@ -210,10 +210,10 @@ async def test_old_unmatched_receipts_are_dropped_and_logged(store: SqliteStore)
 
 
 async def test_closing_stores_what_is_pending(store: SqliteStore) -> None:
-    recorder = Recorder(store, {}, flush_interval=60)
+    recorder = Recorder(store.delivery, {}, flush_interval=60)
     await recorder.start()
     message = new_message()
     queued = recorder.message_queued(message)
     await recorder.close()
     assert queued.done()
-    assert await store.get_message(message.id) is not None
+    assert await store.messages.get_message(message.id) is not None

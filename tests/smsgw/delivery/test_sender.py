@@ -48,7 +48,7 @@ def btl(channels: list[SmppChannel]) -> SmppChannel:
 async def _sender(
     store: SqliteStore, recorder: Recorder, channels: list[SmppChannel], policy: RetryPolicy
 ) -> Sender:
-    return Sender(Router(channels), store, recorder, short_code="1515", policy=policy)
+    return Sender(Router(channels), store.messages, recorder, short_code="1515", policy=policy)
 
 
 @pytest.fixture
@@ -64,13 +64,13 @@ async def _settled(sender: Sender, recorder: Recorder, store: SqliteStore, id_: 
     async with asyncio.timeout(WAIT):
         await sender.join()
         await recorder.flush()
-    message = await store.get_message(id_)
+    message = await store.messages.get_message(id_)
     assert message is not None
     return message
 
 
 async def _history(store: SqliteStore, id_: str) -> list[tuple[str, str | None]]:
-    return [(event.state, event.detail) for event in await store.message_history(id_)]
+    return [(event.state, event.detail) for event in await store.messages.message_history(id_)]
 
 
 async def test_a_message_goes_to_the_carrier_of_its_prefix(
@@ -216,7 +216,7 @@ async def test_stopping_ends_a_waiting_retry_at_once_and_keeps_the_message_queue
     async with asyncio.timeout(1):  # far less than the retry's 60 s or the 5 s shutdown grace
         await sender.stop()
         await recorder.flush()
-    message = await store.get_message(created.id)
+    message = await store.messages.get_message(created.id)
     assert message is not None
     assert message.state == "queued"
     sender.submit(message)  # ignored once stopped
@@ -239,7 +239,7 @@ async def test_a_send_failing_during_shutdown_stays_queued_and_is_not_retried(
         await sender.stop()
 
     await recorder.flush()
-    message = await store.get_message(created.id)
+    message = await store.messages.get_message(created.id)
     assert message is not None
     assert message.state == "queued"  # the next start sends it
     await asyncio.sleep(0.1)  # a retry would have gone by now (first delay 0.01 s)

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from smsgw.broadcasts.model import Broadcast, BroadcastState, Priority
+from smsgw.broadcasts.model import Broadcast, BroadcastState
+from smsgw.delivery.outbox import Priority
 from smsgw.kpis.figures import Period
 from smsgw.storage.sqlite import SqliteStore
 from smsgw.storage.sqlite import kpis as kpi_sql
-from smsgw.storage.sqlite.delivery import timestamp
+from smsgw.storage.sqlite.times import timestamp
 from subscriptions.models import Service
 
 NOW = datetime.now(UTC)
@@ -37,8 +38,8 @@ ROWS = [
 @pytest.fixture
 async def outbox(store: SqliteStore, tmp_path: Path) -> AsyncIterator[sqlite3.Connection]:
     """ROWS in the outbox of a broadcast of this year with 1 SMS in English, 3 in Spanish."""
-    await store.add_service(Service("HEALTH", "health", {"en": "Health"}))
-    broadcast = await store.add_broadcast(
+    await store.catalogue.add_service(Service("HEALTH", "health", {"en": "Health"}))
+    broadcast = await store.broadcasts.add_broadcast(
         Broadcast(id=0, service="HEALTH", ministry="health", texts={"en": "a", "es": "b"},
                   segments={"en": 1, "es": 3}, encodings={"en": "gsm7", "es": "ucs2"},
                   default_language="en", priority=Priority.NORMAL, state=BroadcastState.DONE,
@@ -61,14 +62,16 @@ async def outbox(store: SqliteStore, tmp_path: Path) -> AsyncIterator[sqlite3.Co
 async def test_sent_messages_are_those_a_carrier_accepted_in_their_language(
     store: SqliteStore, outbox: sqlite3.Connection
 ) -> None:
-    totals = await store.delivery_totals(THIS_YEAR)
+    totals = await store.kpis.delivery_totals(THIS_YEAR)
 
     assert (totals.audience, totals.delivered, totals.cancelled) == (10, 4, 1)
     # 4 delivered (3 × 1 SMS in English, 1 × 3 in Spanish), undeliverable and expired in Spanish
     assert totals.segments == 3 + 3 + 3 + 3
     assert totals.median_delivery_s == pytest.approx(2.0, abs=1e-3)
     assert not totals.sampled
-    nothing = await store.delivery_totals(Period("0", NOW - timedelta(days=400), THIS_YEAR.start))
+    nothing = await store.kpis.delivery_totals(
+        Period("0", NOW - timedelta(days=400), THIS_YEAR.start)
+    )
     assert (nothing.audience, nothing.segments, nothing.median_delivery_s) == (0, 0, None)
 
 

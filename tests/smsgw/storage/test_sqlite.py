@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from channels.base import DeliveryReceipt, ReceiptState
+from smsgw.access.tokens import Role, hash_secret, issue
 from smsgw.delivery.message import DeliveryBatch
 from smsgw.delivery.recorder import Recorder
 from smsgw.storage.sqlite import SqliteStore
 from smsgw.storage.sqlite.migrations import LATEST
-from smsgw.tokens import Role, hash_secret, issue
 from tests.smsgw.testbed import new_message
 
 
@@ -40,12 +40,12 @@ async def test_a_token_is_found_by_the_hash_of_its_secret(
 ) -> None:
     now = datetime.now(UTC)
     secret, token = issue(Role.OFFICER, now=now, ministry="health", expires_days=30)
-    await store.add_token(token)
-    found = await store.token_by_hash(hash_secret(secret))
+    await store.tokens.add_token(token)
+    found = await store.tokens.token_by_hash(hash_secret(secret))
     assert found == token
     assert found.usable(now)
     assert not found.usable(now + timedelta(days=31))
-    assert await store.token_by_hash(hash_secret("smsgw_other")) is None
+    assert await store.tokens.token_by_hash(hash_secret("smsgw_other")) is None
     assert secret not in str(_rows(tmp_path / "store.db", "SELECT * FROM api_tokens"))
 
 
@@ -54,11 +54,11 @@ async def test_a_stored_message_reads_back_with_its_first_history_row(
 ) -> None:
     message = new_message()
     await recorder.message_queued(message)
-    assert await store.get_message(message.id) == message
-    (event,) = await store.message_history(message.id)
+    assert await store.messages.get_message(message.id) == message
+    (event,) = await store.messages.message_history(message.id)
     assert (event.state, event.at) == ("queued", message.created_at)
-    assert await store.queued_messages() == [message]
-    assert await store.get_message("nope") is None
+    assert await store.messages.queued_messages() == [message]
+    assert await store.messages.get_message("nope") is None
 
 
 async def test_unmatched_receipts_older_than_the_cut_off_are_purged(store: SqliteStore) -> None:
@@ -67,8 +67,8 @@ async def test_unmatched_receipts_older_than_the_cut_off_are_purged(store: Sqlit
             ("btl", DeliveryReceipt("ff01", ReceiptState.DELIVERED, "000", "btl-1"), time.time())
         ]
     )
-    await store.record(batch)
-    assert await store.purge_unmatched(datetime.now(UTC) - timedelta(minutes=10)) == []
-    (dropped,) = await store.purge_unmatched(datetime.now(UTC) + timedelta(seconds=1))
+    await store.delivery.record(batch)
+    assert await store.delivery.purge_unmatched(datetime.now(UTC) - timedelta(minutes=10)) == []
+    (dropped,) = await store.delivery.purge_unmatched(datetime.now(UTC) + timedelta(seconds=1))
     assert (dropped.carrier, dropped.carrier_id, dropped.state) == ("btl", "ff01", "delivered")
-    assert await store.purge_unmatched(datetime.now(UTC) + timedelta(seconds=1)) == []
+    assert await store.delivery.purge_unmatched(datetime.now(UTC) + timedelta(seconds=1)) == []

@@ -50,7 +50,7 @@ def service(keyword: str, *aliases: str, active: bool = True) -> Service:
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     store = await SqliteStore.open(tmp_path / "subscriptions.db")
     for keyword, alias in (("HEALTH", "SALUD"), ("WEATHER", "CLIMA"), ("JOBS", "TRABAJO")):
-        await store.add_service(service(keyword, alias))
+        await store.catalogue.add_service(service(keyword, alias))
     yield store
     await store.close()
 
@@ -61,11 +61,11 @@ def rows(path: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
 
 
 async def actions(store: SqliteStore, msisdn: str) -> list[tuple[Action, str | None, str | None]]:
-    return [(e.action, e.service, e.detail) for e in await store.history(msisdn)]
+    return [(e.action, e.service, e.detail) for e in await store.subscriptions.history(msisdn)]
 
 
 async def active(store: SqliteStore, msisdn: str) -> list[str]:
-    return [s.service for s in await store.subscriptions(msisdn)]
+    return [s.service for s in await store.subscriptions.subscriptions(msisdn)]
 
 
 # ---------------------------------------------------------------- catalogue
@@ -75,13 +75,13 @@ async def test_a_service_reads_back_as_stored_with_its_aliases_in_order(
     store: SqliteStore,
 ) -> None:
     edu = service("EDUCATION", "EDU", "ESCUELA", "SKUL", active=False)
-    await store.add_service(edu)
-    assert await store.service("EDUCATION") == edu
-    assert await store.service("EDU") is None  # an alias is not a keyword
-    assert await store.service("NOPE") is None
-    listed = await store.services()
+    await store.catalogue.add_service(edu)
+    assert await store.catalogue.service("EDUCATION") == edu
+    assert await store.catalogue.service("EDU") is None  # an alias is not a keyword
+    assert await store.catalogue.service("NOPE") is None
+    listed = await store.catalogue.services()
     assert [s.keyword for s in listed] == ["EDUCATION", "HEALTH", "JOBS", "WEATHER"]
-    assert [s.keyword for s in await store.services(active_only=True)] == [
+    assert [s.keyword for s in await store.catalogue.services(active_only=True)] == [
         "HEALTH",
         "JOBS",
         "WEATHER",
@@ -92,10 +92,10 @@ async def test_replacing_a_service_changes_it_and_frees_its_old_aliases(
     store: SqliteStore,
 ) -> None:
     new = service("HEALTH", "SANTE", "HEALTHY", active=False)
-    await store.replace_service(new)
-    assert await store.service("HEALTH") == new
-    await store.add_service(service("CLINIC", "SALUD"))  # SALUD is free again
-    assert (await store.service("CLINIC")) == service("CLINIC", "SALUD")
+    await store.catalogue.replace_service(new)
+    assert await store.catalogue.service("HEALTH") == new
+    await store.catalogue.add_service(service("CLINIC", "SALUD"))  # SALUD is free again
+    assert (await store.catalogue.service("CLINIC")) == service("CLINIC", "SALUD")
 
 
 @pytest.mark.parametrize(
@@ -122,29 +122,29 @@ async def test_a_word_that_already_names_a_service_is_refused(
 ) -> None:
     before = rows(tmp_path / "subscriptions.db", "SELECT * FROM service_words ORDER BY word")
     with pytest.raises(ServiceConflict):
-        await store.add_service(taken)
+        await store.catalogue.add_service(taken)
     assert (
         rows(tmp_path / "subscriptions.db", "SELECT * FROM service_words ORDER BY word") == before
     )
-    assert [s.keyword for s in await store.services()] == ["HEALTH", "JOBS", "WEATHER"]
+    assert [s.keyword for s in await store.catalogue.services()] == ["HEALTH", "JOBS", "WEATHER"]
 
 
 async def test_the_conflict_names_the_word_and_its_owner(store: SqliteStore) -> None:
     with pytest.raises(ServiceConflict, match=r"CLIMA \(service WEATHER\)"):
-        await store.add_service(service("ALERTS", "HURRICANE", "CLIMA"))
+        await store.catalogue.add_service(service("ALERTS", "HURRICANE", "CLIMA"))
 
 
 async def test_replacing_with_another_services_alias_is_refused_and_keeps_the_old_version(
     store: SqliteStore,
 ) -> None:
     with pytest.raises(ServiceConflict, match="CLIMA"):
-        await store.replace_service(service("HEALTH", "SALUD", "CLIMA"))
-    assert await store.service("HEALTH") == service("HEALTH", "SALUD")
+        await store.catalogue.replace_service(service("HEALTH", "SALUD", "CLIMA"))
+    assert await store.catalogue.service("HEALTH") == service("HEALTH", "SALUD")
 
 
 async def test_replacing_an_unknown_service_is_a_lookup_error(store: SqliteStore) -> None:
     with pytest.raises(LookupError):
-        await store.replace_service(service("NOPE"))
+        await store.catalogue.replace_service(service("NOPE"))
 
 
 # ---------------------------------------------------------------- joining and leaving
@@ -154,11 +154,13 @@ async def test_join_leave_rejoin_keeps_the_whole_history(
     store: SqliteStore, tmp_path: Path
 ) -> None:
     n = number(1)
-    assert await store.join(n, "HEALTH", at=at(0), source=SMS, consent="mo-1")
-    assert await store.leave(n, "HEALTH", at=at(1), source=SMS, consent="mo-2")
-    assert await store.join(n, "HEALTH", at=at(2), source=Source.ASSISTED, consent="centre:ow")
+    assert await store.subscriptions.join(n, "HEALTH", at=at(0), source=SMS, consent="mo-1")
+    assert await store.subscriptions.leave(n, "HEALTH", at=at(1), source=SMS, consent="mo-2")
+    assert await store.subscriptions.join(
+        n, "HEALTH", at=at(2), source=Source.ASSISTED, consent="centre:ow"
+    )
 
-    events = await store.history(n)
+    events = await store.subscriptions.history(n)
     assert [(e.action, e.service, e.at, e.source, e.consent) for e in events] == [
         (Action.JOIN, "HEALTH", at(0), SMS, "mo-1"),
         (Action.LEAVE, "HEALTH", at(1), SMS, "mo-2"),
@@ -176,7 +178,7 @@ async def test_join_leave_rejoin_keeps_the_whole_history(
     ]
     assert [(r[3] is not None, r[4]) for r in stored] == [(True, 0), (False, 0)]
     assert datetime.fromisoformat(str(stored[0][3])) == at(1)
-    (now,) = await store.subscriptions(n)
+    (now,) = await store.subscriptions.subscriptions(n)
     assert (now.service, now.subscribed_at, now.source, now.left_at) == (
         "HEALTH",
         at(2),
@@ -189,28 +191,34 @@ async def test_joining_twice_or_leaving_what_one_is_not_in_changes_nothing(
     store: SqliteStore,
 ) -> None:
     n = number(1)
-    assert await store.join(n, "HEALTH", at=at(0), source=SMS, consent="mo-1")
-    assert not await store.join(n, "HEALTH", at=at(1), source=SMS, consent="mo-2", language="es")
-    assert not await store.leave(n, "WEATHER", at=at(2), source=SMS, consent="mo-3")
-    assert not await store.leave(number(2), "WEATHER", at=at(2), source=SMS, consent="mo-4")
+    assert await store.subscriptions.join(n, "HEALTH", at=at(0), source=SMS, consent="mo-1")
+    assert not await store.subscriptions.join(
+        n, "HEALTH", at=at(1), source=SMS, consent="mo-2", language="es"
+    )
+    assert not await store.subscriptions.leave(n, "WEATHER", at=at(2), source=SMS, consent="mo-3")
+    assert not await store.subscriptions.leave(
+        number(2), "WEATHER", at=at(2), source=SMS, consent="mo-4"
+    )
     assert await actions(store, n) == [(Action.JOIN, "HEALTH", None)]
-    assert await store.history(number(2)) == []
-    subscriber = await store.subscriber(n)
+    assert await store.subscriptions.history(number(2)) == []
+    subscriber = await store.subscriptions.subscriber(n)
     assert subscriber is not None
     assert (subscriber.language, subscriber.created_at) == (None, at(0))
 
 
 async def test_joining_an_unknown_service_is_a_lookup_error(store: SqliteStore) -> None:
     with pytest.raises(LookupError):
-        await store.join(number(1), "NOPE", at=at(0), source=SMS, consent="mo-1")
-    assert await store.subscriber(number(1)) is None
+        await store.subscriptions.join(number(1), "NOPE", at=at(0), source=SMS, consent="mo-1")
+    assert await store.subscriptions.subscriber(number(1)) is None
 
 
 async def test_subscriptions_lists_the_active_ones_oldest_first(store: SqliteStore) -> None:
     n = number(1)
     for minute, keyword in enumerate(("WEATHER", "HEALTH", "JOBS")):
-        await store.join(n, keyword, at=at(minute), source=SMS, consent=f"mo-{minute}")
-    await store.leave(n, "HEALTH", at=at(5), source=SMS, consent="mo-5")
+        await store.subscriptions.join(
+            n, keyword, at=at(minute), source=SMS, consent=f"mo-{minute}"
+        )
+    await store.subscriptions.leave(n, "HEALTH", at=at(5), source=SMS, consent="mo-5")
     assert await active(store, n) == ["WEATHER", "JOBS"]
 
 
@@ -219,29 +227,37 @@ async def test_subscriptions_lists_the_active_ones_oldest_first(store: SqliteSto
 
 async def test_stop_all_from_a_number_never_seen_opts_it_out(store: SqliteStore) -> None:
     n = number(9)
-    assert await store.stop_all(n, at=at(0), source=SMS, consent="mo-1") == []
-    subscriber = await store.subscriber(n)
+    assert await store.subscriptions.stop_all(n, at=at(0), source=SMS, consent="mo-1") == []
+    subscriber = await store.subscriptions.subscriber(n)
     assert subscriber is not None
     assert (subscriber.opted_out_at, subscriber.created_at) == (at(0), at(0))
     assert await actions(store, n) == [(Action.STOP_ALL, None, None)]
     # a second STOP changes nothing and records nothing
-    assert await store.stop_all(n, at=at(1), source=SMS, consent="mo-2") == []
+    assert await store.subscriptions.stop_all(n, at=at(1), source=SMS, consent="mo-2") == []
     assert await actions(store, n) == [(Action.STOP_ALL, None, None)]
 
 
 async def test_unstop_rejoins_exactly_what_the_stop_left(store: SqliteStore) -> None:
     n = number(1)
     for keyword in ("HEALTH", "WEATHER", "JOBS"):
-        await store.join(n, keyword, at=at(0), source=SMS, consent="mo-1")
-    await store.leave(n, "JOBS", at=at(1), source=SMS, consent="mo-2")
+        await store.subscriptions.join(n, keyword, at=at(0), source=SMS, consent="mo-1")
+    await store.subscriptions.leave(n, "JOBS", at=at(1), source=SMS, consent="mo-2")
 
-    assert await store.stop_all(n, at=at(2), source=SMS, consent="mo-3") == ["HEALTH", "WEATHER"]
-    assert await store.subscriptions(n) == []
-    assert await store.unstop(n, at=at(3), source=SMS, consent="mo-4") == ["HEALTH", "WEATHER"]
+    assert await store.subscriptions.stop_all(n, at=at(2), source=SMS, consent="mo-3") == [
+        "HEALTH",
+        "WEATHER",
+    ]
+    assert await store.subscriptions.subscriptions(n) == []
+    assert await store.subscriptions.unstop(n, at=at(3), source=SMS, consent="mo-4") == [
+        "HEALTH",
+        "WEATHER",
+    ]
 
     assert sorted(await active(store, n)) == ["HEALTH", "WEATHER"]
-    assert {s.subscribed_at for s in await store.subscriptions(n)} == {at(3)}  # new rows
-    subscriber = await store.subscriber(n)
+    assert {s.subscribed_at for s in await store.subscriptions.subscriptions(n)} == {
+        at(3)
+    }  # new rows
+    subscriber = await store.subscriptions.subscriber(n)
     assert subscriber is not None
     assert subscriber.opted_out_at is None
     assert (await actions(store, n))[-2:] == [
@@ -249,21 +265,21 @@ async def test_unstop_rejoins_exactly_what_the_stop_left(store: SqliteStore) -> 
         (Action.UNSTOP, None, "HEALTH WEATHER"),
     ]
     # no longer opted out: a second UNSTOP is a no-op
-    assert await store.unstop(n, at=at(4), source=SMS, consent="mo-5") == []
-    assert len(await store.history(n)) == 6
+    assert await store.subscriptions.unstop(n, at=at(4), source=SMS, consent="mo-5") == []
+    assert len(await store.subscriptions.history(n)) == 6
 
 
 async def test_join_after_stop_lifts_the_opt_out_but_rejoins_only_that_service(
     store: SqliteStore,
 ) -> None:
     n = number(1)
-    await store.join(n, "HEALTH", at=at(0), source=SMS, consent="mo-1")
-    await store.join(n, "WEATHER", at=at(0), source=SMS, consent="mo-2")
-    await store.stop_all(n, at=at(1), source=SMS, consent="mo-3")
+    await store.subscriptions.join(n, "HEALTH", at=at(0), source=SMS, consent="mo-1")
+    await store.subscriptions.join(n, "WEATHER", at=at(0), source=SMS, consent="mo-2")
+    await store.subscriptions.stop_all(n, at=at(1), source=SMS, consent="mo-3")
 
-    assert await store.join(n, "HEALTH", at=at(2), source=SMS, consent="mo-4")
+    assert await store.subscriptions.join(n, "HEALTH", at=at(2), source=SMS, consent="mo-4")
     assert await active(store, n) == ["HEALTH"]
-    subscriber = await store.subscriber(n)
+    subscriber = await store.subscriptions.subscriber(n)
     assert subscriber is not None
     assert subscriber.opted_out_at is None
     assert (await actions(store, n))[-2:] == [
@@ -271,18 +287,20 @@ async def test_join_after_stop_lifts_the_opt_out_but_rejoins_only_that_service(
         (Action.JOIN, "HEALTH", None),
     ]
     # the STOP is lifted: a later UNSTOP has nothing to rejoin
-    assert await store.unstop(n, at=at(3), source=SMS, consent="mo-5") == []
+    assert await store.subscriptions.unstop(n, at=at(3), source=SMS, consent="mo-5") == []
     assert await active(store, n) == ["HEALTH"]
 
 
 async def test_unstop_follows_only_the_last_stop(store: SqliteStore) -> None:
     n = number(1)
-    await store.join(n, "HEALTH", at=at(0), source=SMS, consent="mo-1")
-    await store.join(n, "WEATHER", at=at(0), source=SMS, consent="mo-2")
-    await store.stop_all(n, at=at(1), source=SMS, consent="mo-3")  # leaves both
-    await store.join(n, "JOBS", at=at(2), source=SMS, consent="mo-4")  # lifts the STOP
-    assert await store.stop_all(n, at=at(3), source=SMS, consent="mo-5") == ["JOBS"]
-    assert await store.unstop(n, at=at(4), source=SMS, consent="mo-6") == ["JOBS"]
+    await store.subscriptions.join(n, "HEALTH", at=at(0), source=SMS, consent="mo-1")
+    await store.subscriptions.join(n, "WEATHER", at=at(0), source=SMS, consent="mo-2")
+    await store.subscriptions.stop_all(n, at=at(1), source=SMS, consent="mo-3")  # leaves both
+    await store.subscriptions.join(
+        n, "JOBS", at=at(2), source=SMS, consent="mo-4"
+    )  # lifts the STOP
+    assert await store.subscriptions.stop_all(n, at=at(3), source=SMS, consent="mo-5") == ["JOBS"]
+    assert await store.subscriptions.unstop(n, at=at(4), source=SMS, consent="mo-6") == ["JOBS"]
     assert await active(store, n) == ["JOBS"]
 
 
@@ -307,20 +325,26 @@ async def test_a_join_sets_the_language_only_when_the_subscriber_has_none(
     events: list[Action],
 ) -> None:
     n = number(1)
-    await store.join(n, "HEALTH", at=at(0), source=SMS, consent="mo-1", language=first)
-    await store.join(n, "WEATHER", at=at(1), source=SMS, consent="mo-2", language=second)
-    subscriber = await store.subscriber(n)
+    await store.subscriptions.join(
+        n, "HEALTH", at=at(0), source=SMS, consent="mo-1", language=first
+    )
+    await store.subscriptions.join(
+        n, "WEATHER", at=at(1), source=SMS, consent="mo-2", language=second
+    )
+    subscriber = await store.subscriptions.subscriber(n)
     assert subscriber is not None
     assert subscriber.language == expected
-    assert [e.action for e in await store.history(n)] == events
+    assert [e.action for e in await store.subscriptions.history(n)] == events
 
 
 async def test_set_language_records_a_change_and_ignores_a_repeat(store: SqliteStore) -> None:
     n = number(1)
-    await store.set_language(n, "es", at=at(0), source=SMS, consent="mo-1")  # never seen before
-    await store.set_language(n, "es", at=at(1), source=SMS, consent="mo-2")
-    await store.set_language(n, "en", at=at(2), source=SMS, consent="mo-3")
-    subscriber = await store.subscriber(n)
+    await store.subscriptions.set_language(
+        n, "es", at=at(0), source=SMS, consent="mo-1"
+    )  # never seen before
+    await store.subscriptions.set_language(n, "es", at=at(1), source=SMS, consent="mo-2")
+    await store.subscriptions.set_language(n, "en", at=at(2), source=SMS, consent="mo-3")
+    subscriber = await store.subscriptions.subscriber(n)
     assert subscriber is not None
     assert (subscriber.language, subscriber.opted_out_at) == ("en", None)
     assert await actions(store, n) == [
@@ -336,20 +360,22 @@ async def test_the_audience_leaves_out_opted_out_and_departed_subscribers(
     store: SqliteStore,
 ) -> None:
     for n in range(1, 7):
-        await store.join(number(n), "HEALTH", at=at(0), source=SMS, consent=f"mo-{n}")
-    await store.join(number(1), "WEATHER", at=at(0), source=SMS, consent="mo-w", language="es")
-    await store.join(number(7), "WEATHER", at=at(0), source=SMS, consent="mo-7")
-    await store.leave(number(2), "HEALTH", at=at(1), source=SMS, consent="mo-8")
-    await store.stop_all(number(3), at=at(1), source=SMS, consent="mo-9")
+        await store.subscriptions.join(number(n), "HEALTH", at=at(0), source=SMS, consent=f"mo-{n}")
+    await store.subscriptions.join(
+        number(1), "WEATHER", at=at(0), source=SMS, consent="mo-w", language="es"
+    )
+    await store.subscriptions.join(number(7), "WEATHER", at=at(0), source=SMS, consent="mo-7")
+    await store.subscriptions.leave(number(2), "HEALTH", at=at(1), source=SMS, consent="mo-8")
+    await store.subscriptions.stop_all(number(3), at=at(1), source=SMS, consent="mo-9")
 
-    audience = [s async for batch in store.audience("HEALTH") for s in batch]
+    audience = [s async for batch in store.subscriptions.audience("HEALTH") for s in batch]
     assert [s.msisdn for s in audience] == [number(n) for n in (1, 4, 5, 6)]
     assert audience[0].language == "es"
     assert {s.opted_out_at for s in audience} == {None}
-    assert await store.audience_size("HEALTH") == 4
-    assert await store.audience_size("WEATHER") == 2
-    assert await store.audience_size("JOBS") == 0
-    assert [b async for b in store.audience("JOBS")] == []
+    assert await store.subscriptions.audience_size("HEALTH") == 4
+    assert await store.subscriptions.audience_size("WEATHER") == 2
+    assert await store.subscriptions.audience_size("JOBS") == 0
+    assert [b async for b in store.subscriptions.audience("JOBS")] == []
 
 
 @pytest.mark.parametrize(
@@ -361,11 +387,11 @@ async def test_the_audience_comes_in_batches_with_every_subscriber_once(
     store: SqliteStore, subscribers: int, batch: int, sizes: list[int]
 ) -> None:
     numbers = [number(n) for n in range(subscribers, 0, -1)]  # joined in reverse order
-    counts = await store.join_many(
+    counts = await store.subscriptions.join_many(
         [(n, None) for n in numbers], "HEALTH", at=at(0), source=Source.IMPORT, consent="f.csv"
     )
     assert counts.joined == subscribers
-    batches = [list(b) async for b in store.audience("HEALTH", batch=batch)]
+    batches = [list(b) async for b in store.subscriptions.audience("HEALTH", batch=batch)]
     assert [len(b) for b in batches] == sizes
     assert [s.msisdn for b in batches for s in b] == sorted(numbers)
 
@@ -374,13 +400,15 @@ async def test_writes_between_audience_batches_take_effect_in_the_later_batches(
     store: SqliteStore,
 ) -> None:
     for n in range(1, 7):
-        await store.join(number(n), "HEALTH", at=at(0), source=SMS, consent=f"mo-{n}")
+        await store.subscriptions.join(number(n), "HEALTH", at=at(0), source=SMS, consent=f"mo-{n}")
     seen: list[str] = []
-    async for batch in store.audience("HEALTH", batch=2):
+    async for batch in store.subscriptions.audience("HEALTH", batch=2):
         seen += [s.msisdn for s in batch]
         if len(seen) == 2:  # a STOP and a JOIN arrive mid-broadcast
-            await store.stop_all(number(5), at=at(1), source=SMS, consent="mo-stop")
-            await store.join(number(9), "HEALTH", at=at(1), source=SMS, consent="mo-join")
+            await store.subscriptions.stop_all(number(5), at=at(1), source=SMS, consent="mo-stop")
+            await store.subscriptions.join(
+                number(9), "HEALTH", at=at(1), source=SMS, consent="mo-join"
+            )
     assert seen == [number(n) for n in (1, 2, 3, 4, 6, 9)]
 
 
@@ -390,14 +418,16 @@ async def test_writes_between_audience_batches_take_effect_in_the_later_batches(
 async def test_an_import_counts_joined_already_subscribed_and_opted_out_numbers(
     store: SqliteStore,
 ) -> None:
-    await store.join(number(1), "HEALTH", at=at(0), source=SMS, consent="mo-1")
-    await store.join(number(2), "HEALTH", at=at(0), source=SMS, consent="mo-2")
-    await store.stop_all(number(2), at=at(1), source=SMS, consent="mo-3")
-    await store.join(number(3), "WEATHER", at=at(0), source=SMS, consent="mo-4", language="en")
-    await store.join(number(4), "WEATHER", at=at(0), source=SMS, consent="mo-5")
-    before = {n: await store.history(number(n)) for n in (1, 2)}
+    await store.subscriptions.join(number(1), "HEALTH", at=at(0), source=SMS, consent="mo-1")
+    await store.subscriptions.join(number(2), "HEALTH", at=at(0), source=SMS, consent="mo-2")
+    await store.subscriptions.stop_all(number(2), at=at(1), source=SMS, consent="mo-3")
+    await store.subscriptions.join(
+        number(3), "WEATHER", at=at(0), source=SMS, consent="mo-4", language="en"
+    )
+    await store.subscriptions.join(number(4), "WEATHER", at=at(0), source=SMS, consent="mo-5")
+    before = {n: await store.subscriptions.history(number(n)) for n in (1, 2)}
 
-    counts = await store.join_many(
+    counts = await store.subscriptions.join_many(
         [
             (number(1), "es"),  # already subscribed
             (number(2), "es"),  # opted out
@@ -414,14 +444,14 @@ async def test_an_import_counts_joined_already_subscribed_and_opted_out_numbers(
     )
 
     assert counts == ImportCounts(joined=4, already=2, opted_out=1)
-    assert {n: await store.history(number(n)) for n in (1, 2)} == before
-    assert await store.subscriptions(number(2)) == []
+    assert {n: await store.subscriptions.history(number(n)) for n in (1, 2)} == before
+    assert await store.subscriptions.subscriptions(number(2)) == []
     for n, language in ((3, "en"), (4, "es"), (5, "es"), (6, None)):
-        subscriber = await store.subscriber(number(n))
+        subscriber = await store.subscriptions.subscriber(number(n))
         assert subscriber is not None
         assert subscriber.language == language
         assert "HEALTH" in await active(store, number(n))
-    (event,) = [e for e in await store.history(number(5)) if e.action is Action.JOIN]
+    (event,) = [e for e in await store.subscriptions.history(number(5)) if e.action is Action.JOIN]
     assert (event.service, event.at, event.source, event.consent) == (
         "HEALTH",
         at(2),
@@ -433,9 +463,9 @@ async def test_an_import_counts_joined_already_subscribed_and_opted_out_numbers(
         (Action.JOIN, "HEALTH", None),
         (Action.LANGUAGE, None, "es"),
     ]
-    assert await store.audience_size("HEALTH") == 5
+    assert await store.subscriptions.audience_size("HEALTH") == 5
     # the same import again joins nobody
-    again = await store.join_many(
+    again = await store.subscriptions.join_many(
         [(number(n), None) for n in range(1, 7)],
         "HEALTH",
         at=at(3),
@@ -447,10 +477,10 @@ async def test_an_import_counts_joined_already_subscribed_and_opted_out_numbers(
 
 async def test_an_import_into_an_unknown_service_stores_nothing(store: SqliteStore) -> None:
     with pytest.raises(LookupError):
-        await store.join_many(
+        await store.subscriptions.join_many(
             [(number(1), None)], "NOPE", at=at(0), source=Source.IMPORT, consent="f.csv"
         )
-    assert await store.subscriber(number(1)) is None
+    assert await store.subscriptions.subscriber(number(1)) is None
 
 
 # ---------------------------------------------------------------- the database's guarantees
@@ -464,16 +494,16 @@ async def test_an_import_into_an_unknown_service_stores_nothing(store: SqliteSto
 async def test_the_consent_history_cannot_be_rewritten(
     store: SqliteStore, tmp_path: Path, sql: str
 ) -> None:
-    await store.stop_all(number(1), at=at(0), source=SMS, consent="mo-1")
+    await store.subscriptions.stop_all(number(1), at=at(0), source=SMS, consent="mo-1")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         rows(tmp_path / "subscriptions.db", sql)
-    assert len(await store.history(number(1))) == 1
+    assert len(await store.subscriptions.history(number(1))) == 1
 
 
 async def test_one_active_subscription_per_number_and_service_is_enforced_by_the_database(
     store: SqliteStore, tmp_path: Path
 ) -> None:
-    await store.join(number(1), "HEALTH", at=at(0), source=SMS, consent="mo-1")
+    await store.subscriptions.join(number(1), "HEALTH", at=at(0), source=SMS, consent="mo-1")
     with pytest.raises(sqlite3.IntegrityError):
         rows(
             tmp_path / "subscriptions.db",
@@ -494,9 +524,9 @@ async def test_a_batch_applies_each_change_in_order_in_one_transaction(
     store: SqliteStore,
 ) -> None:
     a, b = number(1), number(2)
-    await store.set_language(a, "es", at=at(0), source=SMS, consent="mo-0")
+    await store.subscriptions.set_language(a, "es", at=at(0), source=SMS, consent="mo-0")
 
-    results = await store.apply([
+    results = await store.subscriptions.apply([
         change(ChangeKind.JOIN, a, 1, service="HEALTH", lookup=True),
         change(ChangeKind.JOIN, a, 2, service="HEALTH"),  # again: nothing to do
         change(ChangeKind.JOIN, b, 3, service="WEATHER", language="en"),
@@ -519,8 +549,8 @@ async def test_a_batch_applies_each_change_in_order_in_one_transaction(
     ]
     assert await active(store, a) == []
     assert await active(store, b) == ["WEATHER"]
-    assert (await store.subscriber(b)).language == "en"  # type: ignore[union-attr]
-    assert await store.subscriber(number(3)) is None
+    assert (await store.subscriptions.subscriber(b)).language == "en"  # type: ignore[union-attr]
+    assert await store.subscriptions.subscriber(number(3)) is None
     assert [x for x, _, _ in await actions(store, b)] == [
         Action.JOIN, Action.LANGUAGE, Action.STOP_ALL, Action.UNSTOP,
     ]  # fmt: skip
@@ -529,7 +559,7 @@ async def test_a_batch_applies_each_change_in_order_in_one_transaction(
 async def test_a_change_that_fails_is_undone_alone(store: SqliteStore, tmp_path: Path) -> None:
     a, b = number(1), number(2)
 
-    results = await store.apply([
+    results = await store.subscriptions.apply([
         change(ChangeKind.JOIN, a, 1, service="HEALTH"),
         change(ChangeKind.JOIN, b, 2, service="NOSUCH"),  # no such service
         change(ChangeKind.JOIN, a, 3, service="JOBS"),
@@ -539,5 +569,5 @@ async def test_a_change_that_fails_is_undone_alone(store: SqliteStore, tmp_path:
     assert results[1].error is not None
     assert "NOSUCH" in results[1].error
     assert await active(store, a) == ["HEALTH", "JOBS"]
-    assert await store.subscriber(b) is None  # its new subscriber row went with it
+    assert await store.subscriptions.subscriber(b) is None  # its new subscriber row went with it
     assert rows(tmp_path / "subscriptions.db", "SELECT count(*) FROM consent_events") == [(2,)]

@@ -152,23 +152,29 @@ HEALTH = Service(keyword="HEALTH", ministry="health", names={"en": "Health"}, al
 A, B = "+5016000001", "+5016000002"
 
 OPERATIONS: dict[str, Callable[[SqliteStore], Awaitable[object]]] = {
-    "services": lambda s: s.services(),
-    "service": lambda s: s.service("HEALTH"),
-    "add_service": lambda s: s.add_service(Service(keyword="JOBS", ministry="labour", names={})),
-    "replace_service": lambda s: s.replace_service(HEALTH),
-    "subscriber": lambda s: s.subscriber(A),
-    "subscriptions": lambda s: s.subscriptions(A),
-    "join": lambda s: s.join(B, "HEALTH", at=T0, source=SMS, consent="mo-2", language="es"),
-    "join-again": lambda s: s.join(A, "HEALTH", at=T0, source=SMS, consent="mo-2"),
-    "leave": lambda s: s.leave(A, "HEALTH", at=T0, source=SMS, consent="mo-2"),
-    "stop_all": lambda s: s.stop_all(A, at=T0, source=SMS, consent="mo-2"),
-    "unstop": lambda s: s.unstop(A, at=T0, source=SMS, consent="mo-2"),
-    "set_language": lambda s: s.set_language(A, "es", at=T0, source=SMS, consent="mo-2"),
-    "join_many": lambda s: s.join_many(
+    "services": lambda s: s.catalogue.services(),
+    "service": lambda s: s.catalogue.service("HEALTH"),
+    "add_service": lambda s: s.catalogue.add_service(
+        Service(keyword="JOBS", ministry="labour", names={})
+    ),
+    "replace_service": lambda s: s.catalogue.replace_service(HEALTH),
+    "subscriber": lambda s: s.subscriptions.subscriber(A),
+    "subscriptions": lambda s: s.subscriptions.subscriptions(A),
+    "join": lambda s: s.subscriptions.join(
+        B, "HEALTH", at=T0, source=SMS, consent="mo-2", language="es"
+    ),
+    "join-again": lambda s: s.subscriptions.join(A, "HEALTH", at=T0, source=SMS, consent="mo-2"),
+    "leave": lambda s: s.subscriptions.leave(A, "HEALTH", at=T0, source=SMS, consent="mo-2"),
+    "stop_all": lambda s: s.subscriptions.stop_all(A, at=T0, source=SMS, consent="mo-2"),
+    "unstop": lambda s: s.subscriptions.unstop(A, at=T0, source=SMS, consent="mo-2"),
+    "set_language": lambda s: s.subscriptions.set_language(
+        A, "es", at=T0, source=SMS, consent="mo-2"
+    ),
+    "join_many": lambda s: s.subscriptions.join_many(
         [(A, None), (B, "es")], "HEALTH", at=T0, source=Source.IMPORT, consent="list.csv"
     ),
-    "history": lambda s: s.history(A),
-    "audience_size": lambda s: s.audience_size("HEALTH"),
+    "history": lambda s: s.subscriptions.history(A),
+    "audience_size": lambda s: s.subscriptions.audience_size("HEALTH"),
 }
 
 
@@ -191,8 +197,8 @@ async def test_each_subscription_operation_is_one_trip_to_the_sqlite_thread(
     operation: Callable[[SqliteStore], Awaitable[object]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await store.add_service(HEALTH)
-    await store.join(A, "HEALTH", at=T0, source=SMS, consent="mo-1")
+    await store.catalogue.add_service(HEALTH)
+    await store.subscriptions.join(A, "HEALTH", at=T0, source=SMS, consent="mo-1")
     trips = count_trips(monkeypatch)
     await operation(store)
     assert len(trips) == 1, trips
@@ -201,10 +207,10 @@ async def test_each_subscription_operation_is_one_trip_to_the_sqlite_thread(
 async def test_an_audience_is_one_trip_per_batch(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await store.add_service(HEALTH)
+    await store.catalogue.add_service(HEALTH)
     for n in range(5):
-        await store.join(f"+501600000{n}", "HEALTH", at=T0, source=SMS, consent="mo")
+        await store.subscriptions.join(f"+501600000{n}", "HEALTH", at=T0, source=SMS, consent="mo")
     trips = count_trips(monkeypatch)
-    batches = [len(batch) async for batch in store.audience("HEALTH", batch=2)]
+    batches = [len(batch) async for batch in store.subscriptions.audience("HEALTH", batch=2)]
     assert batches == [2, 2, 1]
     assert len(trips) == 3

@@ -42,16 +42,18 @@ from channels.base import (
     TemporarySendError,
     UnknownOutcome,
 )
-from smsgw.broadcasts.model import (
-    Broadcast,
+from smsgw.delivery.outbox import (
+    OutboxBroadcast,
     OutboxMessage,
     OutboxOutcome,
     OutboxState,
+    OutboxStore,
     Priority,
 )
-from smsgw.broadcasts.quiet import QuietHours
+from smsgw.delivery.quiet import QuietHours
 from smsgw.delivery.sender import RetryPolicy
 from smsgw.metrics import Metrics
+from smsgw.tasks import Tasks
 
 _log = structlog.get_logger(__name__)
 
@@ -65,16 +67,10 @@ class CarrierRouter(Protocol):
     def binds(self, carrier: str) -> Sequence[Channel]: ...
 
 
-class OutboxReader(Protocol):
-    async def take_ready(
-        self, *, carrier: str, priority: Priority, after: int, limit: int
-    ) -> list[OutboxMessage]: ...
+class Broadcasts(Protocol):
+    """Where the dispatcher looks up the broadcast of a message (the broadcasts' store)."""
 
-    async def take_retries(
-        self, *, carrier: str, priority: Priority, now: datetime, limit: int
-    ) -> list[OutboxMessage]: ...
-
-    async def broadcast(self, broadcast_id: int) -> Broadcast | None: ...
+    async def broadcast(self, broadcast_id: int) -> OutboxBroadcast | None: ...
 
 
 class OutboxLog(Protocol):
@@ -104,7 +100,8 @@ class _Feed:
 class Dispatcher:
     def __init__(
         self,
-        outbox: OutboxReader,
+        outbox: OutboxStore,
+        broadcasts: Broadcasts,
         router: CarrierRouter,
         log: OutboxLog,
         *,
@@ -117,6 +114,7 @@ class Dispatcher:
         metrics: Metrics | None = None,
     ) -> None:
         self._outbox = outbox
+        self._broadcast_store = broadcasts
         self._router = router
         self._log = log
         self._short_code = short_code
@@ -127,26 +125,21 @@ class Dispatcher:
         self._clock = clock
         self._feeds = {c: _Feed(c, router.binds(c)) for c in router.carriers}
         self._aheads = {b.name: self._ahead(b) for f in self._feeds.values() for b in f.binds}
-        self._broadcasts: dict[int, Broadcast] = {}
+        self._broadcasts: dict[int, OutboxBroadcast] = {}
         self._taken: set[int] = set()  # outbox ids handed out, until their outcome is stored
         self._urgent: dict[str, int] = {}  # bind name → emergency segments handed, not done
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = Tasks()
         self._metrics = metrics or Metrics()  # none given: counted, never read
 
     # ------------------------------------------------------------ control
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._run(feed), name=f"dispatch-{feed.carrier}")
-            for feed in self._feeds.values()
-        ]
-        self._tasks.append(loop.create_task(self._tick(), name="dispatch-tick"))
+        for feed in self._feeds.values():
+            self._tasks.spawn(self._run(feed), name=f"dispatch-{feed.carrier}")
+        self._tasks.spawn(self._tick(), name="dispatch-tick")
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel()
 
     def wake(self, priority: Priority | None = None) -> None:
         """New messages are in the outbox (after a fan-out chunk is committed)."""
@@ -155,9 +148,9 @@ class Dispatcher:
                 feed.stale[p] = True
             feed.wake.set()
 
-    def changed(self, broadcast: Broadcast) -> None:
+    def changed(self, broadcast: OutboxBroadcast) -> None:
         """A broadcast was cancelled or ended: its messages read ahead are dropped."""
-        if broadcast.state.open:
+        if broadcast.open:
             self._broadcasts[broadcast.id] = broadcast
             return
         self._broadcasts.pop(broadcast.id, None)
@@ -263,7 +256,7 @@ class Dispatcher:
 
     async def _hand(self, feed: _Feed, bind: Channel, message: OutboxMessage) -> None:
         broadcast = await self._broadcast(message.broadcast)
-        if broadcast is None or not broadcast.state.open:
+        if broadcast is None or not broadcast.open:
             return  # cancelled: the store already marked its queued messages
         if message.excluded is not None:
             self._outcome(message, OutboxState.CANCELLED, message.excluded)
@@ -291,18 +284,18 @@ class Dispatcher:
     def _unload(self, bind: str, load: int, _future: asyncio.Future[SendResult]) -> None:
         self._urgent[bind] -= load
 
-    async def _broadcast(self, broadcast_id: int) -> Broadcast | None:
+    async def _broadcast(self, broadcast_id: int) -> OutboxBroadcast | None:
         broadcast = self._broadcasts.get(broadcast_id)
         if broadcast is None:
-            broadcast = await self._outbox.broadcast(broadcast_id)
-            if broadcast is not None and broadcast.state.open:
+            broadcast = await self._broadcast_store.broadcast(broadcast_id)
+            if broadcast is not None and broadcast.open:
                 self._broadcasts[broadcast_id] = broadcast
         return broadcast
 
     # ------------------------------------------------------------ outcomes
 
     def _sent(
-        self, feed: _Feed, message: OutboxMessage, broadcast: Broadcast, bind: str,
+        self, feed: _Feed, message: OutboxMessage, broadcast: OutboxBroadcast, bind: str,
         future: asyncio.Future[SendResult],
     ) -> None:  # fmt: skip
         feed.wake.set()  # a slot is free
@@ -319,7 +312,7 @@ class Dispatcher:
             self._outcome(message, OutboxState.FAILED, "internal_error")
 
     def _failed(
-        self, message: OutboxMessage, broadcast: Broadcast,
+        self, message: OutboxMessage, broadcast: OutboxBroadcast,
         error: TemporarySendError | PermanentSendError, bind: str,
     ) -> None:  # fmt: skip
         self._metrics.send_failed(bind, error.code)

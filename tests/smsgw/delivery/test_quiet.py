@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from smsgw.broadcasts.quiet import QuietHours
+from smsgw.delivery.quiet import QuietHours
 
 BELIZE = ZoneInfo("America/Belize")  # UTC-6, no daylight saving
 

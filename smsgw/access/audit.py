@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from smsgw.tokens import ApiToken
+from smsgw.access.tokens import ApiToken
 
 
 class AuditAction(StrEnum):

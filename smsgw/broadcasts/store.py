@@ -1,0 +1,79 @@
+"""What broadcasts need from storage: the broadcasts, and their recipients in the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats
+
+
+class BroadcastStore(Protocol):
+    """Broadcasts: the rows officers create, approve and cancel, and their progress."""
+
+    async def add_broadcast(self, broadcast: Broadcast) -> int:
+        """Stores a new broadcast (its ``id`` is ignored); returns its id."""
+
+    async def broadcast(self, broadcast_id: int) -> Broadcast | None: ...
+
+    async def broadcasts(
+        self, *, ministry: str | None, before: int | None, limit: int
+    ) -> list[Broadcast]:
+        """Newest first, ids below ``before``; ``ministry`` None: all (else matched ignoring
+        case and surrounding spaces)."""
+
+    async def open_broadcasts(self) -> list[Broadcast]:
+        """Scheduled, queued and sending ones: emergency first, then oldest first."""
+
+    async def approve_broadcast(
+        self,
+        broadcast_id: int,
+        *,
+        by: str,
+        at: datetime,
+        state: BroadcastState,
+        expires_at: datetime,
+    ) -> bool:
+        """Awaiting approval → ``state``, valid until ``expires_at``; False if it was not
+        awaiting approval."""
+
+    async def cancel_broadcast(self, broadcast_id: int, *, by: str, at: datetime) -> int | None:
+        """Cancels an open broadcast and its queued messages (returns how many; None if it
+        was not open)."""
+
+    async def set_broadcast_state(
+        self,
+        broadcast_id: int,
+        state: BroadcastState,
+        *,
+        at: datetime,
+        started: bool = False,
+        finished: bool = False,
+    ) -> bool: ...
+
+    async def audience_by_language(
+        self, service: str, languages: list[str], default: str
+    ) -> dict[str, int]: ...
+
+    async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats: ...
+
+
+class BroadcastOutbox(Protocol):
+    """A broadcast's recipients in the outbox: the fan-out and what is left of it."""
+
+    async def fan_out_chunk(
+        self,
+        broadcast: Broadcast,
+        *,
+        chunk: int,
+        carrier_of: Callable[[str], str | None],
+        at: datetime,
+    ) -> tuple[int, bool]:
+        """Copies the next ``chunk`` subscribers into the outbox: (added, audience exhausted)."""
+
+    async def fanned_out(self, broadcast_id: int) -> bool: ...
+
+    async def queued_count(self, broadcast_id: int) -> int: ...
+
+    async def expire_outbox(self, broadcast_id: int, *, at: datetime) -> int: ...

@@ -1,0 +1,28 @@
+"""What delivery needs from storage: single messages and the delivery log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from smsgw.delivery.message import DeliveryBatch, DroppedReceipt, Message, MessageEvent
+
+
+class MessageStore(Protocol):
+    async def get_message(self, message_id: str) -> Message | None: ...
+
+    async def message_history(self, message_id: str) -> list[MessageEvent]:
+        """Oldest first."""
+
+    async def queued_messages(self) -> list[Message]:
+        """Messages not yet accepted by a carrier (picked up again at start-up)."""
+
+
+class DeliveryLog(Protocol):
+    async def record(self, batch: DeliveryBatch) -> None:
+        """Apply one batch in one transaction: new messages, segments, then receipts (matched by
+        carrier id, or kept as unmatched), the states of the messages they touched, the sender's
+        outcomes, inbound texts."""
+
+    async def purge_unmatched(self, before: datetime) -> list[DroppedReceipt]:
+        """Drop receipts unmatched since before ``before``; returns what was dropped."""

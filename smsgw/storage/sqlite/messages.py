@@ -1,0 +1,104 @@
+"""Single messages and the inbound queue in SQL, each operation one trip to the database
+thread. What changes them (new messages, segments, receipts, texts) is in delivery.py."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from smsgw.delivery.message import Message, MessageEvent, MessageState
+from smsgw.inbound.queue import HandledInbound, StoredInbound
+from smsgw.storage.sqlite.thread import SqliteThread
+from smsgw.storage.sqlite.times import timestamp
+
+_MESSAGE_COLUMNS = """id, recipient, sender, text, state, parts, encoding, channel, error,
+    created_at, updated_at, expires_at"""
+
+
+class SqliteMessages:
+    """Implements MessageStore on the store's connection."""
+
+    def __init__(self, db: SqliteThread) -> None:
+        self._db = db
+
+    async def get_message(self, message_id: str) -> Message | None:
+        return await self._db.read(partial(_get_message, message_id=message_id))
+
+    async def message_history(self, message_id: str) -> list[MessageEvent]:
+        return await self._db.read(partial(_history, message_id=message_id))
+
+    async def queued_messages(self) -> list[Message]:
+        return await self._db.read(_queued)
+
+
+class SqliteInbound:
+    """Implements InboundQueue on the store's connection."""
+
+    def __init__(self, db: SqliteThread) -> None:
+        self._db = db
+
+    async def unhandled_inbound(self, limit: int) -> list[StoredInbound]:
+        return await self._db.read(partial(_unhandled_inbound, limit=limit))
+
+    async def mark_inbound_handled(self, handled: list[HandledInbound]) -> None:
+        rows = [(timestamp(h.at), h.outcome.value, h.id) for h in handled]
+        await self._db.write(partial(_mark_inbound_handled, rows=rows))
+
+
+def _get_message(db: sqlite3.Connection, *, message_id: str) -> Message | None:
+    row = db.execute(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?",  # noqa: S608 - a constant
+        (message_id,),
+    ).fetchone()
+    return _message(row) if row else None
+
+
+def _history(db: sqlite3.Connection, *, message_id: str) -> list[MessageEvent]:
+    rows = db.execute(
+        "SELECT at, state, detail FROM message_events WHERE message_id = ? ORDER BY at, id",
+        (message_id,),
+    ).fetchall()
+    return [MessageEvent(datetime.fromisoformat(at), state, text) for at, state, text in rows]
+
+
+def _queued(db: sqlite3.Connection) -> list[Message]:
+    rows = db.execute(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages"  # noqa: S608 - a constant
+        " WHERE state = 'queued' ORDER BY created_at"
+    ).fetchall()
+    return [_message(row) for row in rows]
+
+
+def _unhandled_inbound(db: sqlite3.Connection, *, limit: int) -> list[StoredInbound]:
+    rows = db.execute(
+        "SELECT id, sender, recipient, text, channel, received_at FROM inbound"
+        " WHERE handled_at IS NULL ORDER BY received_at, rowid LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [
+        StoredInbound(id_, sender, to, text, channel, datetime.fromisoformat(at))
+        for id_, sender, to, text, channel, at in rows
+    ]
+
+
+def _mark_inbound_handled(db: sqlite3.Connection, *, rows: list[tuple[str, str, str]]) -> None:
+    db.executemany("UPDATE inbound SET handled_at = ?, outcome = ? WHERE id = ?", rows)
+
+
+def _message(row: Any) -> Message:
+    return Message(
+        id=row[0],
+        to=row[1],
+        sender=row[2],
+        text=row[3],
+        state=MessageState(row[4]),
+        parts=row[5],
+        encoding=row[6],
+        channel=row[7],
+        error=row[8],
+        created_at=datetime.fromisoformat(row[9]),
+        updated_at=datetime.fromisoformat(row[10]),
+        expires_at=datetime.fromisoformat(row[11]),
+    )
