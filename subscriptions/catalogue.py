@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from subscriptions.keywords import normalise
 from subscriptions.models import Service
 from subscriptions.templates import Templates
+from subscriptions.words import normalise
 
 _KEYWORD = re.compile(r"[A-Z0-9]{2,20}")
 

@@ -6,11 +6,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from subscriptions.keywords import Command, KeywordParser, Verb
+from subscriptions.keywords import Command, KeywordParser
 from subscriptions.models import Change, ChangeKind, ChangeResult, Service, Source
 from subscriptions.replies import pack
 from subscriptions.store import SubscriptionStore
 from subscriptions.templates import Templates
+from subscriptions.words import Verb
 
 
 @dataclass(frozen=True, slots=True)

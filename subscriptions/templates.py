@@ -18,7 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from subscriptions.keywords import Verb, normalise
+from subscriptions.words import Verb, normalise
 
 REFERENCE = "en"
 FALLBACK = "en"  # render() for a language no longer (or never) installed

@@ -21,9 +21,9 @@ from smsgw.api.routes import Route, json_response, read_body
 from smsgw.audit import AuditAction, AuditEntry
 from smsgw.tokens import Role
 from subscriptions.catalogue import CatalogueError, validate_service
-from subscriptions.keywords import normalise
 from subscriptions.models import Service
 from subscriptions.store import ServiceConflict, SubscriptionStore
+from subscriptions.words import normalise
 
 _log = structlog.get_logger(__name__)
 
