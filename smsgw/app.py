@@ -122,6 +122,7 @@ class Gateway:
         citizens = self.settings.citizens
         self._subscription_service = service = SubscriptionService(
             store,
+            store,
             self._templates,
             programme=citizens.programme,
             contact=citizens.contact,

@@ -9,7 +9,7 @@ from datetime import datetime
 from subscriptions.keywords import Command, KeywordParser
 from subscriptions.models import Change, ChangeKind, ChangeResult, Service, Source
 from subscriptions.replies import pack
-from subscriptions.store import SubscriptionStore
+from subscriptions.store import CatalogueStore, SubscriptionStore
 from subscriptions.templates import Templates
 from subscriptions.words import Verb
 
@@ -41,14 +41,16 @@ class SubscriptionService:
 
     def __init__(
         self,
-        store: SubscriptionStore,
+        catalogue: CatalogueStore,
+        subscriptions: SubscriptionStore,
         templates: Templates,
         *,
         programme: str,
         contact: str,
         fits_one_sms: Callable[[str], bool],
     ) -> None:
-        self._store = store
+        self._catalogue = catalogue
+        self._subscriptions = subscriptions
         self._templates = templates
         self._common = {"programme": programme, "contact": contact}
         self._fits = fits_one_sms
@@ -56,7 +58,7 @@ class SubscriptionService:
         self._parser = KeywordParser((), templates)
 
     async def refresh(self) -> None:
-        services = await self._store.services()
+        services = await self._catalogue.services()
         self._services = {s.keyword: s for s in services}
         self._parser = KeywordParser(services, self._templates)
 
@@ -66,7 +68,7 @@ class SubscriptionService:
     async def handle_many(self, incoming: Sequence[IncomingText]) -> list[Handled]:
         """The texts in order, their changes stored in one trip to the database."""
         plans = [self._plan(text) for text in incoming]
-        results = await self._store.apply([plan.change for plan in plans])
+        results = await self._subscriptions.apply([plan.change for plan in plans])
         return [self._answer(plan, result) for plan, result in zip(plans, results, strict=True)]
 
     def _plan(self, incoming: IncomingText) -> _Plan:

@@ -1,4 +1,5 @@
-"""What the subscription use cases need from storage (implemented in smsgw/storage/…).
+"""What the subscription use cases need from storage (implemented in smsgw/storage/…): the
+catalogue of services, and the subscribers with their subscriptions.
 
 Every change of consent writes its ConsentEvent in the same transaction as the change; the
 history is append-only.
@@ -26,8 +27,8 @@ class ServiceConflict(Exception):  # noqa: N818 - a domain outcome, named like t
     """A keyword or alias is already taken (by another service or as another's alias)."""
 
 
-class SubscriptionStore(Protocol):
-    # ---------------------------------------------------------------- catalogue
+class CatalogueStore(Protocol):
+    """The services citizens can join."""
 
     async def services(self, *, active_only: bool = False) -> list[Service]:
         """All services, by keyword."""
@@ -42,7 +43,9 @@ class SubscriptionStore(Protocol):
         """Store the new version of an existing service (same keyword); ServiceConflict for
         an alias taken by another service."""
 
-    # ---------------------------------------------------------------- subscribers
+
+class SubscriptionStore(Protocol):
+    """Subscribers, their subscriptions and the history of their consent."""
 
     async def subscriber(self, msisdn: str) -> Subscriber | None: ...
 

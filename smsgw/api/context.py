@@ -16,12 +16,16 @@ from smsgw.kpis.rates import LiveRates
 from smsgw.metrics import Metrics
 from smsgw.storage.protocols import AuditLog, BroadcastStore, KpiStore, MessageStore, TokenStore
 from smsgw.tokens import ApiToken
-from subscriptions.store import SubscriptionStore
+from subscriptions.store import CatalogueStore, SubscriptionStore
 from subscriptions.templates import Templates
 
 
 class MessageSender(Protocol):
     async def create(self, to: str, text: str, *, segments: int, encoding: str) -> Message: ...
+
+
+class SubscriptionStores(CatalogueStore, SubscriptionStore, Protocol):
+    """The catalogue and the subscriptions, from one backend."""
 
 
 class ApiDeps(Protocol):
@@ -44,7 +48,7 @@ class ApiDeps(Protocol):
     def channels(self) -> Sequence[Channel]: ...
 
     @property
-    def subscriptions(self) -> SubscriptionStore: ...
+    def subscriptions(self) -> SubscriptionStores: ...
 
     @property
     def templates(self) -> Templates:

@@ -22,7 +22,7 @@ from smsgw.audit import AuditAction, AuditEntry
 from smsgw.tokens import Role
 from subscriptions.catalogue import CatalogueError, validate_service
 from subscriptions.models import Service
-from subscriptions.store import ServiceConflict, SubscriptionStore
+from subscriptions.store import CatalogueStore, ServiceConflict, SubscriptionStore
 from subscriptions.words import normalise
 
 _log = structlog.get_logger(__name__)
@@ -113,7 +113,7 @@ class ServiceList(BaseModel):
     services: list[ServiceView]
 
 
-async def find_service(store: SubscriptionStore, word: str, *, field: str | None = None) -> Service:
+async def find_service(store: CatalogueStore, word: str, *, field: str | None = None) -> Service:
     """The service named by ``word`` (its keyword or an alias, any case); 404 otherwise."""
     keyword = normalise(word)
     service = await store.service(keyword)

@@ -24,7 +24,7 @@ from smsgw.kpis.figures import (
     SubscriberCounts,
 )
 from smsgw.tokens import ApiToken
-from subscriptions.store import SubscriptionStore
+from subscriptions.store import CatalogueStore, SubscriptionStore
 
 
 class MessageStore(Protocol):
@@ -181,6 +181,7 @@ class Store(
     InboundQueue,
     TokenStore,
     AuditLog,
+    CatalogueStore,
     SubscriptionStore,
     BroadcastStore,
     KpiStore,

@@ -46,6 +46,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 async def service(store: SqliteStore) -> SubscriptionService:
     service = SubscriptionService(
         store,
+        store,
         Templates.load(TEMPLATES),
         programme="Gov BZ Info",
         contact="0-800-466-4636",
