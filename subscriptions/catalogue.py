@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from subscriptions.keywords import normalise
 from subscriptions.models import Service
+from subscriptions.store import CatalogueStore
 from subscriptions.templates import Templates
+from subscriptions.words import normalise
 
 _KEYWORD = re.compile(r"[A-Z0-9]{2,20}")
 
@@ -61,6 +62,18 @@ def validate_service(service: Service, others: Iterable[Service], templates: Tem
         raise CatalogueError(
             "names", f"a name in the default language {service.default_language!r} is needed"
         )
+
+
+async def find_service(store: CatalogueStore, word: str) -> Service | None:
+    """The service named by ``word``: its keyword or an alias, in any case (normalised)."""
+    keyword = normalise(word)
+    service = await store.service(keyword)
+    if service is None:
+        found = [s for s in await store.services() if keyword in s.words]
+        if not found:
+            return None
+        service = found[0]
+    return service
 
 
 def _check_texts(field: str, texts: Mapping[str, str], known: tuple[str, ...]) -> None:

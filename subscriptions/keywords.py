@@ -22,28 +22,12 @@ A join word alone (JOIN, SUBSCRIBE) asks for LIST; a leave word alone (LEAVE, SA
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from subscriptions.models import Service
-    from subscriptions.templates import Templates
-
-
-class Verb(StrEnum):
-    JOIN = "join"
-    LEAVE = "leave"
-    STOP_ALL = "stop_all"
-    UNSTOP = "unstop"
-    HELP = "help"
-    LIST = "list"
-    MY = "my"
-    LANGUAGE = "language"
-    UNKNOWN = "unknown"
+from subscriptions.models import Service
+from subscriptions.templates import Templates
+from subscriptions.words import Verb, normalise
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,21 +40,6 @@ class Command:
     # language of the command words when they tell (ALTO → "es"; STOP, MENU, HEALTH → None).
     language: str | None = None
     suggestion: str | None = None  # UNKNOWN: canonical keyword of a near miss (HEALHT → HEALTH)
-
-
-_MARKS = re.compile("[\u0300-\u036f]")  # combining diacritics left by NFKD
-# ASCII punctuation and controls become spaces; apostrophes go (DON'T → DONT).
-_PUNCTUATION = {c: None if chr(c) == "'" else " " for c in range(128) if not chr(c).isalnum()}
-
-
-def normalise(text: str) -> str:
-    """Upper case, accents folded, punctuation dropped, spaces collapsed: "join  Héalth!" →
-    "JOIN HEALTH". Letters outside A–Z (after folding) become spaces."""
-    text = text.upper()
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text.replace("\u2019", ""))
-        text = _MARKS.sub("", text).encode("ascii", "replace").decode("ascii").upper()
-    return " ".join(text.translate(_PUNCTUATION).split())
 
 
 _STOP_ALL = Command(Verb.STOP_ALL)

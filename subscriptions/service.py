@@ -6,11 +6,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from subscriptions.keywords import Command, KeywordParser, Verb
+from subscriptions.keywords import Command, KeywordParser
 from subscriptions.models import Change, ChangeKind, ChangeResult, Service, Source
 from subscriptions.replies import pack
 from subscriptions.store import CatalogueStore, SubscriptionStore
 from subscriptions.templates import Templates
+from subscriptions.words import Verb
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ class SubscriptionService:
         fits_one_sms: Callable[[str], bool],
     ) -> None:
         self._catalogue = catalogue
-        self._store = subscriptions
+        self._subscriptions = subscriptions
         self._templates = templates
         self._common = {"programme": programme, "contact": contact}
         self._fits = fits_one_sms
@@ -67,7 +68,7 @@ class SubscriptionService:
     async def handle_many(self, incoming: Sequence[IncomingText]) -> list[Handled]:
         """The texts in order, their changes stored in one trip to the database."""
         plans = [self._plan(text) for text in incoming]
-        results = await self._store.apply([plan.change for plan in plans])
+        results = await self._subscriptions.apply([plan.change for plan in plans])
         return [self._answer(plan, result) for plan, result in zip(plans, results, strict=True)]
 
     def _plan(self, incoming: IncomingText) -> _Plan:

@@ -1,4 +1,5 @@
-"""What the subscription use cases need from storage (implemented in smsgw/storage/…).
+"""What the subscription use cases need from storage (implemented in smsgw/storage/…): the
+catalogue of services, and the subscribers with their subscriptions.
 
 Every change of consent writes its ConsentEvent in the same transaction as the change; the
 history is append-only.
@@ -27,7 +28,7 @@ class ServiceConflict(Exception):  # noqa: N818 - a domain outcome, named like t
 
 
 class CatalogueStore(Protocol):
-    """The services citizens can join, and the words that name them."""
+    """The services citizens can join."""
 
     async def services(self, *, active_only: bool = False) -> list[Service]:
         """All services, by keyword."""
@@ -44,7 +45,7 @@ class CatalogueStore(Protocol):
 
 
 class SubscriptionStore(Protocol):
-    """Subscribers, their subscriptions and consent history, and audiences."""
+    """Subscribers, their subscriptions and the history of their consent."""
 
     async def subscriber(self, msisdn: str) -> Subscriber | None: ...
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from subscriptions.keywords import Verb, normalise
+from subscriptions.words import Verb, normalise
 
 REFERENCE = "en"
 FALLBACK = "en"  # render() for a language no longer (or never) installed
@@ -153,6 +153,15 @@ class Templates:
 
     def _get(self, language: str) -> _Language:
         return self._languages.get(language) or self._languages[FALLBACK]
+
+
+def language_code(value: str, languages: Sequence[str]) -> str:
+    """A language as an officer writes it (" ES") → its code, if it is one of ``languages``
+    (those of the templates); ValueError otherwise, in words fit for an API error."""
+    code = value.strip().lower()
+    if code not in languages:
+        raise ValueError(f"{value!r} is not one of the languages {', '.join(languages)}")
+    return code
 
 
 def _flatten(keywords: Mapping[Verb, tuple[str, ...]]) -> list[str]:

@@ -21,9 +21,10 @@ from smsgw.api.context import PRINCIPAL, SERVICES, Services
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from subscriptions.catalogue import CatalogueError, validate_service
-from subscriptions.keywords import normalise
+from subscriptions.catalogue import find_service as named_service
 from subscriptions.models import Service
 from subscriptions.store import CatalogueStore, ServiceConflict, SubscriptionStore
+from subscriptions.words import normalise
 
 _log = structlog.get_logger(__name__)
 
@@ -115,13 +116,9 @@ class ServiceList(BaseModel):
 
 async def find_service(store: CatalogueStore, word: str, *, field: str | None = None) -> Service:
     """The service named by ``word`` (its keyword or an alias, any case); 404 otherwise."""
-    keyword = normalise(word)
-    service = await store.service(keyword)
+    service = await named_service(store, word)
     if service is None:
-        found = [s for s in await store.services() if keyword in s.words]
-        if not found:
-            raise ApiError(404, "not_found", f"no service {word!r}", field=field)
-        service = found[0]
+        raise ApiError(404, "not_found", f"no service {word!r}", field=field)
     return service
 
 

@@ -7,15 +7,14 @@ store keeps in the subscriber's consent history.
 
 from __future__ import annotations
 
-import asyncio
-import csv
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
-from aiohttp import StreamReader, web
+from aiohttp import web
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -31,20 +30,17 @@ from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.api.services import find_service
+from subscriptions import importing
+from subscriptions.importing import MAX_LINE as MAX_LINE  # re-exported: tests size files by it
+from subscriptions.importing import MAX_REJECTED as MAX_REJECTED
+from subscriptions.importing import Row
 from subscriptions.models import ImportCounts, Service, Source
-from subscriptions.numbers import InvalidNumber, normalise_msisdn
+from subscriptions.numbers import normalise_msisdn
+from subscriptions.templates import language_code
 
 _log = structlog.get_logger(__name__)
 
 PATH = "/api/v1/subscriptions"
-CHUNK_ROWS = 5000  # rows per store.join_many transaction
-MAX_LINE = 1024  # bytes; a longer CSV line is rejected without being kept
-MAX_REJECTED = 1000  # rejected rows listed in the report (all are counted)
-_YIELD_EVERY = 64  # rows validated between two yields to the event loop (~1 ms of CPU)
-_COLUMNS = ("msisdn", "language")
-
-Row = tuple[str, str | None]  # (E.164 number, language or None)
-Join = Callable[[Sequence[Row]], Awaitable[ImportCounts]]
 
 ConsentSource = Annotated[
     str,
@@ -83,7 +79,7 @@ class NewSubscription(SubscriptionChange):
     @classmethod
     def _known(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
-            return _language(value, (info.context or {})["languages"])
+            return language_code(value, (info.context or {})["languages"])
         return value
 
 
@@ -124,13 +120,6 @@ class ImportReport(BaseModel):
     opted_out_skipped: int = Field(description="under a global STOP, which only they can lift")
     rejected_total: int
     rejected: list[RejectedRow] = Field(description=f"the first {MAX_REJECTED}")
-
-
-def _language(value: str, languages: Sequence[str]) -> str:
-    code = value.strip().lower()
-    if code not in languages:
-        raise ValueError(f"{value!r} is not one of the languages {', '.join(languages)}")
-    return code
 
 
 async def _writable(request: web.Request, word: str, *, joining: bool) -> Service:
@@ -206,9 +195,10 @@ async def unsubscribe(request: web.Request) -> web.Response:
 
 
 async def import_csv(request: web.Request) -> web.Response:
-    """The body is read as it arrives and committed CHUNK_ROWS valid rows at a time, so memory
-    stays flat whatever the file's size (client_max_size only bounds bodies read whole). An
-    import cut short keeps the chunks already committed; sending the file again is harmless."""
+    """The body is read as it arrives and committed CHUNK_ROWS valid rows at a time
+    (subscriptions.importing), so memory stays flat whatever the file's size (client_max_size
+    only bounds bodies read whole). An import cut short keeps the chunks already committed;
+    sending the file again is harmless."""
     deps = request.app[SERVICES]
     query = ImportQuery.model_validate(dict(request.query))
     service = await _writable(request, query.service, joining=True)
@@ -219,8 +209,13 @@ async def import_csv(request: web.Request) -> web.Response:
             rows, service.keyword, at=at, source=Source.IMPORT, consent=query.consent_source
         )
 
-    report = await _Import(deps.region, deps.templates.languages).run(request.content, join)
-    answer = ImportReport(service=service.keyword, **report)
+    try:
+        imported = await importing.import_csv(
+            request.content.iter_any(), join, region=deps.region, languages=deps.templates.languages
+        )
+    except importing.CsvError as error:
+        raise ApiError(400, "invalid", str(error), field="body") from None
+    answer = ImportReport.model_validate({"service": service.keyword, **asdict(imported)})
     _log.info(
         "subscriptions_imported",
         service=service.keyword,
@@ -233,127 +228,6 @@ async def import_csv(request: web.Request) -> web.Response:
                       **answer.model_dump(exclude={"service", "rejected"}))
     )  # fmt: skip
     return json_response(answer)
-
-
-class _Import:
-    """One CSV import: validates rows, hands them to ``join`` by chunks, counts."""
-
-    def __init__(self, region: str, languages: Sequence[str]) -> None:
-        self._region = region
-        self._languages = languages
-        self.counts = {"rows": 0, "accepted": 0, "joined": 0, "already": 0}
-        self.counts |= {"opted_out_skipped": 0, "rejected_total": 0}
-        self.rejected: list[RejectedRow] = []
-
-    async def run(self, content: StreamReader, join: Join) -> dict[str, Any]:
-        chunk: list[Row] = []
-        columns: list[str] | None = None
-        async for number, line in _lines(content):
-            if columns is None:
-                if line is None or line.strip():  # blank lines before the header are skipped
-                    columns = _header(line)
-                continue
-            row = self._row(number, line, columns)
-            if row is not None:
-                chunk.append(row)
-            if len(chunk) == CHUNK_ROWS:
-                await self._flush(chunk, join)
-                chunk = []
-            if self.counts["rows"] % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # phonenumbers is CPU work: let MOs through
-        if columns is None:
-            raise ApiError(400, "invalid", "the CSV is empty: no header line", field="body")
-        if chunk:
-            await self._flush(chunk, join)
-        return {**self.counts, "rejected": self.rejected}
-
-    async def _flush(self, chunk: list[Row], join: Join) -> None:
-        counts = await join(chunk)
-        self.counts["accepted"] += len(chunk)
-        self.counts["joined"] += counts.joined
-        self.counts["already"] += counts.already
-        self.counts["opted_out_skipped"] += counts.opted_out
-
-    def _row(self, number: int, line: bytes | None, columns: list[str]) -> Row | None:
-        """The valid row of a line; None for a blank line or a rejected row (recorded)."""
-        if line is not None and not line.strip():
-            return None  # blank lines are not rows
-        self.counts["rows"] += 1
-        try:
-            return self._parse(line, columns)
-        except _Rejected as rejected:
-            self.counts["rejected_total"] += 1
-            if len(self.rejected) < MAX_REJECTED:
-                field, value, reason = rejected.args
-                self.rejected.append(
-                    RejectedRow(line=number, field=field, value=value[:64], reason=reason)
-                )
-            return None
-
-    def _parse(self, line: bytes | None, columns: list[str]) -> Row:
-        if line is None:
-            raise _Rejected(None, "", f"the line is longer than {MAX_LINE} bytes")
-        try:
-            values = _split(line.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise _Rejected(None, line.decode("utf-8", "replace"), "not UTF-8 text") from None
-        if len(values) > len(columns):
-            raise _Rejected(None, line.decode(), f"more values than the {len(columns)} columns")
-        row = dict(zip(columns, values, strict=False))
-        raw = row.get("msisdn", "").strip()
-        try:
-            msisdn = normalise_msisdn(raw, self._region)
-        except InvalidNumber as error:
-            raise _Rejected("msisdn", raw, str(error)) from None
-        language = row.get("language", "").strip() or None
-        if language is None:
-            return msisdn, None
-        try:
-            return msisdn, _language(language, self._languages)
-        except ValueError as error:
-            raise _Rejected("language", language, str(error)) from None
-
-
-class _Rejected(Exception):  # noqa: N818 - a row's outcome, not a failure
-    """args: (field or None, the value as written, the reason)."""
-
-
-def _header(line: bytes | None) -> list[str]:
-    text = "(too long)" if line is None else line.decode("utf-8", "replace")
-    text = text.removeprefix("\ufeff")  # Excel writes a BOM
-    columns = [column.strip().lower() for column in _split(text)]
-    unknown = [column for column in columns if column not in _COLUMNS]
-    if "msisdn" not in columns or unknown or len(set(columns)) != len(columns):
-        raise ApiError(
-            400,
-            "invalid",
-            f"the first line must be the header msisdn or msisdn,language; got {text[:80]!r}",
-            field="body",
-        )
-    return columns
-
-
-def _split(text: str) -> list[str]:
-    text = text.removesuffix("\r")
-    if '"' not in text:
-        return text.split(",")
-    return next(csv.reader([text]), [])
-
-
-async def _lines(content: StreamReader) -> AsyncIterator[tuple[int, bytes | None]]:
-    """(line number, line without its ending) as the body arrives; None for a line longer than
-    MAX_LINE, whose bytes are dropped as they come (a body without newlines cannot fill memory)."""
-    number, pending, overlong = 0, b"", False
-    async for data in content.iter_any():
-        *complete, pending = (pending + data).split(b"\n")
-        for line in complete:
-            number += 1
-            yield number, None if overlong or len(line) > MAX_LINE else line
-            overlong = False
-        if len(pending) > MAX_LINE:
-            overlong, pending = True, b""
-    if pending or overlong:
-        yield number + 1, None if overlong else pending
 
 
 _ROLES = (Role.ADMIN, Role.OFFICER)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from subscriptions.catalogue import CatalogueError, validate_service
+from subscriptions.catalogue import CatalogueError, find_service, validate_service
 from subscriptions.models import Service
 from subscriptions.templates import Templates
 
@@ -97,3 +97,34 @@ def test_an_invalid_service_is_refused_naming_the_field(templates, change, field
         validate_service(dataclasses.replace(HEALTH, **change), OTHERS, templates)
     assert raised.value.field == field
     assert message in raised.value.message
+
+
+class _Catalogue:
+    """A CatalogueStore over a fixed list of services."""
+
+    def __init__(self, services: tuple[Service, ...]) -> None:
+        self._services = {service.keyword: service for service in services}
+
+    async def services(self, *, active_only: bool = False) -> list[Service]:
+        return [s for s in self._services.values() if s.active or not active_only]
+
+    async def service(self, keyword: str) -> Service | None:
+        return self._services.get(keyword)
+
+    async def add_service(self, service: Service) -> None:
+        raise NotImplementedError
+
+    async def replace_service(self, service: Service) -> None:
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize("word", ["WEATHER", "weather", "Clima", "clima"])
+async def test_a_service_is_found_by_its_keyword_or_an_alias_in_any_case(word):
+    assert await find_service(_Catalogue(OTHERS), word) == OTHERS[0]
+
+
+async def test_an_inactive_service_is_found_and_an_unknown_word_is_not():
+    catalogue = _Catalogue(OTHERS)
+
+    assert await find_service(catalogue, "empleo") == OTHERS[-1]
+    assert await find_service(catalogue, "NOPE") is None

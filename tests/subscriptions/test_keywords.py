@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from subscriptions.keywords import Command, KeywordParser, Verb, normalise
+from subscriptions.keywords import Command, KeywordParser
 from subscriptions.models import Service
 from subscriptions.templates import Templates
+from subscriptions.words import Verb, normalise
 
 TEMPLATES = Path(__file__).parents[2] / "templates"
 

@@ -11,10 +11,10 @@ import pytest
 
 from channels.text import text_info
 from smsgw.storage.sqlite import SqliteStore
-from subscriptions.keywords import Verb
 from subscriptions.models import Action, Service, Source
 from subscriptions.service import IncomingText, SubscriptionService
 from subscriptions.templates import Templates
+from subscriptions.words import Verb
 
 TEMPLATES = Path(__file__).parents[2] / "templates"
 CITIZEN = "+5016012345"

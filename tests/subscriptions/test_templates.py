@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from channels.text import Encoding, text_info
-from subscriptions.keywords import Command, KeywordParser, Verb
+from subscriptions.keywords import Command, KeywordParser
 from subscriptions.models import Service
 from subscriptions.templates import REPLIES, VERBS, TemplateError, Templates
+from subscriptions.words import Verb
 
 TEMPLATES = Path(__file__).parents[2] / "templates"
 

@@ -34,7 +34,7 @@ _UPDATE_SERVICE = """UPDATE services SET ministry = :ministry, names = :names,
 
 
 class SqliteCatalogue:
-    """The catalogue half of SubscriptionStore, on the store's connection and lock."""
+    """Implements CatalogueStore on the store's connection."""
 
     def __init__(self, db: SqliteThread) -> None:
         self._db = db
