@@ -27,6 +27,7 @@ from smsgw.api.auth import FailedAuth
 from smsgw.api.context import SERVICES, Services
 from smsgw.broadcasts.model import Broadcast
 from smsgw.broadcasts.scheduler import Scheduler
+from smsgw.broadcasts.service import BroadcastService
 from smsgw.config import Settings
 from smsgw.delivery.dispatcher import Dispatcher
 from smsgw.delivery.quiet import QuietHours
@@ -217,16 +218,22 @@ class Gateway:
             audit=self.store.audit,
             catalogue=self.store.catalogue,
             subscriptions=self.store.subscriptions,
-            broadcasts=self.store.broadcasts,
+            broadcasts=BroadcastService(
+                self.store.broadcasts,
+                self.store.catalogue,
+                self.store.audit,
+                settings.broadcasts,
+                zone=settings.gateway.zone,
+                # looked up when called, as the gateway's own methods
+                changed=lambda broadcast: self.broadcasts_changed(broadcast),
+            ),
             outbox=self.store.outbox,
             kpis=self.store.kpis,
             broadcast_settings=settings.broadcasts,
             kpi_settings=settings.kpis,
             live_rates=self._live_rates,
             storage_error=lambda: self.recorder.storage_error,
-            # looked up when called, as the gateway's own methods
             catalogue_changed=lambda: self.catalogue_changed(),
-            broadcasts_changed=lambda broadcast: self.broadcasts_changed(broadcast),
         )
 
     # what the API calls back, and what tests and benchmarks reach

@@ -34,6 +34,22 @@ class ApiToken:
             return False
         return self.expires_at is None or now < self.expires_at
 
+    @property
+    def scope(self) -> str | None:
+        """The ministry an officer is confined to, as compared (None: any ministry)."""
+        if self.role is Role.OFFICER:
+            return ministry_key(self.ministry or "")
+        return None
+
+    def may_act_for(self, ministry: str) -> bool:
+        """May act on what belongs to ``ministry`` (an officer: their own only)."""
+        return self.scope is None or self.scope == ministry_key(ministry)
+
+
+def ministry_key(ministry: str) -> str:
+    """Ministries are matched ignoring case and surrounding spaces."""
+    return ministry.strip().casefold()
+
 
 def hash_secret(secret: str) -> str:
     # the secrets are 256-bit random: a plain hash is enough, no slow KDF needed

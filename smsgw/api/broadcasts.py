@@ -1,29 +1,25 @@
 """``/api/v1/broadcasts``: an officer sends one text (per language) to a service's subscribers.
 
-An officer acts on their own ministry's services only; a supervisor or an admin on any. Where
-the service requires approval, a second person (supervisor or admin, not the author) approves.
+Parses, calls smsgw.broadcasts.service, renders; the rules are there.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from channels.text import fold_accents, text_info
-from smsgw.access.audit import AuditAction, AuditEntry
-from smsgw.access.tokens import ApiToken, Role
+from smsgw.access.tokens import Role
 from smsgw.api.context import PRINCIPAL, SERVICES
-from smsgw.api.errors import ApiError, ErrorBody
+from smsgw.api.errors import ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
-from smsgw.api.services import find_service
-from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats
+from smsgw.broadcasts.model import Broadcast
+from smsgw.broadcasts.service import Draft, Order, Progress
 from smsgw.delivery.outbox import Priority
-from subscriptions.models import Service
+from smsgw.errors import Invalid
 
 _log = structlog.get_logger(__name__)
 
@@ -127,197 +123,33 @@ class BroadcastList(BaseModel):
     broadcasts: list[BroadcastView]
 
 
-def _scope(principal: ApiToken) -> str | None:
-    """The ministry an officer is confined to (None: any)."""
-    if principal.role is Role.OFFICER:
-        return (principal.ministry or "").strip().casefold()
-    return None
-
-
-def _check_scope(principal: ApiToken, ministry: str, what: str) -> None:
-    scope = _scope(principal)
-    if scope is not None and scope != ministry.strip().casefold():
-        raise ApiError(
-            403, "forbidden",
-            f"{what} belongs to the ministry {ministry}; an officer acts on their own ministry's",
-        )  # fmt: skip
-
-
-def _texts(body: NewBroadcast, service: Service, max_segments: int) -> dict[str, str]:
-    known = set(service.names) | {service.default_language}
-    texts: dict[str, str] = {}
-    for language, raw in body.texts.items():
-        field = f"texts.{language}"
-        if language not in known:
-            has = ", ".join(sorted(known))
-            raise ApiError(
-                400, "invalid", f"{service.keyword} has no language {language!r} (it has {has})",
-                field=field,
-            )  # fmt: skip
-        text = fold_accents(raw) if body.fold_accents else raw
-        if not text.strip():
-            raise ApiError(400, "invalid", "the text is empty", field=field)
-        segments = text_info(text).segments
-        if segments > max_segments:
-            raise ApiError(400, "too_long", f"{segments} SMS, at most {max_segments}", field=field)
-        texts[language] = text
-    if service.default_language not in texts:
-        raise ApiError(
-            400, "invalid",
-            f"a text in {service.default_language!r}, the service's default language, is needed"
-            " (subscribers of other languages get it)",
-            field="texts",
-        )  # fmt: skip
-    return texts
-
-
-@dataclass(frozen=True)
-class _Draft:
-    """A checked new broadcast and its estimate: what create and estimate share."""
-
-    service: Service
-    texts: dict[str, str]
-    segments: dict[str, int]
-    encodings: dict[str, str]
-    priority: Priority
-    send_at: datetime | None
-    expires_at: datetime
-    counts: dict[str, int]  # audience per language
-    cost_estimate: float
-    now: datetime
-
-    @property
-    def audience(self) -> int:
-        return sum(self.counts.values())
-
-    def estimate(self, currency: str) -> BroadcastEstimate:
-        return BroadcastEstimate(
-            audience=self.audience,
-            audience_by_language={lang: self.counts.get(lang, 0) for lang in self.texts},
-            segments=self.segments,
-            encoding=self.encodings,
-            texts=self.texts,
-            cost_estimate=self.cost_estimate,
-            currency=currency,
-            send_at=self.send_at,
-            expires_at=self.expires_at,
-        )
-
-
-async def _draft(request: web.Request) -> _Draft:
-    """The body read and checked (400, 403, 404, 409 as for a create), audience counted."""
-    deps = request.app[SERVICES]
-    settings = deps.broadcast_settings
-    body = await read_body(request, NewBroadcast)
-    service = await find_service(deps.catalogue, body.service, field="service")
-    _check_scope(request[PRINCIPAL], service.ministry, service.keyword)
-    if not service.active:
-        raise ApiError(409, "service_inactive", f"{service.keyword} is not active", field="service")
-    texts = _texts(body, service, settings.max_segments)
-    now = datetime.now(UTC)
-    send_at = body.send_at
-    if send_at is not None:
-        if send_at.tzinfo is None:
-            send_at = send_at.replace(tzinfo=deps.timezone)
-        try:
-            send_at = send_at.astimezone(UTC)
-        except OverflowError:  # "0001-01-01T00:00+14:00"
-            raise ApiError(400, "invalid", "send_at is out of range", field="send_at") from None
-        if send_at < now - timedelta(minutes=1):
-            raise ApiError(400, "invalid", "send_at is in the past", field="send_at")
-    priority = Priority.from_label(body.priority)
-    minutes = body.valid_for_minutes or (
-        settings.emergency_valid_for_minutes
-        if priority is Priority.EMERGENCY
-        else settings.normal_valid_for_minutes
-    )
-    try:
-        expires_at = max(send_at or now, now) + timedelta(minutes=minutes)
-    except OverflowError:  # a send_at at the end of year 9999
-        raise ApiError(400, "invalid", "send_at is out of range", field="send_at") from None
-    infos = {language: text_info(text) for language, text in texts.items()}
-    counts = await deps.broadcasts.audience_by_language(
-        service.keyword, list(texts), service.default_language
-    )
-    cost = sum(counts.get(lang, 0) * info.segments for lang, info in infos.items())
-    return _Draft(
-        service=service,
-        texts=texts,
-        segments={lang: info.segments for lang, info in infos.items()},
-        encodings={lang: str(info.encoding) for lang, info in infos.items()},
-        priority=priority,
-        send_at=send_at,
-        expires_at=expires_at,
-        counts=counts,
-        cost_estimate=round(cost * settings.cost_per_segment, 4),
-        now=now,
+def _order(body: NewBroadcast) -> Order:
+    return Order(
+        service=body.service,
+        texts=body.texts,
+        priority=Priority.from_label(body.priority),
+        send_at=body.send_at,
+        valid_for_minutes=body.valid_for_minutes,
+        fold_accents=body.fold_accents,
     )
 
 
-async def estimate_broadcast(request: web.Request) -> web.Response:
-    # what a create would answer, before the officer commits: nothing stored, nothing audited
-    draft = await _draft(request)
-    return json_response(draft.estimate(request.app[SERVICES].broadcast_settings.currency))
-
-
-async def create_broadcast(request: web.Request) -> web.Response:
-    deps = request.app[SERVICES]
-    principal = request[PRINCIPAL]
-    draft = await _draft(request)
-    service, texts, send_at, now = draft.service, draft.texts, draft.send_at, draft.now
-    priority = draft.priority
-    if service.requires_approval:
-        state = BroadcastState.AWAITING_APPROVAL
-    elif send_at is not None and send_at > now:
-        state = BroadcastState.SCHEDULED
-    else:
-        state = BroadcastState.QUEUED
-    broadcast = Broadcast(
-        id=0,
-        service=service.keyword,
-        ministry=service.ministry,
-        texts=texts,
+def _estimate(draft: Draft, currency: str) -> BroadcastEstimate:
+    return BroadcastEstimate(
+        audience=draft.audience,
+        audience_by_language=draft.audience_by_language,
         segments=draft.segments,
-        encodings=draft.encodings,
-        default_language=service.default_language,
-        priority=priority,
-        state=state,
-        send_at=send_at,
-        expires_at=draft.expires_at,
-        audience=None,
+        encoding=draft.encodings,
+        texts=draft.texts,
         cost_estimate=draft.cost_estimate,
-        created_by=principal.id,
-        created_at=now,
-        updated_at=now,
+        currency=currency,
+        send_at=draft.send_at,
+        expires_at=draft.expires_at,
     )
-    broadcast_id = await deps.broadcasts.add_broadcast(broadcast)
-    _log.info(
-        "broadcast_created", broadcast=broadcast_id, service=service.keyword,
-        priority=priority.label, state=state.value, audience=draft.audience, by=principal.id,
-    )  # fmt: skip
-    await deps.audit.audit(
-        AuditEntry.by(principal, AuditAction.BROADCAST_CREATED, str(broadcast_id), at=now,
-                      service=service.keyword, priority=priority.label, state=state.value,
-                      audience=draft.audience, texts=texts, send_at=send_at)
-    )  # fmt: skip
-    deps.broadcasts_changed(None)
-    estimate = draft.estimate(deps.broadcast_settings.currency)
-    created = BroadcastCreated(id=broadcast_id, state=state.value, **dict(estimate))
-    return json_response(created, status=201)
 
 
-def _view(b: Broadcast, stats: BroadcastStats | None) -> BroadcastView:
-    counts = stats.by_state if stats else {}
-    cancelled = counts.get("cancelled", 0)
-    audience = b.audience or 0
-    reachable = audience - cancelled
-    throughput = None
-    if stats and stats.first_submit_at and stats.last_submit_at:
-        # from the start of the fan-out: two messages a millisecond apart are no 2,000/s
-        start = min(b.started_at or stats.first_submit_at, stats.first_submit_at)
-        span = (stats.last_submit_at - start).total_seconds()
-        sent = sum(v for k, v in counts.items() if k not in ("queued", "cancelled", "expired"))
-        throughput = round(sent / span, 1) if span > 0 else None
+def _view(progress: Progress) -> BroadcastView:
+    b, counts = progress.broadcast, progress.by_state
     return BroadcastView(
         id=b.id,
         service=b.service,
@@ -337,95 +169,68 @@ def _view(b: Broadcast, stats: BroadcastStats | None) -> BroadcastView:
         started_at=b.started_at,
         finished_at=b.finished_at,
         cost_estimate=b.cost_estimate,
-        audience=audience,
+        audience=progress.audience,
         queued=counts.get("queued", 0),
         submitted=counts.get("submitted", 0),
         delivered=counts.get("delivered", 0),
-        failed=sum(counts.get(state, 0) for state in _FAILED),
+        failed=progress.failed,
         expired=counts.get("expired", 0),
-        cancelled=cancelled,
+        cancelled=counts.get("cancelled", 0),
         by_state=counts,
-        delivery_rate=round(counts.get("delivered", 0) / reachable, 4) if reachable > 0 else None,
-        latency_p50_s=stats.latency_p50_s if stats else None,
-        latency_p95_s=stats.latency_p95_s if stats else None,
-        throughput_per_s=throughput,
+        delivery_rate=progress.delivery_rate,
+        latency_p50_s=progress.latency_p50_s,
+        latency_p95_s=progress.latency_p95_s,
+        throughput_per_s=progress.throughput_per_s,
     )
 
 
+async def estimate_broadcast(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    body = await read_body(request, NewBroadcast)
+    draft = await services.broadcasts.estimate(request[PRINCIPAL], _order(body))
+    return json_response(_estimate(draft, services.broadcast_settings.currency))
+
+
+async def create_broadcast(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    body = await read_body(request, NewBroadcast)
+    broadcast, draft = await services.broadcasts.create(request[PRINCIPAL], _order(body))
+    estimate = _estimate(draft, services.broadcast_settings.currency)
+    created = BroadcastCreated(id=broadcast.id, state=broadcast.state.value, **dict(estimate))
+    return json_response(created, status=201)
+
+
 async def _find(request: web.Request) -> Broadcast:
-    deps = request.app[SERVICES]
     raw = request.match_info["id"]
-    broadcast_id = _number(raw)
-    broadcast = await deps.broadcasts.broadcast(broadcast_id) if broadcast_id is not None else None
-    if broadcast is None:
-        raise ApiError(404, "not_found", f"no broadcast {raw}")
-    _check_scope(request[PRINCIPAL], broadcast.ministry, f"broadcast {broadcast.id}")
-    return broadcast
+    return await request.app[SERVICES].broadcasts.find(request[PRINCIPAL], _number(raw), raw)
 
 
 async def get_broadcast(request: web.Request) -> web.Response:
     broadcast = await _find(request)
-    stats = await request.app[SERVICES].broadcasts.broadcast_stats(broadcast.id)
-    return json_response(_view(broadcast, stats))
+    return json_response(_view(await request.app[SERVICES].broadcasts.progress(broadcast)))
 
 
 async def list_broadcasts(request: web.Request) -> web.Response:
-    deps = request.app[SERVICES]
     raw_before = request.query.get("before", "")
     before = _number(raw_before) if raw_before else None
     limit = _number(request.query.get("limit", "50")) or 0
     if (raw_before and before is None) or not 1 <= limit <= 500:
-        raise ApiError(400, "invalid", "before: a broadcast id; limit: 1 to 500")
-    scope = _scope(request[PRINCIPAL])
-    found = await deps.broadcasts.broadcasts(ministry=scope, before=before, limit=limit)
-    views = [_view(b, await deps.broadcasts.broadcast_stats(b.id)) for b in found]
-    return json_response(BroadcastList(broadcasts=views))
+        raise Invalid("before: a broadcast id; limit: 1 to 500")
+    found = await request.app[SERVICES].broadcasts.listing(
+        request[PRINCIPAL], before=before, limit=limit
+    )
+    return json_response(BroadcastList(broadcasts=[_view(progress) for progress in found]))
 
 
 async def approve_broadcast(request: web.Request) -> web.Response:
-    deps = request.app[SERVICES]
-    principal = request[PRINCIPAL]
     broadcast = await _find(request)
-    if broadcast.state is not BroadcastState.AWAITING_APPROVAL:
-        raise ApiError(409, "conflict", f"broadcast {broadcast.id} is {broadcast.state.value}")
-    if broadcast.created_by == principal.id:
-        raise ApiError(403, "forbidden", "a second person must approve a broadcast")
-    now = datetime.now(UTC)
-    due = broadcast.send_at is None or broadcast.send_at <= now
-    state = BroadcastState.QUEUED if due else BroadcastState.SCHEDULED
-    # the validity runs from when it may go: an alert approved late is not born expired
-    planned = broadcast.send_at or broadcast.created_at
-    start = now if due else planned
-    expires_at = start + (broadcast.expires_at - planned)
-    if not await deps.broadcasts.approve_broadcast(
-        broadcast.id, by=principal.id, at=now, state=state, expires_at=expires_at
-    ):
-        raise ApiError(409, "conflict", f"broadcast {broadcast.id} is no longer awaiting approval")
-    _log.info("broadcast_approved", broadcast=broadcast.id, by=principal.id)
-    await deps.audit.audit(
-        AuditEntry.by(principal, AuditAction.BROADCAST_APPROVED, str(broadcast.id), at=now,
-                      service=broadcast.service, author=broadcast.created_by)
-    )  # fmt: skip
-    deps.broadcasts_changed(None)
+    await request.app[SERVICES].broadcasts.approve(request[PRINCIPAL], broadcast)
     return await get_broadcast(request)
 
 
 async def cancel_broadcast(request: web.Request) -> web.Response:
-    deps = request.app[SERVICES]
-    principal = request[PRINCIPAL]
     broadcast = await _find(request)
-    cancelled = await deps.broadcasts.cancel_broadcast(
-        broadcast.id, by=principal.id, at=datetime.now(UTC)
-    )
-    if cancelled is None:
-        raise ApiError(409, "conflict", f"broadcast {broadcast.id} is {broadcast.state.value}")
-    _log.info("broadcast_cancelled", broadcast=broadcast.id, by=principal.id, messages=cancelled)
-    await deps.audit.audit(
-        AuditEntry.by(principal, AuditAction.BROADCAST_CANCELLED, str(broadcast.id),
-                      at=datetime.now(UTC), service=broadcast.service, messages=cancelled)
-    )  # fmt: skip
-    after = await deps.broadcasts.broadcast(broadcast.id)
-    deps.broadcasts_changed(after)
+    await request.app[SERVICES].broadcasts.cancel(request[PRINCIPAL], broadcast)
     return await get_broadcast(request)
 
 

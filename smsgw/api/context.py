@@ -12,8 +12,7 @@ from aiohttp import web
 from channels.base import Channel
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
-from smsgw.broadcasts.model import Broadcast
-from smsgw.broadcasts.store import BroadcastStore
+from smsgw.broadcasts.service import BroadcastService
 from smsgw.config import BroadcastsConfig, KpisConfig
 from smsgw.delivery.message import Message
 from smsgw.delivery.outbox import OutboxStore
@@ -43,7 +42,7 @@ class Services:
     audit: AuditLog
     catalogue: CatalogueStore
     subscriptions: SubscriptionStore
-    broadcasts: BroadcastStore
+    broadcasts: BroadcastService
     outbox: OutboxStore
     kpis: KpiStore
     broadcast_settings: BroadcastsConfig
@@ -51,7 +50,6 @@ class Services:
     live_rates: LiveRates  # submits and receipts per second, from the metrics
     storage_error: Callable[[], str | None]  # why the database cannot be written, while so
     catalogue_changed: Callable[[], Awaitable[None]]  # awaited after every catalogue write
-    broadcasts_changed: Callable[[Broadcast | None], None]  # created, approved or cancelled
 
 
 SERVICES = web.AppKey("services", Services)  # set when the gateway has started

@@ -1,6 +1,7 @@
 """Errors as JSON: ``{"error": {"code", "message", "field"}}`` with the right status.
 
-The error middleware is the only place where domain errors become HTTP statuses. Anything
+The error middleware is the only place where domain errors (smsgw.errors.Refused and its
+kinds) become HTTP statuses. Anything
 unexpected is logged with its traceback and answered with a bare 500: nothing internal leaks.
 """
 
@@ -15,7 +16,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from smsgw.errors import Conflict, NotFound, StorageUnavailable
+from smsgw.errors import Conflict, Forbidden, Invalid, NotFound, Refused, StorageUnavailable
 
 _log = structlog.get_logger(__name__)
 
@@ -73,6 +74,13 @@ def _from_http(exc: web.HTTPException) -> ApiError:
     return ApiError(exc.status, code, exc.reason, headers=headers)
 
 
+_STATUS: dict[type[Refused], int] = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409}
+
+
+def _status(error: Refused) -> int:
+    return next((status for kind, status in _STATUS.items() if isinstance(error, kind)), 400)
+
+
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -101,10 +109,8 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = error_response(exc)
     except ValidationError as exc:
         response = error_response(validation_error(exc))
-    except NotFound as exc:
-        response = error_response(ApiError(404, "not_found", str(exc)))
-    except Conflict as exc:
-        response = error_response(ApiError(409, "conflict", str(exc)))
+    except Refused as exc:
+        response = error_response(ApiError(_status(exc), exc.code, exc.message, field=exc.field))
     except StorageUnavailable as exc:
         _log.warning("request_refused_storage", method=request.method, error=str(exc))
         message = f"the database cannot be written now ({exc}); nothing was stored, try again"

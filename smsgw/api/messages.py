@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from channels.text import text_info
 from smsgw.access.tokens import Role
 from smsgw.api.context import SERVICES
-from smsgw.api.errors import ApiError, ErrorBody
+from smsgw.api.errors import ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
-from smsgw.errors import NotFound
+from smsgw.errors import Invalid, NotFound
 
 MAX_SEGMENTS = 10  # a longer text is a broadcast's business, not a one-off message
 
@@ -76,9 +76,7 @@ async def create_message(request: web.Request) -> web.Response:
     body = await read_body(request, SendMessage, region=deps.region)
     info = text_info(body.text)
     if info.segments > MAX_SEGMENTS:
-        raise ApiError(
-            400, "too_long", f"{info.segments} SMS, at most {MAX_SEGMENTS}", field="text"
-        )
+        raise Invalid(f"{info.segments} SMS, at most {MAX_SEGMENTS}", code="too_long", field="text")
     message = await deps.sender.create(
         body.to, body.text, segments=info.segments, encoding=str(info.encoding)
     )

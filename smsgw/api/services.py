@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.tokens import Role
 from smsgw.api.context import PRINCIPAL, SERVICES, Services
-from smsgw.api.errors import ApiError, ErrorBody
+from smsgw.api.errors import ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
+from smsgw.errors import Conflict, Invalid, NotFound
 from subscriptions.catalogue import CatalogueError, validate_service
 from subscriptions.catalogue import find_service as named_service
 from subscriptions.models import Service
@@ -118,7 +119,7 @@ async def find_service(store: CatalogueStore, word: str, *, field: str | None = 
     """The service named by ``word`` (its keyword or an alias, any case); 404 otherwise."""
     service = await named_service(store, word)
     if service is None:
-        raise ApiError(404, "not_found", f"no service {word!r}", field=field)
+        raise NotFound(f"no service {word!r}", field=field)
     return service
 
 
@@ -159,9 +160,7 @@ async def update_service(request: web.Request) -> web.Response:
     catalogue = await deps.catalogue.services()
     current = await find_service(deps.catalogue, request.match_info["keyword"])
     if body.keyword is not None and normalise(body.keyword) != current.keyword:
-        raise ApiError(
-            400,
-            "invalid",
+        raise Invalid(
             f"the keyword of {current.keyword} cannot change (add an alias instead)",
             field="keyword",
         )
@@ -185,14 +184,14 @@ async def _save(deps: Services, service: Service, others: list[Service], *, new:
     try:
         validate_service(service, others, deps.templates)
     except CatalogueError as error:
-        raise ApiError(400, "invalid", error.message, field=error.field) from None
+        raise Invalid(error.message, field=error.field) from None
     store = deps.catalogue
     try:
         await (store.add_service if new else store.replace_service)(service)
     except ServiceConflict as error:  # taken meanwhile by a concurrent request
-        raise ApiError(409, "conflict", str(error), field="keyword" if new else "aliases") from None
+        raise Conflict(str(error), field="keyword" if new else "aliases") from None
     except LookupError as error:
-        raise ApiError(404, "not_found", str(error)) from None
+        raise NotFound(str(error)) from None
     await deps.catalogue_changed()
 
 
@@ -202,9 +201,7 @@ def _check_free(service: Service, others: Iterable[Service]) -> None:
     fields = [("keyword", service.keyword)] + [("aliases", alias) for alias in service.aliases]
     for field, word in fields:
         if word in taken:
-            raise ApiError(
-                409, "conflict", f"{word} already names the service {taken[word]}", field=field
-            )
+            raise Conflict(f"{word} already names the service {taken[word]}", field=field)
 
 
 _ANY: tuple[Role, ...] = ()

@@ -30,6 +30,7 @@ from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.api.services import find_service
+from smsgw.errors import Conflict, Forbidden
 from subscriptions import importing
 from subscriptions.importing import MAX_LINE as MAX_LINE  # re-exported: tests size files by it
 from subscriptions.importing import MAX_REJECTED as MAX_REJECTED
@@ -125,18 +126,14 @@ class ImportReport(BaseModel):
 async def _writable(request: web.Request, word: str, *, joining: bool) -> Service:
     """The service named ``word``, if the caller may change its subscriptions."""
     service = await find_service(request.app[SERVICES].catalogue, word, field="service")
-    principal = request[PRINCIPAL]
-    ministry = (principal.ministry or "").strip().casefold()
-    if principal.role is Role.OFFICER and ministry != service.ministry.strip().casefold():
-        raise ApiError(
-            403,
-            "forbidden",
+    if not request[PRINCIPAL].may_act_for(service.ministry):
+        raise Forbidden(
             f"{service.keyword} belongs to the ministry {service.ministry};"
             " an officer acts on their own ministry's services",
             field="service",
         )
     if joining and not service.active:
-        raise ApiError(409, "service_inactive", f"{service.keyword} is not active", field="service")
+        raise Conflict(f"{service.keyword} is not active", code="service_inactive", field="service")
     return service
 
 

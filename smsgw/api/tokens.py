@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.tokens import ApiToken, Role, issue
 from smsgw.api.context import PRINCIPAL, SERVICES
-from smsgw.api.errors import ApiError, ErrorBody
+from smsgw.api.errors import ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
+from smsgw.errors import Conflict, NotFound
 
 _log = structlog.get_logger(__name__)
 
@@ -96,10 +97,10 @@ async def revoke_token(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     token = await store.token(token_id)
     if token is None:
-        raise ApiError(404, "not_found", f"no token {token_id}")
+        raise NotFound(f"no token {token_id}")
     audit = AuditEntry.by(request[PRINCIPAL], AuditAction.TOKEN_REVOKED, token_id, at=now)
     if not await store.revoke_token(token_id, at=now, audit=audit):
-        raise ApiError(409, "conflict", f"token {token_id} is revoked already")
+        raise Conflict(f"token {token_id} is revoked already")
     _log.info("token_revoked", token_id=token_id)
     revoked = await store.token(token_id)
     assert revoked is not None  # noqa: S101 - it was there a moment ago; tokens are never deleted
