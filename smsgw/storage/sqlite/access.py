@@ -13,7 +13,7 @@ from smsgw.access.tokens import ApiToken, Role
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
 
-_TOKEN_COLUMNS = "id, token_hash, role, ministry, created_at, expires_at, revoked_at"  # noqa: S105
+_TOKEN_COLUMNS = "id, token_hash, role, ministry, created_at, expires_at, revoked_at"  # noqa: S105 - column names
 
 
 def _token(row: Any) -> ApiToken:
@@ -68,7 +68,7 @@ class SqliteAudit:
 
 def _add_token(db: sqlite3.Connection, *, token: ApiToken, audit: AuditEntry | None) -> None:
     db.execute(
-        f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?)",  # noqa: S608
+        f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
         (token.id, token.token_hash, token.role, token.ministry, timestamp(token.created_at),
          maybe_timestamp(token.expires_at), maybe_timestamp(token.revoked_at)),
     )  # fmt: skip
@@ -78,13 +78,13 @@ def _add_token(db: sqlite3.Connection, *, token: ApiToken, audit: AuditEntry | N
 
 def _token_where(db: sqlite3.Connection, *, column: str, value: str) -> ApiToken | None:
     # column is one of two literals from this module, never input
-    sql = f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE {column} = ?"  # noqa: S608
+    sql = f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE {column} = ?"
     row = db.execute(sql, (value,)).fetchone()
     return _token(row) if row else None
 
 
 def _tokens(db: sqlite3.Connection) -> list[ApiToken]:
-    rows = db.execute(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, id")  # noqa: S608
+    rows = db.execute(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, id")
     return [_token(row) for row in rows]
 
 

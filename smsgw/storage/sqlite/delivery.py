@@ -91,7 +91,7 @@ _RECOMPUTE = f"""UPDATE messages AS m
     FROM ({_PARTS_BY_MESSAGE.format(kind="!= 'o'")}) AS a
     WHERE m.id = a.message_id AND m.state IN ('queued', 'submitted')
       AND m.state != replace(a.state, 'partly_submitted', 'submitted')
-    RETURNING id, state, error, channel, updated_at"""  # noqa: S608
+    RETURNING id, state, error, channel, updated_at"""
 # A broadcast's message (outbox) counts as submitted once all its parts are: until then a
 # crash leaves it queued, to be sent again whole. It may leave cancelled or expired: those
 # are set in bulk, and a message already handed to a bind still went out.
@@ -101,7 +101,7 @@ _RECOMPUTE_OUTBOX = f"""UPDATE outbox AS o
         done_at = CASE WHEN a.state != 'submitted' THEN a.at END, updated_at = a.at
     FROM ({_PARTS_BY_MESSAGE.format(kind="= 'o'")}) AS a
     WHERE o.id = CAST(substr(a.message_id, 2) AS INTEGER) AND a.state != 'partly_submitted'
-      AND o.state IN ('queued', 'submitted', 'cancelled', 'expired') AND o.state != a.state"""  # noqa: S608
+      AND o.state IN ('queued', 'submitted', 'cancelled', 'expired') AND o.state != a.state"""
 _OUTCOME_STATE = """UPDATE messages SET state = ?, error = ?, updated_at = ?
     WHERE id = ? AND state IN ('queued', 'submitted')"""
 _OUTBOX_OUTCOME = """UPDATE outbox SET state = ?, error = ?, not_before = ?,

@@ -59,7 +59,7 @@ _SEGMENTS = "SELECT id, segments FROM broadcasts WHERE created_at >= ?1 AND crea
 # Covering index outbox_broadcast (broadcast, state, language), migration 6, in its own order
 # (grouping otherwise sorts a million rows in a temporary b-tree).
 _BY_STATE = f"""SELECT broadcast, state, language, count(*) FROM outbox
-    WHERE broadcast IN ({_IN_PERIOD}) GROUP BY broadcast, state, language"""  # noqa: S608
+    WHERE broadcast IN ({_IN_PERIOD}) GROUP BY broadcast, state, language"""
 # A message went out when a carrier accepted it (submitted_at set; its language is the text it
 # got): always so in these states, and in these others only for some (a receipt's verdict, or
 # the dispatcher's before any submit), read from the rows, which are few.
@@ -67,10 +67,10 @@ _SENT_STATES = ("submitted", "delivered", "undeliverable")
 _SENT_OR_NOT = f"""SELECT broadcast, language, count(*) FROM outbox
     WHERE broadcast IN ({_IN_PERIOD}) AND state IN ('expired', 'rejected', 'failed')
       AND submitted_at IS NOT NULL
-    GROUP BY broadcast, state, language"""  # noqa: S608
+    GROUP BY broadcast, state, language"""
 _LATENCY = f"""SELECT (julianday(done_at) - julianday(submitted_at)) * 86400.0 AS latency
     FROM outbox WHERE broadcast IN ({_IN_PERIOD}) AND state = 'delivered'
-      AND submitted_at IS NOT NULL"""  # noqa: S608
+      AND submitted_at IS NOT NULL"""
 # The lower median of an even count, as broadcasts.stats.
 _MEDIAN = f"{_LATENCY} ORDER BY latency LIMIT 1 OFFSET ?3"
 # Over every ?3-th message by id (ids follow the numbers' order within a broadcast, which says
@@ -78,7 +78,7 @@ _MEDIAN = f"{_LATENCY} ORDER BY latency LIMIT 1 OFFSET ?3"
 _SAMPLED_MEDIAN = f"""SELECT latency FROM (
         SELECT latency, row_number() OVER (ORDER BY latency) AS n, count(*) OVER () AS total
         FROM ({_LATENCY} AND id % ?3 = 0))
-    WHERE n = (total + 1) / 2"""  # noqa: S608
+    WHERE n = (total + 1) / 2"""
 SORTED_AT_MOST = 200_000  # delivered messages sorted for the exact median
 SAMPLE = 10_000  # past that, about this many: the median's rank within ±1% (95%)
 

@@ -49,7 +49,7 @@ class SqliteInbound:
 
 def _get_message(db: sqlite3.Connection, *, message_id: str) -> Message | None:
     row = db.execute(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?",  # noqa: S608 - a constant
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?",
         (message_id,),
     ).fetchone()
     return _message(row) if row else None
@@ -65,7 +65,7 @@ def _history(db: sqlite3.Connection, *, message_id: str) -> list[MessageEvent]:
 
 def _queued(db: sqlite3.Connection) -> list[Message]:
     rows = db.execute(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages"  # noqa: S608 - a constant
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages"
         " WHERE state = 'queued' ORDER BY created_at"
     ).fetchall()
     return [_message(row) for row in rows]

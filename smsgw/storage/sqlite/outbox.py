@@ -136,13 +136,13 @@ _TAKE_READY = f"""SELECT {_TAKE_COLUMNS}
     FROM outbox o JOIN broadcasts b ON b.id = o.broadcast
     LEFT JOIN subscribers u ON u.msisdn = o.recipient
     WHERE o.carrier = ? AND o.priority = ? AND o.state = 'queued' AND o.not_before IS NULL
-      AND o.id > ? ORDER BY o.id LIMIT ?"""  # noqa: S608
+      AND o.id > ? ORDER BY o.id LIMIT ?"""
 _TAKE_RETRIES = f"""SELECT {_TAKE_COLUMNS}
     FROM outbox o JOIN broadcasts b ON b.id = o.broadcast
     LEFT JOIN subscribers u ON u.msisdn = o.recipient
     WHERE o.carrier = ? AND o.priority = ? AND o.state = 'queued'
       AND o.not_before IS NOT NULL AND o.not_before <= ?
-    ORDER BY o.not_before LIMIT ?"""  # noqa: S608
+    ORDER BY o.not_before LIMIT ?"""
 
 
 def _outbox_message(row: Any) -> OutboxMessage:
