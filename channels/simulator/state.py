@@ -42,7 +42,7 @@ class SimulatorState:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         # Simulated outcomes and ids, not security: a seedable PRNG is the point.
-        self.rng = random.Random(config.seed)  # noqa: S311
+        self.rng = random.Random(config.seed)  # noqa: S311 - seeded simulated traffic, not security
         self.sessions: set[SmscSession] = set()
         self.receivers: dict[str, list[SmscSession]] = {}
         self.submits = SubmitLog(config.keep_submits)
