@@ -65,8 +65,7 @@ def _history(db: sqlite3.Connection, *, message_id: str) -> list[MessageEvent]:
 
 def _queued(db: sqlite3.Connection) -> list[Message]:
     rows = db.execute(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages"
-        " WHERE state = 'queued' ORDER BY created_at"
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state = 'queued' ORDER BY created_at"
     ).fetchall()
     return [_message(row) for row in rows]
 
