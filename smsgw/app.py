@@ -1,9 +1,10 @@
 """The composition root: the only place where concrete classes are wired together.
 
 ``build_app(settings)`` returns the aiohttp application; its clean-up context starts the
-gateway (store → recorder → channels → sender → inbound handler) and stops it in the reverse
-order, so the channels unbind before the last receipts are written and the database is closed
-last.
+gateway (store → recorder → channels → sender → inbound handler → dispatcher and scheduler)
+and stops it in the reverse order, so the channels unbind before the last receipts are written
+and the database is closed last. Each part gets exactly the repositories it uses; the HTTP
+API gets a frozen ``Services`` (api/context.py) once the gateway runs.
 """
 
 from __future__ import annotations

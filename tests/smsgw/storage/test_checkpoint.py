@@ -8,7 +8,7 @@ from pathlib import Path
 
 from smsgw.storage.sqlite import SqliteStore
 from smsgw.storage.sqlite.checkpoint import Checkpointer
-from tests.smsgw.storage.test_thread import Lock
+from smsgw.storage.sqlite.thread import StoreLock
 
 
 async def test_under_steady_writes_the_wal_starts_over_instead_of_growing(
@@ -41,7 +41,7 @@ async def test_the_checkpointer_copies_the_wal_back_while_the_writer_goes_on(
     writer.execute("PRAGMA journal_mode = WAL")
     writer.execute("PRAGMA wal_autocheckpoint = 0")  # only the checkpointer checkpoints
     writer.execute("CREATE TABLE t (x TEXT)")
-    checkpointer = Checkpointer(path, Lock(), interval_s=0.01)
+    checkpointer = Checkpointer(path, StoreLock(), interval_s=0.01)
     await checkpointer.start()
     try:
         writer.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 2000)

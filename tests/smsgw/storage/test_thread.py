@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import sqlite3
 import threading
@@ -16,24 +15,12 @@ import pytest
 
 from smsgw.errors import StorageUnavailable
 from smsgw.storage.sqlite import SqliteStore
-from smsgw.storage.sqlite.thread import SqliteThread, in_transaction, run_in_db
+from smsgw.storage.sqlite.thread import SqliteThread, StoreLock, in_transaction, run_in_db
 from subscriptions.models import Service, Source
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 SMS = Source.SMS
 WAIT = 5
-
-
-class Lock:
-    """The store's lock as SqliteThread sees it (store._Transactions.held)."""
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-
-    @contextlib.asynccontextmanager
-    async def held(self) -> AsyncIterator[None]:
-        async with self.lock:
-            yield
 
 
 @pytest.fixture
@@ -120,7 +107,7 @@ async def test_a_transaction_rolls_back_when_the_function_raises(
 async def test_a_write_cancelled_while_it_runs_still_commits_whole_before_the_next(
     conn: aiosqlite.Connection,
 ) -> None:
-    thread = SqliteThread(conn, Lock())
+    thread = SqliteThread(conn, StoreLock())
     started = asyncio.Event()
     go_on = threading.Event()
     loop = asyncio.get_running_loop()
