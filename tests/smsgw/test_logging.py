@@ -90,3 +90,13 @@ def test_a_traceback_is_masked_too() -> None:
     record = json.loads(stream.getvalue())
     assert "+50160****45" in record["exception"]
     assert "5016012345" not in stream.getvalue()
+
+
+def test_a_hex_id_keeps_its_digits_while_numbers_and_tokens_in_text_are_hidden() -> None:
+    out = _masked(
+        event="request_failed",
+        detail="message 9f41059270f0a1c2 for to=%2B5016012345, auth Bearer smsgw_abcDEF-123",
+        path="/api/v1/messages/a410592701234567b",
+    )
+    assert out["detail"] == "message 9f41059270f0a1c2 for to=%2B50160****45, auth ***"
+    assert out["path"] == "/api/v1/messages/a410592701234567b"

@@ -1,0 +1,75 @@
+"""What the gateway writes to its log when it is sent garbage: JSON lines only, and never a
+token or a number in clear (the process as a sysadmin runs it, its stderr as it is written)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from channels.simulator import Simulator
+from tests.smsgw.test_crash import ENV, launch
+from tests.smsgw.testbed import WAIT, WriteConfig
+
+SECRET = "smsgw_" + "S3cr3tT0k3n" * 3  # test data
+NUMBER = "5016012345"
+AUTH = f"Authorization: Bearer {SECRET}"
+
+MALFORMED = {
+    "bare LF": f"GET /api/v1/messages/m?to=%2B{NUMBER} HTTP/1.1\nHost: gw\n{AUTH}\n\n",
+    "header over 8 KB": f"GET /healthz HTTP/1.1\r\nHost: gw\r\n{AUTH}\r\n"
+    f"X-Note: {NUMBER * 900}\r\n\r\n",
+    "URL over 8 KB": f"GET /api/v1/messages/m?to={NUMBER}&pad={'a' * 9000} HTTP/1.1\r\n"
+    f"Host: gw\r\n{AUTH}\r\n\r\n",
+    "no method": f"\x00\x01 /?to={NUMBER} HTTP/1.1\r\n{AUTH}\r\n\r\n",
+}
+
+
+async def send_raw(port: int, raw: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw.encode("latin-1"))
+        await writer.drain()
+        async with asyncio.timeout(WAIT):
+            return await reader.read(200)
+    finally:
+        writer.close()
+
+
+async def test_malformed_requests_are_logged_as_json_without_their_head(
+    simulator: Simulator, write_config: WriteConfig, tmp_path: Path
+) -> None:
+    gateway, _ = await launch(simulator, write_config, tmp_path, [])
+    port = int(gateway.url.rsplit(":", 1)[1])
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "smsgw", "run", "--config", "config.toml",
+            cwd=tmp_path, env=ENV, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as session, asyncio.timeout(WAIT):
+            while True:
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+        answers = {name: await send_raw(port, raw) for name, raw in MALFORMED.items()}
+    finally:
+        process.terminate()
+        async with asyncio.timeout(WAIT):
+            await process.wait()
+
+    assert all(answer.split(b" ")[1].startswith(b"4") for answer in answers.values()), answers
+    text = log.read_text(encoding="utf-8")
+    lines = [json.loads(line) for line in text.splitlines()]  # every line is JSON
+    malformed = [line for line in lines if line["event"] == "http_request_malformed"]
+    assert len(malformed) >= len(MALFORMED) - 1  # aiohttp may answer one without logging
+    assert SECRET not in text
+    assert "S3cr3tT0k3n" not in text
+    assert NUMBER not in text
