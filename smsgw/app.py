@@ -286,7 +286,9 @@ def build_app(
     gateway = Gateway(settings, channel_factory=channel_factory, retry=retry)
     http = settings.http
     app = api.create_app(
-        gateway.metrics, failed_auth=FailedAuth(http.failed_auth_limit, http.failed_auth_window_s)
+        gateway.metrics,
+        failed_auth=FailedAuth(http.failed_auth_limit, http.failed_auth_window_s),
+        trusted_proxies=http.trusted_proxies,
     )
     console.add_routes(app)
     app[GATEWAY] = gateway

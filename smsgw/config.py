@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tomllib
 from datetime import date, time
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -95,6 +96,10 @@ class HttpConfig(_Section):
         default=10, ge=1, description="failed authentications per address and window, then 429"
     )
     failed_auth_window_s: float = Field(default=60.0, gt=0, description="of failed_auth_limit")
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(),
+        description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
+    )
 
 
 class DatabaseConfig(_Section):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from ipaddress import IPv4Network, IPv6Network
+
 from aiohttp import web
 
 from smsgw.api import (
@@ -43,7 +46,10 @@ def routes() -> list[Route]:
 
 
 def create_app(
-    gateway_metrics: Metrics, *, failed_auth: FailedAuth | None = None
+    gateway_metrics: Metrics,
+    *,
+    failed_auth: FailedAuth | None = None,
+    trusted_proxies: Collection[IPv4Network | IPv6Network] = (),
 ) -> web.Application:
     """The API's routes and middlewares; ``app[SERVICES]`` is set once the gateway runs."""
     table = routes()
@@ -51,7 +57,7 @@ def create_app(
         middlewares=[
             metrics.count_requests,  # outermost: counts what the others answer too
             error_middleware,
-            auth_middleware(public_paths(table), failed_auth),
+            auth_middleware(public_paths(table), failed_auth, trusted_proxies),
         ],
         client_max_size=MAX_BODY,
     )

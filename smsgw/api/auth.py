@@ -8,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -20,8 +21,10 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="smsgw"'}
 
 
 class FailedAuth:
-    """Failed authentications per client address in a sliding window: past ``limit`` the
-    address gets 429 until its oldest failure leaves the window (guessing tokens is slow)."""
+    """Failed authentications per key (a client address, a presented token) in a sliding
+    window: past ``limit`` a failing request gets 429 instead of 401 until the oldest failure
+    leaves the window (guessing is slow). A valid token always passes: ten bad requests from
+    behind a proxy must not lock out everyone else behind it."""
 
     def __init__(
         self,
@@ -59,28 +62,59 @@ class FailedAuth:
         self._failures.setdefault(address, deque()).append(self._clock())
 
 
-def auth_middleware(public_paths: Collection[str], failed: FailedAuth | None = None) -> Middleware:
+def auth_middleware(
+    public_paths: Collection[str],
+    failed: FailedAuth | None = None,
+    trusted_proxies: Collection[IPv4Network | IPv6Network] = (),
+) -> Middleware:
     """Every ``/api/`` request needs a valid token, except those to ``public_paths``."""
     failures = failed or FailedAuth()
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/api/") and request.path not in public_paths:
-            address = request.remote or "unknown"
-            wait = failures.retry_after(address)
-            if wait > 0:
-                raise ApiError(
-                    429, "too_many_failures", "too many failed authentications; try later",
-                    headers={"Retry-After": str(math.ceil(wait))},
-                )  # fmt: skip
             try:
                 request[PRINCIPAL] = await _principal(request)
             except ApiError:
-                failures.failed(address)
+                presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
+                keys = [f"address:{client_address(request, trusted_proxies)}"]
+                if presented:
+                    keys.append(f"token:{hash_secret(presented)}")
+                wait = max(failures.retry_after(key) for key in keys)
+                for key in keys:
+                    failures.failed(key)
+                if wait > 0:
+                    raise ApiError(
+                        429, "too_many_failures", "too many failed authentications; try later",
+                        headers={"Retry-After": str(math.ceil(wait))},
+                    ) from None  # fmt: skip
                 raise
         return await handler(request)
 
     return authenticate
+
+
+def client_address(
+    request: web.Request, trusted_proxies: Collection[IPv4Network | IPv6Network]
+) -> str:
+    """The client's address: the peer's, or, when the peer is a trusted proxy, the nearest
+    address in X-Forwarded-For that is not one (a client can prepend anything it likes)."""
+    address = request.remote or "unknown"
+    if not trusted_proxies or not _trusted(address, trusted_proxies):
+        return address
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed([part for part in forwarded if part]):
+        if not _trusted(hop, trusted_proxies):
+            return hop
+    return address
+
+
+def _trusted(address: str, proxies: Collection[IPv4Network | IPv6Network]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
 
 
 async def _principal(request: web.Request) -> ApiToken:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_network
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from smsgw.access.tokens import Role
 from smsgw.api.auth import FailedAuth
-from smsgw.app import Gateway
+from smsgw.app import GATEWAY, Gateway, build_app
+from smsgw.config import Settings
 from tests.smsgw.api.catalogue_testbed import SERVICES, add_service, error_of, health_body
 from tests.smsgw.broadcast_testbed import BROADCASTS, create, numbers, seed
 from tests.smsgw.testbed import Client, bearer
@@ -190,15 +193,43 @@ async def test_broadcasts_to_a_service_leave_an_entry_per_action_even_from_an_of
 async def test_repeated_failed_logins_from_one_address_are_slowed_down(
     client: Client, gateway: Gateway, admin: dict[str, str]
 ) -> None:
-    wrong = {"Authorization": "Bearer smsgw_wrong"}
-    for _ in range(10):
+    for attempt in range(10):
+        wrong = {"Authorization": f"Bearer smsgw_wrong{attempt}"}
         assert (await client.get(BROADCASTS, headers=wrong)).status == 401
-    refused = await client.get(BROADCASTS, headers=wrong)
+    refused = await client.get(BROADCASTS, headers={"Authorization": "Bearer smsgw_guess"})
     assert (await error_of(refused, 429))["code"] == "too_many_failures"
     assert 0 < int(refused.headers["Retry-After"]) <= 60
-    # while it lasts, a right token from that address waits too (no oracle for guesses)
-    assert (await client.get(BROADCASTS, headers=admin)).status == 429
+    # a valid token always passes: the others behind the same proxy are not locked out
+    assert (await client.get(BROADCASTS, headers=admin)).status == 200
     assert (await client.get("/healthz")).status == 200  # outside the API: untouched
+
+
+async def test_x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(
+    settings: Settings,
+) -> None:
+    http = settings.http.model_copy(update={"trusted_proxies": (ip_network("127.0.0.1"),)})
+    app = build_app(settings.model_copy(update={"http": http}))
+    async with TestClient(TestServer(app)) as client:
+        gateway = client.app[GATEWAY]
+        admin = await bearer(gateway, Role.ADMIN)
+
+        async def wrong(client_ip: str, attempt: int) -> int:
+            headers = {"Authorization": f"Bearer smsgw_no{attempt}",
+                       "X-Forwarded-For": f"198.51.100.9, {client_ip}"}  # fmt: skip
+            return (await client.get(BROADCASTS, headers=headers)).status
+
+        assert [await wrong("203.0.113.5", n) for n in range(11)] == [401] * 10 + [429]
+        assert await wrong("203.0.113.6", 99) == 401  # another client behind the proxy
+        forwarded = {**admin, "X-Forwarded-For": "203.0.113.5"}
+        assert (await client.get(BROADCASTS, headers=forwarded)).status == 200
+
+        # one token tried from ten addresses is slowed down too
+        stolen = {"Authorization": "Bearer smsgw_revoked-or-guessed"}
+        statuses = [
+            (await client.get(BROADCASTS, headers={**stolen, "X-Forwarded-For": f"192.0.2.{n}"}))
+            .status for n in range(11)
+        ]  # fmt: skip
+        assert statuses == [401] * 10 + [429]
 
 
 def test_failures_leave_the_window_and_memory_stays_bounded() -> None:
