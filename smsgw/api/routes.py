@@ -33,7 +33,10 @@ class Route:
 def register(app: web.Application, routes: list[Route]) -> None:
     for route in routes:
         handler = route.handler if not route.roles else require_role(route.roles, route.handler)
-        app.router.add_route(route.method, route.path, handler)
+        if route.method == "GET":  # HEAD too: load balancers and probes use it
+            app.router.add_get(route.path, handler, allow_head=True)
+        else:
+            app.router.add_route(route.method, route.path, handler)
 
 
 def public_paths(routes: list[Route]) -> frozenset[str]:

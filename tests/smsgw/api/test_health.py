@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+
+from smsgw.api import routes
 from smsgw.app import Gateway
 from tests.smsgw.testbed import Client
 
@@ -34,3 +37,16 @@ async def test_an_unknown_path_is_a_json_404(client: Client) -> None:
     response = await client.get("/nothing-here")
     assert response.status == 404
     assert (await response.json())["error"]["code"] == "not_found"
+
+
+async def test_head_answers_on_every_get_route_as_load_balancers_ask(
+    client: Client, admin: dict[str, str]
+) -> None:
+    health = await client.head("/healthz")
+    assert health.status == 200
+    assert await health.read() == b""
+    gets = [route.path for route in routes() if route.method == "GET"]
+    assert len(gets) > 5
+    for path in gets:
+        response = await client.head(re.sub(r"\{[^}]+\}", "x", path), headers=admin)
+        assert response.status != 405, path
