@@ -62,5 +62,15 @@ def create_app(
         client_max_size=MAX_BODY,
     )
     app[METRICS] = gateway_metrics
+    app.on_response_prepare.append(_headers)
     register(app, table)
     return app
+
+
+async def _headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer: no software version in Server; an API answer is never sniffed as
+    another type nor kept by a cache (one carries a new token's secret)."""
+    response.headers["Server"] = "smsgw"
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if not request.path.startswith("/console/"):
+        response.headers.setdefault("Cache-Control", "no-store")

@@ -23,7 +23,10 @@ CONTENT_TYPES = {
     "icon.svg": "image/svg+xml",
 }  # the only files served: a fixed list, so no path can reach anything else
 HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",  # and no framing
+    # no framing, no <base> or form posts elsewhere
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none';"
+    " form-action 'self'",
+    "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",  # revalidated each time (304): an upgrade shows at once
 }
@@ -56,5 +59,6 @@ async def to_console(_request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", to_console)
     app.router.add_get("/console", to_console)
     app.router.add_get(PATH + "{name:[a-z0-9.]*}", console_file)

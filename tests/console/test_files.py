@@ -62,3 +62,20 @@ def test_the_page_has_no_inline_script_or_style() -> None:
     """What a Content-Security-Policy of default-src 'self' would block."""
     page = (console.FOLDER / "index.html").read_text(encoding="utf-8")
     assert not re.search(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=", page)
+
+
+async def test_the_page_tells_browsers_no_base_no_foreign_form_posts_no_referrer(
+    client: Client,
+) -> None:
+    response = await client.get("/console/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "base-uri 'none'" in policy
+    assert "form-action 'self'" in policy
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Server"] == "smsgw"  # no software versions for a scanner
+
+
+async def test_the_root_leads_to_the_console(client: Client) -> None:
+    response = await client.get("/", allow_redirects=False)
+    assert response.status == 302
+    assert response.headers["Location"] == "/console/"
