@@ -198,12 +198,12 @@ class BroadcastService:
         return dataclasses.replace(broadcast, id=broadcast_id), draft
 
     async def find(self, actor: ApiToken, broadcast_id: int | None, raw: str) -> Broadcast:
-        """The broadcast of that id (``raw`` as asked, for the message), if ``actor`` may see
-        it."""
+        """The broadcast of that id (``raw`` as asked, for the message), if ``actor`` may act
+        on it."""
         found = await self._broadcasts.broadcast(broadcast_id) if broadcast_id is not None else None
-        if found is None:
+        # another ministry's is as absent as one that never was: its ids tell nothing
+        if found is None or not actor.may_act_for(found.ministry):
             raise NotFound(f"no broadcast {raw}")
-        _check_scope(actor, found.ministry, f"broadcast {found.id}")
         return found
 
     async def listing(self, actor: ApiToken, *, before: int | None, limit: int) -> list[Progress]:
