@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import structlog
 
-from smsgw import demo, server
+from smsgw import __version__, demo, server
 from smsgw import logging as gateway_logging
 from smsgw.access.audit import CLI, AuditAction, AuditEntry
 from smsgw.access.store import TokenStore
@@ -43,6 +43,7 @@ def parser() -> argparse.ArgumentParser:
         prog="smsgw", description="The national SMS broadcast and subscription gateway."
     )
     top.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    top.add_argument("--version", action="version", version=f"smsgw {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_: str) -> argparse.ArgumentParser:

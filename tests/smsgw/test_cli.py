@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from channels.simulator import Simulator
 from channels.smpp.channel import SmppChannel
 from channels.smpp.codec import Status
+from smsgw import __version__
 from smsgw.app import build_app
 from smsgw.config import Settings
 from smsgw.delivery.recorder import Recorder
@@ -118,6 +119,29 @@ def test_db_migrate_creates_the_schema(write_config: WriteConfig, tmp_path: Path
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(f"schema version {LATEST}: sqlite:///")
     assert (tmp_path / "data" / "test.db").exists()
+
+
+def test_a_database_newer_than_the_code_is_refused_and_left_as_it_is(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    write_config(CONFIG)
+    assert smsgw("db", "migrate", cwd=tmp_path).returncode == 0
+    database = tmp_path / "data" / "test.db"
+    with sqlite3.connect(database) as db:
+        db.execute("INSERT INTO schema_version (version) VALUES (?)", (LATEST + 1,))
+    for command in (["db", "migrate"], ["run"]):
+        result = smsgw(*command, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert f"schema version {LATEST + 1}, newer than this smsgw knows" in result.stderr
+        assert "Traceback" not in result.stderr
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (LATEST + 1,)
+
+
+def test_version_is_printed(tmp_path: Path) -> None:
+    result = smsgw("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"smsgw {__version__}"
 
 
 def test_mo_to_an_absent_simulator_exits_1_with_a_message(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import aiosqlite
 
+from smsgw.errors import ConfigError
+
 # Times are ISO 8601 text in UTC (see delivery.timestamp): they sort as they compare.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: messages and their delivery tracking, inbound texts, API tokens
@@ -245,7 +247,12 @@ async def migrate(conn: aiosqlite.Connection) -> int:
             async with conn.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cur:
                 row = await cur.fetchone()
             version = row[0] if row else 0
-            if version >= LATEST:
+            if version > LATEST:
+                raise ConfigError(
+                    f"the database is at schema version {version}, newer than this smsgw knows"
+                    f" ({LATEST}): run the smsgw that wrote it, or restore a backup of this one"
+                )
+            if version == LATEST:
                 await conn.execute("COMMIT")
                 return version
             for statement in MIGRATIONS[version]:
