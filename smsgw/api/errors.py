@@ -74,6 +74,7 @@ def _from_http(exc: web.HTTPException) -> ApiError:
     return ApiError(exc.status, code, exc.reason, headers=headers)
 
 
+CLIENT_GONE = 499  # nginx's "client closed request": counted apart from server errors
 _STATUS: dict[type[Refused], int] = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409}
 
 
@@ -111,6 +112,9 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = error_response(validation_error(exc))
     except Refused as exc:
         response = error_response(ApiError(_status(exc), exc.code, exc.message, field=exc.field))
+    except ConnectionResetError:  # the client left mid-body: nobody to answer, not our fault
+        _log.info("request_abandoned", method=request.method, path=request.path)
+        response = error_response(ApiError(CLIENT_GONE, "client_gone", "the client went"))
     except StorageUnavailable as exc:
         _log.warning("request_refused_storage", method=request.method, error=str(exc))
         message = f"the database cannot be written now ({exc}); nothing was stored, try again"

@@ -1,0 +1,60 @@
+"""A client that leaves in the middle of its body is not a server error (served as
+``smsgw run`` serves: aiohttp's runner, whose handlers are not cancelled when a client goes)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+from aiohttp import web
+from structlog.testing import capture_logs
+
+from smsgw.access.tokens import Role, issue
+from smsgw.app import GATEWAY, build_app
+from smsgw.config import Settings
+from tests.smsgw.testbed import eventually
+
+
+@pytest.fixture
+async def served(settings: Settings) -> AsyncIterator[tuple[str, int, str]]:
+    """(host, port, an admin's secret) of the gateway served as in production."""
+    app = build_app(settings)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        secret, token = issue(Role.ADMIN, now=datetime.now(UTC))
+        await app[GATEWAY].store.tokens.add_token(token)
+        yield host, port, secret
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_body_cut_short_is_neither_a_500_nor_an_error_with_a_traceback(
+    served: tuple[str, int, str],
+) -> None:
+    host, port, secret = served
+    with capture_logs() as logs:
+        _, writer = await asyncio.open_connection(host, port)
+        head = (
+            "POST /api/v1/messages HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {secret}\r\nContent-Length: 1000\r\n\r\n"
+        )
+        writer.write(head.encode() + b'{"to": "+5016012345", "te')
+        await writer.drain()
+        writer.close()
+        await eventually(lambda: any(log["event"] == "request_handled" for log in logs))
+    assert [log for log in logs if log["log_level"] in ("error", "critical")] == []
+    assert not any("exc_info" in log or "exception" in log for log in logs)
+    url = f"http://{host}:{port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        text = await response.text()
+    assert 'status="500"' not in text
+    # counted as the client's doing (nginx's 499, "client closed request")
+    counted = 'smsgw_http_requests_total{method="POST",route="/api/v1/messages",status="499"} 1.0'
+    assert counted in text
