@@ -20,7 +20,7 @@ from smsgw import __version__, demo, server
 from smsgw import logging as gateway_logging
 from smsgw.access.audit import CLI, AuditAction, AuditEntry
 from smsgw.access.store import TokenStore
-from smsgw.access.tokens import Role, issue
+from smsgw.access.tokens import Role, issue, token_ministry
 from smsgw.app import build_app
 from smsgw.config import Settings, load
 from smsgw.errors import ConfigError
@@ -90,9 +90,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)  # exits 2 on bad usage
-    creating = args.command == "token" and args.action == "create"
-    if creating and args.role == Role.OFFICER and not args.ministry:
-        cli.error("token create: --role officer needs --ministry")
+    if args.command == "token" and args.action == "create":
+        if args.role == Role.OFFICER and not args.ministry:
+            cli.error("token create: --role officer needs --ministry")
+        try:
+            token_ministry(Role(args.role), args.ministry)
+        except ValueError as exc:
+            cli.error(f"token create: {exc}")
     gateway_logging.configure(args.log_level)
     try:
         return server.run(_dispatch(args))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -56,12 +57,34 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+_SLUG = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
+_SCOPED = (Role.OFFICER, Role.SUPERVISOR)  # the roles that may name a ministry
+
+
+def token_ministry(role: Role, ministry: str | None) -> str | None:
+    """The ministry a token of ``role`` names, as stored ("Health " → "health"); ValueError
+    if it cannot name that one (officers need one, admins and operators act nationally)."""
+    if ministry is None:
+        if role is Role.OFFICER:
+            raise ValueError("an officer token needs a ministry")
+        return None
+    if role not in _SCOPED:
+        raise ValueError(f"an {role.value} token acts for every ministry: it names none")
+    key = ministry_key(ministry)
+    if len(key) > 64 or not _SLUG.fullmatch(key):
+        raise ValueError(
+            "a ministry is a short name of letters a-z, digits and - or _, such as health or"
+            " public-works"
+        )
+    return key
+
+
 def issue(
     role: Role, *, now: datetime, ministry: str | None = None, expires_days: int | None = None
 ) -> tuple[str, ApiToken]:
-    """A new token: (the secret to hand out once, the record to store)."""
-    if role is Role.OFFICER and not ministry:
-        raise ValueError("an officer token needs a ministry")
+    """A new token: (the secret to hand out once, the record to store); ValueError for a
+    ministry the role cannot name."""
+    ministry = token_ministry(role, ministry)
     secret = PREFIX + secrets.token_urlsafe(32)
     expires_at = now + timedelta(days=expires_days) if expires_days is not None else None
     token = ApiToken(

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from smsgw.access.audit import AuditAction, AuditEntry
-from smsgw.access.tokens import ApiToken, Role, issue
+from smsgw.access.tokens import ApiToken, Role, issue, token_ministry
 from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
@@ -23,15 +23,19 @@ class NewToken(BaseModel):
 
     role: Role
     ministry: str | None = Field(
-        None, min_length=1, max_length=64, description="officers: required"
+        None,
+        max_length=64,
+        validate_default=True,  # an officer's missing ministry is refused too
+        description="officers: required; supervisors: optional; admins, operators: none",
+        examples=["health"],
     )
     expires_days: int | None = Field(None, ge=1, le=3650, description="default: never")
 
-    @model_validator(mode="after")
-    def _officer_has_a_ministry(self) -> NewToken:
-        if self.role is Role.OFFICER and not self.ministry:
-            raise ValueError("an officer token needs a ministry")
-        return self
+    @field_validator("ministry", mode="after")
+    @classmethod
+    def _fits_the_role(cls, value: str | None, info: ValidationInfo) -> str | None:
+        role = info.data.get("role")  # absent when the role itself was refused
+        return token_ministry(role, value) if role is not None else value  # ValueError: 400
 
 
 class TokenView(BaseModel):

@@ -64,6 +64,9 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
     result = smsgw("token", "create", "--role", "officer", cwd=tmp_path)
     assert result.returncode == 2
     assert "--role officer needs --ministry" in result.stderr
+    result = smsgw("token", "create", "--role", "admin", "--ministry", "health", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "admin token acts for every ministry: it names none" in result.stderr
     result = smsgw("token", "create", "--role", "admin", "--expires-days", "0", cwd=tmp_path)
     assert result.returncode == 2
     assert "must be at least 1" in result.stderr

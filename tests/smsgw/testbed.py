@@ -92,9 +92,12 @@ async def bearer(
     expired: bool = False,
     revoked: bool = False,
 ) -> dict[str, str]:
-    """Authorization headers of a new token stored in the gateway."""
+    """Authorization headers of a new token stored in the gateway (officers and supervisors
+    name a ministry, "health" unless told; the other roles act nationally)."""
     now = datetime.now(UTC)
-    secret, token = issue(role, now=now, ministry=ministry or "health", expires_days=1)
+    scoped = role in (Role.OFFICER, Role.SUPERVISOR)
+    ministry = (ministry or "health") if scoped else None
+    secret, token = issue(role, now=now, ministry=ministry, expires_days=1)
     if expired:
         token = dataclasses.replace(token, expires_at=now - timedelta(seconds=1))
     if revoked:

@@ -88,7 +88,13 @@ async def test_an_expired_token_is_listed_as_unusable_and_refused(
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"role": "officer"}, None),  # an officer needs a ministry
+        ({"role": "officer"}, "ministry"),  # an officer needs a ministry
+        ({"role": "officer", "ministry": " "}, "ministry"),
+        ({"role": "officer", "ministry": "health\u001b[2J"}, "ministry"),  # a terminal escape
+        ({"role": "officer", "ministry": "health\nadmin"}, "ministry"),
+        ({"role": "officer", "ministry": "Min. of Health"}, "ministry"),
+        ({"role": "admin", "ministry": "health"}, "ministry"),  # admins act nationally
+        ({"role": "operator", "ministry": "health"}, "ministry"),
         ({"role": "king"}, "role"),
         ({"role": "admin", "expires_days": 0}, "expires_days"),
         ({"role": "admin", "secret": "mine"}, "secret"),
@@ -100,6 +106,13 @@ async def test_a_bad_token_request_is_400(
     error = await error_of(await client.post(TOKENS, json=body, headers=admin), 400)
     if field is not None:
         assert error["field"] == field
+
+
+async def test_a_ministry_is_stored_as_matched(client: Client, admin: dict[str, str]) -> None:
+    body = {"role": "officer", "ministry": " Public-Works "}
+    issued = await client.post(TOKENS, json=body, headers=admin)
+    assert issued.status == 201
+    assert (await issued.json())["ministry"] == "public-works"
 
 
 @pytest.mark.parametrize("role", [Role.OFFICER, Role.SUPERVISOR, Role.OPERATOR])
