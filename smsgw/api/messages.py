@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import phonenumbers
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -14,19 +13,9 @@ from smsgw.api.context import SERVICES
 from smsgw.api.errors import ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.errors import Invalid, NotFound
+from subscriptions.numbers import normalise_msisdn
 
 MAX_SEGMENTS = 10  # a longer text is a broadcast's business, not a one-off message
-
-
-def normalise_number(value: str, region: str) -> str:
-    """Any way a person writes a number -> E.164 ("601-2345" in BZ -> "+5016012345")."""
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        raise ValueError("not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"not a valid phone number (local numbers are read as {region})")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class SendMessage(BaseModel):
@@ -39,10 +28,17 @@ class SendMessage(BaseModel):
     )
     text: str = Field(min_length=1, max_length=2000, description=f"at most {MAX_SEGMENTS} SMS")
 
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the text is empty")
+        return value
+
     @field_validator("to")
     @classmethod
     def _e164(cls, value: str, info: ValidationInfo) -> str:
-        return normalise_number(value, (info.context or {})["region"])
+        return normalise_msisdn(value, (info.context or {})["region"])  # extensions refused
 
 
 class MessageCreated(BaseModel):

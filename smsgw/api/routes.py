@@ -44,15 +44,18 @@ def public_paths(routes: list[Route]) -> frozenset[str]:
 
 
 async def read_body(request: web.Request, model: type[M], **context: Any) -> M:
-    """The JSON body, validated by ``model`` (400 on malformed JSON or invalid fields)."""
+    """The JSON body, validated by ``model`` (400 on malformed JSON or invalid fields).
+
+    Strictly: JSON's own types only, no coercion (true is no number of minutes, a number no
+    time), as the config is read."""
     raw = await request.read()  # 413 past the application's client_max_size
     try:
-        data = json.loads(raw)
+        json.loads(raw)  # tells malformed JSON apart from a body that does not fit the model
     except ValueError:  # includes bad UTF-8
         raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
     except RecursionError:  # "[[[[…" a few thousand deep fits well within client_max_size
         raise ApiError(400, "malformed_json", "the body is nested too deeply") from None
-    return model.model_validate(data, context=context)
+    return model.model_validate_json(raw, strict=True, context=context)
 
 
 def json_response(model: BaseModel, status: int = 200) -> web.Response:

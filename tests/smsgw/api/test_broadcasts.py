@@ -105,12 +105,18 @@ _INVALID = [
     ({"fold_accents": "sometimes"}, "invalid", "fold_accents"),
     ({"service": None}, "invalid", "service"),
     ({"colour": "blue"}, "invalid", "colour"),  # unknown fields are refused
+    # JSON's own types only: nothing is coerced
+    ({"valid_for_minutes": True}, "invalid", "valid_for_minutes"),  # was 1 minute
+    ({"valid_for_minutes": "60"}, "invalid", "valid_for_minutes"),
+    ({"send_at": 1893456000}, "invalid", "send_at"),  # was read as an epoch time
+    ({"fold_accents": 1}, "invalid", "fold_accents"),
 ]
 _INVALID_IDS = ["unknown-language", "no-default-language", "no-texts", "empty-text",
                 "blank-text", "blank-other-language", "not-a-string", "too-long-gsm",
                 "too-long-ucs2", "past-utc", "past-naive", "not-a-time", "year-9999",
                 "year-0", "unknown-priority", "zero-validity", "validity-over-a-week",
-                "not-a-bool", "null-service", "unknown-field"]  # fmt: skip
+                "not-a-bool", "null-service", "unknown-field", "validity-true",
+                "validity-string", "send-at-epoch", "fold-one"]  # fmt: skip
 
 
 @pytest.mark.parametrize(("changes", "code", "field"), _INVALID, ids=_INVALID_IDS)

@@ -78,9 +78,14 @@ async def test_a_long_unicode_text_counts_its_segments(
         ({"to": "+5016012345", "text": "Hi", "priority": "high"}, "priority", "invalid"),
         ({"to": "+5016012345", "text": "x" * 1531}, "text", "too_long"),
         (["+5016012345", "Hi"], None, "invalid"),
+        ({"to": "+5016012345", "text": " \n\t "}, "text", "invalid"),
+        ({"to": "+5016012345 ext. 12", "text": "Hi"}, "to", "invalid"),  # was dropped
+        ({"to": 5016012345, "text": "Hi"}, "to", "invalid"),
+        ({"to": "+5016012345", "text": 42}, "text", "invalid"),
     ],
     ids=["short-number", "invalid-number", "empty-text", "no-text", "unknown-field",
-         "eleven-segments", "not-an-object"],
+         "eleven-segments", "not-an-object", "blank-text", "extension", "number-not-text",
+         "text-not-text"],
 )  # fmt: skip
 async def test_an_invalid_message_is_400_naming_the_field(
     client: Client, admin: dict[str, str], body: Any, field: str | None, code: str
