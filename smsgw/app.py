@@ -92,7 +92,7 @@ class Gateway:
     async def start(self) -> None:
         stack = self._stack
         try:
-            self._store = store = await open_store(self.settings.database)
+            self._store = store = await open_store(self.settings.database, serving=True)
             stack.push_async_callback(store.close)
             carriers = {channel.name: channel.carrier for channel in self.channels}
             self._recorder = recorder = Recorder(store.delivery, carriers, metrics=self.metrics)

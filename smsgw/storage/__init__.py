@@ -52,6 +52,7 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-async def open_store(config: DatabaseConfig) -> Store:
-    """Open the configured backend (the config only accepts sqlite:/// URLs for now)."""
-    return await SqliteStore.open(config.sqlite_path)
+async def open_store(config: DatabaseConfig, *, serving: bool = False) -> Store:
+    """Open the configured backend (the config only accepts sqlite:/// URLs for now);
+    ``serving``: for the running gateway, of which one may use a database at a time."""
+    return await SqliteStore.open(config.sqlite_path, serving=serving)

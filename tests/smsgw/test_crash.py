@@ -298,3 +298,34 @@ async def test_kill_9_in_a_receipt_storm_loses_no_receipt(
     twice = [number for number, count in sent_to(simulator).items() if count > 1]
     assert max(sent_to(simulator).values()) <= 2
     assert len(twice) <= (BINDS + 1) * WINDOW
+
+
+async def test_a_second_gateway_on_the_same_database_is_refused_while_commands_may_share_it(
+    simulator: Simulator, write_config: WriteConfig, tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    gateway, _ = await launch(simulator, write_config, tmp_path, [])
+    await gateway.start(session)
+    binds = simulator.status()["binds"]
+    try:
+        second = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "smsgw", "run", "--config", "config.toml",
+            cwd=tmp_path, env=ENV, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        async with asyncio.timeout(WAIT):
+            _, stderr = await second.communicate()
+        assert second.returncode == 2
+        assert "another smsgw (pid " in stderr.decode()
+        assert "is running on this database" in stderr.decode()
+        assert simulator.status()["binds"] == binds  # the second one bound nothing
+        listing = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "smsgw", "token", "list", "--config", "config.toml",
+            cwd=tmp_path, env=ENV, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        async with asyncio.timeout(WAIT):
+            out, _ = await listing.communicate()
+        assert listing.returncode == 0
+        assert b"admin" in out
+    finally:
+        assert await gateway.terminate() == 0

@@ -19,6 +19,7 @@ from smsgw.storage.sqlite.kpis import SqliteKpis
 from smsgw.storage.sqlite.messages import SqliteInbound, SqliteMessages
 from smsgw.storage.sqlite.migrations import migrate
 from smsgw.storage.sqlite.outbox import SqliteOutbox
+from smsgw.storage.sqlite.serving import ServingLock
 from smsgw.storage.sqlite.subscriptions import SqliteSubscriptions
 from smsgw.storage.sqlite.thread import SqliteThread, StoreLock
 
@@ -37,6 +38,7 @@ class SqliteStore:
 
     def __init__(self, conn: aiosqlite.Connection, *, unmatched: int) -> None:
         self._conn = conn
+        self._serving: ServingLock | None = None
         self._lock = StoreLock()
         self._checkpointer: Checkpointer | None = None
         # one trip to aiosqlite's thread per operation, under the lock
@@ -53,8 +55,11 @@ class SqliteStore:
         self.kpis = SqliteKpis(db)
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteStore:
+    async def open(cls, path: Path, *, serving: bool = False) -> SqliteStore:
+        """``serving``: for the gateway itself, which binds the carriers: a second one on the
+        same database is refused (commands such as ``smsgw token`` may share it)."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        lock = ServingLock.take(path) if serving else None
         # isolation_level None: we issue BEGIN/COMMIT ourselves, one transaction per operation
         conn = await aiosqlite.connect(path, isolation_level=None)
         try:
@@ -66,8 +71,11 @@ class SqliteStore:
                 row = await cursor.fetchone()
         except BaseException:
             await conn.close()
+            if lock is not None:
+                lock.release()
             raise
         store = cls(conn, unmatched=row[0] if row else 0)
+        store._serving = lock
         store._checkpointer = Checkpointer(path, store._lock)
         await store._checkpointer.start()
         return store
@@ -80,3 +88,5 @@ class SqliteStore:
         if self._checkpointer is not None:
             await self._checkpointer.stop()
         await self._conn.close()
+        if self._serving is not None:
+            self._serving.release()
