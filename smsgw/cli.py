@@ -22,7 +22,7 @@ from smsgw.access.audit import CLI, AuditAction, AuditEntry
 from smsgw.access.store import TokenStore
 from smsgw.access.tokens import Role, issue, token_ministry
 from smsgw.app import build_app
-from smsgw.config import Settings, load
+from smsgw.config import Settings, load, secrets_exposed
 from smsgw.errors import ConfigError
 from smsgw.storage import open_store
 
@@ -115,6 +115,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "mo":
         return await _inject_mo(args)
     settings = load(args.config)
+    if secrets_exposed(args.config, settings):
+        _log.warning(
+            "config_readable_by_others", path=str(args.config),
+            advice="it holds SMPP passwords: chmod 600 it, or use password_env",
+        )  # fmt: skip
     if args.command == "run":
         await server.serve(build_app(settings), settings.http.host, settings.http.port)
     elif args.command == "demo":

@@ -281,6 +281,12 @@ def load(path: Path | str) -> Settings:
     return parse(data, base_dir=path.resolve().parent, source=str(path))
 
 
+def secrets_exposed(path: Path | str, settings: Settings) -> bool:
+    """True when the file holds a password in clear and others than its owner may read it."""
+    inline = any(c.password is not None and c.password_env is None for c in settings.channels)
+    return inline and Path(path).stat().st_mode & 0o077 != 0
+
+
 def describe(exc: ValidationError, source: str) -> str:
     """One line per problem: "config.toml: channels[0].tps: Input should be …"."""
     return "\n".join(_describe(source, error) for error in exc.errors())

@@ -141,6 +141,25 @@ def test_a_database_newer_than_the_code_is_refused_and_left_as_it_is(
         assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (LATEST + 1,)
 
 
+def test_the_data_is_private_to_its_owner_and_an_exposed_password_is_warned_about(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    config = write_config(CONFIG)
+    config.chmod(0o644)
+    result = smsgw("db", "migrate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "config_readable_by_others" in result.stderr  # CONFIG holds a password in clear
+    data = tmp_path / "data"
+    assert data.stat().st_mode & 0o777 == 0o700
+    files = [path for path in data.iterdir() if path.name.startswith("test.db")]
+    assert files
+    assert {path.name: path.stat().st_mode & 0o777 for path in files} == {
+        path.name: 0o600 for path in files
+    }
+    config.chmod(0o600)
+    assert "config_readable_by_others" not in smsgw("db", "migrate", cwd=tmp_path).stderr
+
+
 def test_version_is_printed(tmp_path: Path) -> None:
     result = smsgw("--version", cwd=tmp_path)
     assert result.returncode == 0

@@ -6,6 +6,7 @@ aggregate, all on that connection and its lock.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import aiosqlite
@@ -58,7 +59,7 @@ class SqliteStore:
     async def open(cls, path: Path, *, serving: bool = False) -> SqliteStore:
         """``serving``: for the gateway itself, which binds the carriers: a second one on the
         same database is refused (commands such as ``smsgw token`` may share it)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private(path)
         lock = ServingLock.take(path) if serving else None
         # isolation_level None: we issue BEGIN/COMMIT ourselves, one transaction per operation
         conn = await aiosqlite.connect(path, isolation_level=None)
@@ -90,3 +91,11 @@ class SqliteStore:
         await self._conn.close()
         if self._serving is not None:
             self._serving.release()
+
+
+def _private(path: Path) -> None:
+    """The data folder 0700 when we create it, the database 0600 (numbers and consent are
+    personal data); SQLite gives its -wal and -shm files the database's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    path.chmod(0o600)
