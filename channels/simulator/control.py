@@ -11,14 +11,20 @@
                   -> 200 {"applied": [...]}
 
 Errors are JSON ``{"error": {"code", "message", "field"}}`` like the gateway's API.
+
+A web page the operator has open must not drive it: a POST needs a JSON content type (a form
+post cannot set one; 415 otherwise), and a request whose Host names something other than an
+address or the simulator's own host is refused (421), which defeats DNS rebinding.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .faults import MalformedKind
@@ -155,8 +161,29 @@ async def post_faults(request: web.Request) -> web.Response:
     return web.json_response({"applied": applied})
 
 
+def _host_allowed(header: str, own: str) -> bool:
+    host = header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+    host = host.removeprefix("[").split("]")[0]
+    if host in ("localhost", own):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@web.middleware
+async def _same_origin(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not _host_allowed(request.host, request.app[SIMULATOR].config.host):
+        return _error(421, "wrong_host", f"this is not {request.host}")
+    if request.method == "POST" and request.content_type != "application/json":
+        return _error(415, "unsupported_media_type", "send JSON (Content-Type: application/json)")
+    return await handler(request)
+
+
 def build_control_app(simulator: Simulator) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[_same_origin])
     app[SIMULATOR] = simulator
     app.router.add_post("/mo", post_mo)
     app.router.add_get("/status", get_status)

@@ -166,6 +166,28 @@ async def test_post_faults_with_json_nested_too_deep_is_400(
     controlled: Simulator, http: aiohttp.ClientSession
 ) -> None:
     url = f"http://127.0.0.1:{controlled.control_port}/faults"
-    async with http.post(url, data="[" * 100_000 + "]" * 100_000) as response:
+    deep, json_type = "[" * 100_000 + "]" * 100_000, {"Content-Type": "application/json"}
+    async with http.post(url, data=deep, headers=json_type) as response:
         assert response.status == 400
         assert (await response.json())["error"]["code"] == "bad_json"
+
+
+async def test_a_web_page_cannot_drive_it_neither_by_a_form_nor_by_dns_rebinding(
+    controlled: Simulator, http: aiohttp.ClientSession
+) -> None:
+    url = f"http://127.0.0.1:{controlled.control_port}"
+    form = {"from": "+5016012345", "text": "STOP"}
+    async with http.post(f"{url}/mo", data=form) as response:  # what a form post sends
+        assert response.status == 415
+        assert (await response.json())["error"]["code"] == "unsupported_media_type"
+    async with http.post(f"{url}/faults", data='{"drop_links": true}') as response:  # text/plain
+        assert response.status == 415
+    rebound = {"Host": f"attacker.example:{controlled.control_port}"}
+    async with http.get(f"{url}/status", headers=rebound) as response:
+        assert response.status == 421
+    async with http.post(f"{url}/faults", json={"hang": False}, headers=rebound) as response:
+        assert response.status == 421
+    for host in ("127.0.0.1", "localhost"):
+        own = {"Host": f"{host}:{controlled.control_port}"}
+        async with http.get(f"{url}/status", headers=own) as response:
+            assert response.status == 200
