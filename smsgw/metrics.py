@@ -10,11 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from channels.base import Channel, LinkState
+from smsgw import __version__
 from smsgw.kpis.rates import Counts
 
 # SMS receipts take from about a second to many minutes (handset off, then back in coverage)
@@ -45,6 +55,12 @@ class _Channels:
 class Metrics:
     def __init__(self, channels: Sequence[Channel] = ()) -> None:
         self.registry = registry = CollectorRegistry()
+        # the process's own: CPU, memory, open files, start time; and Python's version
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        Info("smsgw_build", "The gateway's version", registry=registry).info(
+            {"version": __version__}
+        )
         self._submits = Counter(
             "smsgw_submits",
             'Submits by channel: segments accepted (status "ok"), or sends that failed '
