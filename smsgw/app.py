@@ -213,6 +213,7 @@ class Gateway:
             timezone=settings.gateway.zone,
             templates=self._templates,
             channels=self.channels,
+            carrier_of=self._router.try_carrier,
             messages=self.store.messages,
             sender=self.sender,
             tokens=self.store.tokens,

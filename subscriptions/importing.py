@@ -18,6 +18,7 @@ from subscriptions.models import ImportCounts
 from subscriptions.numbers import InvalidNumber, normalise_msisdn
 from subscriptions.templates import language_code
 
+NO_ROUTE = "no carrier of this gateway serves this number"
 CHUNK_ROWS = 5000  # rows per join (one store.join_many transaction)
 MAX_LINE = 1024  # bytes; a longer CSV line is rejected without being kept
 MAX_REJECTED = 1000  # rejected rows listed in the report (all are counted)
@@ -55,20 +56,29 @@ class Imported:
 
 
 async def import_csv(
-    content: AsyncIterable[bytes], join: Join, *, region: str, languages: Sequence[str]
+    content: AsyncIterable[bytes],
+    join: Join,
+    *,
+    region: str,
+    languages: Sequence[str],
+    routable: Callable[[str], bool] = lambda _number: True,
 ) -> Imported:
     """Read the CSV ``content``, hand its valid rows to ``join`` by chunks, count every row.
-    Numbers are read as local ones of ``region`` when they have no country code; a language
-    must be one of ``languages``. Raises CsvError for a missing or wrong header."""
-    return await _Import(region, languages).run(content, join)
+    Numbers are read as local ones of ``region`` when they have no country code, and must be
+    ``routable`` (a carrier of the gateway serves them); a language must be one of
+    ``languages``. Raises CsvError for a missing or wrong header."""
+    return await _Import(region, languages, routable).run(content, join)
 
 
 class _Import:
     """One CSV import: validates rows, hands them to ``join`` by chunks, counts."""
 
-    def __init__(self, region: str, languages: Sequence[str]) -> None:
+    def __init__(
+        self, region: str, languages: Sequence[str], routable: Callable[[str], bool]
+    ) -> None:
         self._region = region
         self._languages = languages
+        self._routable = routable
         self.counts = {"rows": 0, "accepted": 0, "joined": 0, "already": 0}
         self.counts |= {"opted_out_skipped": 0, "rejected_total": 0}
         self.rejected: list[Rejection] = []
@@ -131,6 +141,8 @@ class _Import:
             msisdn = normalise_msisdn(raw, self._region)
         except InvalidNumber as error:
             raise _Rejected("msisdn", raw, str(error)) from None
+        if not self._routable(msisdn):
+            raise _Rejected("msisdn", raw, NO_ROUTE)
         language = row.get("language", "").strip() or None
         if language is None:
             return msisdn, None

@@ -36,6 +36,7 @@ class Services:
     timezone: ZoneInfo  # the gateway's: a send_at without an offset is read in it
     templates: Templates  # the citizen-facing texts; their languages are those one may choose
     channels: Sequence[Channel]
+    carrier_of: Callable[[str], str | None]  # a number's carrier; None: no channel serves it
     messages: MessageStore
     sender: MessageSender
     tokens: TokenStore

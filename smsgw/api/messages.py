@@ -13,6 +13,7 @@ from smsgw.api.context import SERVICES
 from smsgw.api.errors import ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.errors import Invalid, NotFound
+from subscriptions.importing import NO_ROUTE
 from subscriptions.numbers import normalise_msisdn
 
 MAX_SEGMENTS = 10  # a longer text is a broadcast's business, not a one-off message
@@ -70,6 +71,8 @@ class MessageView(BaseModel):
 async def create_message(request: web.Request) -> web.Response:
     deps = request.app[SERVICES]
     body = await read_body(request, SendMessage, region=deps.region)
+    if deps.carrier_of(body.to) is None:  # refused now, not accepted and then "no_route"
+        raise Invalid(NO_ROUTE, code="no_route", field="to")
     info = text_info(body.text)
     if info.segments > MAX_SEGMENTS:
         raise Invalid(f"{info.segments} SMS, at most {MAX_SEGMENTS}", code="too_long", field="text")

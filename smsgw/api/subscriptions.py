@@ -30,7 +30,7 @@ from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.api.services import find_service
-from smsgw.errors import Conflict, Forbidden
+from smsgw.errors import Conflict, Forbidden, Invalid
 from subscriptions import importing
 from subscriptions.importing import MAX_LINE as MAX_LINE  # re-exported: tests size files by it
 from subscriptions.importing import MAX_REJECTED as MAX_REJECTED
@@ -143,6 +143,8 @@ async def subscribe(request: web.Request) -> web.Response:
         request, NewSubscription, region=deps.region, languages=deps.templates.languages
     )
     service = await _writable(request, body.service, joining=True)
+    if deps.carrier_of(body.msisdn) is None:  # they could never be sent anything
+        raise Invalid(importing.NO_ROUTE, code="no_route", field="msisdn")
     store = deps.subscriptions
     before = await store.subscriber(body.msisdn)
     joined = await store.join(
@@ -208,7 +210,11 @@ async def import_csv(request: web.Request) -> web.Response:
 
     try:
         imported = await importing.import_csv(
-            request.content.iter_any(), join, region=deps.region, languages=deps.templates.languages
+            request.content.iter_any(),
+            join,
+            region=deps.region,
+            languages=deps.templates.languages,
+            routable=lambda number: deps.carrier_of(number) is not None,
         )
     except importing.CsvError as error:
         raise ApiError(400, "invalid", str(error), field="body") from None

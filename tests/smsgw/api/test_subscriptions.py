@@ -313,3 +313,20 @@ async def test_the_subscription_routes_are_documented(client: Client) -> None:
     assert set(paths[SUBSCRIPTIONS]) == {"post", "delete"}
     assert set(paths[SUBSCRIPTIONS]["post"]["responses"]) >= {"200", "201", "400", "403", "409"}
     assert "200" in paths[IMPORT]["post"]["responses"]
+
+
+async def test_a_number_no_carrier_serves_is_refused_up_front(
+    client: Client, gateway: Gateway, officer: dict[str, str]
+) -> None:
+    uk = "+442079460000"  # a valid number, but no channel of this gateway has its prefix
+    signed = await client.post(SUBSCRIPTIONS, json=SIGN_UP | {"msisdn": uk}, headers=officer)
+    error = (await signed.json())["error"]
+    assert (signed.status, error["code"], error["field"]) == (400, "no_route", "msisdn")
+    assert await gateway.store.subscriptions.subscriber(uk) is None
+
+    csv = f"msisdn\n{uk}\n+5016010001\n"
+    report = await (await client.post(_import(), data=csv.encode(), headers=officer)).json()
+    assert (report["joined"], report["rejected_total"]) == (1, 1)
+    assert report["rejected"][0]["field"] == "msisdn"
+    assert report["rejected"][0]["reason"] == "no carrier of this gateway serves this number"
+    assert await gateway.store.subscriptions.subscriber(uk) is None
