@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
     create = token.add_parser("create", help="issue a token (printed once, stored hashed)")
     create.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
-    create.add_argument("--ministry", help="required for officers")
+    create.add_argument("--ministry", help="required for officers and supervisors")
     create.add_argument("--expires-days", type=_positive, metavar="N", help="default: never")
     listing = token.add_parser("list", help="every token: id, role, ministry, state")
     listing.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")

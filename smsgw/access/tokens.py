@@ -14,10 +14,13 @@ PREFIX = "smsgw_"
 
 
 class Role(StrEnum):
-    ADMIN = "admin"  # everything
-    SUPERVISOR = "supervisor"  # approves broadcasts, manages services
+    ADMIN = "admin"  # everything, nationally
+    SUPERVISOR = "supervisor"  # a ministry's: approves and sends its broadcasts
     OFFICER = "officer"  # a ministry's communications officer: its own services and broadcasts
     OPERATOR = "operator"  # the network operations centre: reads health and KPIs
+
+
+_SCOPED = (Role.OFFICER, Role.SUPERVISOR)  # one ministry each; admins act nationally
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +40,13 @@ class ApiToken:
 
     @property
     def scope(self) -> str | None:
-        """The ministry an officer is confined to, as compared (None: any ministry)."""
-        if self.role is Role.OFFICER:
+        """The ministry an officer or a supervisor is confined to, as compared (None: any)."""
+        if self.role in _SCOPED:
             return ministry_key(self.ministry or "")
         return None
 
     def may_act_for(self, ministry: str) -> bool:
-        """May act on what belongs to ``ministry`` (an officer: their own only)."""
+        """May act on what belongs to ``ministry`` (officers and supervisors: their own)."""
         return self.scope is None or self.scope == ministry_key(ministry)
 
 
@@ -58,15 +61,15 @@ def hash_secret(secret: str) -> str:
 
 
 _SLUG = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
-_SCOPED = (Role.OFFICER, Role.SUPERVISOR)  # the roles that may name a ministry
 
 
 def token_ministry(role: Role, ministry: str | None) -> str | None:
     """The ministry a token of ``role`` names, as stored ("Health " → "health"); ValueError
     if it cannot name that one (officers need one, admins and operators act nationally)."""
     if ministry is None:
-        if role is Role.OFFICER:
-            raise ValueError("an officer token needs a ministry")
+        if role in _SCOPED:
+            article = "an" if role is Role.OFFICER else "a"
+            raise ValueError(f"{article} {role.value} token needs a ministry")
         return None
     if role not in _SCOPED:
         raise ValueError(f"an {role.value} token acts for every ministry: it names none")

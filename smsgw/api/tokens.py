@@ -26,7 +26,7 @@ class NewToken(BaseModel):
         None,
         max_length=64,
         validate_default=True,  # an officer's missing ministry is refused too
-        description="officers: required; supervisors: optional; admins, operators: none",
+        description="officers and supervisors: required; admins and operators: none",
         examples=["health"],
     )
     expires_days: int | None = Field(None, ge=1, le=3650, description="default: never")

@@ -479,10 +479,13 @@ async def test_an_officer_lists_only_their_ministrys_broadcasts(
     assert await _listing(client, health) == [second["id"], first["id"]]
     assert await _listing(client, education) == [school["id"]]
     everything = [second["id"], school["id"], first["id"]]
+    # a supervisor is a ministry's too; only admins act nationally
     supervisor = await bearer(gateway, Role.SUPERVISOR, ministry="health")
-    assert await _listing(client, supervisor) == everything
+    assert await _listing(client, supervisor) == [second["id"], first["id"]]
     assert await _listing(client, admin) == everything
-    assert (await view(client, supervisor, school["id"]))["ministry"] == "education"
+    other = await client.get(f"{BROADCASTS}/{school['id']}", headers=supervisor)
+    assert (await error_of(other, 404))["code"] == "not_found"
+    assert (await view(client, admin, school["id"]))["ministry"] == "education"
 
 
 async def test_an_officers_page_is_full_however_many_other_ministries_broadcasts_come_first(
@@ -804,3 +807,20 @@ async def test_an_estimate_has_the_roles_and_scope_of_a_create(
     officer = await bearer(gateway, Role.OFFICER, ministry="health")
     assert (await _estimate(client, officer, **_body()))["audience"] == 0
     assert await _listing(client, admin) == []
+
+
+async def test_a_supervisor_acts_for_their_own_ministry_only(
+    client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    await add_service(gateway, requires_approval=True)
+    health = await bearer(gateway, Role.OFFICER, ministry="health")
+    pending = await create(client, health, **_body(send_at=_later()))
+    education = await bearer(gateway, Role.SUPERVISOR, ministry="education")
+
+    post = await client.post(BROADCASTS, json=_body(), headers=education)
+    assert (await error_of(post, 403))["code"] == "forbidden"
+    approve = await client.post(f"{BROADCASTS}/{pending['id']}/approve", headers=education)
+    await error_of(approve, 404)
+    assert (await view(client, admin, pending["id"]))["state"] == "awaiting_approval"
+    unscoped = await client.post("/api/v1/tokens", json={"role": "supervisor"}, headers=admin)
+    assert (await error_of(unscoped, 400))["field"] == "ministry"
