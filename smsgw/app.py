@@ -232,6 +232,7 @@ class Gateway:
             outbox=self.store.outbox,
             kpis=self.store.kpis,
             broadcast_settings=settings.broadcasts,
+            http_settings=settings.http,
             kpi_settings=settings.kpis,
             live_rates=self._live_rates,
             storage_error=lambda: self.recorder.storage_error,

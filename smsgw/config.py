@@ -100,6 +100,10 @@ class HttpConfig(_Section):
         default=(),
         description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
     )
+    import_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1, description="a CSV import's body once decompressed"
+    )
+    import_max_rows: int = Field(default=1_000_000, ge=1, description="a CSV import's rows")
 
 
 class DatabaseConfig(_Section):

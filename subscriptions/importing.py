@@ -34,6 +34,20 @@ class CsvError(ValueError):
     message says why, in words fit for an API error. Rows already joined stay joined."""
 
 
+class RowLimitError(ValueError):
+    """The file has more data rows than the import takes."""
+
+
+class Stopped(Exception):  # noqa: N818 - an outcome the caller reports, with what was done
+    """The import stopped before the end of the file (too many rows, the body over its limit,
+    the client gone): ``so_far`` is what it did until then (those chunks stay joined); the
+    cause is ``__cause__``."""
+
+    def __init__(self, so_far: Imported) -> None:
+        super().__init__(f"stopped after {so_far.rows} rows")
+        self.so_far = so_far
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     line: int  # in the file, the header being line 1
@@ -62,23 +76,37 @@ async def import_csv(
     region: str,
     languages: Sequence[str],
     routable: Callable[[str], bool] = lambda _number: True,
+    max_rows: int | None = None,
 ) -> Imported:
     """Read the CSV ``content``, hand its valid rows to ``join`` by chunks, count every row.
     Numbers are read as local ones of ``region`` when they have no country code, and must be
     ``routable`` (a carrier of the gateway serves them); a language must be one of
-    ``languages``. Raises CsvError for a missing or wrong header."""
-    return await _Import(region, languages, routable).run(content, join)
+    ``languages``. Raises CsvError for a missing or wrong header, and Stopped (from
+    RowLimitError past ``max_rows``, or from what ``content`` raised) for an import that ended
+    before the end of its file."""
+    job = _Import(region, languages, routable, max_rows)
+    try:
+        return await job.run(content, join)
+    except CsvError:
+        raise
+    except Exception as exc:
+        raise Stopped(job.so_far()) from exc
 
 
 class _Import:
     """One CSV import: validates rows, hands them to ``join`` by chunks, counts."""
 
     def __init__(
-        self, region: str, languages: Sequence[str], routable: Callable[[str], bool]
+        self,
+        region: str,
+        languages: Sequence[str],
+        routable: Callable[[str], bool],
+        max_rows: int | None,
     ) -> None:
         self._region = region
         self._languages = languages
         self._routable = routable
+        self._max_rows = max_rows
         self.counts = {"rows": 0, "accepted": 0, "joined": 0, "already": 0}
         self.counts |= {"opted_out_skipped": 0, "rejected_total": 0}
         self.rejected: list[Rejection] = []
@@ -92,6 +120,8 @@ class _Import:
                     columns = _header(line)
                 continue
             row = self._row(number, line, columns)
+            if self._max_rows is not None and self.counts["rows"] > self._max_rows:
+                raise RowLimitError(f"the file has more than {self._max_rows} rows")
             if row is not None:
                 chunk.append(row)
             if len(chunk) == CHUNK_ROWS:
@@ -103,7 +133,10 @@ class _Import:
             raise CsvError("the CSV is empty: no header line")
         if chunk:
             await self._flush(chunk, join)
-        return Imported(**self.counts, rejected=self.rejected)
+        return self.so_far()
+
+    def so_far(self) -> Imported:
+        return Imported(**self.counts, rejected=list(self.rejected))
 
     async def _flush(self, chunk: list[Row], join: Join) -> None:
         counts = await join(chunk)

@@ -13,7 +13,7 @@ from channels.base import Channel
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
 from smsgw.broadcasts.service import BroadcastService
-from smsgw.config import BroadcastsConfig, KpisConfig
+from smsgw.config import BroadcastsConfig, HttpConfig, KpisConfig
 from smsgw.delivery.message import Message
 from smsgw.delivery.outbox import OutboxStore
 from smsgw.delivery.store import MessageStore
@@ -47,6 +47,7 @@ class Services:
     outbox: OutboxStore
     kpis: KpiStore
     broadcast_settings: BroadcastsConfig
+    http_settings: HttpConfig  # the import's limits
     kpi_settings: KpisConfig  # the programme's start and yearly targets
     live_rates: LiveRates  # submits and receipts per second, from the metrics
     storage_error: Callable[[], str | None]  # why the database cannot be written, while so

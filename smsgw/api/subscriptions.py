@@ -8,7 +8,7 @@ store keeps in the subscriber's consent history.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
@@ -196,9 +196,12 @@ async def unsubscribe(request: web.Request) -> web.Response:
 async def import_csv(request: web.Request) -> web.Response:
     """The body is read as it arrives and committed CHUNK_ROWS valid rows at a time
     (subscriptions.importing), so memory stays flat whatever the file's size (client_max_size
-    only bounds bodies read whole). An import cut short keeps the chunks already committed;
-    sending the file again is harmless."""
+    only bounds bodies read whole; ``[http] import_max_bytes`` bounds this one once
+    decompressed, ``import_max_rows`` its rows: 413 past them). An import cut short keeps the
+    chunks already committed (sending the file again is harmless); however it ends, it is
+    audited with its counts."""
     deps = request.app[SERVICES]
+    limits = deps.http_settings
     query = ImportQuery.model_validate(dict(request.query))
     service = await _writable(request, query.service, joining=True)
     started, at = time.perf_counter(), datetime.now(UTC)
@@ -208,29 +211,58 @@ async def import_csv(request: web.Request) -> web.Response:
             rows, service.keyword, at=at, source=Source.IMPORT, consent=query.consent_source
         )
 
+    async def audit(outcome: str, imported: importing.Imported) -> ImportReport:
+        answer = ImportReport.model_validate({"service": service.keyword, **asdict(imported)})
+        counts = answer.model_dump(exclude={"service", "rejected"})
+        log = _log.info if outcome == "done" else _log.warning
+        log("subscriptions_imported", service=service.keyword, outcome=outcome, **counts,
+            duration_s=round(time.perf_counter() - started, 3))  # fmt: skip
+        await deps.audit.audit(
+            AuditEntry.by(request[PRINCIPAL], AuditAction.SUBSCRIBERS_IMPORTED, service.keyword,
+                          at=at, consent_source=query.consent_source, outcome=outcome, **counts)
+        )  # fmt: skip
+        return answer
+
     try:
         imported = await importing.import_csv(
-            request.content.iter_any(),
+            _capped(request, limits.import_max_bytes),
             join,
             region=deps.region,
             languages=deps.templates.languages,
             routable=lambda number: deps.carrier_of(number) is not None,
+            max_rows=limits.import_max_rows,
         )
     except importing.CsvError as error:
         raise ApiError(400, "invalid", str(error), field="body") from None
-    answer = ImportReport.model_validate({"service": service.keyword, **asdict(imported)})
-    _log.info(
-        "subscriptions_imported",
-        service=service.keyword,
-        **answer.model_dump(exclude={"service", "rejected"}),
-        duration_s=round(time.perf_counter() - started, 3),
-    )
-    await deps.audit.audit(
-        AuditEntry.by(request[PRINCIPAL], AuditAction.SUBSCRIBERS_IMPORTED, service.keyword,
-                      at=at, consent_source=query.consent_source,
-                      **answer.model_dump(exclude={"service", "rejected"}))
-    )  # fmt: skip
-    return json_response(answer)
+    except importing.Stopped as stopped:
+        cause = stopped.__cause__
+        if isinstance(cause, ConnectionResetError):
+            await audit("client_gone", stopped.so_far)
+            raise cause from None  # nobody to answer (the error middleware counts a 499)
+        if isinstance(cause, importing.RowLimitError | _BodyLimitError):
+            await audit("too_large", stopped.so_far)
+            raise ApiError(413, "too_large", str(cause), field="body") from None
+        await audit("failed", stopped.so_far)
+        raise cause or stopped from None
+    return json_response(await audit("done", imported))
+
+
+class _BodyLimitError(ValueError):
+    """The body is over ``[http] import_max_bytes`` once decompressed."""
+
+
+async def _capped(request: web.Request, limit: int) -> AsyncIterator[bytes]:
+    """The body as it arrives (decompressed when sent gzipped), until ``limit`` bytes; a
+    client that went is noticed between pieces (what it sent before is not read on)."""
+    read = 0
+    async for data in request.content.iter_any():
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("the client went")
+        read += len(data)
+        if read > limit:
+            raise _BodyLimitError(f"the file is over {limit} bytes (once decompressed)")
+        yield data
 
 
 _ROLES = (Role.ADMIN, Role.OFFICER)

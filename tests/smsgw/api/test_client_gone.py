@@ -12,16 +12,22 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
+from smsgw.access.audit import AuditAction
 from smsgw.access.tokens import Role, issue
 from smsgw.app import GATEWAY, build_app
 from smsgw.config import Settings
+from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.testbed import eventually
 
 
 @pytest.fixture
-async def served(settings: Settings) -> AsyncIterator[tuple[str, int, str]]:
+async def app(settings: Settings) -> web.Application:
+    return build_app(settings)
+
+
+@pytest.fixture
+async def served(app: web.Application) -> AsyncIterator[tuple[str, int, str]]:
     """(host, port, an admin's secret) of the gateway served as in production."""
-    app = build_app(settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -58,3 +64,37 @@ async def test_a_body_cut_short_is_neither_a_500_nor_an_error_with_a_traceback(
     # counted as the client's doing (nginx's 499, "client closed request")
     counted = 'smsgw_http_requests_total{method="POST",route="/api/v1/messages",status="499"} 1.0'
     assert counted in text
+
+
+async def test_an_import_whose_client_goes_stops_and_is_audited_with_its_counts(
+    served: tuple[str, int, str], app: web.Application
+) -> None:
+    host, port, secret = served
+    gateway = app[GATEWAY]
+    await add_service(gateway)
+    rows = "".join(f"+50160{n:05d}\n" for n in range(12_000))
+    body = ("msisdn\n" + rows).encode()
+    _, writer = await asyncio.open_connection(host, port)
+    head = (
+        "POST /api/v1/subscriptions/import?service=HEALTH&consent_source=list HTTP/1.1\r\n"
+        f"Host: gw\r\nContent-Type: text/csv\r\nAuthorization: Bearer {secret}\r\n"
+        f"Content-Length: {len(body) * 10}\r\n\r\n"  # announces ten times what comes
+    )
+    writer.write(head.encode() + body)
+    await writer.drain()
+    writer.close()
+
+    async def audited() -> bool:
+        entries = await gateway.store.audit.audit_entries(
+            before=None, limit=5, action=AuditAction.SUBSCRIBERS_IMPORTED
+        )
+        return bool(entries)
+
+    await eventually(audited)
+    [entry] = await gateway.store.audit.audit_entries(
+        before=None, limit=5, action=AuditAction.SUBSCRIBERS_IMPORTED
+    )
+    assert entry.detail["outcome"] == "client_gone"
+    assert entry.role == "admin"  # who imported: the token, not "cli"
+    joined = await gateway.store.subscriptions.audience_size("HEALTH")
+    assert joined == entry.detail["joined"] <= 12_000  # what was committed, said as it is

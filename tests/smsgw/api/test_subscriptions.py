@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from smsgw.access.audit import AuditAction
 from smsgw.access.tokens import Role
 from smsgw.api import MAX_BODY
 from smsgw.api.subscriptions import MAX_LINE, MAX_REJECTED
-from smsgw.app import Gateway
+from smsgw.app import GATEWAY, Gateway, build_app
+from smsgw.config import Settings
 from subscriptions.models import Action, Source
 from tests.smsgw.api.catalogue_testbed import IMPORT, SUBSCRIPTIONS, add_service, error_of
 from tests.smsgw.testbed import Client, bearer
@@ -330,3 +334,56 @@ async def test_a_number_no_carrier_serves_is_refused_up_front(
     assert report["rejected"][0]["field"] == "msisdn"
     assert report["rejected"][0]["reason"] == "no carrier of this gateway serves this number"
     assert await gateway.store.subscriptions.subscriber(uk) is None
+
+
+@pytest.fixture
+async def limited(settings: Settings) -> AsyncIterator[Client]:
+    """The API with small import limits: 1,000 rows, 64 KiB once decompressed."""
+    http = settings.http.model_copy(update={"import_max_rows": 1000, "import_max_bytes": 65536})
+    app = build_app(settings.model_copy(update={"http": http}))
+    async with TestClient(TestServer(app)) as client:
+        await add_service(client.app[GATEWAY])
+        yield client
+
+
+def _numbers(count: int) -> bytes:
+    return ("msisdn\n" + "".join(f"+50160{n:05d}\n" for n in range(count))).encode()
+
+
+async def _import_audit(gateway: Gateway) -> dict[str, Any]:
+    [entry] = await gateway.store.audit.audit_entries(
+        before=None, limit=5, action=AuditAction.SUBSCRIBERS_IMPORTED
+    )
+    assert entry.actor != "cli"
+    return entry.detail
+
+
+async def test_an_import_over_its_row_limit_is_413_and_audited_with_what_it_did(
+    limited: Client,
+) -> None:
+    gateway = limited.app[GATEWAY]
+    admin = await bearer(gateway, Role.ADMIN)
+    response = await limited.post(_import(), data=_numbers(1001), headers=admin)
+    error = await error_of(response, 413)
+    assert (error["code"], error["field"]) == ("too_large", "body")
+    assert "more than 1000 rows" in error["message"]
+    detail = await _import_audit(gateway)
+    assert detail["outcome"] == "too_large"
+    assert detail["rows"] == 1001
+    assert await gateway.store.subscriptions.audience_size("HEALTH") == detail["joined"]
+
+
+async def test_a_gzipped_import_is_capped_once_decompressed(limited: Client) -> None:
+    gateway = limited.app[GATEWAY]
+    admin = await bearer(gateway, Role.ADMIN)
+    bomb = gzip.compress(b"msisdn\n" + b"+5016000001\n" * 200_000)  # 2.4 MB from a few KB
+    assert len(bomb) < 10_000
+    headers = {**admin, "Content-Encoding": "gzip", "Content-Type": "text/csv"}
+    response = await limited.post(_import(), data=bomb, headers=headers)
+    error = await error_of(response, 413)
+    assert "over 65536 bytes (once decompressed)" in error["message"]
+    assert (await _import_audit(gateway))["outcome"] == "too_large"
+    small = gzip.compress(_numbers(10))
+    fine = await limited.post(_import(), data=small, headers=headers)
+    assert fine.status == 200
+    assert (await fine.json())["joined"] == 10
