@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from channels.text import text_info
 from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.tokens import Role
 from smsgw.api.context import PRINCIPAL, SERVICES, Services
@@ -185,6 +186,7 @@ async def _save(deps: Services, service: Service, others: list[Service], *, new:
         validate_service(service, others, deps.templates)
     except CatalogueError as error:
         raise Invalid(error.message, field=error.field) from None
+    _check_lengths(service)
     store = deps.catalogue
     try:
         await (store.add_service if new else store.replace_service)(service)
@@ -193,6 +195,30 @@ async def _save(deps: Services, service: Service, others: list[Service], *, new:
     except LookupError as error:
         raise NotFound(str(error)) from None
     await deps.catalogue_changed()
+
+
+MAX_WELCOME_SMS = 2  # every JOIN is answered with it
+
+
+def _check_lengths(service: Service) -> None:
+    """Citizen-facing texts kept short: a welcome of at most MAX_WELCOME_SMS, a name that fits
+    its LIST line in one SMS, a description of one SMS."""
+    for language, text in service.welcome.items():
+        if (count := text_info(text).segments) > MAX_WELCOME_SMS:
+            raise Invalid(
+                f"{count} SMS, at most {MAX_WELCOME_SMS}: every new subscriber gets it",
+                code="too_long", field=f"welcome.{language}",
+            )  # fmt: skip
+    for language, name in service.names.items():
+        if text_info(f"{service.keyword} {name}").segments > 1:
+            raise Invalid(
+                "with its keyword, a name fits one SMS (a line of the LIST reply)",
+                code="too_long", field=f"names.{language}",
+            )  # fmt: skip
+    for language, text in service.descriptions.items():
+        if text_info(text).segments > 1:
+            raise Invalid("a description fits one SMS", code="too_long",
+                          field=f"descriptions.{language}")  # fmt: skip
 
 
 def _check_free(service: Service, others: Iterable[Service]) -> None:

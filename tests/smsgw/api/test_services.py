@@ -110,6 +110,24 @@ _BAD_IDS = ["punctuation", "space", "one-letter", "reserved-join", "reserved-all
             "null-ministry", "not-a-bool", "unknown-field"]  # fmt: skip
 
 
+_LONG = [
+    ({"welcome": {"en": "Welcome! " * 36}}, "welcome.en"),  # 3 SMS to every JOIN
+    ({"names": {"en": "Health " * 23}}, "names.en"),  # its LIST line would take 2 SMS
+    ({"descriptions": {"en": "Clinics " * 21}}, "descriptions.en"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), _LONG, ids=["welcome", "name", "description"])
+async def test_citizen_facing_texts_are_capped(
+    client: Client, admin: dict[str, str], changes: dict[str, Any], field: str
+) -> None:
+    response = await client.post(SERVICES, json=health_body(**changes), headers=admin)
+    error = await error_of(response, 400)
+    assert (error["code"], error["field"]) == ("too_long", field)
+    fine = {"welcome": {"en": "Welcome! " * 30}}  # 2 SMS: the most a welcome may take
+    assert (await client.post(SERVICES, json=health_body(**fine), headers=admin)).status == 201
+
+
 @pytest.mark.parametrize(("changes", "field"), _BAD, ids=_BAD_IDS)
 async def test_an_invalid_service_is_400_naming_the_field(
     client: Client, admin: dict[str, str], changes: dict[str, Any], field: str
