@@ -63,9 +63,11 @@ class SubscriptionStore(Protocol):
         language: str | None = None,
     ) -> bool:
         """Subscribe (creating the subscriber; setting their language if given and they have
-        none). False, and no event, if already subscribed. Joining is explicit consent: it
-        also lifts a global opt-out (recorded as an UNSTOP event), without rejoining the
-        other services that the STOP left."""
+        none). False, and no event, if already subscribed. Joining by SMS is the citizen's
+        explicit consent: it also lifts a global opt-out (recorded as an UNSTOP event), without
+        rejoining the other services that the STOP left. From any other source (an officer, a
+        list) a number under a STOP is left alone: False, and no event; only the citizen
+        lifts a STOP."""
 
     async def leave(
         self, msisdn: str, service: str, *, at: datetime, source: Source, consent: str

@@ -88,7 +88,10 @@ class Subscribed(BaseModel):
     msisdn: str
     service: str
     subscribed: bool = Field(description="false: was subscribed already")
-    opt_out_lifted: bool = Field(description="this explicit consent lifted a global STOP")
+    opt_out_lifted: bool = Field(
+        description="always false: a number under a STOP is refused (409 opted_out), since"
+        " only its owner lifts a STOP, by SMS"
+    )
     language: str | None = Field(description="their language now (null: the service's)")
 
 
@@ -155,9 +158,14 @@ async def subscribe(request: web.Request) -> web.Response:
         consent=body.consent_source,
         language=body.language,
     )
+    if not joined and before is not None and before.opted_out_at is not None:
+        raise Conflict(
+            "this number asked for no messages (STOP); only its owner can lift that, by texting"
+            " START",
+            code="opted_out", field="msisdn",
+        )  # fmt: skip
     after = await store.subscriber(body.msisdn)
-    lifted = joined and before is not None and before.opted_out_at is not None
-    _log.info("subscription_assisted", service=service.keyword, joined=joined, lifted=lifted)
+    _log.info("subscription_assisted", service=service.keyword, joined=joined)
     await deps.audit.audit(
         AuditEntry.by(request[PRINCIPAL], AuditAction.SUBSCRIBER_SIGNED_UP, body.msisdn,
                       at=datetime.now(UTC), service=service.keyword, joined=joined,
@@ -167,7 +175,7 @@ async def subscribe(request: web.Request) -> web.Response:
         msisdn=body.msisdn,
         service=service.keyword,
         subscribed=joined,
-        opt_out_lifted=lifted,
+        opt_out_lifted=False,
         language=after.language if after else None,
     )
     return json_response(answer, status=201 if joined else 200)

@@ -207,6 +207,9 @@ def _join(
     db: sqlite3.Connection, *, msisdn: str, service: str, stamp: _Stamp, language: str | None
 ) -> bool:
     opted_out_at, current = _ensure_subscriber(db, msisdn, stamp.when)
+    if opted_out_at is not None and stamp.source is not Source.SMS:
+        _require_service(db, service)
+        return False  # only the citizen, by SMS, lifts their STOP
     cursor = db.execute(_SUBSCRIBE, (msisdn, stamp.when, stamp.source, stamp.consent, service))
     if cursor.rowcount == 0:
         _require_service(db, service)  # rolls back the new subscriber

@@ -67,7 +67,7 @@ async def test_an_assisted_sign_up_is_recorded_with_its_consent_source(
     assert len(await gateway.store.subscriptions.history("+5016012345")) == 2
 
 
-async def test_an_assisted_sign_up_lifts_a_global_stop_and_says_so(
+async def test_an_assisted_sign_up_never_lifts_a_global_stop(
     client: Client, gateway: Gateway, officer: dict[str, str]
 ) -> None:
     store = gateway.store
@@ -75,12 +75,13 @@ async def test_an_assisted_sign_up_lifts_a_global_stop_and_says_so(
         "+5016012345", at=datetime.now(UTC), source=Source.SMS, consent="mo-9"
     )
     response = await client.post(SUBSCRIPTIONS, json=SIGN_UP, headers=officer)
-    assert (await response.json())["opt_out_lifted"] is True
+    error = await error_of(response, 409)  # only the citizen, by SMS, lifts their STOP
+    assert (error["code"], error["field"]) == ("opted_out", "msisdn")
     subscriber = await store.subscriptions.subscriber("+5016012345")
     assert subscriber is not None
-    assert subscriber.opted_out_at is None
+    assert subscriber.opted_out_at is not None
     actions = [(e.action, e.source) for e in await store.subscriptions.history("+5016012345")]
-    assert actions[1:3] == [(Action.UNSTOP, Source.ASSISTED), (Action.JOIN, Source.ASSISTED)]
+    assert actions == [(Action.STOP_ALL, Source.SMS)]
 
 
 async def test_an_assisted_removal_is_recorded_with_its_consent_source(

@@ -571,3 +571,17 @@ async def test_a_change_that_fails_is_undone_alone(store: SqliteStore, tmp_path:
     assert await active(store, a) == ["HEALTH", "JOBS"]
     assert await store.subscriptions.subscriber(b) is None  # its new subscriber row went with it
     assert rows(tmp_path / "subscriptions.db", "SELECT count(*) FROM consent_events") == [(2,)]
+
+
+@pytest.mark.parametrize("source", [Source.ASSISTED, Source.IMPORT], ids=str)
+async def test_only_the_citizen_by_sms_lifts_a_stop(store: SqliteStore, source: Source) -> None:
+    n = number(1)
+    await store.subscriptions.stop_all(n, at=at(0), source=SMS, consent="mo-1")
+    joined = await store.subscriptions.join(n, "HEALTH", at=at(1), source=source, consent="x")
+    assert joined is False
+    assert await store.subscriptions.subscriptions(n) == []
+    assert [e.action for e in await store.subscriptions.history(n)] == [Action.STOP_ALL]
+    assert await store.subscriptions.join(n, "HEALTH", at=at(2), source=SMS, consent="mo-2")
+    subscriber = await store.subscriptions.subscriber(n)
+    assert subscriber is not None
+    assert subscriber.opted_out_at is None
