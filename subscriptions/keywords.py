@@ -47,6 +47,8 @@ _NO_LANGUAGE = Command(Verb.LANGUAGE)
 _FIRST_WORD_VERBS = frozenset({Verb.STOP_ALL, Verb.HELP})  # honoured whatever follows
 _FUZZY_MIN = 3  # shorter words are near everything: only exact matches are suggested
 _SHORT = 4  # words of up to this many letters allow one edit, longer ones two
+_LOOKALIKES = str.maketrans("0135", "OIES")  # ST0P is STOP typed with a zero
+_LONG = 8  # opt-out words this long are misspelt in more ways (UNSUBSCRIBE)
 
 
 class KeywordParser:
@@ -54,7 +56,7 @@ class KeywordParser:
     Build a new one when the catalogue changes."""
 
     __slots__ = ("_exact", "_index", "_join_prefix", "_language_verbs", "_longest", "_named",
-                 "_services", "_stop_anywhere")  # fmt: skip
+                 "_services", "_stop_anywhere", "_stop_words")  # fmt: skip
 
     def __init__(self, services: Iterable[Service], templates: Templates) -> None:
         catalogue = list(services)
@@ -68,6 +70,7 @@ class KeywordParser:
             word: Command(Verb.STOP_ALL, language=words.tell(languages))
             for word, languages in words.stop_anywhere.items()
         }
+        self._stop_words = tuple(word for word in words.stop_anywhere if " " not in word)
         self._services = active
         self._named = frozenset(every)
         self._index = _deletion_index(active)
@@ -98,7 +101,15 @@ class KeywordParser:
             return command
         if words[0] in self._language_verbs:
             return _NO_LANGUAGE
+        if len(words) == 1 and self._near_stop(words[0]):
+            return _STOP_ALL
         return self._unknown(words)
+
+    def _near_stop(self, word: str) -> bool:
+        """A misspelt opt-out word said alone (STOPP, ST0P, SOTP): over-honouring an opt-out
+        is the safe side. Only the words with no other meaning (stop_anywhere) are near."""
+        word = word.translate(_LOOKALIKES)
+        return any(_misspelt(word, stop) for stop in self._stop_words if len(stop) >= _SHORT)
 
     def _unknown(self, words: list[str]) -> Command:
         language = None
@@ -197,6 +208,16 @@ def _commands(
         for word in words.of(verb):
             exact[word] = Command(verb, language=words.language(verb, word))
     return exact
+
+
+def _misspelt(word: str, stop: str) -> bool:
+    """``word`` is ``stop`` with a letter doubled or added (STOPP), or two letters swapped
+    (SOTP); a long word may take two edits (UNSUBSCRIB). Not a letter changed: SHOP and STEP
+    are words of their own."""
+    distance = _distance(word, stop)
+    if distance == 0 or (len(stop) >= _LONG and distance <= 2):  # ST0P once 0 reads as O
+        return True
+    return distance == 1 and (len(word) == len(stop) + 1 or sorted(word) == sorted(stop))
 
 
 def _allowed(length: int) -> int:

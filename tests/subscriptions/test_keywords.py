@@ -258,3 +258,18 @@ def test_a_parser_with_an_empty_catalogue_still_honours_stop_and_help():
     assert parser.parse("STOP").verb is Verb.STOP_ALL
     assert parser.parse("AYUDA").verb is Verb.HELP
     assert parser.parse("HEALTH") == unknown()
+
+
+MISSPELT_STOPS = ["STOPP", "Stopp!", "ST0P", "SOTP", "stpo", "Stop.", "5TOP", "UNSUBSCRIB",
+                  "0PT0UT", "DESUSCRIBRI", "PARRAR"]  # fmt: skip
+NOT_STOPS = ["SHOP", "STEP", "TOP", "POST", "SPOT", "PARA", "OK"]  # words of their own
+
+
+@pytest.mark.parametrize("text", MISSPELT_STOPS)
+def test_an_obviously_misspelt_stop_said_alone_is_honoured(parser, text):
+    assert parser.parse(text).verb is Verb.STOP_ALL
+
+
+@pytest.mark.parametrize("text", NOT_STOPS)
+def test_a_word_of_its_own_near_stop_is_not_an_opt_out(parser, text):
+    assert parser.parse(text).verb is not Verb.STOP_ALL
