@@ -136,6 +136,7 @@ class Gateway:
             duplicate_window=timedelta(seconds=citizens.duplicate_window_s),
             reply_limit=citizens.reply_limit,
             reply_window=timedelta(seconds=citizens.reply_window_s),
+            daily_limit=citizens.daily_reply_limit,
         )
         handler = InboundHandler(
             store.inbound,

@@ -145,6 +145,9 @@ class CitizensConfig(_Section):
         default=5, ge=1, description="replies to one number per reply window, at most"
     )
     reply_window_s: float = Field(default=600.0, gt=0, description="the reply limit's window")
+    daily_reply_limit: int = Field(
+        default=20, ge=1, description="replies to one number in 24 hours, at most (auto-responders)"
+    )
     duplicate_window_s: float = Field(
         default=120.0, ge=0, description="the same text from one number within it counts once"
     )

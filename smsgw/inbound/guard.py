@@ -1,5 +1,6 @@
 """Protections around replies: a text delivered twice is handled once, and no number gets more
-than a few replies in a window, so an auto-responder cannot start a reply loop with us."""
+than a few replies in a window nor more than a small number a day, so an auto-responder cannot
+keep a reply loop going with us."""
 
 from __future__ import annotations
 
@@ -21,14 +22,18 @@ class Guard:
         duplicate_window: timedelta = timedelta(seconds=120),
         reply_limit: int = 5,
         reply_window: timedelta = timedelta(minutes=10),
+        daily_limit: int = 20,
         max_numbers: int = 200_000,
     ) -> None:
         self._duplicate_window = duplicate_window
         self._reply_limit = reply_limit
         self._reply_window = reply_window
+        self._daily_limit = daily_limit
         self._max_numbers = max_numbers
         self._seen: OrderedDict[tuple[str, str], datetime] = OrderedDict()
         self._replies: OrderedDict[str, deque[datetime]] = OrderedDict()
+        # number -> (when its day of replies began, replies in it)
+        self._days: OrderedDict[str, tuple[datetime, int]] = OrderedDict()
 
     def is_duplicate(self, msisdn: str, text: str, at: datetime) -> bool:
         """The same text from the same number within the window (SMSCs redeliver)."""
@@ -48,9 +53,17 @@ class Guard:
         sent = self._replies.pop(msisdn, None) or deque()
         while sent and at - sent[0] >= self._reply_window:
             sent.popleft()
-        allowed = len(sent) + count <= self._reply_limit
+        day_began, today = self._days.pop(msisdn, (at, 0))
+        if at - day_began >= _DAY:
+            day_began, today = at, 0
+        allowed = len(sent) + count <= self._reply_limit and today + count <= self._daily_limit
         if allowed:
             sent.extend([at] * count)
+            today += count
+        days = self._days
+        days[msisdn] = (day_began, today)
+        while days and (len(days) > self._max_numbers or at - next(iter(days.values()))[0] >= _DAY):
+            days.popitem(last=False)
         replies = self._replies
         replies[msisdn] = sent
         while replies and (
@@ -59,6 +72,9 @@ class Guard:
         ):
             replies.popitem(last=False)
         return allowed
+
+
+_DAY = timedelta(hours=24)
 
 
 def _recent(sent: deque[datetime], at: datetime, window: timedelta) -> bool:

@@ -43,3 +43,13 @@ def test_the_cap_holds_even_within_the_windows() -> None:
         guard.is_duplicate(f"+50160{n:06d}", "HELP", T0)
         guard.may_reply(f"+50160{n:06d}", T0)
     assert len(guard._seen) == len(guard._replies) == 100
+
+
+def test_an_auto_responder_gets_at_most_the_daily_limit_however_it_spaces_its_texts() -> None:
+    guard = Guard(reply_limit=5, reply_window=timedelta(minutes=10), daily_limit=8)
+    number = "+5016012345"
+    every_11_minutes = [T0 + timedelta(minutes=11 * n) for n in range(130)]  # a whole day
+    answered = [at for at in every_11_minutes if guard.may_reply(number, at)]
+    assert len(answered) == 8  # was one every 11 minutes for ever (130 a day)
+    assert guard.may_reply(number, T0 + timedelta(hours=24))  # the next day begins
+    assert guard.may_reply("+5016099999", T0)  # others are not held back
