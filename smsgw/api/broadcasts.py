@@ -100,6 +100,9 @@ class BroadcastView(BaseModel):
     approved_by: str | None
     approved_at: datetime | None
     cancelled_at: datetime | None
+    cancel_reason: str | None = Field(
+        description='why, when no person chose it: "service_deactivated"'
+    )
     started_at: datetime | None
     finished_at: datetime | None
     cost_estimate: float
@@ -166,6 +169,7 @@ def _view(progress: Progress) -> BroadcastView:
         approved_by=b.approved_by,
         approved_at=b.approved_at,
         cancelled_at=b.cancelled_at,
+        cancel_reason=b.cancel_reason,
         started_at=b.started_at,
         finished_at=b.finished_at,
         cost_estimate=b.cost_estimate,

@@ -176,6 +176,8 @@ async def update_service(request: web.Request) -> web.Response:
         AuditEntry.by(request[PRINCIPAL], AuditAction.SERVICE_UPDATED, service.keyword,
                       at=datetime.now(UTC), changes=changes)
     )  # fmt: skip
+    if current.active and not service.active:  # retired: nothing more goes out in its name
+        await deps.broadcasts.service_retired(request[PRINCIPAL], service.keyword)
     return json_response(await _view(deps.subscriptions, service))
 
 

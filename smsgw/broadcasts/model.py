@@ -46,6 +46,7 @@ class Broadcast:
     cancelled_at: datetime | None = None
     started_at: datetime | None = None  # fan-out began
     finished_at: datetime | None = None  # nothing left queued
+    cancel_reason: str | None = None  # when not by a person: e.g. "service_deactivated"
 
     @property
     def open(self) -> bool:

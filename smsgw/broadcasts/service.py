@@ -7,6 +7,7 @@ Refusals are domain errors (smsgw.errors): the API maps them to statuses.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from subscriptions.store import CatalogueStore
 
 _log = structlog.get_logger(__name__)
 
+SERVICE_DEACTIVATED = "service_deactivated"
 _FAILED = ("undeliverable", "rejected", "failed")
 _UNSENT = ("queued", "cancelled", "expired")
 
@@ -237,18 +239,32 @@ class BroadcastService:
         )  # fmt: skip
         self._changed(None)
 
-    async def cancel(self, actor: ApiToken, broadcast: Broadcast) -> None:
+    async def cancel(
+        self, actor: ApiToken, broadcast: Broadcast, reason: str | None = None
+    ) -> None:
         cancelled = await self._broadcasts.cancel_broadcast(
-            broadcast.id, by=actor.id, at=datetime.now(UTC)
+            broadcast.id, by=actor.id, at=datetime.now(UTC), reason=reason
         )
         if cancelled is None:
             raise Conflict(f"broadcast {broadcast.id} is {broadcast.state.value}")
-        _log.info("broadcast_cancelled", broadcast=broadcast.id, by=actor.id, messages=cancelled)
+        _log.info("broadcast_cancelled", broadcast=broadcast.id, by=actor.id, messages=cancelled,
+                  reason=reason)  # fmt: skip
         await self._audit.audit(
             AuditEntry.by(actor, AuditAction.BROADCAST_CANCELLED, str(broadcast.id),
-                          at=datetime.now(UTC), service=broadcast.service, messages=cancelled)
+                          at=datetime.now(UTC), service=broadcast.service, messages=cancelled,
+                          reason=reason)
         )  # fmt: skip
         self._changed(await self._broadcasts.broadcast(broadcast.id))
+
+    async def service_retired(self, actor: ApiToken, service: str) -> list[int]:
+        """The service was deactivated: what it still had to send is cancelled, saying why
+        (a broadcast scheduled before must not go out). The ids cancelled."""
+        cancelled = []
+        for broadcast in await self._broadcasts.open_of_service(service):
+            with contextlib.suppress(Conflict):  # ended meanwhile
+                await self.cancel(actor, broadcast, reason=SERVICE_DEACTIVATED)
+                cancelled.append(broadcast.id)
+        return cancelled
 
 
 def _check_scope(actor: ApiToken, ministry: str, what: str) -> None:

@@ -26,6 +26,9 @@ class BroadcastStore(Protocol):
     async def open_broadcasts(self) -> list[Broadcast]:
         """Scheduled, queued and sending ones: emergency first, then oldest first."""
 
+    async def open_of_service(self, service: str) -> list[Broadcast]:
+        """The service's broadcasts not yet done nor cancelled, awaiting approval included."""
+
     async def approve_broadcast(
         self,
         broadcast_id: int,
@@ -38,9 +41,11 @@ class BroadcastStore(Protocol):
         """Awaiting approval → ``state``, valid until ``expires_at``; False if it was not
         awaiting approval."""
 
-    async def cancel_broadcast(self, broadcast_id: int, *, by: str, at: datetime) -> int | None:
+    async def cancel_broadcast(
+        self, broadcast_id: int, *, by: str, at: datetime, reason: str | None = None
+    ) -> int | None:
         """Cancels an open broadcast and its queued messages (returns how many; None if it
-        was not open)."""
+        was not open); ``reason`` says why when it is not the person's own choice."""
 
     async def set_broadcast_state(
         self,

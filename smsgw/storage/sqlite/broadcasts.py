@@ -16,7 +16,8 @@ from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
 
 _COLUMNS = """id, service, ministry, texts, segments, encodings, default_language, priority,
     state, send_at, expires_at, audience, cost_estimate, created_by, created_at, updated_at,
-    approved_by, approved_at, cancelled_by, cancelled_at, started_at, finished_at"""
+    approved_by, approved_at, cancelled_by, cancelled_at, started_at, finished_at,
+    cancel_reason"""
 _OPEN = "('awaiting_approval', 'scheduled', 'queued', 'sending')"
 
 
@@ -40,6 +41,9 @@ class SqliteBroadcasts:
     async def open_broadcasts(self) -> list[Broadcast]:
         return await self._db.read(open_broadcasts)
 
+    async def open_of_service(self, service: str) -> list[Broadcast]:
+        return await self._db.read(partial(open_of_service, service=service))
+
     async def approve_broadcast(
         self,
         broadcast_id: int,
@@ -54,8 +58,12 @@ class SqliteBroadcasts:
                     expires_at=expires_at)
         )  # fmt: skip
 
-    async def cancel_broadcast(self, broadcast_id: int, *, by: str, at: datetime) -> int | None:
-        return await self._db.write(partial(cancel, broadcast_id=broadcast_id, by=by, at=at))
+    async def cancel_broadcast(
+        self, broadcast_id: int, *, by: str, at: datetime, reason: str | None = None
+    ) -> int | None:
+        return await self._db.write(
+            partial(cancel, broadcast_id=broadcast_id, by=by, at=at, reason=reason)
+        )
 
     async def set_broadcast_state(
         self,
@@ -85,7 +93,8 @@ class SqliteBroadcasts:
 def _broadcast(row: Any) -> Broadcast:
     (id_, service, ministry, texts, segments, encodings, default_language, priority, state,
      send_at, expires_at, audience, cost, created_by, created_at, updated_at, approved_by,
-     approved_at, cancelled_by, cancelled_at, started_at, finished_at) = row  # fmt: skip
+     approved_at, cancelled_by, cancelled_at, started_at, finished_at,
+     cancel_reason) = row  # fmt: skip
     return Broadcast(
         id=id_,
         service=service,
@@ -109,6 +118,7 @@ def _broadcast(row: Any) -> Broadcast:
         cancelled_at=maybe_time(cancelled_at),
         started_at=maybe_time(started_at),
         finished_at=maybe_time(finished_at),
+        cancel_reason=cancel_reason,
     )
 
 
@@ -148,6 +158,14 @@ def listing(
     return [_broadcast(row) for row in rows]
 
 
+def open_of_service(db: sqlite3.Connection, service: str) -> list[Broadcast]:
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM broadcasts WHERE service = ? AND state IN {_OPEN} ORDER BY id",
+        (service,),
+    ).fetchall()
+    return [_broadcast(row) for row in rows]
+
+
 def open_broadcasts(db: sqlite3.Connection) -> list[Broadcast]:
     """Scheduled, queued and sending ones (awaiting approval is left to people)."""
     rows = db.execute(
@@ -174,14 +192,16 @@ def approve(
     return cursor.rowcount == 1
 
 
-def cancel(db: sqlite3.Connection, broadcast_id: int, *, by: str, at: datetime) -> int | None:
+def cancel(
+    db: sqlite3.Connection, broadcast_id: int, *, by: str, at: datetime, reason: str | None
+) -> int | None:
     """Cancels an open broadcast and its messages still queued (how many: None if it was not
     open). Messages already handed to a bind may still go out; their receipts then show."""
     stamp = timestamp(at)
     cursor = db.execute(
         f"UPDATE broadcasts SET state = 'cancelled', cancelled_by = ?, cancelled_at = ?,"
-        f" updated_at = ? WHERE id = ? AND state IN {_OPEN}",
-        (by, stamp, stamp, broadcast_id),
+        f" cancel_reason = ?, updated_at = ? WHERE id = ? AND state IN {_OPEN}",
+        (by, stamp, reason, stamp, broadcast_id),
     )
     if cursor.rowcount != 1:
         return None

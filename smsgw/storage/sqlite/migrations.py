@@ -233,6 +233,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP INDEX outbox_broadcast",
         "CREATE INDEX outbox_broadcast ON outbox (broadcast, state, language)",
     ),
+    (  # 7: why a broadcast was cancelled when nobody asked (its service was deactivated)
+        "ALTER TABLE broadcasts ADD COLUMN cancel_reason TEXT",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

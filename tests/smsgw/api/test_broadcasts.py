@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from channels.simulator import Simulator
+from smsgw.access.audit import AuditAction
 from smsgw.access.tokens import Role, hash_secret
 from smsgw.app import Gateway
 from smsgw.storage.sqlite.times import timestamp
@@ -824,3 +825,22 @@ async def test_a_supervisor_acts_for_their_own_ministry_only(
     assert (await view(client, admin, pending["id"]))["state"] == "awaiting_approval"
     unscoped = await client.post("/api/v1/tokens", json={"role": "supervisor"}, headers=admin)
     assert (await error_of(unscoped, 400))["field"] == "ministry"
+
+
+async def test_deactivating_a_service_cancels_what_it_still_had_to_send_saying_why(
+    client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    await seed(gateway, "HEALTH", numbers("+50160", 3))
+    scheduled = await _scheduled(client, admin)
+    patch = await client.patch("/api/v1/services/HEALTH", json={"active": False}, headers=admin)
+    assert patch.status == 200
+
+    detail = await view(client, admin, scheduled["id"])
+    assert (detail["state"], detail["cancel_reason"]) == ("cancelled", "service_deactivated")
+    entries = await gateway.store.audit.audit_entries(
+        before=None, limit=10, action=AuditAction.BROADCAST_CANCELLED
+    )
+    assert [e.detail["reason"] for e in entries] == ["service_deactivated"]
+    later = await client.post(BROADCASTS, json=_body(), headers=admin)
+    assert (await error_of(later, 409))["code"] == "service_inactive"
