@@ -224,6 +224,7 @@ class Gateway:
             broadcasts=BroadcastService(
                 self.store.broadcasts,
                 self.store.catalogue,
+                self.store.tokens,
                 self.store.audit,
                 settings.broadcasts,
                 zone=settings.gateway.zone,

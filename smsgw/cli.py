@@ -20,7 +20,7 @@ from smsgw import __version__, demo, server
 from smsgw import logging as gateway_logging
 from smsgw.access.audit import CLI, AuditAction, AuditEntry
 from smsgw.access.store import TokenStore
-from smsgw.access.tokens import Role, issue, token_ministry
+from smsgw.access.tokens import Role, issue, token_ministry, token_person
 from smsgw.app import build_app
 from smsgw.config import Settings, load, secrets_exposed
 from smsgw.errors import ConfigError
@@ -73,6 +73,9 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--ministry", help="required for officers and supervisors")
+    create.add_argument(
+        "--person", required=True, help="whom it is for (a person, or a named system)"
+    )
     create.add_argument("--expires-days", type=_positive, metavar="N", help="default: never")
     listing = token.add_parser("list", help="every token: id, role, ministry, state")
     listing.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
@@ -95,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cli.error("token create: --role officer needs --ministry")
         try:
             token_ministry(Role(args.role), args.ministry)
+            token_person(args.person)
         except ValueError as exc:
             cli.error(f"token create: {exc}")
     gateway_logging.configure(args.log_level)
@@ -154,11 +158,13 @@ async def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _create_token(store: TokenStore, args: argparse.Namespace) -> None:
     role, now = Role(args.role), datetime.now(UTC)
-    secret, token = issue(role, now=now, ministry=args.ministry, expires_days=args.expires_days)
-    audit = AuditEntry(now, CLI, None, None, AuditAction.TOKEN_ISSUED, token.id,
-                       {"role": role.value, "ministry": args.ministry})  # fmt: skip
+    secret, token = issue(
+        role, now=now, ministry=args.ministry, expires_days=args.expires_days, person=args.person
+    )
+    detail = {"role": role.value, "ministry": token.ministry, "person": token.person}
+    audit = AuditEntry(now, CLI, None, None, AuditAction.TOKEN_ISSUED, token.id, detail)
     await store.add_token(token, audit)
-    _log.info("token_created", token_id=token.id, role=role, ministry=args.ministry)
+    _log.info("token_created", token_id=token.id, role=role, ministry=token.ministry)
     sys.stdout.write(secret + "\n")
 
 
@@ -169,7 +175,8 @@ async def _list_tokens(store: TokenStore) -> None:
         expires = token.expires_at.date().isoformat() if token.expires_at else "never"
         sys.stdout.write(
             f"{token.id}  {token.role:<10} {token.ministry or '-':<12} {state:<8}"
-            f" created {token.created_at.date().isoformat()}  expires {expires}\n"
+            f" created {token.created_at.date().isoformat()}  expires {expires}"
+            f"  {token.person or '-'}\n"
         )
 
 

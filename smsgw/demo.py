@@ -72,7 +72,7 @@ async def run_demo(settings: Settings) -> None:
             for service in DEMO_SERVICES:  # a first run: an example catalogue to play with
                 await catalogue.add_service(service)
             await gateway.catalogue_changed()
-        secret, token = issue(Role.ADMIN, now=datetime.now(UTC), expires_days=1)
+        secret, token = issue(Role.ADMIN, now=datetime.now(UTC), expires_days=1, person="demo")
         await gateway.store.tokens.add_token(token)
         _write(_banner(url, secret, simulator))
 

@@ -32,6 +32,13 @@ class ApiToken:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None = None
+    person: str | None = None  # whom it belongs to: a person, or a named system
+
+    @property
+    def identity(self) -> str:
+        """Who acts with it: its person (two tokens of one person are one identity); a token
+        made before tokens named persons is its own."""
+        return f"person:{self.person.casefold()}" if self.person else f"token:{self.id}"
 
     def usable(self, now: datetime) -> bool:
         if self.revoked_at is not None:
@@ -82,12 +89,29 @@ def token_ministry(role: Role, ministry: str | None) -> str | None:
     return key
 
 
+def token_person(person: str) -> str:
+    """A token's person as stored; ValueError for a blank name or one with control
+    characters (it reaches terminals: ``smsgw token list``)."""
+    name = " ".join(person.split())
+    if not name or len(name) > 100 or not name.isprintable():
+        raise ValueError(
+            "name the person (or system) the token is for: 1 to 100 printable characters"
+        )
+    return name
+
+
 def issue(
-    role: Role, *, now: datetime, ministry: str | None = None, expires_days: int | None = None
+    role: Role,
+    *,
+    now: datetime,
+    ministry: str | None = None,
+    expires_days: int | None = None,
+    person: str | None = None,
 ) -> tuple[str, ApiToken]:
     """A new token: (the secret to hand out once, the record to store); ValueError for a
-    ministry the role cannot name."""
+    ministry the role cannot name, or a person that is no name."""
     ministry = token_ministry(role, ministry)
+    person = token_person(person) if person is not None else None
     secret = PREFIX + secrets.token_urlsafe(32)
     expires_at = now + timedelta(days=expires_days) if expires_days is not None else None
     token = ApiToken(
@@ -97,5 +121,6 @@ def issue(
         ministry=ministry,
         created_at=now,
         expires_at=expires_at,
+        person=person,
     )
     return secret, token

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from smsgw.access.audit import AuditAction, AuditEntry
-from smsgw.access.tokens import ApiToken, Role, issue, token_ministry
+from smsgw.access.tokens import ApiToken, Role, issue, token_ministry, token_person
 from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
@@ -30,6 +30,16 @@ class NewToken(BaseModel):
         examples=["health"],
     )
     expires_days: int | None = Field(None, ge=1, le=3650, description="default: never")
+    person: str = Field(
+        max_length=200,
+        description="the person (or named system) it is for: approval compares persons",
+        examples=["Maria Chen"],
+    )
+
+    @field_validator("person")
+    @classmethod
+    def _a_name(cls, value: str) -> str:
+        return token_person(value)  # ValueError: 400
 
     @field_validator("ministry", mode="after")
     @classmethod
@@ -42,6 +52,7 @@ class TokenView(BaseModel):
     id: str
     role: str
     ministry: str | None
+    person: str | None = Field(description="null: a token made before tokens named persons")
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -61,6 +72,7 @@ def _view(token: ApiToken, now: datetime) -> TokenView:
         id=token.id,
         role=token.role.value,
         ministry=token.ministry,
+        person=token.person,
         created_at=token.created_at,
         expires_at=token.expires_at,
         revoked_at=token.revoked_at,
@@ -83,8 +95,9 @@ async def create_token(request: web.Request) -> web.Response:
     body = await read_body(request, NewToken)
     now = datetime.now(UTC)
     secret, token = issue(
-        body.role, now=now, ministry=body.ministry, expires_days=body.expires_days
-    )
+        body.role, now=now, ministry=body.ministry, expires_days=body.expires_days,
+        person=body.person,
+    )  # fmt: skip
     audit = AuditEntry.by(
         request[PRINCIPAL], AuditAction.TOKEN_ISSUED, token.id, at=now,
         role=token.role.value, ministry=token.ministry, expires_at=token.expires_at,

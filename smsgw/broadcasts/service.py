@@ -18,7 +18,7 @@ import structlog
 
 from channels.text import fold_accents, text_info
 from smsgw.access.audit import AuditAction, AuditEntry
-from smsgw.access.store import AuditLog
+from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats
 from smsgw.broadcasts.store import BroadcastStore
@@ -91,6 +91,7 @@ class BroadcastService:
         self,
         broadcasts: BroadcastStore,
         catalogue: CatalogueStore,
+        tokens: TokenStore,
         audit: AuditLog,
         settings: BroadcastsConfig,
         *,
@@ -99,6 +100,7 @@ class BroadcastService:
     ) -> None:
         self._broadcasts = broadcasts
         self._catalogue = catalogue
+        self._tokens = tokens
         self._audit = audit
         self._settings = settings
         self._zone = zone
@@ -219,7 +221,8 @@ class BroadcastService:
     async def approve(self, actor: ApiToken, broadcast: Broadcast) -> None:
         if broadcast.state is not BroadcastState.AWAITING_APPROVAL:
             raise Conflict(f"broadcast {broadcast.id} is {broadcast.state.value}")
-        if broadcast.created_by == actor.id:
+        author = await self._tokens.token(broadcast.created_by)
+        if broadcast.created_by == actor.id or (author and author.identity == actor.identity):
             raise Forbidden("a second person must approve a broadcast")
         now = datetime.now(UTC)
         due = broadcast.send_at is None or broadcast.send_at <= now

@@ -61,13 +61,33 @@ def test_a_bad_simulator_option_exits_2_naming_it(
 
 def test_bad_usage_exits_2(tmp_path: Path) -> None:
     assert smsgw("frobnicate", cwd=tmp_path).returncode == 2
-    result = smsgw("token", "create", "--role", "officer", cwd=tmp_path)
+    result = smsgw("token", "create", "--role", "officer", "--person", "Ana", cwd=tmp_path)
     assert result.returncode == 2
     assert "--role officer needs --ministry" in result.stderr
-    result = smsgw("token", "create", "--role", "admin", "--ministry", "health", cwd=tmp_path)
+    result = smsgw(
+        "token",
+        "create",
+        "--role",
+        "admin",
+        "--ministry",
+        "health",
+        "--person",
+        "Ana",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert "admin token acts for every ministry: it names none" in result.stderr
-    result = smsgw("token", "create", "--role", "admin", "--expires-days", "0", cwd=tmp_path)
+    result = smsgw(
+        "token",
+        "create",
+        "--role",
+        "admin",
+        "--expires-days",
+        "0",
+        "--person",
+        "Ana",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert "must be at least 1" in result.stderr
 
@@ -75,7 +95,17 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
 async def test_a_created_token_is_printed_once_and_opens_the_api(
     settings: Settings, tmp_path: Path
 ) -> None:
-    result = smsgw("token", "create", "--role", "admin", "--expires-days", "7", cwd=tmp_path)
+    result = smsgw(
+        "token",
+        "create",
+        "--role",
+        "admin",
+        "--expires-days",
+        "7",
+        "--person",
+        "Ana",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     assert token.startswith("smsgw_")
@@ -90,8 +120,18 @@ async def test_a_created_token_is_printed_once_and_opens_the_api(
 async def test_tokens_are_listed_and_revoked_from_the_command_line(
     settings: Settings, tmp_path: Path
 ) -> None:
-    secret = smsgw("token", "create", "--role", "officer", "--ministry", "health",
-                   cwd=tmp_path).stdout.strip()  # fmt: skip
+    created = smsgw(
+        "token",
+        "create",
+        "--role",
+        "officer",
+        "--ministry",
+        "health",
+        "--person",
+        "Ana",
+        cwd=tmp_path,
+    )
+    secret = created.stdout.strip()
     listed = smsgw("token", "list", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     [line] = listed.stdout.splitlines()

@@ -13,11 +13,12 @@ from smsgw.access.tokens import ApiToken, Role
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
 
-_TOKEN_COLUMNS = "id, token_hash, role, ministry, created_at, expires_at, revoked_at"  # noqa: S105 - column names
+# column names, not a secret
+_TOKEN_COLUMNS = "id, token_hash, role, ministry, created_at, expires_at, revoked_at, person"  # noqa: S105
 
 
 def _token(row: Any) -> ApiToken:
-    id_, hash_, role, ministry, created_at, expires_at, revoked_at = row
+    id_, hash_, role, ministry, created_at, expires_at, revoked_at, person = row
     return ApiToken(
         id=id_,
         token_hash=hash_,
@@ -26,6 +27,7 @@ def _token(row: Any) -> ApiToken:
         created_at=datetime.fromisoformat(created_at),
         expires_at=maybe_time(expires_at),
         revoked_at=maybe_time(revoked_at),
+        person=person,
     )
 
 
@@ -68,9 +70,9 @@ class SqliteAudit:
 
 def _add_token(db: sqlite3.Connection, *, token: ApiToken, audit: AuditEntry | None) -> None:
     db.execute(
-        f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+        f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
         (token.id, token.token_hash, token.role, token.ministry, timestamp(token.created_at),
-         maybe_timestamp(token.expires_at), maybe_timestamp(token.revoked_at)),
+         maybe_timestamp(token.expires_at), maybe_timestamp(token.revoked_at), token.person),
     )  # fmt: skip
     if audit is not None:
         _append(db, entry=audit)

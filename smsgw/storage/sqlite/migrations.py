@@ -236,6 +236,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 7: why a broadcast was cancelled when nobody asked (its service was deactivated)
         "ALTER TABLE broadcasts ADD COLUMN cancel_reason TEXT",
     ),
+    (  # 8: the person (or named system) a token belongs to: four-eyes compares persons
+        "ALTER TABLE api_tokens ADD COLUMN person TEXT",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

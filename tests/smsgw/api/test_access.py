@@ -39,7 +39,7 @@ async def _token_id(gateway: Gateway, headers: dict[str, str]) -> str:
 async def test_an_admin_issues_a_token_that_works_at_once_and_is_listed_without_its_secret(
     client: Client, gateway: Gateway, admin: dict[str, str]
 ) -> None:
-    body = {"role": "officer", "ministry": "health", "expires_days": 30}
+    body = {"role": "officer", "ministry": "health", "expires_days": 30, "person": "Ana"}
     response = await client.post(TOKENS, json=body, headers=admin)
     assert response.status == 201, await response.text()
     issued = await response.json()
@@ -98,18 +98,22 @@ async def test_an_expired_token_is_listed_as_unusable_and_refused(
         ({"role": "king"}, "role"),
         ({"role": "admin", "expires_days": 0}, "expires_days"),
         ({"role": "admin", "secret": "mine"}, "secret"),
+        ({"role": "admin", "person": " "}, "person"),
+        ({"role": "admin", "person": "Ana\u001b[2J"}, "person"),
+        ({"role": "admin", "person": None}, "person"),
     ],
 )
 async def test_a_bad_token_request_is_400(
     client: Client, admin: dict[str, str], body: dict[str, Any], field: str | None
 ) -> None:
+    body = {"person": "Ana"} | body  # a person unless the case is about it
     error = await error_of(await client.post(TOKENS, json=body, headers=admin), 400)
     if field is not None:
         assert error["field"] == field
 
 
 async def test_a_ministry_is_stored_as_matched(client: Client, admin: dict[str, str]) -> None:
-    body = {"role": "officer", "ministry": " Public-Works "}
+    body = {"role": "officer", "ministry": " Public-Works ", "person": "Ana"}
     issued = await client.post(TOKENS, json=body, headers=admin)
     assert issued.status == 201
     assert (await issued.json())["ministry"] == "public-works"
@@ -147,7 +151,9 @@ async def test_what_people_do_is_in_the_audit_log_with_who_and_when(
     )
     await client.post(f"{BROADCASTS}/{created['id']}/approve", headers=supervisor)
     await client.post(f"{BROADCASTS}/{created['id']}/cancel", headers=officer)
-    issued = await (await client.post(TOKENS, json={"role": "operator"}, headers=admin)).json()
+    issued = await (
+        await client.post(TOKENS, json={"role": "operator", "person": "NOC"}, headers=admin)
+    ).json()
     await client.delete(f"{TOKENS}/{issued['id']}", headers=admin)
 
     entries = (await _json(client, AUDIT, admin))["entries"]
@@ -183,7 +189,7 @@ async def test_a_bad_audit_query_is_400(client: Client, admin: dict[str, str], q
 async def test_the_audit_log_cannot_be_rewritten(
     client: Client, gateway: Gateway, admin: dict[str, str]
 ) -> None:
-    await client.post(TOKENS, json={"role": "operator"}, headers=admin)
+    await client.post(TOKENS, json={"role": "operator", "person": "NOC"}, headers=admin)
     with sqlite3.connect(gateway.settings.database.sqlite_path) as db:
         for sql in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
             with pytest.raises(sqlite3.IntegrityError, match="append-only"):

@@ -823,7 +823,9 @@ async def test_a_supervisor_acts_for_their_own_ministry_only(
     approve = await client.post(f"{BROADCASTS}/{pending['id']}/approve", headers=education)
     await error_of(approve, 404)
     assert (await view(client, admin, pending["id"]))["state"] == "awaiting_approval"
-    unscoped = await client.post("/api/v1/tokens", json={"role": "supervisor"}, headers=admin)
+    unscoped = await client.post(
+        "/api/v1/tokens", json={"role": "supervisor", "person": "Ana"}, headers=admin
+    )
     assert (await error_of(unscoped, 400))["field"] == "ministry"
 
 
@@ -844,3 +846,24 @@ async def test_deactivating_a_service_cancels_what_it_still_had_to_send_saying_w
     assert [e.detail["reason"] for e in entries] == ["service_deactivated"]
     later = await client.post(BROADCASTS, json=_body(), headers=admin)
     assert (await error_of(later, 409))["code"] == "service_inactive"
+
+
+async def test_four_eyes_compares_persons_not_tokens(
+    client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    await add_service(gateway, requires_approval=True)
+
+    async def token_for(person: str, role: str) -> dict[str, str]:
+        body = {"role": role, "ministry": "health", "person": person}
+        issued = await client.post("/api/v1/tokens", json=body, headers=admin)
+        assert issued.status == 201, await issued.text()
+        return {"Authorization": f"Bearer {(await issued.json())['token']}"}
+
+    author = await token_for("Maria Chen", "officer")
+    pending = await create(client, author, **_body(send_at=_later()))
+    approve = f"{BROADCASTS}/{pending['id']}/approve"
+    second_token = await token_for("maria  chen", "supervisor")  # the same person again
+    refused = await client.post(approve, headers=second_token)
+    assert (await error_of(refused, 403))["message"] == "a second person must approve a broadcast"
+    other = await token_for("Luis Pop", "supervisor")
+    assert (await client.post(approve, headers=other)).status == 200
