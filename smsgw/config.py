@@ -104,6 +104,9 @@ class HttpConfig(_Section):
         default=64 * 1024 * 1024, ge=1, description="a CSV import's body once decompressed"
     )
     import_max_rows: int = Field(default=1_000_000, ge=1, description="a CSV import's rows")
+    daily_messages_per_token: int = Field(
+        default=10_000, ge=1, description="POST /api/v1/messages per token and day, then 429"
+    )
 
 
 class DatabaseConfig(_Section):

@@ -21,6 +21,7 @@ class AuditAction(StrEnum):
     SUBSCRIBER_SIGNED_UP = "subscriber_signed_up"  # assisted sign-up
     SUBSCRIBER_REMOVED = "subscriber_removed"  # assisted removal
     SUBSCRIBERS_IMPORTED = "subscribers_imported"
+    MESSAGE_SENT = "message_sent"  # POST /api/v1/messages: who sent what to whom
 
 
 CLI = "cli"  # the actor of what the command line does (it has no token)

@@ -25,7 +25,9 @@ from subscriptions.templates import Templates
 
 
 class MessageSender(Protocol):
-    async def create(self, to: str, text: str, *, segments: int, encoding: str) -> Message: ...
+    async def create(
+        self, to: str, text: str, *, segments: int, encoding: str, created_by: str | None = None
+    ) -> Message: ...
 
 
 @dataclass(frozen=True, slots=True)

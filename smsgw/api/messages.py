@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from channels.text import text_info
+from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.tokens import Role
-from smsgw.api.context import SERVICES
-from smsgw.api.errors import ErrorBody
+from smsgw.api.context import PRINCIPAL, SERVICES
+from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.errors import Invalid, NotFound
 from subscriptions.importing import NO_ROUTE
@@ -76,9 +78,24 @@ async def create_message(request: web.Request) -> web.Response:
     info = text_info(body.text)
     if info.segments > MAX_SEGMENTS:
         raise Invalid(f"{info.segments} SMS, at most {MAX_SEGMENTS}", code="too_long", field="text")
+    principal = request[PRINCIPAL]
+    now = datetime.now(deps.timezone)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    quota = deps.http_settings.daily_messages_per_token
+    if await deps.messages.sent_by(principal.id, since=midnight) >= quota:
+        wait = math.ceil(((midnight + timedelta(days=1)) - now).total_seconds())
+        raise ApiError(
+            429, "quota_exceeded", f"this token has sent its {quota} messages of today",
+            headers={"Retry-After": str(wait)},
+        )  # fmt: skip
     message = await deps.sender.create(
-        body.to, body.text, segments=info.segments, encoding=str(info.encoding)
-    )
+        body.to, body.text, segments=info.segments, encoding=str(info.encoding),
+        created_by=principal.id,
+    )  # fmt: skip
+    await deps.audit.audit(
+        AuditEntry.by(principal, AuditAction.MESSAGE_SENT, message.id, at=message.created_at,
+                      to=message.to, segments=message.parts)
+    )  # fmt: skip
     created = MessageCreated(
         id=message.id, state=message.state, segments=message.parts, encoding=message.encoding
     )
@@ -109,7 +126,7 @@ async def get_message(request: web.Request) -> web.Response:
 
 ROUTES = [
     Route("POST", "/api/v1/messages", create_message, "Send one message to one number",
-          roles=(Role.ADMIN,), body=SendMessage, responses={201: MessageCreated}),
+          roles=(Role.ADMIN,), body=SendMessage, responses={201: MessageCreated, 429: ErrorBody}),
     Route("GET", "/api/v1/messages/{id}", get_message, "A message's state and history",
           roles=(Role.ADMIN,), responses={200: MessageView, 404: ErrorBody}),
 ]  # fmt: skip

@@ -39,6 +39,7 @@ class Message:
     created_at: datetime
     updated_at: datetime
     expires_at: datetime  # after this, retries stop and the message expires
+    created_by: str | None = None  # the API token that sent it (None: a reply to a citizen)
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,7 +100,14 @@ class Sender:
         self._metrics = metrics or Metrics()  # none given: counted, never read
 
     async def create(
-        self, to: str, text: str, *, segments: int, encoding: str, via: str | None = None
+        self,
+        to: str,
+        text: str,
+        *,
+        segments: int,
+        encoding: str,
+        via: str | None = None,
+        created_by: str | None = None,
     ) -> Message:
         """Store a new message for ``to`` (E.164) and start sending it; ``via`` names the
         channel to prefer (a reply goes back the way its text came, while that bind is up)."""
@@ -120,6 +127,7 @@ class Sender:
             created_at=now,
             updated_at=now,
             expires_at=now + self._policy.validity,
+            created_by=created_by,
         )
         await self._log.message_queued(message)
         _log.info("message_queued", id=message.id, to=to, segments=segments)

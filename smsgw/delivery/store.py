@@ -17,6 +17,9 @@ class MessageStore(Protocol):
     async def queued_messages(self) -> list[Message]:
         """Messages not yet accepted by a carrier (picked up again at start-up)."""
 
+    async def sent_by(self, token_id: str, *, since: datetime) -> int:
+        """Messages the token created since ``since`` (its daily quota)."""
+
 
 class DeliveryLog(Protocol):
     async def record(self, batch: DeliveryBatch) -> None:

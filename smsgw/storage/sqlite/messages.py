@@ -14,7 +14,7 @@ from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import timestamp
 
 _MESSAGE_COLUMNS = """id, recipient, sender, text, state, parts, encoding, channel, error,
-    created_at, updated_at, expires_at"""
+    created_at, updated_at, expires_at, created_by"""
 
 
 class SqliteMessages:
@@ -31,6 +31,9 @@ class SqliteMessages:
 
     async def queued_messages(self) -> list[Message]:
         return await self._db.read(_queued)
+
+    async def sent_by(self, token_id: str, *, since: datetime) -> int:
+        return await self._db.read(partial(_sent_by, token_id=token_id, since=since))
 
 
 class SqliteInbound:
@@ -70,6 +73,14 @@ def _queued(db: sqlite3.Connection) -> list[Message]:
     return [_message(row) for row in rows]
 
 
+def _sent_by(db: sqlite3.Connection, *, token_id: str, since: datetime) -> int:
+    row = db.execute(
+        "SELECT count(*) FROM messages WHERE created_by = ? AND created_at >= ?",
+        (token_id, timestamp(since)),
+    ).fetchone()
+    return int(row[0])
+
+
 def _unhandled_inbound(db: sqlite3.Connection, *, limit: int) -> list[StoredInbound]:
     rows = db.execute(
         "SELECT id, sender, recipient, text, channel, received_at FROM inbound"
@@ -100,4 +111,5 @@ def _message(row: Any) -> Message:
         created_at=datetime.fromisoformat(row[9]),
         updated_at=datetime.fromisoformat(row[10]),
         expires_at=datetime.fromisoformat(row[11]),
+        created_by=row[12],
     )

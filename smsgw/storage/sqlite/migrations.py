@@ -239,6 +239,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 8: the person (or named system) a token belongs to: four-eyes compares persons
         "ALTER TABLE api_tokens ADD COLUMN person TEXT",
     ),
+    (  # 9: who sent a single message (the token of POST /api/v1/messages; NULL: a reply)
+        "ALTER TABLE messages ADD COLUMN created_by TEXT",
+        """CREATE INDEX messages_created_by ON messages (created_by, created_at)
+            WHERE created_by IS NOT NULL""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

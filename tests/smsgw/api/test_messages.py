@@ -4,11 +4,14 @@ import asyncio
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from channels.simulator import Simulator
 from channels.smpp.codec import Status
+from smsgw.access.audit import AuditAction
 from smsgw.access.tokens import Role
-from smsgw.app import Gateway
+from smsgw.app import GATEWAY, Gateway, build_app
+from smsgw.config import Settings
 from tests.smsgw.testbed import WAIT, Client, bearer
 
 MESSAGES = "/api/v1/messages"
@@ -157,3 +160,31 @@ async def test_an_unexpected_error_is_500_without_details(
     assert error == {"code": "internal_error", "message": "internal server error", "field": None}
     assert "fire" not in await response.text()
     assert (await client.get("/healthz")).status == 200  # and the server goes on
+
+
+async def test_each_message_names_its_sender_is_audited_and_counts_against_a_daily_quota(
+    settings: Settings,
+) -> None:
+    http = settings.http.model_copy(update={"daily_messages_per_token": 2})
+    app = build_app(settings.model_copy(update={"http": http}))
+    async with TestClient(TestServer(app)) as client:
+        gateway = client.app[GATEWAY]
+        admin = await bearer(gateway, Role.ADMIN)
+        body = {"to": "+5016012345", "text": "Hi"}
+        sent = [await client.post(MESSAGES, json=body, headers=admin) for _ in range(3)]
+        assert [response.status for response in sent] == [201, 201, 429]
+        error = (await sent[2].json())["error"]
+        assert error["code"] == "quota_exceeded"
+        assert 0 < int(sent[2].headers["Retry-After"]) <= 24 * 3600
+        other = await bearer(gateway, Role.ADMIN)  # the quota is per token
+        assert (await client.post(MESSAGES, json=body, headers=other)).status == 201
+
+        first = (await sent[0].json())["id"]
+        message = await gateway.store.messages.get_message(first)
+        assert message is not None
+        entries = await gateway.store.audit.audit_entries(
+            before=None, limit=10, action=AuditAction.MESSAGE_SENT
+        )
+        assert len(entries) == 3
+        assert {e.target for e in entries} >= {first}
+        assert message.created_by == next(e.actor for e in entries if e.target == first)

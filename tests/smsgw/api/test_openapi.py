@@ -46,7 +46,7 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
     }
     post = document["paths"]["/api/v1/messages"]["post"]
     assert post["security"] == [{"bearer": []}]
-    assert set(post["responses"]) == {"201", "400", "401", "403", "413"}
+    assert set(post["responses"]) == {"201", "400", "401", "403", "413", "429"}  # 429: quota
     assert document["paths"]["/healthz"]["get"]["security"] == []
     schemas = document["components"]["schemas"]
     assert set(schemas["SendMessage"]["required"]) == {"to", "text"}
