@@ -73,6 +73,7 @@ class ConsentEvent:
     consent: str  # the MO id, the consent source, the import name
     service: str | None = None  # None for STOP_ALL / UNSTOP / LANGUAGE
     detail: str | None = None  # e.g. the language chosen
+    actor: str | None = None  # who recorded it for the citizen (a token); None: the citizen
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,7 @@ class SubscriptionStore(Protocol):
         source: Source,
         consent: str,
         language: str | None = None,
+        actor: str | None = None,
     ) -> bool:
         """Subscribe (creating the subscriber; setting their language if given and they have
         none). False, and no event, if already subscribed. Joining by SMS is the citizen's
@@ -70,9 +71,17 @@ class SubscriptionStore(Protocol):
         lifts a STOP."""
 
     async def leave(
-        self, msisdn: str, service: str, *, at: datetime, source: Source, consent: str
+        self,
+        msisdn: str,
+        service: str,
+        *,
+        at: datetime,
+        source: Source,
+        consent: str,
+        actor: str | None = None,
     ) -> bool:
-        """False, and no event, if not subscribed."""
+        """False, and no event, if not subscribed. ``actor``: who records it for the citizen
+        (an officer's token), as for join and join_many; None: the citizen themself."""
 
     async def stop_all(
         self, msisdn: str, *, at: datetime, source: Source, consent: str
@@ -102,6 +111,7 @@ class SubscriptionStore(Protocol):
         at: datetime,
         source: Source,
         consent: str,
+        actor: str | None = None,
     ) -> ImportCounts:
         """Bulk import of validated (msisdn, language) rows, in one transaction: like join for
         each number, except that numbers already subscribed are counted, not touched, and

@@ -157,6 +157,7 @@ async def subscribe(request: web.Request) -> web.Response:
         source=Source.ASSISTED,
         consent=body.consent_source,
         language=body.language,
+        actor=request[PRINCIPAL].id,
     )
     if not joined and before is not None and before.opted_out_at is not None:
         raise Conflict(
@@ -191,6 +192,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
         at=datetime.now(UTC),
         source=Source.ASSISTED,
         consent=body.consent_source,
+        actor=request[PRINCIPAL].id,
     )
     _log.info("unsubscription_assisted", service=service.keyword, left=left)
     await deps.audit.audit(
@@ -216,8 +218,9 @@ async def import_csv(request: web.Request) -> web.Response:
 
     async def join(rows: Sequence[Row]) -> ImportCounts:
         return await deps.subscriptions.join_many(
-            rows, service.keyword, at=at, source=Source.IMPORT, consent=query.consent_source
-        )
+            rows, service.keyword, at=at, source=Source.IMPORT, consent=query.consent_source,
+            actor=request[PRINCIPAL].id,
+        )  # fmt: skip
 
     async def audit(outcome: str, imported: importing.Imported) -> ImportReport:
         answer = ImportReport.model_validate({"service": service.keyword, **asdict(imported)})

@@ -244,6 +244,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX messages_created_by ON messages (created_by, created_at)
             WHERE created_by IS NOT NULL""",
     ),
+    (  # 10: who recorded a consent event for the citizen (the token of an officer or an
+        # import); NULL: the citizen, by SMS
+        "ALTER TABLE consent_events ADD COLUMN actor TEXT",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

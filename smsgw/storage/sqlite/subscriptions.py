@@ -36,7 +36,7 @@ from subscriptions.models import (
 _SUBSCRIBER = "SELECT msisdn, language, opted_out_at, created_at FROM subscribers WHERE msisdn = ?"
 _SUBSCRIPTIONS = """SELECT msisdn, service, subscribed_at, source, consent FROM subscriptions
     WHERE msisdn = ? AND left_at IS NULL ORDER BY subscribed_at, id"""
-_HISTORY = """SELECT msisdn, action, at, source, consent, service, detail FROM consent_events
+_HISTORY = """SELECT msisdn, action, at, source, consent, service, detail, actor FROM consent_events
     WHERE msisdn = ? ORDER BY id"""
 _NEW_SUBSCRIBER = """INSERT INTO subscribers (msisdn, language, opted_out_at, created_at)
     VALUES (?, NULL, NULL, ?) ON CONFLICT DO NOTHING"""
@@ -47,8 +47,8 @@ _LEAVE = """UPDATE subscriptions SET left_at = ?
     WHERE msisdn = ? AND service = ? AND left_at IS NULL"""
 _LEAVE_ALL = """UPDATE subscriptions SET left_at = ?, left_by_stop = 1
     WHERE msisdn = ? AND left_at IS NULL RETURNING service"""
-_EVENT = """INSERT INTO consent_events (msisdn, action, service, at, source, consent, detail)
-    VALUES (?, ?, ?, ?, ?, ?, ?)"""
+_EVENT = """INSERT INTO consent_events (msisdn, action, service, at, source, consent, detail,
+    actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
 _REJOIN = """INSERT INTO subscriptions (msisdn, service, subscribed_at, source, consent)
     SELECT msisdn, service, ?, ?, ? FROM subscriptions
     WHERE msisdn = ? AND left_by_stop = 1 AND left_at = ?
@@ -73,10 +73,10 @@ _IMPORT_SUBSCRIBERS = """INSERT INTO subscribers (msisdn, language, opted_out_at
     SELECT msisdn, NULL, NULL, ? FROM import_rows WHERE true ON CONFLICT DO NOTHING"""
 _IMPORT_SUBSCRIPTIONS = """INSERT INTO subscriptions (msisdn, service, subscribed_at, source,
     consent) SELECT msisdn, ?, ?, ?, ? FROM import_rows ORDER BY msisdn"""
-_IMPORT_JOINS = """INSERT INTO consent_events (msisdn, action, service, at, source, consent)
-    SELECT msisdn, ?, ?, ?, ?, ? FROM import_rows ORDER BY msisdn"""
+_IMPORT_JOINS = """INSERT INTO consent_events (msisdn, action, service, at, source, consent,
+    actor) SELECT msisdn, ?, ?, ?, ?, ?, ? FROM import_rows ORDER BY msisdn"""
 _IMPORT_LANGUAGE_EVENTS = """INSERT INTO consent_events (msisdn, action, at, source, consent,
-    detail) SELECT i.msisdn, ?, ?, ?, ?, i.language FROM import_rows i JOIN subscribers s
+    detail, actor) SELECT i.msisdn, ?, ?, ?, ?, i.language, ? FROM import_rows i JOIN subscribers s
     ON s.msisdn = i.msisdn WHERE i.language IS NOT NULL AND s.language IS NULL
     ORDER BY i.msisdn"""
 _IMPORT_LANGUAGES = """UPDATE subscribers SET language = i.language FROM import_rows i
@@ -91,10 +91,11 @@ class _Stamp:
     when: str  # stored form (delivery.timestamp)
     source: Source
     consent: str
+    actor: str | None = None  # who recorded it for the citizen (None: the citizen, by SMS)
 
     @classmethod
-    def of(cls, at: datetime, source: Source, consent: str) -> _Stamp:
-        return cls(timestamp(at), source, consent)
+    def of(cls, at: datetime, source: Source, consent: str, actor: str | None = None) -> _Stamp:
+        return cls(timestamp(at), source, consent, actor)
 
 
 class SqliteSubscriptions:
@@ -118,16 +119,24 @@ class SqliteSubscriptions:
         source: Source,
         consent: str,
         language: str | None = None,
+        actor: str | None = None,
     ) -> bool:
-        stamp = _Stamp.of(at, source, consent)
+        stamp = _Stamp.of(at, source, consent, actor)
         return await self._db.write(
             partial(_join, msisdn=msisdn, service=service, stamp=stamp, language=language)
         )
 
     async def leave(
-        self, msisdn: str, service: str, *, at: datetime, source: Source, consent: str
+        self,
+        msisdn: str,
+        service: str,
+        *,
+        at: datetime,
+        source: Source,
+        consent: str,
+        actor: str | None = None,
     ) -> bool:
-        stamp = _Stamp.of(at, source, consent)
+        stamp = _Stamp.of(at, source, consent, actor)
         return await self._db.write(partial(_leave, msisdn=msisdn, service=service, stamp=stamp))
 
     async def stop_all(
@@ -157,8 +166,9 @@ class SqliteSubscriptions:
         at: datetime,
         source: Source,
         consent: str,
+        actor: str | None = None,
     ) -> ImportCounts:
-        stamp = _Stamp.of(at, source, consent)
+        stamp = _Stamp.of(at, source, consent, actor)
         return await self._db.write(partial(_join_many, rows=rows, service=service, stamp=stamp))
 
     async def history(self, msisdn: str) -> list[ConsentEvent]:
@@ -313,8 +323,8 @@ def _join_many(
     when, source, consent = stamp.when, stamp.source, stamp.consent
     db.execute(_IMPORT_SUBSCRIBERS, (when,))
     joined = db.execute(_IMPORT_SUBSCRIPTIONS, (service, when, source, consent)).rowcount
-    db.execute(_IMPORT_JOINS, (Action.JOIN, service, when, source, consent))
-    db.execute(_IMPORT_LANGUAGE_EVENTS, (Action.LANGUAGE, when, source, consent))
+    db.execute(_IMPORT_JOINS, (Action.JOIN, service, when, source, consent, stamp.actor))
+    db.execute(_IMPORT_LANGUAGE_EVENTS, (Action.LANGUAGE, when, source, consent, stamp.actor))
     db.execute(_IMPORT_LANGUAGES)
     db.execute("DELETE FROM import_rows")
     return ImportCounts(joined=joined, already=already + twice, opted_out=opted_out)
@@ -324,9 +334,9 @@ def _history(db: sqlite3.Connection, *, msisdn: str) -> list[ConsentEvent]:
     return [
         ConsentEvent(
             msisdn, Action(action), datetime.fromisoformat(at), Source(source), consent,
-            service, detail,
+            service, detail, actor,
         )
-        for msisdn, action, at, source, consent, service, detail in db.execute(
+        for msisdn, action, at, source, consent, service, detail, actor in db.execute(
             _HISTORY, (msisdn,)
         )
     ]  # fmt: skip
@@ -364,8 +374,7 @@ def _set_language(db: sqlite3.Connection, msisdn: str, language: str, stamp: _St
         (language, msisdn, language),
     )
     if cursor.rowcount:
-        params = (msisdn, Action.LANGUAGE, None, stamp.when, stamp.source, stamp.consent, language)
-        db.execute(_EVENT, params)
+        _event(db, msisdn, Action.LANGUAGE, stamp, detail=[language])
 
 
 def _event(
@@ -379,4 +388,7 @@ def _event(
 ) -> None:
     """A consent event; ``detail`` lists the services a STOP left or an UNSTOP rejoined."""
     text = " ".join(detail) if detail else None
-    db.execute(_EVENT, (msisdn, action, service, stamp.when, stamp.source, stamp.consent, text))
+    db.execute(
+        _EVENT,
+        (msisdn, action, service, stamp.when, stamp.source, stamp.consent, text, stamp.actor),
+    )

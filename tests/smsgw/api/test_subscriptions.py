@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from smsgw.access.audit import AuditAction
-from smsgw.access.tokens import Role
+from smsgw.access.tokens import Role, hash_secret
 from smsgw.api import MAX_BODY
 from smsgw.api.subscriptions import MAX_LINE, MAX_REJECTED
 from smsgw.app import GATEWAY, Gateway, build_app
@@ -388,3 +388,33 @@ async def test_a_gzipped_import_is_capped_once_decompressed(limited: Client) -> 
     fine = await limited.post(_import(), data=small, headers=headers)
     assert fine.status == 200
     assert (await fine.json())["joined"] == 10
+
+
+async def test_every_consent_record_names_who_made_it_for_the_citizen(
+    client: Client, gateway: Gateway, officer: dict[str, str]
+) -> None:
+    token = await gateway.store.tokens.token_by_hash(
+        hash_secret(officer["Authorization"].removeprefix("Bearer "))
+    )
+    assert token is not None
+    assert (await client.post(SUBSCRIPTIONS, json=SIGN_UP, headers=officer)).status == 201
+    assert (
+        await client.request("DELETE", SUBSCRIPTIONS, json=LEAVE, headers=officer)
+    ).status == 200
+    csv = b"msisdn,language\n+5016010001,es\n"
+    assert (await client.post(_import(), data=csv, headers=officer)).status == 200
+    await gateway.store.subscriptions.stop_all(
+        "+5016010001", at=datetime.now(UTC), source=Source.SMS, consent="mo-1"
+    )
+    signed = await gateway.store.subscriptions.history("+5016012345")
+    imported = await gateway.store.subscriptions.history("+5016010001")
+    assert {(e.action, e.actor) for e in signed} == {
+        (Action.JOIN, token.id),
+        (Action.LANGUAGE, token.id),
+        (Action.LEAVE, token.id),
+    }
+    assert [(e.action, e.source, e.actor) for e in imported] == [
+        (Action.JOIN, Source.IMPORT, token.id),
+        (Action.LANGUAGE, Source.IMPORT, token.id),
+        (Action.STOP_ALL, Source.SMS, None),  # the citizen themself
+    ]
