@@ -7,6 +7,7 @@ a traceback; unexpected errors are logged (JSON, with their traceback) and exit 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from smsgw.app import build_app
 from smsgw.config import Settings, load, secrets_exposed
 from smsgw.errors import ConfigError
 from smsgw.storage import open_store
+from smsgw.storage.sqlite.backup import backup
 
 DEFAULT_CONFIG = Path("config.toml")
 DEFAULT_SIMULATOR = "http://127.0.0.1:8775"
@@ -87,6 +89,11 @@ def parser() -> argparse.ArgumentParser:
     )
     migrate = db.add_parser("migrate", help="create or upgrade the schema")
     migrate.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
+    copy = commands.add_parser(
+        "backup", help="a consistent copy of the database, while the gateway runs"
+    )
+    copy.add_argument("path", type=Path, help="the new file")
+    copy.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
     return top
 
 
@@ -137,6 +144,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         await demo.run_simulator(config)
     elif args.command == "token":
         return await _token(settings, args)
+    elif args.command == "backup":
+        database = settings.database.sqlite_path
+        pages = await asyncio.to_thread(backup, database, args.path)
+        sys.stdout.write(f"{database} -> {args.path}: {pages} pages\n")
     else:  # db migrate
         await _migrate(settings)
     return 0

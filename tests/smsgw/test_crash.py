@@ -329,3 +329,38 @@ async def test_a_second_gateway_on_the_same_database_is_refused_while_commands_m
         assert b"admin" in out
     finally:
         assert await gateway.terminate() == 0
+
+
+async def test_a_backup_taken_while_the_gateway_runs_is_whole_and_private(
+    simulator: Simulator, write_config: WriteConfig, tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    audience = numbers("+50160", 5_000)
+    gateway, headers = await launch(simulator, write_config, tmp_path, audience)
+    await gateway.start(session)
+    try:
+        await broadcast(gateway, session, headers)  # writes go on during the copy
+        copy = tmp_path / "backups" / "smsgw-copy.db"
+
+        async def smsgw(*args: str) -> tuple[int, str]:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "smsgw", *args, "--config", "config.toml",
+                cwd=tmp_path, env=ENV, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            async with asyncio.timeout(WAIT):
+                out, err = await process.communicate()
+            return process.returncode or 0, (out + err).decode()
+
+        code, output = await smsgw("backup", str(copy))
+        assert code == 0, output
+        assert f"-> {copy}:" in output
+        assert copy.stat().st_mode & 0o777 == 0o600
+        with sqlite3.connect(copy) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            assert db.execute("SELECT count(*) FROM subscriptions").fetchone() == (5_000,)
+            assert db.execute("SELECT count(*) FROM api_tokens").fetchone() == (1,)
+        code, output = await smsgw("backup", str(copy))  # never over an existing file
+        assert code == 2
+        assert "exists already" in output
+    finally:
+        assert await gateway.terminate() == 0
