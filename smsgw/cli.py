@@ -132,7 +132,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
             advice="it holds SMPP passwords: chmod 600 it, or use password_env",
         )  # fmt: skip
     if args.command == "run":
-        await server.serve(build_app(settings), settings.http.host, settings.http.port)
+        await server.serve(
+            build_app(settings), settings.http.host, settings.http.port,
+            idle_timeout_s=settings.http.idle_timeout_s,
+        )  # fmt: skip
     elif args.command == "demo":
         await demo.run_demo(settings)
     elif args.command == "simulator":

@@ -104,6 +104,12 @@ class HttpConfig(_Section):
         default=64 * 1024 * 1024, ge=1, description="a CSV import's body once decompressed"
     )
     import_max_rows: int = Field(default=1_000_000, ge=1, description="a CSV import's rows")
+    idle_timeout_s: float = Field(
+        default=15.0, gt=0, le=3600, description="a kept-alive connection with no request"
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="to send a JSON body, or each piece of an import"
+    )
     daily_messages_per_token: int = Field(
         default=10_000, ge=1, description="POST /api/v1/messages per token and day, then 429"
     )

@@ -77,7 +77,10 @@ async def run_demo(settings: Settings) -> None:
         _write(_banner(url, secret, simulator))
 
     try:
-        await server.serve(app, settings.http.host, settings.http.port, on_ready=ready)
+        await server.serve(
+            app, settings.http.host, settings.http.port, on_ready=ready,
+            idle_timeout_s=settings.http.idle_timeout_s,
+        )  # fmt: skip
     finally:
         await simulator.stop()
 

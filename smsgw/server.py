@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -47,10 +48,14 @@ async def serve(
     port: int,
     *,
     on_ready: Callable[[str], Awaitable[None]] | None = None,
+    idle_timeout_s: float = 15.0,
 ) -> None:
     """Start ``app`` (its clean-up contexts start the gateway), listen, and stop cleanly on a
     signal. ``on_ready`` gets the base URL once the gateway is up and listening."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    _more_open_files()
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, keepalive_timeout=idle_timeout_s
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -64,3 +69,13 @@ async def serve(
     finally:
         with contextlib.suppress(asyncio.CancelledError):
             await runner.cleanup()
+
+
+def _more_open_files() -> None:
+    """Raise the soft limit of open files to the hard one: with a distribution's 256 or 1024,
+    a few hundred idle or slow clients would leave no descriptor for /healthz or a bind."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65_536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        _log.info("open_files_limit_raised", was=soft, now=wanted)

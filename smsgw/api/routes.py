@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 
 from smsgw.access.tokens import Role
 from smsgw.api.auth import require_role
+from smsgw.api.context import SERVICES
 from smsgw.api.errors import ApiError, Handler
 
 M = TypeVar("M", bound=BaseModel)
@@ -48,7 +50,12 @@ async def read_body(request: web.Request, model: type[M], **context: Any) -> M:
 
     Strictly: JSON's own types only, no coercion (true is no number of minutes, a number no
     time), as the config is read."""
-    raw = await request.read()  # 413 past the application's client_max_size
+    limit = request.app[SERVICES].http_settings.body_timeout_s
+    try:
+        async with asyncio.timeout(limit):  # a client sending a byte a minute holds nothing
+            raw = await request.read()  # 413 past the application's client_max_size
+    except TimeoutError:
+        raise ApiError(408, "request_timeout", f"the body took over {limit:g} s") from None
     try:
         json.loads(raw)  # tells malformed JSON apart from a body that does not fit the model
     except ValueError:  # includes bad UTF-8

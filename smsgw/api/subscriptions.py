@@ -7,6 +7,7 @@ store keeps in the subscriber's consent history.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
@@ -266,7 +267,15 @@ async def _capped(request: web.Request, limit: int) -> AsyncIterator[bytes]:
     """The body as it arrives (decompressed when sent gzipped), until ``limit`` bytes; a
     client that went is noticed between pieces (what it sent before is not read on)."""
     read = 0
-    async for data in request.content.iter_any():
+    wait = request.app[SERVICES].http_settings.body_timeout_s
+    while True:
+        try:
+            async with asyncio.timeout(wait):  # a client that stalls holds no import open
+                data = await request.content.readany()
+        except TimeoutError:
+            raise ConnectionResetError(f"no part of the file came in {wait:g} s") from None
+        if not data:
+            return
         transport = request.transport
         if transport is None or transport.is_closing():
             raise ConnectionResetError("the client went")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from channels.simulator import Simulator
 from tests.smsgw.test_crash import ENV, launch
@@ -73,3 +75,45 @@ async def test_malformed_requests_are_logged_as_json_without_their_head(
     assert SECRET not in text
     assert "S3cr3tT0k3n" not in text
     assert NUMBER not in text
+
+
+async def test_health_answers_while_300_clients_hold_connections_open_at_a_low_limit(
+    simulator: Simulator, write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """As on a server whose open-files limit is 256: the gateway raises its own soft limit."""
+    gateway, _ = await launch(simulator, write_config, tmp_path, [])
+    port = int(gateway.url.rsplit(":", 1)[1])
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1024:
+        pytest.skip(f"this machine's hard limit ({hard}) leaves nothing to raise")
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "smsgw", "run", "--config", "config.toml",
+        cwd=tmp_path, env=ENV, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL, preexec_fn=low_limit,
+    )  # fmt: skip
+    idle: list[asyncio.StreamWriter] = []
+    try:
+        async with aiohttp.ClientSession() as session, asyncio.timeout(WAIT):
+            while True:
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            for _ in range(300):  # connected, never a byte: idle or slowloris clients
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                idle.append(writer)
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 200
+                assert (await response.json())["status"] == "ok"
+    finally:
+        for writer in idle:
+            writer.close()
+        process.terminate()
+        async with asyncio.timeout(WAIT):
+            await process.wait()

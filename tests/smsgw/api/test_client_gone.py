@@ -17,7 +17,7 @@ from smsgw.access.tokens import Role, issue
 from smsgw.app import GATEWAY, build_app
 from smsgw.config import Settings
 from tests.smsgw.api.catalogue_testbed import add_service
-from tests.smsgw.testbed import eventually
+from tests.smsgw.testbed import WAIT, eventually
 
 
 @pytest.fixture
@@ -98,3 +98,29 @@ async def test_an_import_whose_client_goes_stops_and_is_audited_with_its_counts(
     assert entry.role == "admin"  # who imported: the token, not "cli"
     joined = await gateway.store.subscriptions.audience_size("HEALTH")
     assert joined == entry.detail["joined"] <= 12_000  # what was committed, said as it is
+
+
+async def test_a_body_sent_too_slowly_is_408_and_holds_nothing(settings: Settings) -> None:
+    http = settings.http.model_copy(update={"body_timeout_s": 0.5})
+    app = build_app(settings.model_copy(update={"http": http}))
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        secret, token = issue(Role.ADMIN, now=datetime.now(UTC))
+        await app[GATEWAY].store.tokens.add_token(token)
+        reader, writer = await asyncio.open_connection(host, port)
+        head = (
+            "POST /api/v1/messages HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {secret}\r\nContent-Length: 100\r\n\r\n"
+        )
+        writer.write(head.encode() + b'{"to": ')  # then nothing more: a slowloris body
+        await writer.drain()
+        async with asyncio.timeout(WAIT):
+            status_line = await reader.readline()
+        writer.close()
+        assert status_line.split()[1] == b"408"
+    finally:
+        await runner.cleanup()
