@@ -234,6 +234,7 @@ class Gateway:
             outbox=self.store.outbox,
             kpis=self.store.kpis,
             broadcast_settings=settings.broadcasts,
+            citizen_settings=settings.citizens,
             http_settings=settings.http,
             kpi_settings=settings.kpis,
             live_rates=self._live_rates,

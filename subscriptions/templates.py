@@ -46,6 +46,7 @@ REPLIES: Mapping[str, frozenset[str]] = MappingProxyType(
         "unknown": _COMMON,
         "suggestion": _COMMON | _NAME,
         "service_inactive": _COMMON | _NAME,
+        "signed_up": _COMMON | _NAME | {"ministry"},  # an officer joined them: who, how to leave
     }
 )
 VERBS = tuple(verb for verb in Verb if verb is not Verb.UNKNOWN)

@@ -13,7 +13,7 @@ from channels.base import Channel
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
 from smsgw.broadcasts.service import BroadcastService
-from smsgw.config import BroadcastsConfig, HttpConfig, KpisConfig
+from smsgw.config import BroadcastsConfig, CitizensConfig, HttpConfig, KpisConfig
 from smsgw.delivery.message import Message
 from smsgw.delivery.outbox import OutboxStore
 from smsgw.delivery.store import MessageStore
@@ -49,6 +49,7 @@ class Services:
     outbox: OutboxStore
     kpis: KpiStore
     broadcast_settings: BroadcastsConfig
+    citizen_settings: CitizensConfig  # the programme and contact named in texts to citizens
     http_settings: HttpConfig  # the import's limits
     kpi_settings: KpisConfig  # the programme's start and yearly targets
     live_rates: LiveRates  # submits and receipts per second, from the metrics

@@ -25,9 +25,10 @@ from pydantic import (
     field_validator,
 )
 
+from channels.text import text_info
 from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.tokens import Role
-from smsgw.api.context import PRINCIPAL, SERVICES
+from smsgw.api.context import PRINCIPAL, SERVICES, Services
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.api.services import find_service
@@ -167,6 +168,8 @@ async def subscribe(request: web.Request) -> web.Response:
             code="opted_out", field="msisdn",
         )  # fmt: skip
     after = await store.subscriber(body.msisdn)
+    if joined:  # the citizen learns who signed them up, and how to leave
+        await _confirm(deps, body.msisdn, service, after.language if after else None)
     _log.info("subscription_assisted", service=service.keyword, joined=joined)
     await deps.audit.audit(
         AuditEntry.by(request[PRINCIPAL], AuditAction.SUBSCRIBER_SIGNED_UP, body.msisdn,
@@ -181,6 +184,18 @@ async def subscribe(request: web.Request) -> web.Response:
         language=after.language if after else None,
     )
     return json_response(answer, status=201 if joined else 200)
+
+
+async def _confirm(deps: Services, msisdn: str, service: Service, language: str | None) -> None:
+    language = language or service.default_language
+    citizens = deps.citizen_settings
+    text = deps.templates.render(
+        language, "signed_up", programme=citizens.programme, contact=citizens.contact,
+        name=service.names.get(language) or service.names[service.default_language],
+        keyword=service.keyword, ministry=service.ministry,
+    )  # fmt: skip
+    info = text_info(text)
+    await deps.sender.create(msisdn, text, segments=info.segments, encoding=str(info.encoding))
 
 
 async def unsubscribe(request: web.Request) -> web.Response:

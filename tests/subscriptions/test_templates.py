@@ -34,6 +34,7 @@ VALUES = {
     "services": "HEALTH, WEATHER, HURRICANE",
     "language": "Español",
     "choices": "ENGLISH, ESPANOL",
+    "ministry": "public-works",
 }
 
 

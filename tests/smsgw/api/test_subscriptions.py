@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -8,6 +9,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from channels.simulator import Simulator
+from channels.text import decode
 from smsgw.access.audit import AuditAction
 from smsgw.access.tokens import Role, hash_secret
 from smsgw.api import MAX_BODY
@@ -16,7 +19,7 @@ from smsgw.app import GATEWAY, Gateway, build_app
 from smsgw.config import Settings
 from subscriptions.models import Action, Source
 from tests.smsgw.api.catalogue_testbed import IMPORT, SUBSCRIPTIONS, add_service, error_of
-from tests.smsgw.testbed import Client, bearer
+from tests.smsgw.testbed import Client, bearer, eventually
 
 CONSENT = "community-centre:orange-walk"
 SIGN_UP = {"msisdn": "601-2345", "service": "HEALTH", "language": "es", "consent_source": CONSENT}
@@ -418,3 +421,18 @@ async def test_every_consent_record_names_who_made_it_for_the_citizen(
         (Action.LANGUAGE, Source.IMPORT, token.id),
         (Action.STOP_ALL, Source.SMS, None),  # the citizen themself
     ]
+
+
+async def test_a_citizen_signed_up_by_an_officer_gets_one_sms_saying_who_and_how_to_leave(
+    client: Client, gateway: Gateway, officer: dict[str, str], simulator: Simulator
+) -> None:
+    response = await client.post(SUBSCRIPTIONS, json=SIGN_UP, headers=officer)  # Spanish
+    assert response.status == 201
+    again = await client.post(SUBSCRIPTIONS, json=SIGN_UP, headers=officer)
+    assert again.status == 200  # subscribed already: no second SMS
+    await eventually(lambda: len(simulator.submits) >= 1)
+    await asyncio.sleep(0.2)
+    [sms] = [s for s in simulator.submits if s.destination_addr == "5016012345"]
+    text = decode(sms.short_message, sms.data_coding)
+    assert text.startswith("El ministerio health le dio de alta en")
+    assert "ALTO HEALTH" in text
