@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -45,7 +46,13 @@ from subscriptions.templates import TemplateError, Templates
 
 _log = structlog.get_logger(__name__)
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"  # the repo's templates/
+# the repo's templates/ (a checkout, an editable install), else those a wheel installs
+_CHECKOUT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = (
+    _CHECKOUT_TEMPLATES
+    if _CHECKOUT_TEMPLATES.is_dir()
+    else Path(sys.prefix) / "share" / "smsgw" / "templates"
+)
 
 ChannelFactory = Callable[[SmppChannelConfig], Channel]
 

@@ -29,6 +29,7 @@ from smsgw.storage import open_store
 from smsgw.storage.sqlite.backup import backup
 
 DEFAULT_CONFIG = Path("config.toml")
+PACKAGED_CONFIG = Path(sys.prefix) / "share" / "smsgw" / "config.toml"  # a wheel's
 DEFAULT_SIMULATOR = "http://127.0.0.1:8775"
 _log = structlog.get_logger(__name__)
 
@@ -54,7 +55,12 @@ def parser() -> argparse.ArgumentParser:
         return sub
 
     command("run", "run the gateway: binds, HTTP API")
-    command("demo", "the built-in SMSC simulator and the gateway, with ready-to-paste commands")
+    demo_command = command(
+        "demo", "the built-in SMSC simulator and the gateway, with ready-to-paste commands"
+    )
+    demo_command.add_argument(
+        "--check", action="store_true", help="start, check that it is healthy, stop (exit 0)"
+    )
     sim = command("simulator", "run the SMSC simulator alone")
     sim.add_argument("--host")
     sim.add_argument("--port", type=int, help="SMPP port")
@@ -125,8 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "mo":
         return await _inject_mo(args)
-    settings = load(args.config)
-    if secrets_exposed(args.config, settings):
+    if args.config == DEFAULT_CONFIG and not args.config.exists() and PACKAGED_CONFIG.exists():
+        # an installed smsgw run where there is no config.toml: the one it ships, its data here
+        _log.info("packaged_config_used", path=str(PACKAGED_CONFIG))
+        settings = load(PACKAGED_CONFIG, base_dir=Path.cwd())
+    else:
+        settings = load(args.config)
+    if secrets_exposed(args.config if args.config.exists() else PACKAGED_CONFIG, settings):
         _log.warning(
             "config_readable_by_others", path=str(args.config),
             advice="it holds SMPP passwords: chmod 600 it, or use password_env",
@@ -137,7 +148,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
             idle_timeout_s=settings.http.idle_timeout_s,
         )  # fmt: skip
     elif args.command == "demo":
-        await demo.run_demo(settings)
+        await demo.run_demo(settings, check=args.check)
     elif args.command == "simulator":
         config = demo.simulator_config(
             settings, host=args.host, port=args.port, control_port=args.control_port,

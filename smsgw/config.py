@@ -282,8 +282,9 @@ def _iso(value: object) -> str:
     raise TypeError(f"not a TOML value: {value!r}")
 
 
-def load(path: Path | str) -> Settings:
-    """Read and check ``path``; any problem is a :class:`ConfigError` naming the key."""
+def load(path: Path | str, *, base_dir: Path | None = None) -> Settings:
+    """Read and check ``path``; any problem is a :class:`ConfigError` naming the key. Relative
+    paths in it are read from its folder, or from ``base_dir``."""
     path = Path(path)
     try:
         with path.open("rb") as file:
@@ -294,7 +295,7 @@ def load(path: Path | str) -> Settings:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse(data, base_dir=path.resolve().parent, source=str(path))
+    return parse(data, base_dir=base_dir or path.resolve().parent, source=str(path))
 
 
 def secrets_exposed(path: Path | str, settings: Settings) -> bool:

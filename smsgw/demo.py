@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from pydantic import ValidationError
 
 from channels.simulator import Simulator, SimulatorConfig
@@ -54,8 +56,9 @@ async def run_simulator(config: SimulatorConfig) -> None:
         await simulator.stop()
 
 
-async def run_demo(settings: Settings) -> None:
-    """Simulator + gateway on a demo database; prints an admin token and commands to paste."""
+async def run_demo(settings: Settings, *, check: bool = False) -> None:
+    """Simulator + gateway on a demo database; prints an admin token and commands to paste.
+    ``check``: start, see /healthz say ok with every bind up, stop (an install's smoke test)."""
     demo_db = settings.gateway.data_dir / "demo.db"
     # no quiet hours: a newcomer trying it at night would see routine broadcasts wait
     broadcasts = settings.broadcasts.model_copy(update={"quiet_hours": None})
@@ -72,6 +75,9 @@ async def run_demo(settings: Settings) -> None:
             for service in DEMO_SERVICES:  # a first run: an example catalogue to play with
                 await catalogue.add_service(service)
             await gateway.catalogue_changed()
+        if check:
+            await _check(url)
+            return
         secret, token = issue(Role.ADMIN, now=datetime.now(UTC), expires_days=1, person="demo")
         await gateway.store.tokens.add_token(token)
         _write(_banner(url, secret, simulator))
@@ -79,10 +85,21 @@ async def run_demo(settings: Settings) -> None:
     try:
         await server.serve(
             app, settings.http.host, settings.http.port, on_ready=ready,
-            idle_timeout_s=settings.http.idle_timeout_s,
+            idle_timeout_s=settings.http.idle_timeout_s, once=check,
         )  # fmt: skip
     finally:
         await simulator.stop()
+
+
+async def _check(url: str) -> None:
+    async with aiohttp.ClientSession() as session, asyncio.timeout(30):
+        while True:
+            async with session.get(f"{url}/healthz") as response:
+                health = await response.json()
+            if health["status"] == "ok":
+                break
+            await asyncio.sleep(0.1)
+    _write(f"smsgw demo check: ok ({len(health['channels'])} binds up, storage ok)\n")
 
 
 def _banner(url: str, token: str, simulator: Simulator) -> str:

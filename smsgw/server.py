@@ -49,6 +49,7 @@ async def serve(
     *,
     on_ready: Callable[[str], Awaitable[None]] | None = None,
     idle_timeout_s: float = 15.0,
+    once: bool = False,
 ) -> None:
     """Start ``app`` (its clean-up contexts start the gateway), listen, and stop cleanly on a
     signal. ``on_ready`` gets the base URL once the gateway is up and listening."""
@@ -65,7 +66,8 @@ async def serve(
         _log.info("http_listening", url=url)
         if on_ready is not None:
             await on_ready(url)
-        await until_signalled()
+        if not once:  # once: stop as soon as it is up (a check)
+            await until_signalled()
     finally:
         with contextlib.suppress(asyncio.CancelledError):
             await runner.cleanup()
