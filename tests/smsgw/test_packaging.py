@@ -33,9 +33,11 @@ def test_the_wheel_installs_and_its_demo_runs_from_anywhere(tmp_path: Path) -> N
 
     target = tmp_path / "venv"
     venv.create(target, with_pip=False)
-    installed = run(sys.executable, "-m", "pip", "install", "--no-deps", "-q",
-                    "--prefix", target, wheel, cwd=tmp_path)  # fmt: skip
+    # --ignore-installed: never uninstall the smsgw of the environment running the tests
+    installed = run(sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed",
+                    "-q", "--prefix", target, wheel, cwd=tmp_path)  # fmt: skip
     assert installed.returncode == 0, installed.stderr
+    assert (Path(sys.executable).parent / "smsgw").exists()  # this environment's is still there
     python = target / "bin" / "python"
     site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))",
                     cwd=tmp_path).stdout.strip())  # fmt: skip
