@@ -21,6 +21,7 @@ class Service:
     welcome: Mapping[str, str] = field(default_factory=dict)  # language → welcome SMS
     requires_approval: bool = False  # broadcasts need a second person (issue 4)
     active: bool = True
+    confirm_sign_ups: bool = True  # one SMS to a citizen an officer signs up: who, how to leave
 
     @property
     def words(self) -> tuple[str, ...]:

@@ -58,6 +58,9 @@ class ServiceFields(BaseModel):
     default_language: str | None = Field(None, examples=["en"])
     requires_approval: bool | None = Field(None, description="broadcasts need a second person")
     active: bool | None = Field(None, description="false: citizens can no longer join it")
+    confirm_sign_ups: bool | None = Field(
+        None, description="a citizen an officer signs up gets one SMS: who, and how to leave"
+    )
 
     @field_validator("*")
     @classmethod
@@ -88,6 +91,7 @@ class NewService(ServiceFields):
     default_language: str = "en"
     requires_approval: bool = False
     active: bool = True
+    confirm_sign_ups: bool = True
 
     @field_validator("keyword")
     @classmethod
@@ -109,6 +113,7 @@ class ServiceView(BaseModel):
     default_language: str
     requires_approval: bool
     active: bool
+    confirm_sign_ups: bool
     subscribers: int = Field(description="active subscribers without a global opt-out")
 
 

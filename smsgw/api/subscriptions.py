@@ -168,7 +168,7 @@ async def subscribe(request: web.Request) -> web.Response:
             code="opted_out", field="msisdn",
         )  # fmt: skip
     after = await store.subscriber(body.msisdn)
-    if joined:  # the citizen learns who signed them up, and how to leave
+    if joined and service.confirm_sign_ups:  # they learn who signed them up, how to leave
         await _confirm(deps, body.msisdn, service, after.language if after else None)
     _log.info("subscription_assisted", service=service.keyword, joined=joined)
     await deps.audit.audit(

@@ -19,17 +19,18 @@ from subscriptions.models import Service
 from subscriptions.store import ServiceConflict
 
 _SERVICES = """SELECT keyword, ministry, names, descriptions, welcome, default_language,
-    requires_approval, active FROM services
+    requires_approval, active, confirm_sign_ups FROM services
     WHERE (active OR NOT ?) AND (? IS NULL OR keyword = ?) ORDER BY keyword"""
 _ALIASES = """SELECT keyword, word FROM service_words
     WHERE position > 0 AND (? IS NULL OR keyword = ?) ORDER BY keyword, position"""
 _INSERT_SERVICE = """INSERT INTO services (keyword, ministry, names, descriptions, welcome,
-    default_language, requires_approval, active, created_at, updated_at)
+    default_language, requires_approval, active, confirm_sign_ups, created_at, updated_at)
     VALUES (:keyword, :ministry, :names, :descriptions, :welcome, :default_language,
-            :requires_approval, :active, :now, :now)"""
+            :requires_approval, :active, :confirm_sign_ups, :now, :now)"""
 _UPDATE_SERVICE = """UPDATE services SET ministry = :ministry, names = :names,
     descriptions = :descriptions, welcome = :welcome, default_language = :default_language,
-    requires_approval = :requires_approval, active = :active, updated_at = :now
+    requires_approval = :requires_approval, active = :active,
+    confirm_sign_ups = :confirm_sign_ups, updated_at = :now
     WHERE keyword = :keyword"""
 
 
@@ -67,9 +68,10 @@ def _services(db: sqlite3.Connection, *, active_only: bool, keyword: str | None)
             default_language=default_language, aliases=tuple(aliases[keyword]),
             descriptions=json.loads(descriptions), welcome=json.loads(welcome),
             requires_approval=bool(requires_approval), active=bool(active),
+            confirm_sign_ups=bool(confirm),
         )
         for keyword, ministry, names, descriptions, welcome, default_language,
-            requires_approval, active in rows
+            requires_approval, active, confirm in rows
     ]  # fmt: skip
 
 
@@ -123,5 +125,6 @@ def _service_params(service: Service) -> dict[str, Any]:
         "default_language": service.default_language,
         "requires_approval": service.requires_approval,
         "active": service.active,
+        "confirm_sign_ups": service.confirm_sign_ups,
         "now": timestamp(datetime.now(UTC)),
     }

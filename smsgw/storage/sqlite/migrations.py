@@ -248,6 +248,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # import); NULL: the citizen, by SMS
         "ALTER TABLE consent_events ADD COLUMN actor TEXT",
     ),
+    (  # 11: whether a citizen an officer signs up gets a confirmation SMS (on by default)
+        "ALTER TABLE services ADD COLUMN confirm_sign_ups INTEGER NOT NULL DEFAULT 1",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -26,6 +26,7 @@ _HEALTH: dict[str, Any] = {
     },
     "default_language": "en",
     "requires_approval": False,
+    "confirm_sign_ups": True,
     "active": True,
 }
 

@@ -436,3 +436,14 @@ async def test_a_citizen_signed_up_by_an_officer_gets_one_sms_saying_who_and_how
     text = decode(sms.short_message, sms.data_coding)
     assert text.startswith("El ministerio health le dio de alta en")
     assert "ALTO HEALTH" in text
+
+
+async def test_a_service_may_switch_the_sign_up_confirmation_off(
+    client: Client, gateway: Gateway, simulator: Simulator
+) -> None:
+    await add_service(gateway, keyword="QUIET", aliases=[], confirm_sign_ups=False)
+    officer = await bearer(gateway, Role.OFFICER, ministry="health")
+    body = SIGN_UP | {"service": "QUIET"}
+    assert (await client.post(SUBSCRIPTIONS, json=body, headers=officer)).status == 201
+    await asyncio.sleep(0.5)  # time enough for a confirmation to reach the SMSC, were one sent
+    assert [s for s in simulator.submits if s.destination_addr == "5016012345"] == []
