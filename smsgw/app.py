@@ -25,6 +25,7 @@ from channels.routing import Router
 from channels.smpp.config import SmppChannelConfig
 from channels.text import text_info
 from smsgw import api, console
+from smsgw.access.quota import DailyQuota
 from smsgw.api.auth import FailedAuth
 from smsgw.api.context import SERVICES, Services
 from smsgw.broadcasts.model import Broadcast
@@ -224,6 +225,11 @@ class Gateway:
             carrier_of=self._router.try_carrier,
             messages=self.store.messages,
             sender=self.sender,
+            message_quota=DailyQuota(
+                settings.http.daily_messages_per_token,
+                lambda token, since: self.store.messages.sent_by(token, since=since),
+                settings.gateway.zone,
+            ),
             tokens=self.store.tokens,
             audit=self.store.audit,
             catalogue=self.store.catalogue,

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from channels.base import Channel
+from smsgw.access.quota import DailyQuota
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
 from smsgw.broadcasts.service import BroadcastService
@@ -41,6 +42,7 @@ class Services:
     carrier_of: Callable[[str], str | None]  # a number's carrier; None: no channel serves it
     messages: MessageStore
     sender: MessageSender
+    message_quota: DailyQuota  # POST /api/v1/messages per token and day
     tokens: TokenStore
     audit: AuditLog
     catalogue: CatalogueStore

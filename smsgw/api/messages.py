@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -79,14 +79,12 @@ async def create_message(request: web.Request) -> web.Response:
     if info.segments > MAX_SEGMENTS:
         raise Invalid(f"{info.segments} SMS, at most {MAX_SEGMENTS}", code="too_long", field="text")
     principal = request[PRINCIPAL]
-    now = datetime.now(deps.timezone)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    quota = deps.http_settings.daily_messages_per_token
-    if await deps.messages.sent_by(principal.id, since=midnight) >= quota:
-        wait = math.ceil(((midnight + timedelta(days=1)) - now).total_seconds())
+    wait = await deps.message_quota.take(principal.id, datetime.now(UTC))
+    if wait > 0:
+        limit = deps.message_quota.limit
         raise ApiError(
-            429, "quota_exceeded", f"this token has sent its {quota} messages of today",
-            headers={"Retry-After": str(wait)},
+            429, "quota_exceeded", f"this token has sent its {limit} messages of today",
+            headers={"Retry-After": str(math.ceil(wait))},
         )  # fmt: skip
     message = await deps.sender.create(
         body.to, body.text, segments=info.segments, encoding=str(info.encoding),
