@@ -7,7 +7,9 @@ import asyncio
 import json
 import resource
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -41,6 +43,42 @@ async def send_raw(port: int, raw: str) -> bytes:
         writer.close()
 
 
+async def run_gateway(
+    folder: Path,
+    port: int,
+    stderr: Any = asyncio.subprocess.DEVNULL,
+    preexec_fn: Callable[[], None] | None = None,
+) -> asyncio.subprocess.Process:
+    """``smsgw run`` in ``folder``, once /healthz answers 200."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "smsgw",
+        "run",
+        "--config",
+        "config.toml",
+        cwd=folder,
+        env=ENV,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=stderr,
+        preexec_fn=preexec_fn,
+    )
+    async with aiohttp.ClientSession() as session, asyncio.timeout(WAIT):
+        while True:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    process.terminate()
+    async with asyncio.timeout(WAIT):
+        await process.wait()
+
+
 async def test_malformed_requests_are_logged_as_json_without_their_head(
     simulator: Simulator, write_config: WriteConfig, tmp_path: Path
 ) -> None:
@@ -48,24 +86,11 @@ async def test_malformed_requests_are_logged_as_json_without_their_head(
     port = int(gateway.url.rsplit(":", 1)[1])
     log = tmp_path / "stderr.log"
     with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "smsgw", "run", "--config", "config.toml",
-            cwd=tmp_path, env=ENV, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
-        )  # fmt: skip
+        process = await run_gateway(tmp_path, port, stderr)
     try:
-        async with aiohttp.ClientSession() as session, asyncio.timeout(WAIT):
-            while True:
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.05)
         answers = {name: await send_raw(port, raw) for name, raw in MALFORMED.items()}
     finally:
-        process.terminate()
-        async with asyncio.timeout(WAIT):
-            await process.wait()
+        await stop(process)
 
     assert all(answer.split(b" ")[1].startswith(b"4") for answer in answers.values()), answers
     text = log.read_text(encoding="utf-8")
@@ -90,21 +115,10 @@ async def test_health_answers_while_300_clients_hold_connections_open_at_a_low_l
     def low_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
 
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "smsgw", "run", "--config", "config.toml",
-        cwd=tmp_path, env=ENV, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL, preexec_fn=low_limit,
-    )  # fmt: skip
+    process = await run_gateway(tmp_path, port, preexec_fn=low_limit)
     idle: list[asyncio.StreamWriter] = []
     try:
         async with aiohttp.ClientSession() as session, asyncio.timeout(WAIT):
-            while True:
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.05)
             for _ in range(300):  # connected, never a byte: idle or slowloris clients
                 _, writer = await asyncio.open_connection("127.0.0.1", port)
                 idle.append(writer)
@@ -114,6 +128,4 @@ async def test_health_answers_while_300_clients_hold_connections_open_at_a_low_l
     finally:
         for writer in idle:
             writer.close()
-        process.terminate()
-        async with asyncio.timeout(WAIT):
-            await process.wait()
+        await stop(process)
