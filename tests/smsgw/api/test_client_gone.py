@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -25,9 +26,9 @@ async def app(settings: Settings) -> web.Application:
     return build_app(settings)
 
 
-@pytest.fixture
-async def served(app: web.Application) -> AsyncIterator[tuple[str, int, str]]:
-    """(host, port, an admin's secret) of the gateway served as in production."""
+@contextlib.asynccontextmanager
+async def production(app: web.Application) -> AsyncIterator[tuple[str, int, str]]:
+    """(host, port, an admin's secret) of ``app`` served as in production."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -39,6 +40,12 @@ async def served(app: web.Application) -> AsyncIterator[tuple[str, int, str]]:
         yield host, port, secret
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def served(app: web.Application) -> AsyncIterator[tuple[str, int, str]]:
+    async with production(app) as address:
+        yield address
 
 
 async def test_a_body_cut_short_is_neither_a_500_nor_an_error_with_a_traceback(
@@ -103,14 +110,7 @@ async def test_an_import_whose_client_goes_stops_and_is_audited_with_its_counts(
 async def test_a_body_sent_too_slowly_is_408_and_holds_nothing(settings: Settings) -> None:
     http = settings.http.model_copy(update={"body_timeout_s": 0.5})
     app = build_app(settings.model_copy(update={"http": http}))
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        secret, token = issue(Role.ADMIN, now=datetime.now(UTC))
-        await app[GATEWAY].store.tokens.add_token(token)
+    async with production(app) as (host, port, secret):
         reader, writer = await asyncio.open_connection(host, port)
         head = (
             "POST /api/v1/messages HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
@@ -122,5 +122,3 @@ async def test_a_body_sent_too_slowly_is_408_and_holds_nothing(settings: Setting
             status_line = await reader.readline()
         writer.close()
         assert status_line.split()[1] == b"408"
-    finally:
-        await runner.cleanup()
