@@ -7,10 +7,13 @@ import contextlib
 import resource
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import structlog
-from aiohttp import web
+from aiohttp import web, web_protocol
+
+from smsgw.api.errors import ApiError, error_response
 
 _log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -54,9 +57,9 @@ async def serve(
     """Start ``app`` (its clean-up contexts start the gateway), listen, and stop cleanly on a
     signal. ``on_ready`` gets the base URL once the gateway is up and listening."""
     _more_open_files()
-    runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, keepalive_timeout=idle_timeout_s
-    )
+    # keepalive_timeout also bounds a request head still arriving (slowloris): aiohttp closes
+    # a connection whose next request is not whole by then
+    runner = _Runner(app, access_log=None, handle_signals=False, keepalive_timeout=idle_timeout_s)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -81,3 +84,45 @@ def _more_open_files() -> None:
     if soft != resource.RLIM_INFINITY and soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
         _log.info("open_files_limit_raised", was=soft, now=wanted)
+
+
+class _JsonErrors(web_protocol.RequestHandler):
+    """aiohttp answers a request it could not parse (bare LF, an 8 KB header) by itself, before
+    any middleware: in plain text that echoes the request head (a token, a number) back, with
+    its version in Server. Answer it in the API's JSON error format instead."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs it; refuses if half-sent
+        reason = HTTPStatus(status).phrase
+        response = error_response(ApiError(status, reason.lower().replace(" ", "_"), reason))
+        response.headers["Server"] = "smsgw"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        response.force_close()
+        return response
+
+
+class _Server(web.Server):
+    def __call__(self) -> web_protocol.RequestHandler:
+        return _JsonErrors(self, loop=self._loop, **self._kwargs)
+
+
+class _Runner(web.AppRunner):
+    """An AppRunner whose connections answer aiohttp's own errors as JSON (aiohttp has no
+    option for the handler class: its Server is rebuilt around the app's)."""
+
+    async def _make_server(self) -> web.Server:
+        made = await super()._make_server()
+        return _Server(
+            made.request_handler,
+            request_factory=made.request_factory,
+            handler_cancellation=made.handler_cancellation,
+            loop=asyncio.get_running_loop(),
+            **made._kwargs,
+        )
