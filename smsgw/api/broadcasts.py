@@ -103,6 +103,11 @@ class BroadcastView(BaseModel):
     cancel_reason: str | None = Field(
         description='why, when no person chose it: "service_deactivated"'
     )
+    joined_at: datetime | None = Field(
+        default=None,
+        description="set on an import's sign-up confirmations: sent only to the numbers that"
+        " import signed up (their subscriptions made at that moment)",
+    )
     started_at: datetime | None
     finished_at: datetime | None
     cost_estimate: float
@@ -170,6 +175,7 @@ def _view(progress: Progress) -> BroadcastView:
         approved_at=b.approved_at,
         cancelled_at=b.cancelled_at,
         cancel_reason=b.cancel_reason,
+        joined_at=b.joined_at,
         started_at=b.started_at,
         finished_at=b.finished_at,
         cost_estimate=b.cost_estimate,

@@ -126,6 +126,11 @@ class ImportReport(BaseModel):
     opted_out_skipped: int = Field(description="under a global STOP, which only they can lift")
     rejected_total: int
     rejected: list[RejectedRow] = Field(description=f"the first {MAX_REJECTED}")
+    confirmations: int | None = Field(
+        default=None,
+        description="the broadcast sending each number joined its sign-up confirmation (the"
+        " service's confirm_sign_ups); none when nobody joined",
+    )
 
 
 async def _writable(request: web.Request, word: str, *, joining: bool) -> Service:
@@ -187,15 +192,27 @@ async def subscribe(request: web.Request) -> web.Response:
 
 
 async def _confirm(deps: Services, msisdn: str, service: Service, language: str | None) -> None:
-    language = language or service.default_language
+    text = _signed_up(deps, service, language or service.default_language)
+    info = text_info(text)
+    await deps.sender.create(msisdn, text, segments=info.segments, encoding=str(info.encoding))
+
+
+def _signed_up(deps: Services, service: Service, language: str) -> str:
+    """The confirmation a citizen signed up by an officer or an import gets: who, how to
+    leave."""
     citizens = deps.citizen_settings
-    text = deps.templates.render(
+    return deps.templates.render(
         language, "signed_up", programme=citizens.programme, contact=citizens.contact,
         name=service.names.get(language) or service.names[service.default_language],
         keyword=service.keyword, ministry=service.ministry,
     )  # fmt: skip
-    info = text_info(text)
-    await deps.sender.create(msisdn, text, segments=info.segments, encoding=str(info.encoding))
+
+
+def _languages(deps: Services, service: Service) -> list[str]:
+    """The languages a confirmation can be written in for the service's subscribers (the
+    others get the service's default language)."""
+    known = set(deps.templates.languages)
+    return sorted((set(service.names) | {service.default_language}) & known)
 
 
 async def unsubscribe(request: web.Request) -> web.Response:
@@ -239,7 +256,15 @@ async def import_csv(request: web.Request) -> web.Response:
         )  # fmt: skip
 
     async def audit(outcome: str, imported: importing.Imported) -> ImportReport:
-        answer = ImportReport.model_validate({"service": service.keyword, **asdict(imported)})
+        confirmations = None  # those it joined are signed up even when it was cut short
+        if imported.joined and service.confirm_sign_ups:
+            texts = {lang: _signed_up(deps, service, lang) for lang in _languages(deps, service)}
+            confirmations = await deps.broadcasts.confirm_import(
+                request[PRINCIPAL], service, texts, joined_at=at
+            )
+        answer = ImportReport.model_validate(
+            {"service": service.keyword, **asdict(imported), "confirmations": confirmations}
+        )
         counts = answer.model_dump(exclude={"service", "rejected"})
         log = _log.info if outcome == "done" else _log.warning
         log("subscriptions_imported", service=service.keyword, outcome=outcome, **counts,

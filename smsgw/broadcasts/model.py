@@ -47,6 +47,8 @@ class Broadcast:
     started_at: datetime | None = None  # fan-out began
     finished_at: datetime | None = None  # nothing left queued
     cancel_reason: str | None = None  # when not by a person: e.g. "service_deactivated"
+    # an import's sign-up confirmations: only those who joined the service at that moment
+    joined_at: datetime | None = None
 
     @property
     def open(self) -> bool:

@@ -201,6 +201,44 @@ class BroadcastService:
         self._changed(None)
         return dataclasses.replace(broadcast, id=broadcast_id), draft
 
+    async def confirm_import(
+        self, actor: ApiToken, service: Service, texts: dict[str, str], *, joined_at: datetime
+    ) -> int:
+        """Queue an import's sign-up confirmations: ``texts`` (one per language) to each number
+        the import signed up at ``joined_at``, through the outbox as a broadcast is (paced, in
+        waking hours, opt-outs checked before sending). No approval: it is the gateway's
+        notice to the citizen, not a ministry's message. Returns its broadcast's id."""
+        now = datetime.now(UTC)
+        infos = {language: text_info(text) for language, text in texts.items()}
+        broadcast = Broadcast(
+            id=0,
+            service=service.keyword,
+            ministry=service.ministry,
+            texts=texts,
+            segments={lang: info.segments for lang, info in infos.items()},
+            encodings={lang: str(info.encoding) for lang, info in infos.items()},
+            default_language=service.default_language,
+            priority=Priority.NORMAL,
+            state=BroadcastState.QUEUED,
+            send_at=None,
+            expires_at=now + timedelta(minutes=self._settings.normal_valid_for_minutes),
+            audience=None,
+            cost_estimate=0.0,  # a confirmation is not the ministry's spend
+            created_by=actor.id,
+            created_at=now,
+            updated_at=now,
+            joined_at=joined_at,
+        )
+        broadcast_id = await self._broadcasts.add_broadcast(broadcast)
+        _log.info("import_confirmations_queued", broadcast=broadcast_id, service=service.keyword)
+        await self._audit.audit(
+            AuditEntry.by(actor, AuditAction.BROADCAST_CREATED, str(broadcast_id), at=now,
+                          service=service.keyword, priority=Priority.NORMAL.label,
+                          state=BroadcastState.QUEUED.value, texts=texts, joined_at=joined_at)
+        )  # fmt: skip
+        self._changed(None)
+        return broadcast_id
+
     async def find(self, actor: ApiToken, broadcast_id: int | None, raw: str) -> Broadcast:
         """The broadcast of that id (``raw`` as asked, for the message), if ``actor`` may act
         on it."""

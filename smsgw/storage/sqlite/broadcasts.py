@@ -17,7 +17,7 @@ from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
 _COLUMNS = """id, service, ministry, texts, segments, encodings, default_language, priority,
     state, send_at, expires_at, audience, cost_estimate, created_by, created_at, updated_at,
     approved_by, approved_at, cancelled_by, cancelled_at, started_at, finished_at,
-    cancel_reason"""
+    cancel_reason, joined_at"""
 _OPEN = "('awaiting_approval', 'scheduled', 'queued', 'sending')"
 
 
@@ -94,7 +94,7 @@ def _broadcast(row: Any) -> Broadcast:
     (id_, service, ministry, texts, segments, encodings, default_language, priority, state,
      send_at, expires_at, audience, cost, created_by, created_at, updated_at, approved_by,
      approved_at, cancelled_by, cancelled_at, started_at, finished_at,
-     cancel_reason) = row  # fmt: skip
+     cancel_reason, joined_at) = row  # fmt: skip
     return Broadcast(
         id=id_,
         service=service,
@@ -119,6 +119,7 @@ def _broadcast(row: Any) -> Broadcast:
         started_at=maybe_time(started_at),
         finished_at=maybe_time(finished_at),
         cancel_reason=cancel_reason,
+        joined_at=maybe_time(joined_at),
     )
 
 
@@ -126,12 +127,13 @@ def add(db: sqlite3.Connection, b: Broadcast) -> int:
     cursor = db.execute(
         """INSERT INTO broadcasts (service, ministry, texts, segments, encodings,
             default_language, priority, state, send_at, expires_at, cost_estimate, created_by,
-            created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            created_at, updated_at, joined_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
         (
             b.service, b.ministry, json.dumps(b.texts, ensure_ascii=False),
             json.dumps(b.segments), json.dumps(b.encodings), b.default_language,
             int(b.priority), b.state.value, maybe_timestamp(b.send_at), timestamp(b.expires_at),
             b.cost_estimate, b.created_by, timestamp(b.created_at), timestamp(b.updated_at),
+            maybe_timestamp(b.joined_at),
         ),
     )  # fmt: skip
     assert cursor.lastrowid is not None  # noqa: S101 - an INSERT into a rowid table

@@ -251,6 +251,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 11: whether a citizen an officer signs up gets a confirmation SMS (on by default)
         "ALTER TABLE services ADD COLUMN confirm_sign_ups INTEGER NOT NULL DEFAULT 1",
     ),
+    (  # 12: an import's sign-up confirmations go to those it signed up: the subscriptions of
+        # the service made at that moment (subscribed_at), not the whole audience
+        "ALTER TABLE broadcasts ADD COLUMN joined_at TEXT",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

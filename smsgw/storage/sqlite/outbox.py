@@ -19,7 +19,7 @@ from typing import Any
 from smsgw.broadcasts.model import Broadcast
 from smsgw.delivery.outbox import OutboxMessage, Priority
 from smsgw.storage.sqlite.thread import SqliteThread
-from smsgw.storage.sqlite.times import timestamp
+from smsgw.storage.sqlite.times import maybe_timestamp, timestamp
 
 
 class SqliteOutbox:
@@ -76,7 +76,7 @@ _FAN_OUT = """WITH chunk AS MATERIALIZED (
         SELECT s.msisdn, u.language, carrier_of(s.msisdn) AS carrier
         FROM subscriptions s JOIN subscribers u ON u.msisdn = s.msisdn
         WHERE s.service = ?6 AND s.left_at IS NULL AND u.opted_out_at IS NULL
-          AND s.msisdn > ?7 AND s.msisdn <= ?8
+          AND s.msisdn > ?7 AND s.msisdn <= ?8 AND (?9 IS NULL OR s.subscribed_at = ?9)
         ORDER BY s.msisdn)
     INSERT INTO outbox (broadcast, recipient, language, carrier, priority, state, error,
         updated_at)
@@ -108,7 +108,7 @@ def fan_out_chunk(
     db.execute(
         _FAN_OUT,
         (b.id, languages, b.default_language, int(b.priority), timestamp(at), b.service,
-         cursor, boundary or _END),
+         cursor, boundary or _END, maybe_timestamp(b.joined_at)),
     )  # fmt: skip
     added = int(db.execute("SELECT changes()").fetchone()[0])  # rowcount is -1 after WITH
     db.execute(

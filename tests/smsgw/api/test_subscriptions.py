@@ -210,6 +210,7 @@ async def test_an_import_reports_every_row(
     assert response.status == 200
     report = await response.json()
     reasons = {row["line"]: row.pop("reason") for row in report["rejected"]}
+    assert isinstance(report.pop("confirmations"), int)  # the broadcast of their confirmations
     assert report == {
         "service": "HEALTH",
         "rows": 8,
@@ -447,3 +448,40 @@ async def test_a_service_may_switch_the_sign_up_confirmation_off(
     assert (await client.post(SUBSCRIPTIONS, json=body, headers=officer)).status == 201
     await asyncio.sleep(0.5)  # time enough for a confirmation to reach the SMSC, were one sent
     assert [s for s in simulator.submits if s.destination_addr == "5016012345"] == []
+
+
+async def test_the_numbers_an_import_signs_up_each_get_one_confirmation_in_their_language(
+    client: Client, gateway: Gateway, officer: dict[str, str], simulator: Simulator
+) -> None:
+    store, now = gateway.store, datetime.now(UTC)
+    await store.subscriptions.join("+5016010003", "HEALTH", at=now, source=Source.SMS, consent="1")
+    await store.subscriptions.stop_all("+5016010005", at=now, source=Source.SMS, consent="mo-2")
+    await store.subscriptions.join("+5016010009", "HEALTH", at=now, source=Source.SMS, consent="2")
+    csv = b"msisdn,language\n+5016010001,en\n+5016010002,es\n+5016010003,\n+5016010005,en\n"
+    response = await client.post(_import(), data=csv, headers=officer)
+    assert response.status == 200
+    report = await response.json()
+    assert report["joined"] == 2
+
+    await eventually(lambda: len(simulator.submits) >= 2)
+    await asyncio.sleep(0.3)  # time enough for a third, were one sent
+    texts = {s.destination_addr: decode(s.short_message, s.data_coding) for s in simulator.submits}
+    assert set(texts) == {"5016010001", "5016010002"}  # not those already in, nor the STOP
+    assert texts["5016010001"].startswith("The health ministry signed you up to Health alerts")
+    assert texts["5016010002"].startswith("El ministerio health le dio de alta en Alertas")
+    detail = await client.get(f"/api/v1/broadcasts/{report['confirmations']}", headers=officer)
+    confirmations = await detail.json()
+    assert confirmations["joined_at"] is not None
+    assert confirmations["audience"] == 2
+
+
+async def test_an_import_into_a_service_without_confirmations_sends_nothing(
+    client: Client, gateway: Gateway, simulator: Simulator
+) -> None:
+    await add_service(gateway, keyword="QUIET", aliases=[], confirm_sign_ups=False)
+    officer = await bearer(gateway, Role.OFFICER, ministry="health")
+    csv = b"msisdn,language\n+5016010001,en\n"
+    response = await client.post(_import("QUIET"), data=csv, headers=officer)
+    assert (await response.json())["confirmations"] is None
+    await asyncio.sleep(0.5)  # time enough for a confirmation to reach the SMSC, were one sent
+    assert simulator.submits == []
