@@ -19,13 +19,21 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy channels smsgw subscriptions tests bench
 
-test: lint chromium
+test: lint chromium $(BIN)/promtool
 	$(BIN)/pytest
 
 # tests/console drive Debian's headless Chromium through Playwright (which never downloads one)
 chromium:
 	test -x /usr/bin/chromium || (apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
+# tests/smsgw/api/test_deploy_files.py checks the alert rules with promtool: taken from Debian's
+# prometheus package without installing it (no server started, no root needed once apt knows it)
+$(BIN)/promtool: | $(STAMP)
+	rm -rf $(VENV)/promtool.deb.d && mkdir $(VENV)/promtool.deb.d
+	cd $(VENV)/promtool.deb.d && (apt-get download prometheus 2>/dev/null || \
+	  (apt-get update && apt-get download prometheus)) && dpkg -x prometheus_*.deb root
+	cp $(VENV)/promtool.deb.d/root/usr/bin/promtool $@ && rm -rf $(VENV)/promtool.deb.d
 
 bench-smpp: $(STAMP)
 	$(BIN)/python bench/smpp_throughput.py

@@ -35,6 +35,7 @@ from smsgw.config import Settings
 from smsgw.delivery.dispatcher import Dispatcher
 from smsgw.delivery.quiet import QuietHours
 from smsgw.delivery.recorder import Recorder
+from smsgw.delivery.retention import Retention
 from smsgw.delivery.sender import RetryPolicy, Sender
 from smsgw.errors import ConfigError
 from smsgw.inbound.guard import Guard
@@ -103,7 +104,11 @@ class Gateway:
             self._store = store = await open_store(self.settings.database, serving=True)
             stack.push_async_callback(store.close)
             carriers = {channel.name: channel.carrier for channel in self.channels}
-            self._recorder = recorder = Recorder(store.delivery, carriers, metrics=self.metrics)
+            retention = self.settings.retention
+            self._recorder = recorder = Recorder(
+                store.delivery, carriers, metrics=self.metrics,
+                unmatched_keep=timedelta(minutes=retention.unmatched_receipts_minutes),
+            )  # fmt: skip
             await recorder.start()
             stack.push_async_callback(recorder.close)
             for channel in self.channels:
@@ -123,6 +128,9 @@ class Gateway:
             await self._start_broadcasts(store, recorder)
             await self._live_rates.start()
             stack.push_async_callback(self._live_rates.stop)
+            purger = Retention(store.retention, retention)
+            await purger.start()
+            stack.push_async_callback(purger.stop)
         except BaseException:
             await stack.aclose()
             raise

@@ -205,6 +205,23 @@ class BroadcastsConfig(_Section):
     )
 
 
+class RetentionConfig(_Section):
+    """How long what was sent and received is kept (consent records and the audit log are
+    kept for good: they are the proof)."""
+
+    messages_days: int = Field(
+        default=180,
+        ge=1,
+        description="single messages (POST /messages, replies), their segments and receipt events",
+    )
+    inbound_days: int = Field(default=180, ge=1, description="citizens' texts, once handled")
+    unmatched_receipts_minutes: int = Field(
+        default=10,
+        ge=1,
+        description="a receipt whose submit response never came is dropped (logged) after it",
+    )
+
+
 Targets = tuple[Annotated[int, Field(ge=0)], ...]
 
 
@@ -247,6 +264,7 @@ class Settings(_Section):
     citizens: CitizensConfig = Field(default_factory=dict)  # type: ignore[assignment]
     broadcasts: BroadcastsConfig = Field(default_factory=dict)  # type: ignore[assignment]
     kpis: KpisConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    retention: RetentionConfig = Field(default_factory=dict)  # type: ignore[assignment]
     simulator: SimulatorConfig | None = None  # the built-in SMSC simulator (demo, tests)
 
     @field_validator("channels")

@@ -9,6 +9,7 @@ from smsgw.access.store import AuditLog, TokenStore
 from smsgw.broadcasts.store import BroadcastOutbox, BroadcastStore
 from smsgw.config import DatabaseConfig
 from smsgw.delivery.outbox import OutboxStore
+from smsgw.delivery.retention import RetentionStore
 from smsgw.delivery.store import DeliveryLog, MessageStore
 from smsgw.inbound.queue import InboundQueue
 from smsgw.kpis.store import KpiStore
@@ -45,6 +46,8 @@ class Store(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def kpis(self) -> KpiStore: ...
+    @property
+    def retention(self) -> RetentionStore: ...
 
     async def migrate(self) -> int:
         """Bring the schema up to date; returns the schema version."""

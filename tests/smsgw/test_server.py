@@ -7,6 +7,8 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
 
 from aiohttp import web
 
@@ -55,19 +57,22 @@ async def test_what_aiohttp_cannot_parse_is_answered_in_the_api_error_format() -
         head, _, body = answer.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status, headers = lines[0], dict(line.split(": ", 1) for line in lines[1:])
-        assert status.split(" ")[1] in {"400", "413", "414", "431"}, (name, status)
+        code = int(status.split(" ")[1])
+        assert code in {400, 413, 414, 431}, (name, status)
         assert headers["Content-Type"].startswith("application/json"), name
         assert headers["Server"] == "smsgw", name  # no versions
         assert headers["X-Content-Type-Options"] == "nosniff", name
         error = json.loads(body)["error"]
-        assert error["code"] and error["message"], name
-        assert NUMBER.encode() not in answer and SECRET.encode() not in answer, name  # no echo
+        assert error["code"] == HTTPStatus(code).phrase.lower().replace(" ", "_"), name
+        assert error["message"] == HTTPStatus(code).phrase, name
+        assert NUMBER.encode() not in answer, name  # the request head is not echoed
+        assert SECRET.encode() not in answer, name
 
 
 async def test_a_request_head_sent_a_byte_at_a_time_is_cut_at_the_idle_timeout() -> None:
     """Slowloris: a head that never ends holds a connection only for idle_timeout_s."""
     head = b"GET /healthz HTTP/1.1\r\nHost: gw\r\n" + b"X-Slow: 1\r\n" * 200
-    outcome: dict[str, float | int | bytes] = {}
+    outcome: dict[str, Any] = {}
 
     async def probe(port: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -255,6 +255,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # the service made at that moment (subscribed_at), not the whole audience
         "ALTER TABLE broadcasts ADD COLUMN joined_at TEXT",
     ),
+    (  # 13: retention deletes the oldest single messages and handled texts first
+        "CREATE INDEX messages_age ON messages (created_at)",
+        "CREATE INDEX inbound_handled_age ON inbound (received_at) WHERE handled_at IS NOT NULL",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -20,6 +20,7 @@ from smsgw.storage.sqlite.kpis import SqliteKpis
 from smsgw.storage.sqlite.messages import SqliteInbound, SqliteMessages
 from smsgw.storage.sqlite.migrations import migrate
 from smsgw.storage.sqlite.outbox import SqliteOutbox
+from smsgw.storage.sqlite.retention import SqliteRetention
 from smsgw.storage.sqlite.serving import ServingLock
 from smsgw.storage.sqlite.subscriptions import SqliteSubscriptions
 from smsgw.storage.sqlite.thread import SqliteThread, StoreLock
@@ -54,6 +55,7 @@ class SqliteStore:
         self.broadcasts = SqliteBroadcasts(db)
         self.outbox = SqliteOutbox(db)
         self.kpis = SqliteKpis(db)
+        self.retention = SqliteRetention(db)
 
     @classmethod
     async def open(cls, path: Path, *, serving: bool = False) -> SqliteStore:

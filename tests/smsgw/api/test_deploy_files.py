@@ -6,8 +6,12 @@ from __future__ import annotations
 import configparser
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -62,6 +66,27 @@ async def test_every_alert_reads_a_metric_that_metrics_serves(client: Client) ->
     }
     assert [(alert, name) for alert, name in sorted(wanted) if name not in served] == []
     assert all(rule["labels"]["severity"] in ("page", "ticket") for rule in rules)
+
+
+def _promtool() -> str:
+    """The venv's (`make test` puts it there), else one on PATH; never skipped."""
+    beside = Path(sys.executable).parent / "promtool"
+    found = str(beside) if beside.exists() else shutil.which("promtool")
+    if found is None:
+        pytest.fail("promtool is missing: `make test` puts it in .venv/bin")
+    return found
+
+
+@pytest.mark.parametrize(
+    "command", [["check", "rules", ALERTS.name], ["test", "rules", "alerts_test.yml"]]
+)
+def test_promtool_checks_the_alerts_and_their_unit_tests_pass(command: list[str]) -> None:
+    """alerts_test.yml feeds each alert the series of its trouble (and of near misses) and says
+    when it must fire: an expression that can never match fails here."""
+    done = subprocess.run(  # noqa: S603 - our own files, no shell
+        [_promtool(), *command], cwd=ALERTS.parent, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_systemd_unit_runs_the_gateway_hardened() -> None:
