@@ -215,6 +215,11 @@ class RetentionConfig(_Section):
         description="single messages (POST /messages, replies), their segments and receipt events",
     )
     inbound_days: int = Field(default=180, ge=1, description="citizens' texts, once handled")
+    outbox_days: int = Field(
+        default=90,
+        ge=1,
+        description="a broadcast's per-recipient rows after it finished (its totals are kept)",
+    )
     unmatched_receipts_minutes: int = Field(
         default=10,
         ge=1,

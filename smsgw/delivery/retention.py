@@ -1,6 +1,8 @@
 """Retention: single messages (with their segments and receipt events) and citizens' texts
-once handled are deleted after ``[retention]`` messages_days and inbound_days. Consent records
-and the audit log are kept: they are the proof of who agreed to what, and who did what.
+once handled are deleted after ``[retention]`` messages_days and inbound_days; a broadcast's
+per-recipient outbox rows (with theirs) ``outbox_days`` after it finished, once summed up so
+that its figures and the KPIs stay as they were. Consent records and the audit log are kept:
+they are the proof of who agreed to what, and who did what.
 
 It runs at start and then hourly, deleting in batches so that the writers that matter
 (receipts, citizens' texts) get the database between them.
@@ -9,6 +11,7 @@ It runs at start and then hourly, deleting in batches so that the writers that m
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -29,11 +32,21 @@ class RetentionStore(Protocol):
     async def purge_inbound(self, before: datetime, *, limit: int) -> int:
         """Delete up to ``limit`` handled citizens' texts received before ``before``."""
 
+    async def summarise_broadcast(self, finished_before: datetime) -> int | None:
+        """Sum up the outbox of one broadcast done or cancelled before ``finished_before``
+        and not yet summed up; returns its id (None: none left)."""
+
+    async def purge_outbox(self, *, limit: int) -> int:
+        """Delete up to ``limit`` outbox rows of summed-up broadcasts, with their segments
+        and events; returns how many."""
+
 
 @dataclass(frozen=True, slots=True)
 class Purged:
     messages: int
     inbound: int
+    broadcasts: int = 0  # summed up
+    outbox: int = 0  # their recipients' rows
 
 
 class Retention:
@@ -54,21 +67,30 @@ class Retention:
     async def purge(self, now: datetime | None = None) -> Purged:
         """Delete everything past its time; returns how much went."""
         now = now or datetime.now(UTC)
-        messages = await self._drain(
-            self._store.purge_messages, now - timedelta(days=self._settings.messages_days)
-        )
-        inbound = await self._drain(
-            self._store.purge_inbound, now - timedelta(days=self._settings.inbound_days)
-        )
-        purged = Purged(messages, inbound)
-        if messages or inbound:
-            _log.info("retention_purged", messages=messages, inbound=inbound)
+        store, settings = self._store, self._settings
+        old_messages = now - timedelta(days=settings.messages_days)
+        messages = await self._drain(lambda n: store.purge_messages(old_messages, limit=n))
+        old_texts = now - timedelta(days=settings.inbound_days)
+        inbound = await self._drain(lambda n: store.purge_inbound(old_texts, limit=n))
+        broadcasts = 0
+        finished_before = now - timedelta(days=settings.outbox_days)
+        while await store.summarise_broadcast(finished_before) is not None:
+            broadcasts += 1
+            await asyncio.sleep(0.05)
+        outbox = await self._drain(lambda n: store.purge_outbox(limit=n))
+        purged = Purged(messages, inbound, broadcasts, outbox)
+        if purged != Purged(0, 0):
+            _log.info(
+                "retention_purged", messages=messages, inbound=inbound,
+                broadcasts_summed_up=broadcasts, outbox=outbox,
+            )  # fmt: skip
         return purged
 
-    async def _drain(self, purge: _Purge, before: datetime) -> int:
+    async def _drain(self, purge: Callable[[int], Awaitable[int]]) -> int:
+        """Call ``purge(batch)`` until it deletes less than a batch; returns the total."""
         total = 0
         while True:
-            count = await purge(before, limit=self._batch)
+            count = await purge(self._batch)
             total += count
             if count < self._batch:
                 return total
@@ -87,7 +109,3 @@ class Retention:
             except Exception:  # noqa: BLE001  # task root: try again at the next round
                 _log.exception("retention_failed")
             await asyncio.sleep(self._every_s)
-
-
-class _Purge(Protocol):
-    async def __call__(self, before: datetime, *, limit: int) -> int: ...

@@ -48,4 +48,6 @@ class DeliveryTotals:
     cancelled: int  # never sent: their broadcast was cancelled
     segments: int  # SMS the carriers accepted (each message × its language's segments)
     median_delivery_s: float | None  # submit → delivery receipt, over delivered messages
-    sampled: bool  # the median is over a sample (too many messages to sort them all)
+    # the median is approximate: over a sample (too many messages to sort them all), or read
+    # from the latency histograms of broadcasts whose outbox rows retention deleted (±2.5%)
+    sampled: bool

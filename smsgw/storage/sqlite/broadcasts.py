@@ -261,6 +261,20 @@ _PERCENTILE = """SELECT (julianday(done_at) - julianday(submitted_at)) * 86400.0
 
 
 def stats(db: sqlite3.Connection, broadcast_id: int) -> BroadcastStats:
+    """From the outbox rows, or from their summary once retention deleted them."""
+    row = db.execute(
+        "SELECT outbox_summary FROM broadcasts WHERE id = ?", (broadcast_id,)
+    ).fetchone()
+    if row and row[0]:
+        kept = json.loads(row[0])["stats"]
+        return BroadcastStats(
+            kept["by_state"], kept["latency_p50_s"], kept["latency_p95_s"],
+            maybe_time(kept["first_submit_at"]), maybe_time(kept["last_submit_at"]),
+        )  # fmt: skip
+    return live_stats(db, broadcast_id)
+
+
+def live_stats(db: sqlite3.Connection, broadcast_id: int) -> BroadcastStats:
     by_state = dict(
         db.execute(
             "SELECT state, count(*) FROM outbox WHERE broadcast = ? GROUP BY state",

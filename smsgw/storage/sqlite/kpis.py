@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 from functools import partial
 
+from smsgw.kpis import latency
 from smsgw.kpis.figures import (
     ConsentFlow,
     DeliveryTotals,
@@ -22,6 +23,7 @@ from smsgw.kpis.figures import (
     ServiceCount,
     SubscriberCounts,
 )
+from smsgw.storage.sqlite.summaries import latencies
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import timestamp
 
@@ -54,7 +56,11 @@ _FLOW = f"""SELECT
 _BROADCASTS_SENT = """SELECT ministry, count(*) FROM broadcasts
     WHERE state IN ('sending', 'done') AND created_at >= ? AND created_at < ?
     GROUP BY ministry ORDER BY ministry"""
-_IN_PERIOD = "SELECT id FROM broadcasts WHERE created_at >= ?1 AND created_at < ?2"
+# Broadcasts whose outbox rows are (being) deleted are read from their summary instead
+_IN_PERIOD = """SELECT id FROM broadcasts WHERE created_at >= ?1 AND created_at < ?2
+    AND outbox_summary IS NULL"""
+_SUMMARIES = """SELECT segments, outbox_summary FROM broadcasts
+    WHERE created_at >= ?1 AND created_at < ?2 AND outbox_summary IS NOT NULL"""
 _SEGMENTS = "SELECT id, segments FROM broadcasts WHERE created_at >= ?1 AND created_at < ?2"
 # Covering index outbox_broadcast (broadcast, state, language), migration 6, in its own order
 # (grouping otherwise sorts a million rows in a temporary b-tree).
@@ -73,6 +79,7 @@ _LATENCY = f"""SELECT (julianday(done_at) - julianday(submitted_at)) * 86400.0 A
       AND submitted_at IS NOT NULL"""
 # The lower median of an even count, as broadcasts.stats.
 _MEDIAN = f"{_LATENCY} ORDER BY latency LIMIT 1 OFFSET ?3"
+_HISTOGRAM = f"SELECT latency_bucket(latency) AS bucket, count(*) FROM ({_LATENCY}) GROUP BY bucket"
 # Over every ?3-th message by id (ids follow the numbers' order within a broadcast, which says
 # nothing of how fast receipts come): a million latencies would take a second to sort.
 _SAMPLED_MEDIAN = f"""SELECT latency FROM (
@@ -147,8 +154,21 @@ def delivery_totals(
             sent += count * segments_of[broadcast].get(language, 1)
     for broadcast, language, count in db.execute(_SENT_OR_NOT, bounds):
         sent += count * segments_of[broadcast].get(language, 1)
+    summed_up: list[dict[int, int]] = []  # latency histograms of the purged ones
+    for segments, kept in db.execute(_SUMMARIES, bounds):
+        segments_by_language, summary = json.loads(segments), json.loads(kept)
+        for state, language, count, accepted in summary["rows"]:
+            audience += count
+            delivered += count if state == "delivered" else 0
+            cancelled += count if state == "cancelled" else 0
+            sent += accepted * segments_by_language.get(language, 1)
+        summed_up.append(latencies(summary))
     median, sampled = None, delivered > sorted_at_most
-    if sampled:
+    if summed_up and delivered:  # some only as histograms: read the live ones as one too
+        db.create_function("latency_bucket", 1, latency.bucket, deterministic=True)
+        live = dict(db.execute(_HISTOGRAM, bounds).fetchall())
+        median, sampled = latency.median(latency.merged([live, *summed_up])), True
+    elif sampled:
         step = -(-delivered // SAMPLE)  # ceiling: between SAMPLE / 2 and SAMPLE sorted
         median = _first(db.execute(_SAMPLED_MEDIAN, (*bounds, step)))
     elif delivered:

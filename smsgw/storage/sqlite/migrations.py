@@ -255,9 +255,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # the service made at that moment (subscribed_at), not the whole audience
         "ALTER TABLE broadcasts ADD COLUMN joined_at TEXT",
     ),
-    (  # 13: retention deletes the oldest single messages and handled texts first
+    (  # 13: retention deletes the oldest single messages and handled texts first; a
+        # broadcast's outbox rows go once they are summed up in outbox_summary (JSON, see
+        # sqlite/summaries.py), which its figures and the KPIs then read instead
         "CREATE INDEX messages_age ON messages (created_at)",
         "CREATE INDEX inbound_handled_age ON inbound (received_at) WHERE handled_at IS NOT NULL",
+        "ALTER TABLE broadcasts ADD COLUMN outbox_summary TEXT",
     ),
 )
 

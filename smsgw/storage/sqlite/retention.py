@@ -1,5 +1,6 @@
 """Retention in SQL (the RetentionStore): each batch one transaction in the database thread,
-found through the age indexes of migration 13."""
+found through the age indexes of migration 13. A broadcast's outbox rows go only once summed
+up (summaries.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sqlite3
 from datetime import datetime
 from functools import partial
 
+from smsgw.storage.sqlite.summaries import summarise_one
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import timestamp
 
@@ -16,6 +18,9 @@ _OLD_MESSAGES = """INSERT INTO purged_ids SELECT id FROM messages INDEXED BY mes
 _OLD_INBOUND = """DELETE FROM inbound WHERE rowid IN (SELECT rowid FROM inbound
     INDEXED BY inbound_handled_age WHERE received_at < ? AND handled_at IS NOT NULL
     ORDER BY received_at LIMIT ?)"""
+_OUTBOX_IDS = "CREATE TEMP TABLE IF NOT EXISTS purged_outbox (id INTEGER PRIMARY KEY)"
+_SUMMED_UP = """INSERT INTO purged_outbox SELECT o.id FROM broadcasts b
+    JOIN outbox o ON o.broadcast = b.id WHERE b.outbox_summary IS NOT NULL LIMIT ?"""
 
 
 class SqliteRetention:
@@ -30,6 +35,12 @@ class SqliteRetention:
     async def purge_inbound(self, before: datetime, *, limit: int) -> int:
         return await self._db.write(partial(_purge_inbound, before=timestamp(before), limit=limit))
 
+    async def summarise_broadcast(self, finished_before: datetime) -> int | None:
+        return await self._db.write(partial(summarise_one, before=timestamp(finished_before)))
+
+    async def purge_outbox(self, *, limit: int) -> int:
+        return await self._db.write(partial(_purge_outbox, limit=limit))
+
 
 def _purge_messages(db: sqlite3.Connection, *, before: str, limit: int) -> int:
     db.execute(_IDS)
@@ -43,3 +54,13 @@ def _purge_messages(db: sqlite3.Connection, *, before: str, limit: int) -> int:
 
 def _purge_inbound(db: sqlite3.Connection, *, before: str, limit: int) -> int:
     return db.execute(_OLD_INBOUND, (before, limit)).rowcount
+
+
+def _purge_outbox(db: sqlite3.Connection, *, limit: int) -> int:
+    db.execute(_OUTBOX_IDS)
+    count = db.execute(_SUMMED_UP, (limit,)).rowcount
+    for table in ("message_events", "message_parts"):  # a recipient's id there: 'o' + row id
+        db.execute(f"DELETE FROM {table} WHERE message_id IN (SELECT 'o' || id FROM purged_outbox)")
+    db.execute("DELETE FROM outbox WHERE id IN (SELECT id FROM purged_outbox)")
+    db.execute("DELETE FROM purged_outbox")
+    return count

@@ -15,12 +15,14 @@ import pytest
 from smsgw.access.tokens import Role
 from smsgw.app import Gateway
 from smsgw.broadcasts.model import Broadcast, BroadcastState
+from smsgw.config import RetentionConfig
 from smsgw.delivery.outbox import Priority
+from smsgw.delivery.retention import Purged, Retention
 from smsgw.kpis.figures import Period
 from smsgw.storage.sqlite import kpis as kpi_sql
 from subscriptions.models import Source
 from tests.smsgw.api.catalogue_testbed import add_service
-from tests.smsgw.broadcast_testbed import BROADCASTS, create, numbers, seed, stop, wait_state
+from tests.smsgw.broadcast_testbed import BROADCASTS, create, numbers, seed, stop, view, wait_state
 from tests.smsgw.testbed import Client, bearer, eventually
 
 KPIS = "/api/v1/kpis"
@@ -260,3 +262,46 @@ async def test_without_a_valid_token_the_kpis_are_401(client: Client) -> None:
     assert (await client.get(KPIS)).status == 401
     bad = {"Authorization": "Bearer smsgw_not-a-token"}
     assert (await client.get(KPIS, headers=bad)).status == 401
+
+
+@pytest.mark.parametrize("settings", [TARGETS], indirect=True)
+async def test_the_kpis_and_broadcast_figures_outlive_their_outbox_rows(
+    client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    """Retention deletes the per-recipient rows of broadcasts finished over outbox_days ago
+    (with their segments and receipt events); what was reported of them stays the same."""
+    await scenario(client, gateway, admin)
+    path = gateway.settings.database.sqlite_path
+    long_ago = (datetime.now(UTC) - timedelta(days=100)).isoformat(timespec="microseconds")
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(
+            "UPDATE broadcasts SET finished_at = CASE WHEN finished_at IS NOT NULL THEN ?1 END,"
+            " cancelled_at = CASE WHEN cancelled_at IS NOT NULL THEN ?1 END",
+            (long_ago,),
+        )
+    db.close()
+    ids = [row[0] for row in read(path, "SELECT id FROM broadcasts ORDER BY id")]
+    views = [await view(client, admin, broadcast_id) for broadcast_id in ids]
+    kpis = await get_kpis(client, admin)
+    assert read(path, "SELECT count(*) FROM outbox") == [(14,)]
+    [(parts,)] = read(path, "SELECT count(*) FROM message_parts WHERE message_id LIKE 'o%'")
+    assert parts == 4 + (4 + 2) + 1  # SMS accepted: the English storm warning is 2
+
+    purged = await Retention(gateway.store.retention, RetentionConfig(), batch=5).purge()
+
+    assert (purged.broadcasts, purged.outbox) == (4, 14)
+    assert read(path, "SELECT count(*) FROM outbox") == [(0,)]
+    for table in ("message_parts", "message_events"):
+        assert read(path, f"SELECT count(*) FROM {table} WHERE message_id LIKE 'o%'") == [(0,)]  # noqa: S608
+    assert [await view(client, admin, broadcast_id) for broadcast_id in ids] == views
+    after = await get_kpis(client, admin)
+    before_figures, after_figures = kpis["broadcasts"], after["broadcasts"]
+    median, kept = before_figures.pop("median_delivery_s"), after_figures.pop("median_delivery_s")
+    assert abs(kept - median) <= 0.025 * median + 0.001  # from the kept histograms
+    assert (before_figures.pop("median_sampled"), after_figures.pop("median_sampled")) == (
+        False,
+        True,
+    )
+    assert after_figures == before_figures  # every count, SMS and cost as before
+    assert await Retention(gateway.store.retention, RetentionConfig()).purge() == Purged(0, 0)
