@@ -87,8 +87,10 @@ class Sink:
         self.receipts = 0
         self.done = asyncio.Event()
 
-    def segment_submitted(self, event: SegmentSubmitted) -> None:
-        self.recorder.segment_submitted(event)
+    def segment_submitted(self, event: SegmentSubmitted) -> asyncio.Future[None]:
+        # handed back as the gateway does: the bind holds the segment's window slot until
+        # it is stored (the crash-safety bound), so storage latency counts here too
+        return self.recorder.segment_submitted(event)
 
     def received(self, item: InboundSms | DeliveryReceipt) -> asyncio.Future[None]:
         self.receipts += 1

@@ -2,9 +2,10 @@
 
 A channel calls :meth:`Recorder.segment_submitted` and :meth:`Recorder.received` from its reader:
 both only append to the pending batch (no await, no task per item). One writer task stores the
-batch every ``flush_interval`` seconds, or sooner once ``batch_size`` items are waiting, in one
-transaction, then resolves the futures :meth:`received` handed out, so a channel acknowledges a
-receipt or an inbound text to the carrier only once it is stored.
+batch in one transaction as soon as it is free (group commit with no fixed wait: what arrives
+while a write is in progress is the next batch, so batches grow with the load by themselves and
+a lone item is stored at once), then resolves the futures handed out, so a channel acknowledges
+a receipt or an inbound text to the carrier only once it is stored.
 
 When the database cannot be written (disk full, locked by another process, an I/O error), the
 batch is kept and written again, with back-off, until it goes in: nothing is dropped. Meanwhile
@@ -66,21 +67,16 @@ class Recorder:
         log: DeliveryLog,
         carriers: Mapping[str, str],
         *,
-        flush_interval: float = 0.02,
-        batch_size: int = 500,
         unmatched_keep: timedelta = timedelta(minutes=10),
         purge_interval: float = 60.0,
         metrics: Metrics | None = None,
     ) -> None:
         self._log = log
         self._carriers = dict(carriers)  # channel name -> carrier: receipts match per carrier
-        self._flush_interval = flush_interval
-        self._batch_size = batch_size
         self._unmatched_keep = unmatched_keep
         self._purge_interval = purge_interval
         self._pending = _Pending()
         self._wake = asyncio.Event()  # the pending batch has something (or must be written)
-        self._full = asyncio.Event()  # write it now
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.on_inbound: Callable[[], None] | None = None  # told after inbound texts are stored
@@ -130,7 +126,7 @@ class Recorder:
         self._added()
 
     def committed(self) -> asyncio.Future[None]:
-        """Done once everything handed over so far is stored (without hurrying the writer)."""
+        """Done once everything handed over so far is stored."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.waiters.append(waiter)
         self._wake.set()
@@ -148,7 +144,6 @@ class Recorder:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.waiters.append(waiter)
         self._wake.set()
-        self._full.set()
         await waiter
 
     async def close(self) -> None:
@@ -156,7 +151,6 @@ class Recorder:
         close the recorder after whatever feeds it (channels, sender)."""
         self._closing = True
         self._wake.set()
-        self._full.set()
         if self._task is not None:
             await self._task
 
@@ -183,11 +177,8 @@ class Recorder:
         return future
 
     def _added(self) -> None:
-        size = len(self._pending.batch)
-        if size == 1:
+        if len(self._pending.batch) == 1:
             self._wake.set()
-        if size >= self._batch_size:
-            self._full.set()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -197,14 +188,11 @@ class Recorder:
                 async with asyncio.timeout(max(0.0, next_purge - loop.time())):
                     await self._wake.wait()
             if self._wake.is_set():
-                if not self._closing:
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._flush_interval):
-                            await self._full.wait()
+                # one turn of the loop: what the same burst of frames hands over goes along
+                await asyncio.sleep(0)
                 pending, self._pending = self._pending, _Pending()
                 self._wake.clear()
-                self._full.clear()
-                await self._write(pending)
+                await self._write(pending)  # what comes meanwhile wakes the next round
             if loop.time() >= next_purge:
                 await self.purge()
                 next_purge = loop.time() + self._purge_interval

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 from structlog.testing import capture_logs
 
 from channels.base import DeliveryReceipt, InboundSms, ReceiptState, SegmentSubmitted
-from smsgw.delivery.message import Message, MessageState, Outcome
+from smsgw.delivery.message import DeliveryBatch, DroppedReceipt, Message, MessageState, Outcome
 from smsgw.delivery.recorder import Recorder
 from smsgw.storage.sqlite import SqliteStore
 from tests.smsgw.testbed import new_message
@@ -210,10 +211,58 @@ async def test_old_unmatched_receipts_are_dropped_and_logged(store: SqliteStore)
 
 
 async def test_closing_stores_what_is_pending(store: SqliteStore) -> None:
-    recorder = Recorder(store.delivery, {}, flush_interval=60)
+    recorder = Recorder(store.delivery, {})
     await recorder.start()
     message = new_message()
     queued = recorder.message_queued(message)
     await recorder.close()
     assert queued.done()
     assert await store.messages.get_message(message.id) is not None
+
+
+class _SlowLog:
+    """A delivery log whose writes wait for the test's word: what a write in progress means."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.release = asyncio.Event()
+
+    async def record(self, batch: DeliveryBatch) -> None:
+        self.batches.append([m.id for m in batch.messages])
+        await self.release.wait()
+        self.release.clear()
+
+    async def purge_unmatched(self, before: datetime) -> list[DroppedReceipt]:
+        return []
+
+
+async def _turns_until(condition: Callable[[], bool], most: int = 1000) -> int:
+    """Turns of the event loop until ``condition`` holds (not seconds: no clock involved)."""
+    for turn in range(most):
+        if condition():
+            return turn
+        await asyncio.sleep(0)  # counting the loop's turns is the point
+    raise AssertionError(f"not within {most} turns of the loop")
+
+
+async def test_a_lone_item_is_written_at_once_and_what_comes_meanwhile_is_the_next_batch() -> None:
+    """Group commit with no fixed wait: the writer takes what is there as soon as it is free
+    (a fixed 20 ms wait made every API request take 20 ms on an idle gateway)."""
+    log = _SlowLog()
+    recorder = Recorder(log, {})
+    await recorder.start()
+    first = new_message()
+    stored_first = recorder.message_queued(first)
+    assert await _turns_until(lambda: bool(log.batches)) <= 5  # no waiting for company
+    later = [new_message() for _ in range(3)]
+    stored_later = [recorder.message_queued(m) for m in later]
+    await asyncio.sleep(0.05)
+    assert log.batches == [[first.id]]  # one write at a time: the others wait for it
+    log.release.set()
+    await stored_first
+    assert await _turns_until(lambda: len(log.batches) == 2) <= 5
+    assert log.batches[1] == [m.id for m in later]  # together, in one transaction
+    assert not any(future.done() for future in stored_later)  # done only once committed
+    log.release.set()
+    await asyncio.gather(*stored_later)
+    await recorder.close()
