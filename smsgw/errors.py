@@ -14,7 +14,8 @@
 
     channels.base.SendError(code)          raised by carrier transports, e.g. "ESME_RINVDSTADR"
     ├── TemporarySendError                 retry with back-off: throttled, queue full, link down
-    │   └── UnknownOutcome                 in flight when the link dropped: never resent
+    │   └── UnknownOutcome                 in flight when the link dropped: sent again (a
+    │                                      duplicate bounded by the window)
     └── PermanentSendError                 fail the message: bad number, no route, rejected
 
 The send errors belong to the transport contract (``channels`` never imports ``smsgw``), so they

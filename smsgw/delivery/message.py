@@ -19,6 +19,9 @@ class MessageState(StrEnum):
     REJECTED = "rejected"  # refused before or at submit (no route, bad number, carrier error)
     FAILED = "failed"  # a final receipt without a clear outcome, or an internal error
     CANCELLED = "cancelled"
+    # accepted by a carrier, but no final receipt by the end of its validity (and an hour's
+    # grace): it may have arrived. The one final state a late receipt may still change.
+    UNKNOWN = "unknown"
 
     @property
     def final(self) -> bool:

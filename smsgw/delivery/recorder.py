@@ -37,6 +37,8 @@ _log = structlog.get_logger(__name__)
 # Segments whose final receipt may still come, for the latency metric: past this many the
 # oldest are forgotten (receipts not asked for, or never sent, would otherwise pile up)
 LATENCY_TRACKED = 200_000
+# A carrier's receipt may come a little after the validity we gave the message ended
+RECEIPT_GRACE = timedelta(hours=1)
 # Waits between tries of a batch the database refused for a reason that passes (full, locked)
 RETRY_FIRST_S, RETRY_MAX_S = 0.1, 2.0
 
@@ -68,12 +70,14 @@ class Recorder:
         carriers: Mapping[str, str],
         *,
         unmatched_keep: timedelta = timedelta(minutes=10),
+        receipt_grace: timedelta = RECEIPT_GRACE,
         purge_interval: float = 60.0,
         metrics: Metrics | None = None,
     ) -> None:
         self._log = log
         self._carriers = dict(carriers)  # channel name -> carrier: receipts match per carrier
         self._unmatched_keep = unmatched_keep
+        self._receipt_grace = receipt_grace
         self._purge_interval = purge_interval
         self._pending = _Pending()
         self._wake = asyncio.Event()  # the pending batch has something (or must be written)
@@ -247,7 +251,8 @@ class Recorder:
             return
 
     async def purge(self) -> None:
-        """Drop receipts unmatched for longer than ``unmatched_keep`` (also run periodically)."""
+        """Drop receipts unmatched for longer than ``unmatched_keep``, and settle messages with
+        no final receipt ``receipt_grace`` after their validity ended (run every minute)."""
         try:
             dropped = await self._log.purge_unmatched(datetime.now(UTC) - self._unmatched_keep)
         except Exception:  # noqa: BLE001  # task root: try again at the next purge
@@ -261,3 +266,10 @@ class Recorder:
                 state=receipt.state,
                 received_at=receipt.received_at.isoformat(),
             )
+        try:
+            unknown = await self._log.settle_unconfirmed(datetime.now(UTC) - self._receipt_grace)
+        except Exception:  # noqa: BLE001  # task root: try again at the next purge
+            _log.exception("unconfirmed_settle_failed")
+            return
+        for message_id in unknown:
+            _log.warning("message_outcome_unknown", id=message_id, error="no_receipt")

@@ -3,10 +3,14 @@
 New messages, and what went wrong with them (:class:`Outcome`), are written through the
 Recorder in batches; what the carrier says (segment ids, receipts) reaches it from the channel.
 
-An :class:`~channels.base.UnknownOutcome` (the link dropped with the message in flight) is never
-resent: the handset may already have it, and a duplicate emergency text is worse than a missing
-one we can see. The message is marked ``submitted`` with error ``unknown_outcome`` and an
-``unknown_outcome`` history row; a receipt may still settle it.
+A message in flight when its link dropped (:class:`~channels.base.UnknownOutcome`) is sent
+again at once, as a broadcast's is: the carrier may have had it, so a duplicate is possible,
+bounded as for broadcasts by one window per bind per cut (SPEC: delivery guarantee); a lost
+message nobody notices is worse. Its history says so (``resent``, ``link_lost``).
+
+A message still queued when its validity has ended (the gateway was down meanwhile) expires
+rather than arriving late; one accepted but never given a final receipt becomes ``unknown``
+(delivery.store.DeliveryLog.settle_unconfirmed): every message reaches a final state.
 """
 
 from __future__ import annotations
@@ -151,8 +155,13 @@ class Sender:
     async def resume(self) -> int:
         """Pick up the messages left queued by the previous run."""
         messages = await self._store.queued_messages()
+        now = self._clock()
         for message in messages:
-            self.submit(message)
+            if now >= message.expires_at:  # the gateway was down past it: too late to send
+                _log.info("send_expired", id=message.id, code="validity_ended", attempts=0)
+                self._record(message, "expired", MessageState.EXPIRED, "validity_ended")
+            else:
+                self.submit(message)
         if messages:
             _log.info("queued_messages_resumed", count=len(messages))
         return len(messages)
@@ -202,8 +211,13 @@ class Sender:
             except UnknownOutcome as exc:
                 self._metrics.send_failed(via, exc.code)
                 _log.warning("send_outcome_unknown", id=message.id, code=exc.code)
-                self._record(message, "unknown_outcome", MessageState.SUBMITTED, exc.code)
-                return
+                if self._clock() >= message.expires_at:
+                    self._record(message, "expired", MessageState.EXPIRED, exc.code)
+                    return
+                if self._closing:
+                    return  # still queued in the store: the next start sends it
+                self._record(message, "resent", None, f"{exc.code}; the first may have arrived")
+                continue  # at once: another bind, or this one when it is back (NotSent waits)
             except PermanentSendError as exc:
                 self._metrics.send_failed(via, exc.code)
                 _log.info("send_rejected", id=message.id, to=message.to, code=exc.code)

@@ -29,3 +29,8 @@ class DeliveryLog(Protocol):
 
     async def purge_unmatched(self, before: datetime) -> list[DroppedReceipt]:
         """Drop receipts unmatched since before ``before``; returns what was dropped."""
+
+    async def settle_unconfirmed(self, expired_before: datetime) -> list[str]:
+        """Single messages accepted (``submitted``) whose validity ended before
+        ``expired_before`` with no final receipt become ``unknown`` (error ``no_receipt``,
+        with a history row); returns their ids."""

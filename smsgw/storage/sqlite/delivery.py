@@ -86,11 +86,13 @@ _PARTS_BY_MESSAGE = """SELECT message_id, channel, at, submitted,
                 GROUP BY message_id)"""
 # A message is delivered when all its parts are, failed when any part failed finally; receipt
 # states "unknown" and "deleted" have no message state of their own: they count as failed.
+# 'unknown' (no final receipt by the end of its validity) is final, but a late receipt says
+# what happened after all.
 _RECOMPUTE = f"""UPDATE messages AS m
     SET state = replace(a.state, 'partly_submitted', 'submitted'), error = a.error,
         channel = a.channel, updated_at = a.at
     FROM ({_PARTS_BY_MESSAGE.format(kind="!= 'o'")}) AS a
-    WHERE m.id = a.message_id AND m.state IN ('queued', 'submitted')
+    WHERE m.id = a.message_id AND m.state IN ('queued', 'submitted', 'unknown')
       AND m.state != replace(a.state, 'partly_submitted', 'submitted')
     RETURNING id, state, error, channel, updated_at"""
 # A broadcast's message (outbox) counts as submitted once all its parts are: until then a
@@ -107,6 +109,10 @@ _OUTCOME_STATE = """UPDATE messages SET state = ?, error = ?, updated_at = ?
     WHERE id = ? AND state IN ('queued', 'submitted')"""
 _OUTBOX_OUTCOME = """UPDATE outbox SET state = ?, error = ?, not_before = ?,
     attempts = attempts + ?, updated_at = ? WHERE id = ? AND state = 'queued'"""
+_UNCONFIRMED = """UPDATE messages SET state = 'unknown', error = 'no_receipt', updated_at = ?1
+    WHERE id IN (SELECT id FROM messages INDEXED BY messages_unconfirmed
+                 WHERE state = 'submitted' AND expires_at < ?2 LIMIT 5000)
+    RETURNING id"""
 _EVENT = "INSERT INTO message_events (message_id, at, state, detail) VALUES (?, ?, ?, ?)"
 _INBOUND = """INSERT INTO inbound (id, sender, recipient, text, channel, carrier_ids, received_at)
     VALUES (?, ?, ?, ?, ?, ?, ?)"""
@@ -138,6 +144,12 @@ class SqliteDeliveryLog:
 
     async def purge_unmatched(self, before: datetime) -> list[DroppedReceipt]:
         return await self._write(partial(self._writer.purge_unmatched, before=timestamp(before)))
+
+    async def settle_unconfirmed(self, expired_before: datetime) -> list[str]:
+        now = timestamp(datetime.now(UTC))
+        return await self._write(
+            partial(_settle_unconfirmed, now=now, before=timestamp(expired_before))
+        )
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn`` in its own transaction; the count of unmatched receipts is put back when the
@@ -295,3 +307,12 @@ def _apply_outbox_outcomes(db: sqlite3.Connection, batch: DeliveryBatch) -> None
             for o, at in batch.outbox
         ],
     )  # fmt: skip
+
+
+def _settle_unconfirmed(db: sqlite3.Connection, *, now: str, before: str) -> list[str]:
+    ids = [row[0] for row in db.execute(_UNCONFIRMED, (now, before)).fetchall()]
+    db.executemany(
+        _EVENT,
+        [(id_, now, "unknown", "no final receipt by the end of its validity") for id_ in ids],
+    )
+    return ids

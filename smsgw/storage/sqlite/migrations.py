@@ -261,6 +261,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX messages_age ON messages (created_at)",
         "CREATE INDEX inbound_handled_age ON inbound (received_at) WHERE handled_at IS NOT NULL",
         "ALTER TABLE broadcasts ADD COLUMN outbox_summary TEXT",
+        # accepted messages still waiting for a final receipt, by the end of their validity
+        "CREATE INDEX messages_unconfirmed ON messages (expires_at) WHERE state = 'submitted'",
     ),
 )
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from structlog.testing import capture_logs
@@ -235,6 +236,9 @@ class _SlowLog:
     async def purge_unmatched(self, before: datetime) -> list[DroppedReceipt]:
         return []
 
+    async def settle_unconfirmed(self, expired_before: datetime) -> list[str]:
+        return []
+
 
 async def _turns_until(condition: Callable[[], bool], most: int = 1000) -> int:
     """Turns of the event loop until ``condition`` holds (not seconds: no clock involved)."""
@@ -266,3 +270,30 @@ async def test_a_lone_item_is_written_at_once_and_what_comes_meanwhile_is_the_ne
     log.release.set()
     await asyncio.gather(*stored_later)
     await recorder.close()
+
+
+async def test_a_message_with_no_final_receipt_by_the_end_of_its_validity_becomes_unknown(
+    store: SqliteStore,
+) -> None:
+    """Every message reaches a final state; a late receipt still says what happened."""
+    recorder = Recorder(store.delivery, {}, receipt_grace=timedelta(0))
+    await recorder.start()
+    try:
+        lapsed = dataclasses.replace(new_message(), expires_at=datetime.now(UTC))
+        current = new_message()  # valid for an hour still
+        for n, message in enumerate((lapsed, current)):
+            await recorder.message_queued(message)
+            recorder.segment_submitted(_segment(message, f"e{n}"))
+        await recorder.flush()
+        await recorder.purge()
+        assert await _states(store, lapsed) == ("unknown", ["queued", "submitted", "unknown"])
+        assert await _states(store, current) == ("submitted", ["queued", "submitted"])
+        stored = await store.messages.get_message(lapsed.id)
+        assert stored is not None
+        assert stored.error == "no_receipt"
+        await recorder.purge()  # settled once
+        assert len(await store.messages.message_history(lapsed.id)) == 3
+        await recorder.received(_receipt("e0"))  # the carrier's word, late
+        assert (await _states(store, lapsed))[0] == "delivered"
+    finally:
+        await recorder.close()

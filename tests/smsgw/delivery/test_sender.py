@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -158,9 +159,11 @@ async def test_a_message_expires_when_its_validity_ends_before_a_bind_comes_up(
     await sender.stop()
 
 
-async def test_an_unknown_outcome_is_never_sent_again(
+async def test_a_message_in_flight_when_its_link_drops_is_sent_again(
     sender: Sender, recorder: Recorder, store: SqliteStore, btl: SmppChannel, simulator: Simulator
 ) -> None:
+    """As a broadcast's: the SMSC may have had it (a duplicate, bounded by the window), but a
+    message lost without anyone noticing is worse."""
     simulator.hang()
     created = await sender.create(BTL, "Hello", segments=1, encoding="gsm7")
     async with asyncio.timeout(WAIT):
@@ -168,14 +171,26 @@ async def test_an_unknown_outcome_is_never_sent_again(
     simulator.drop_links()
     simulator.hang(False)  # before the reconnect: a bind sent while hung is never answered
     message = await _settled(sender, recorder, store, created.id)
-    assert (message.state, message.error) == ("submitted", "link_lost")
-    assert await _history(store, created.id) == [
-        ("queued", None),
-        ("unknown_outcome", "link_lost"),
-    ]
-    async with asyncio.timeout(WAIT):
-        await btl.wait_bound()
-    assert simulator.submit_total == 0  # the hung SMSC answered nothing, and nothing came since
+    assert message.state == "submitted"  # by the new link
+    history = await _history(store, created.id)
+    assert history[:2] == [("queued", None), ("resent", "link_lost; the first may have arrived")]
+    assert history[-1] == ("submitted", "btl-1")
+    assert {state for state, _ in history[2:-1]} <= {"retry_scheduled"}  # until it is back
+    assert [s.destination_addr for s in simulator.submits] == ["5016012345"]  # the second
+
+
+async def test_a_message_resumed_after_its_validity_expires_unsent(
+    store: SqliteStore, recorder: Recorder, channels: list[SmppChannel], simulator: Simulator
+) -> None:
+    """The gateway was down past the message's validity: too late to send it."""
+    stale = dataclasses.replace(new_message(BTL), expires_at=datetime.now(UTC) - timedelta(1))
+    await recorder.message_queued(stale)
+    sender = await _sender(store, recorder, channels, FAST)
+    assert await sender.resume() == 1
+    message = await _settled(sender, recorder, store, stale.id)
+    assert (message.state, message.error) == ("expired", "validity_ended")
+    assert simulator.submit_total == 0
+    await sender.stop()
 
 
 async def test_a_text_too_long_for_sms_is_rejected_without_a_submit(
