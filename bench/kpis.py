@@ -9,7 +9,12 @@ of 0–96 s, so the median sorts a sample. Then the gateway starts on that file 
 built-in simulator) and the call is timed over HTTP with an admin token: the first call
 (the connection's page cache cold) and then the median of the next ones. Target: under 1 s.
 
-    .venv/bin/python bench/kpis.py [--subscribers 1000000] [--calls 5]
+Then, contended (issue 13): READERS clients call it in a loop while an emergency goes to a
+1,000-number service and one client posts single messages one after another: the emergency's
+first submit (the SMSC's receive time, from the POST) must stay under 2 s and POST
+/api/v1/messages p95 under 50 ms.
+
+    .venv/bin/python bench/kpis.py [--subscribers 1000000] [--calls 5] [--readers 8]
 """
 
 from __future__ import annotations
@@ -183,6 +188,87 @@ async def timed_calls(path: Path, calls: int) -> tuple[list[float], dict[str, An
     return seconds, body
 
 
+ALERT_NUMBERS = [f"+50167{i:05d}" for i in range(1000)]
+
+
+async def contended(path: Path, readers: int) -> dict[str, float]:
+    """KPI readers in a loop; meanwhile an emergency, and single messages one at a time."""
+    async with Simulator(SimulatorConfig(port=0, control_port=None)) as simulator:
+        text = CONFIG.format(path=path, port=simulator.port)
+        app = build_app(parse(tomllib.loads(text), base_dir=path.parent))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            base = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1"
+            store = app[GATEWAY].store
+            if await store.catalogue.service("ALERT") is None:
+                alert = Service(keyword="ALERT", ministry="nemo", names={"en": "Alerts"})
+                await store.catalogue.add_service(alert)
+                await app[GATEWAY].catalogue_changed()
+            rows = [(number, None) for number in ALERT_NUMBERS]
+            await store.subscriptions.join_many(
+                rows, "ALERT", at=datetime.now(UTC), source=Source.IMPORT, consent="bench"
+            )
+            secret, token = issue(Role.ADMIN, now=datetime.now(UTC))
+            await store.tokens.add_token(token)
+            headers = {"Authorization": f"Bearer {secret}"}
+            return await _contend(base, headers, simulator, readers)
+        finally:
+            await runner.cleanup()
+
+
+async def _contend(
+    base: str, headers: dict[str, str], simulator: Simulator, readers: int
+) -> dict[str, float]:
+    stop = asyncio.Event()
+    kpi_seconds: list[float] = []
+
+    async def read_kpis(session: aiohttp.ClientSession) -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            async with session.get(f"{base}/kpis", headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    raise SystemExit(f"kpis: {response.status}")
+            kpi_seconds.append(time.perf_counter() - started)
+
+    async with aiohttp.ClientSession() as session:
+        reading = [asyncio.create_task(read_kpis(session)) for _ in range(readers)]
+        await asyncio.sleep(2.0)  # every reader in its loop, the page cache warm
+        posts: list[float] = []
+        for i in range(100):  # single messages, one at a time, under the readers
+            body = {"to": f"+50166{i:05d}", "text": "Your appointment is on Monday."}
+            started = time.perf_counter()
+            async with session.post(f"{base}/messages", json=body, headers=headers) as response:
+                if response.status != 201:
+                    raise SystemExit(f"messages: {response.status} {await response.text()}")
+            posts.append(time.perf_counter() - started)
+        alert = {"service": "ALERT", "texts": {"en": "Hurricane warning: shelter now."},
+                 "priority": "emergency"}  # fmt: skip
+        created = time.monotonic()
+        async with session.post(f"{base}/broadcasts", json=alert, headers=headers) as response:
+            if response.status != 201:
+                raise SystemExit(f"broadcasts: {response.status} {await response.text()}")
+        wanted = {number.removeprefix("+") for number in ALERT_NUMBERS}
+        first = None
+        while first is None:
+            first = next((s.at for s in simulator.submits if s.destination_addr in wanted), None)
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.gather(*reading)
+    posts.sort()
+    return {
+        "readers": readers,
+        "kpi_calls": len(kpi_seconds),
+        "kpi_median_s": statistics.median(kpi_seconds),
+        "first_submit_s": first - created,
+        "post_p50_ms": posts[len(posts) // 2] * 1000,
+        "post_p95_ms": posts[int(len(posts) * 0.95) - 1] * 1000,
+    }
+
+
 async def store_calls(path: Path) -> dict[str, float]:
     """Each store read alone (each holds the store's lock for its time)."""
     store = await SqliteStore.open(path)
@@ -213,6 +299,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="seed into (or reuse) this file")
+    parser.add_argument("--readers", type=int, default=8, help="KPI readers, contended run")
     args = parser.parse_args()
     quiet()
     with tempfile.TemporaryDirectory() as folder:
@@ -223,6 +310,7 @@ def main() -> None:
         seeded_s = time.perf_counter() - started
         seconds, body = asyncio.run(timed_calls(path, args.calls))
         parts = asyncio.run(store_calls(path))
+        contention = asyncio.run(contended(path, args.readers))
         size_mb = path.stat().st_size / 2**20
     first, rest = seconds[0], statistics.median(seconds[1:])
     subscribers, broadcasts = body["subscribers"], body["broadcasts"]
@@ -239,6 +327,14 @@ def main() -> None:
         f"  median delivery   {broadcasts['median_delivery_s']} s"
         f" (sampled: {broadcasts['median_sampled']}), rate {broadcasts['delivery_rate']}"
     )
+
+    c = contention
+    print(f"  contended: {c['readers']:.0f} KPI readers in a loop ({c['kpi_calls']:.0f} calls,"
+          f" median {c['kpi_median_s']:.2f} s each)")  # fmt: skip
+    print(f"    emergency first submit {c['first_submit_s']:6.2f} s   (target < 2 s)"
+          f"  {'ok' if c['first_submit_s'] < 2 else 'MISSED'}")  # fmt: skip
+    print(f"    POST /messages p50 {c['post_p50_ms']:6.1f} ms, p95 {c['post_p95_ms']:6.1f} ms"
+          f"  (target p95 < 50 ms)  {'ok' if c['post_p95_ms'] < 50 else 'MISSED'}")  # fmt: skip
 
 
 if __name__ == "__main__":

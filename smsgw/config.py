@@ -79,6 +79,13 @@ class GatewayConfig(_Section):
             raise ValueError(message) from None
         return value
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _default_as_text(cls, value: object) -> object:
+        # the default is a Path, which the strict JSON validation (parse) takes for a
+        # non-string: a config without data_dir was refused
+        return str(value) if isinstance(value, Path) else value
+
     @field_validator("data_dir")
     @classmethod
     def _resolve_data_dir(cls, value: Path, info: ValidationInfo) -> Path:

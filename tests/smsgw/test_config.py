@@ -32,6 +32,19 @@ def test_relative_paths_are_resolved_against_the_config_folder(
     assert settings.database.sqlite_path == tmp_path / "data" / "test.db"
 
 
+def test_the_smallest_config_spec_shows_loads_on_its_defaults(tmp_path: Path) -> None:
+    """Only what has no default: [gateway] short_code and one [[channels]] table."""
+    path = tmp_path / "minimal.toml"
+    path.write_text(
+        '[gateway]\nshort_code = "1515"\n\n[[channels]]\nname = "btl-1"\ncarrier = "btl"\n'
+        'host = "127.0.0.1"\nport = 2775\nsystem_id = "smsgw"\npassword = "x"\n',
+        encoding="utf-8",
+    )
+    settings = load(path)
+    assert settings.gateway.data_dir == tmp_path / "data"
+    assert settings.database.sqlite_path == tmp_path / "data" / "smsgw.db"
+
+
 def test_an_absolute_database_path_is_kept(write_config: WriteConfig) -> None:
     text = CONFIG.replace("sqlite:///data/test.db", "sqlite:////var/lib/smsgw/smsgw.db")
     assert load(write_config(text)).database.sqlite_path == Path("/var/lib/smsgw/smsgw.db")

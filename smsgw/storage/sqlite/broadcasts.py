@@ -82,12 +82,12 @@ class SqliteBroadcasts:
     async def audience_by_language(
         self, service: str, languages: list[str], default: str
     ) -> dict[str, int]:
-        return await self._db.read(
+        return await self._db.scan(
             partial(audience_by_language, service=service, languages=languages, default=default)
         )
 
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats:
-        return await self._db.read(partial(stats, broadcast_id=broadcast_id))
+        return await self._db.scan(partial(stats, broadcast_id=broadcast_id))
 
 
 def _broadcast(row: Any) -> Broadcast:

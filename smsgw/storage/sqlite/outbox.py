@@ -64,7 +64,7 @@ class SqliteOutbox:
         )
 
     async def queued_by_priority(self) -> dict[Priority, int]:
-        return await self._db.read(queued_by_priority)
+        return await self._db.scan(queued_by_priority)
 
 
 _NEXT_BOUNDARY = """SELECT msisdn FROM subscriptions

@@ -23,7 +23,7 @@ from smsgw.storage.sqlite.outbox import SqliteOutbox
 from smsgw.storage.sqlite.retention import SqliteRetention
 from smsgw.storage.sqlite.serving import ServingLock
 from smsgw.storage.sqlite.subscriptions import SqliteSubscriptions
-from smsgw.storage.sqlite.thread import SqliteThread, StoreLock
+from smsgw.storage.sqlite.thread import ReadPool, SqliteThread, StoreLock
 
 _PRAGMAS = (
     "PRAGMA journal_mode = WAL",  # readers never block the writer
@@ -33,18 +33,27 @@ _PRAGMAS = (
     "PRAGMA cache_size = -32000",  # 32 MB
     WRITER_PRAGMA,  # checkpoints run on another connection (checkpoint.py)
 )
+_READER_PRAGMAS = (
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA cache_size = -32000",
+)
+READERS = 2  # heavy reads at once (KPIs, figures); more wait their turn, never the writer
 
 
 class SqliteStore:
     """The repositories of one SQLite database (storage.Store)."""
 
-    def __init__(self, conn: aiosqlite.Connection, *, unmatched: int) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, *, unmatched: int, readers: ReadPool | None = None
+    ) -> None:
         self._conn = conn
+        self._readers = readers
         self._serving: ServingLock | None = None
         self._lock = StoreLock()
         self._checkpointer: Checkpointer | None = None
-        # one trip to aiosqlite's thread per operation, under the lock
-        self._thread = db = SqliteThread(conn, self._lock)
+        # one trip to aiosqlite's thread per operation, under the lock; heavy reads apart
+        self._thread = db = SqliteThread(conn, self._lock, readers)
         self.messages = SqliteMessages(db)
         self.delivery = SqliteDeliveryLog(db, unmatched=unmatched)
         self.inbound = SqliteInbound(db)
@@ -65,6 +74,7 @@ class SqliteStore:
         lock = ServingLock.take(path) if serving else None
         # isolation_level None: we issue BEGIN/COMMIT ourselves, one transaction per operation
         conn = await aiosqlite.connect(path, isolation_level=None)
+        readers = None
         try:
             for pragma in _PRAGMAS:
                 await conn.execute(pragma)
@@ -72,12 +82,13 @@ class SqliteStore:
             await create_temp_tables(conn)
             async with conn.execute("SELECT count(*) FROM unmatched_receipts") as cursor:
                 row = await cursor.fetchone()
+            readers = await ReadPool.open(str(path), READERS, _READER_PRAGMAS)
         except BaseException:
             await conn.close()
             if lock is not None:
                 lock.release()
             raise
-        store = cls(conn, unmatched=row[0] if row else 0)
+        store = cls(conn, unmatched=row[0] if row else 0, readers=readers)
         store._serving = lock
         store._checkpointer = Checkpointer(path, store._lock)
         await store._checkpointer.start()
@@ -90,6 +101,8 @@ class SqliteStore:
     async def close(self) -> None:
         if self._checkpointer is not None:
             await self._checkpointer.stop()
+        if self._readers is not None:
+            await self._readers.close()
         await self._conn.close()
         if self._serving is not None:
             self._serving.release()

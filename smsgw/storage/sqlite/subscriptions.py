@@ -190,7 +190,7 @@ class SqliteSubscriptions:
             after = rows[-1][0]
 
     async def audience_size(self, service: str) -> int:
-        rows = await self._db.read(partial(_all, sql=_AUDIENCE_SIZE, params=(service,)))
+        rows = await self._db.scan(partial(_all, sql=_AUDIENCE_SIZE, params=(service,)))
         return int(rows[0][0])
 
 

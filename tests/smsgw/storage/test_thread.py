@@ -13,10 +13,12 @@ from typing import Any
 import aiosqlite
 import pytest
 
+from smsgw.delivery.message import DeliveryBatch
 from smsgw.errors import StorageUnavailable
 from smsgw.storage.sqlite import SqliteStore
 from smsgw.storage.sqlite.thread import SqliteThread, StoreLock, in_transaction, run_in_db
 from subscriptions.models import Service, Source
+from tests.smsgw.testbed import new_message
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 SMS = Source.SMS
@@ -201,3 +203,31 @@ async def test_an_audience_is_one_trip_per_batch(
     batches = [len(batch) async for batch in store.subscriptions.audience("HEALTH", batch=2)]
     assert batches == [2, 2, 1]
     assert len(trips) == 3
+
+
+async def test_a_heavy_read_holds_up_neither_the_writer_nor_other_reads(tmp_path: Path) -> None:
+    """A KPI read of a second or more runs on a read-only connection of its own: a message is
+    stored and read back meanwhile, and the heavy read then sees what was committed."""
+    store = await SqliteStore.open(tmp_path / "s.db")
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_count(db: sqlite3.Connection) -> int:
+        inside.set()
+        release.wait(WAIT)  # as a 0.8 s KPI read at a million subscribers, made as long as needed
+        return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+
+    try:
+        heavy = asyncio.create_task(store._thread.scan(slow_count))
+        assert await asyncio.to_thread(inside.wait, WAIT)
+        async with asyncio.timeout(WAIT):
+            message = new_message()
+            await store.delivery.record(DeliveryBatch(messages=[message]))  # written meanwhile
+            assert await store.messages.get_message(message.id) is not None
+        assert not heavy.done()
+        release.set()
+        assert await heavy == 1  # its snapshot begins with its first statement
+        with pytest.raises(StorageUnavailable, match="readonly"):
+            await store._thread.scan(lambda db: db.execute("DELETE FROM messages"))
+    finally:
+        release.set()
+        await store.close()
