@@ -22,6 +22,7 @@ class AuditAction(StrEnum):
     SUBSCRIBER_REMOVED = "subscriber_removed"  # assisted removal
     SUBSCRIBERS_IMPORTED = "subscribers_imported"
     MESSAGE_SENT = "message_sent"  # POST /api/v1/messages: who sent what to whom
+    MESSAGES_SENT = "messages_sent"  # POST /api/v1/messages/batch: who, and the messages' ids
 
 
 CLI = "cli"  # the actor of what the command line does (it has no token)

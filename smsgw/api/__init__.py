@@ -27,7 +27,9 @@ from smsgw.metrics import Metrics
 
 __all__ = ["SERVICES", "Services", "create_app"]
 
-MAX_BODY = 256 * 1024  # larger bodies read whole get 413 (the CSV import streams: no limit)
+# larger bodies read whole get 413 (the CSV import streams: no limit); a batch of 1,000
+# messages of one or two SMS each fits
+MAX_BODY = 1024 * 1024
 
 
 def routes() -> list[Route]:

@@ -17,6 +17,7 @@ from smsgw.broadcasts.service import BroadcastService
 from smsgw.config import BroadcastsConfig, CitizensConfig, HttpConfig, KpisConfig
 from smsgw.delivery.message import Message
 from smsgw.delivery.outbox import OutboxStore
+from smsgw.delivery.sender import NewMessage
 from smsgw.delivery.store import MessageStore
 from smsgw.kpis.rates import LiveRates
 from smsgw.kpis.store import KpiStore
@@ -29,6 +30,10 @@ class MessageSender(Protocol):
     async def create(
         self, to: str, text: str, *, segments: int, encoding: str, created_by: str | None = None
     ) -> Message: ...
+
+    async def create_many(
+        self, new: Sequence[NewMessage], *, created_by: str | None = None
+    ) -> list[Message]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,22 @@
-"""``/api/v1/messages``: one message to one number, and its state and history."""
+"""``/api/v1/messages``: one message to one number, or a batch of them; their states and
+history."""
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from channels.text import text_info
 from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.tokens import Role
-from smsgw.api.context import PRINCIPAL, SERVICES
-from smsgw.api.errors import ApiError, ErrorBody
+from smsgw.api.context import PRINCIPAL, SERVICES, Services
+from smsgw.api.errors import ApiError, ErrorBody, ErrorDetail, validation_error
 from smsgw.api.routes import Route, json_response, read_body
+from smsgw.delivery.sender import NewMessage
 from smsgw.errors import Invalid, NotFound
 from subscriptions.importing import NO_ROUTE
 from subscriptions.numbers import normalise_msisdn
@@ -44,6 +47,30 @@ class SendMessage(BaseModel):
         return normalise_msisdn(value, (info.context or {})["region"])  # extensions refused
 
 
+MAX_BATCH = 1000
+
+
+class SendBatch(BaseModel):
+    """Items are checked one by one (a bad one is answered in its place, the others go), so
+    they are taken as they come here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    messages: list[dict[str, Any]] = Field(
+        min_length=1, max_length=MAX_BATCH, description="each as the body of POST /messages"
+    )
+
+
+class BatchResult(BaseModel):
+    id: str | None = None
+    error: ErrorDetail | None = None
+
+
+class BatchCreated(BaseModel):
+    results: list[BatchResult] = Field(description="one per message, in their order")
+    accepted: int
+
+
 class MessageCreated(BaseModel):
     id: str
     state: str
@@ -70,14 +97,19 @@ class MessageView(BaseModel):
     history: list[HistoryEntry]
 
 
-async def create_message(request: web.Request) -> web.Response:
-    deps = request.app[SERVICES]
-    body = await read_body(request, SendMessage, region=deps.region)
+def _checked(deps: Services, body: SendMessage) -> NewMessage:
     if deps.carrier_of(body.to) is None:  # refused now, not accepted and then "no_route"
         raise Invalid(NO_ROUTE, code="no_route", field="to")
     info = text_info(body.text)
     if info.segments > MAX_SEGMENTS:
         raise Invalid(f"{info.segments} SMS, at most {MAX_SEGMENTS}", code="too_long", field="text")
+    return NewMessage(body.to, body.text, info.segments, str(info.encoding))
+
+
+async def create_message(request: web.Request) -> web.Response:
+    deps = request.app[SERVICES]
+    body = await read_body(request, SendMessage, region=deps.region)
+    new = _checked(deps, body)
     principal = request[PRINCIPAL]
     wait = await deps.message_quota.take(principal.id, datetime.now(UTC))
     if wait > 0:
@@ -87,9 +119,8 @@ async def create_message(request: web.Request) -> web.Response:
             headers={"Retry-After": str(math.ceil(wait))},
         )  # fmt: skip
     message = await deps.sender.create(
-        body.to, body.text, segments=info.segments, encoding=str(info.encoding),
-        created_by=principal.id,
-    )  # fmt: skip
+        new.to, new.text, segments=new.segments, encoding=new.encoding, created_by=principal.id
+    )
     await deps.audit.audit(
         AuditEntry.by(principal, AuditAction.MESSAGE_SENT, message.id, at=message.created_at,
                       to=message.to, segments=message.parts)
@@ -98,6 +129,49 @@ async def create_message(request: web.Request) -> web.Response:
         id=message.id, state=message.state, segments=message.parts, encoding=message.encoding
     )
     return json_response(created, status=201)
+
+
+async def create_batch(request: web.Request) -> web.Response:
+    """Each item checked as POST /messages checks one; the valid ones stored together in one
+    transaction and sent; a result per item, in order."""
+    deps = request.app[SERVICES]
+    body = await read_body(request, SendBatch)
+    results: list[BatchResult | None] = []
+    wanted: list[NewMessage] = []
+    for n, item in enumerate(body.messages):
+        try:
+            one = SendMessage.model_validate(item, strict=True, context={"region": deps.region})
+            wanted.append(_checked(deps, one))
+            results.append(None)  # its id comes once stored
+        except ValidationError as exc:
+            results.append(_error(validation_error(exc), n))
+        except Invalid as refused:
+            results.append(
+                _error(ApiError(400, refused.code, str(refused), field=refused.field), n)
+            )
+    principal = request[PRINCIPAL]
+    granted, _ = await deps.message_quota.take_up_to(principal.id, len(wanted), datetime.now(UTC))
+    messages = await deps.sender.create_many(wanted[:granted], created_by=principal.id)
+    ids = iter(message.id for message in messages)
+    over = ApiError(429, "quota_exceeded", f"this token has sent its {deps.message_quota.limit}"
+                    " messages of today")  # fmt: skip
+    answer = []
+    for result in results:
+        if result is None:
+            message_id = next(ids, None)
+            result = BatchResult(id=message_id) if message_id else _error(over, None)
+        answer.append(result)
+    if messages:
+        await deps.audit.audit(
+            AuditEntry.by(principal, AuditAction.MESSAGES_SENT, f"{len(messages)} messages",
+                          at=messages[0].created_at, ids=[m.id for m in messages])
+        )  # fmt: skip
+    return json_response(BatchCreated(results=answer, accepted=len(messages)))
+
+
+def _error(error: ApiError, index: int | None) -> BatchResult:
+    field = error.field if index is None else f"messages.{index}.{error.field or ''}".rstrip(".")
+    return BatchResult(error=ErrorDetail(code=error.code, message=error.message, field=field))
 
 
 async def get_message(request: web.Request) -> web.Response:
@@ -125,6 +199,10 @@ async def get_message(request: web.Request) -> web.Response:
 ROUTES = [
     Route("POST", "/api/v1/messages", create_message, "Send one message to one number",
           roles=(Role.ADMIN,), body=SendMessage, responses={201: MessageCreated, 429: ErrorBody}),
+    Route("POST", "/api/v1/messages/batch", create_batch,
+          f"Send up to {MAX_BATCH} messages at once: a result (id or error) per message, in"
+          " order; the accepted ones are stored in one transaction",
+          roles=(Role.ADMIN,), body=SendBatch, responses={200: BatchCreated, 400: ErrorBody}),
     Route("GET", "/api/v1/messages/{id}", get_message, "A message's state and history",
           roles=(Role.ADMIN,), responses={200: MessageView, 404: ErrorBody}),
 ]  # fmt: skip

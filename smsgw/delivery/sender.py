@@ -61,6 +61,14 @@ class MessageLog(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class NewMessage:
+    to: str  # E.164
+    text: str
+    segments: int
+    encoding: str
+
+
+@dataclass(frozen=True, slots=True)
 class RetryPolicy:
     first_delay_s: float = 1.0
     max_delay_s: float = 60.0
@@ -117,15 +125,36 @@ class Sender:
         channel to prefer (a reply goes back the way its text came, while that bind is up)."""
         if self._log.storage_error is not None:  # it would wait in memory until the disk is back
             raise StorageUnavailable(self._log.storage_error)
+        message = self._new(NewMessage(to, text, segments, encoding), via, created_by)
+        await self._log.message_queued(message)
+        _log.info("message_queued", id=message.id, to=to, segments=segments)
+        self.submit(message)
+        return message
+
+    async def create_many(
+        self, new: Sequence[NewMessage], *, created_by: str | None = None
+    ) -> list[Message]:
+        """Store new messages together, in one transaction (handed to the recorder in one turn
+        of the loop, they make one batch), then start sending each."""
+        if self._log.storage_error is not None:
+            raise StorageUnavailable(self._log.storage_error)
+        messages = [self._new(item, None, created_by) for item in new]
+        await asyncio.gather(*(self._log.message_queued(message) for message in messages))
+        _log.info("messages_queued", count=len(messages))
+        for message in messages:
+            self.submit(message)
+        return messages
+
+    def _new(self, new: NewMessage, via: str | None, created_by: str | None) -> Message:
         now = self._clock()
-        message = Message(
+        return Message(
             id=uuid.uuid4().hex,
-            to=to,
+            to=new.to,
             sender=self._short_code,
-            text=text,
+            text=new.text,
             state=MessageState.QUEUED,
-            parts=segments,
-            encoding=encoding,
+            parts=new.segments,
+            encoding=new.encoding,
             channel=via,
             error=None,
             created_at=now,
@@ -133,10 +162,6 @@ class Sender:
             expires_at=now + self._policy.validity,
             created_by=created_by,
         )
-        await self._log.message_queued(message)
-        _log.info("message_queued", id=message.id, to=to, segments=segments)
-        self.submit(message)
-        return message
 
     async def reply(self, to: str, text: str, via: str) -> Message:
         """A reply to a citizen's text, back through the channel it came in on."""

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from channels.simulator import Simulator
 from channels.smpp.codec import Status
 from smsgw.access.audit import AuditAction
 from smsgw.access.tokens import Role
+from smsgw.api import MAX_BODY
 from smsgw.app import GATEWAY, Gateway, build_app
 from smsgw.config import Settings
 from tests.smsgw.testbed import WAIT, Client, bearer
@@ -105,8 +108,10 @@ async def test_malformed_json_is_400(client: Client, admin: dict[str, str]) -> N
 
 
 async def test_a_body_over_the_limit_is_413(client: Client, admin: dict[str, str]) -> None:
-    body = {"to": "+5016012345", "text": "x" * 300_000}
-    error = await _error(await client.post(MESSAGES, json=body, headers=admin), 413)
+    body = json.dumps({"to": "+5016012345", "text": "x" * (MAX_BODY + 1)}).encode()
+    headers = admin | {"Content-Type": "application/json"}
+    response = await client.post(MESSAGES, data=io.BytesIO(body), headers=headers)
+    error = await _error(response, 413)
     assert error["code"] == "request_entity_too_large"
 
 
@@ -188,3 +193,68 @@ async def test_each_message_names_its_sender_is_audited_and_counts_against_a_dai
         assert len(entries) == 3
         assert {e.target for e in entries} >= {first}
         assert message.created_by == next(e.actor for e in entries if e.target == first)
+
+
+BATCH = f"{MESSAGES}/batch"
+
+
+async def test_a_batch_answers_each_message_in_its_place_and_sends_the_good_ones(
+    client: Client, admin: dict[str, str], simulator: Simulator
+) -> None:
+    items: list[dict[str, Any]] = [
+        {"to": "+5016010001", "text": "Appointment Monday."},
+        {"to": "12", "text": "Bad number."},
+        {"to": "+5016510002", "text": "Día de vacunación."},
+        {"to": "+5016010003", "text": " "},
+        {"to": "+442071838750", "text": "No carrier here."},
+        {"to": "+5016010004", "text": "x", "extra": 1},
+        {"to": "+5016010005", "text": "Last one."},
+    ]
+    response = await client.post(BATCH, json={"messages": items}, headers=admin)
+    assert response.status == 200
+    answer = await response.json()
+    results = answer["results"]
+    assert answer["accepted"] == 3
+    assert [bool(r["id"]) for r in results] == [True, False, True, False, False, False, True]
+    errors = {n: r["error"] for n, r in enumerate(results) if r["error"]}
+    assert {n: (e["code"], e["field"]) for n, e in errors.items()} == {
+        1: ("invalid", "messages.1.to"),
+        3: ("invalid", "messages.3.text"),
+        4: ("no_route", "messages.4.to"),
+        5: ("invalid", "messages.5.extra"),
+    }
+    async with asyncio.timeout(WAIT):
+        await simulator.wait_for(lambda: simulator.deliver_sm_resps[Status.ESME_ROK] == 3)
+    assert sorted(s.destination_addr for s in simulator.submits) == [
+        "5016010001", "5016010005", "5016510002"
+    ]  # fmt: skip
+    for n in (0, 2, 6):
+        view = await (await client.get(f"{MESSAGES}/{results[n]['id']}", headers=admin)).json()
+        assert (view["to"], view["state"]) == (items[n]["to"], "delivered")
+
+
+async def test_a_batch_beyond_the_daily_quota_sends_what_the_quota_allows(
+    settings: Settings,
+) -> None:
+    http = settings.http.model_copy(update={"daily_messages_per_token": 3})
+    app = build_app(settings.model_copy(update={"http": http}))
+    async with TestClient(TestServer(app)) as client:
+        admin = await bearer(client.app[GATEWAY], Role.ADMIN)
+        items = [{"to": f"+501601000{n}", "text": "Hi"} for n in range(5)]
+        response = await client.post(BATCH, json={"messages": items}, headers=admin)
+        results = (await response.json())["results"]
+        assert [r["id"] is not None for r in results] == [True, True, True, False, False]
+        assert {r["error"]["code"] for r in results[3:]} == {"quota_exceeded"}
+        entries = await client.app[GATEWAY].store.audit.audit_entries(
+            before=None, limit=10, action=AuditAction.MESSAGES_SENT
+        )
+        assert [len(e.detail["ids"]) for e in entries] == [3]
+
+
+@pytest.mark.parametrize("count", [0, 1001])
+async def test_an_empty_or_oversized_batch_is_400(
+    client: Client, admin: dict[str, str], count: int
+) -> None:
+    items = [{"to": "+5016010001", "text": "Hi"}] * count
+    error = await _error(await client.post(BATCH, json={"messages": items}, headers=admin), 400)
+    assert error["field"] == "messages"

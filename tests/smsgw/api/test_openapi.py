@@ -23,6 +23,7 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/metrics", "get"),
         ("/api/v1/openapi.json", "get"),
         ("/api/v1/messages", "post"),
+        ("/api/v1/messages/batch", "post"),
         ("/api/v1/messages/{id}", "get"),
         ("/api/v1/services", "get"),
         ("/api/v1/services", "post"),

@@ -251,7 +251,7 @@ async def _rows(count: int, *, repeat_every: int) -> AsyncIterator[bytes]:
 async def test_a_large_import_is_streamed_past_the_body_limit_in_chunks(
     client: Client, gateway: Gateway, officer: dict[str, str]
 ) -> None:
-    rows = 18_000  # 4 chunks of the store; 16 bytes a line: more than a JSON body may have
+    rows = 70_000  # 14 chunks of the store; 16 bytes a line: more than a JSON body may have
     assert rows * len(b"+5016000000,en\r\n") > MAX_BODY
     response = await client.post(_import(), data=_rows(rows, repeat_every=10), headers=officer)
     assert response.status == 200
