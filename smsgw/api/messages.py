@@ -3,6 +3,7 @@ history."""
 
 from __future__ import annotations
 
+import base64
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,9 @@ from smsgw.access.tokens import Role
 from smsgw.api.context import PRINCIPAL, SERVICES, Services
 from smsgw.api.errors import ApiError, ErrorBody, ErrorDetail, validation_error
 from smsgw.api.routes import Route, json_response, read_body
+from smsgw.delivery.message import Message, MessageState
 from smsgw.delivery.sender import NewMessage
+from smsgw.delivery.store import MessageFilter
 from smsgw.errors import Invalid, NotFound
 from subscriptions.importing import NO_ROUTE
 from subscriptions.numbers import normalise_msisdn
@@ -76,6 +79,37 @@ class MessageCreated(BaseModel):
     state: str
     segments: int
     encoding: str
+
+
+class MessageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state: MessageState | None = None
+    since: datetime | None = Field(
+        None, description="created at or after (ISO 8601; without an offset: the gateway's zone)"
+    )
+    to: str | None = Field(None, max_length=32, description="E.164, or a local number")
+    token: str | None = Field(None, max_length=64, description="the id of the token that sent it")
+    cursor: str | None = Field(None, max_length=200, description="the previous answer's next")
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class MessageSummary(BaseModel):
+    id: str
+    to: str
+    state: MessageState
+    error: str | None
+    parts: int
+    encoding: str
+    channel: str | None
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None = Field(description="the token that sent it; null: a reply")
+
+
+class MessageList(BaseModel):
+    messages: list[MessageSummary] = Field(description="newest first")
+    next: str | None = Field(description="cursor of the next page; null: no more")
 
 
 class HistoryEntry(BaseModel):
@@ -174,6 +208,54 @@ def _error(error: ApiError, index: int | None) -> BatchResult:
     return BatchResult(error=ErrorDetail(code=error.code, message=error.message, field=field))
 
 
+async def list_messages(request: web.Request) -> web.Response:
+    deps = request.app[SERVICES]
+    try:
+        query = MessageQuery.model_validate(dict(request.query))
+        to = normalise_msisdn(query.to, deps.region) if query.to else None
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    except ValueError as exc:  # the number
+        raise ApiError(400, "invalid", str(exc), field="to") from None
+    since = query.since
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=deps.timezone)
+    where = MessageFilter(
+        state=query.state, to=to, created_by=query.token, since=since,
+        before=_cursor(query.cursor) if query.cursor else None,
+    )  # fmt: skip
+    found = await deps.messages.find_messages(where, limit=query.limit + 1)
+    page = found[: query.limit]
+    more = len(found) > query.limit
+    answer = MessageList(
+        messages=[_summary(m) for m in page],
+        next=_next_cursor(page[-1]) if more else None,
+    )
+    return json_response(answer)
+
+
+def _summary(m: Message) -> MessageSummary:
+    return MessageSummary(
+        id=m.id, to=m.to, state=m.state, error=m.error, parts=m.parts, encoding=m.encoding,
+        channel=m.channel, created_at=m.created_at, updated_at=m.updated_at,
+        created_by=m.created_by,
+    )  # fmt: skip
+
+
+def _next_cursor(last: Message) -> str:
+    raw = f"{last.created_at.isoformat()}|{last.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor(text: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        at, message_id = raw.split("|", 1)
+        return datetime.fromisoformat(at), message_id
+    except ValueError:  # bad base64 (binascii.Error), bytes, shape or time
+        raise ApiError(400, "invalid", "not a cursor this API gave", field="cursor") from None
+
+
 async def get_message(request: web.Request) -> web.Response:
     store = request.app[SERVICES].messages
     message_id = request.match_info["id"]
@@ -203,6 +285,10 @@ ROUTES = [
           f"Send up to {MAX_BATCH} messages at once: a result (id or error) per message, in"
           " order; the accepted ones are stored in one transaction",
           roles=(Role.ADMIN,), body=SendBatch, responses={200: BatchCreated, 400: ErrorBody}),
+    Route("GET", "/api/v1/messages", list_messages,
+          "Messages, newest first, filtered by state, since, to and token; a page at a time"
+          " (next: the cursor of the following page)",
+          roles=(Role.ADMIN,), query=MessageQuery, responses={200: MessageList, 400: ErrorBody}),
     Route("GET", "/api/v1/messages/{id}", get_message, "A message's state and history",
           roles=(Role.ADMIN,), responses={200: MessageView, 404: ErrorBody}),
 ]  # fmt: skip

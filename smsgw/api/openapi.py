@@ -26,6 +26,10 @@ _DESCRIPTIONS = {
     403: "The token's role may not do this",
     404: "Not found",
     413: "Body too large",
+    429: "Too many requests: failed authentications from this address or with this token, or"
+    " the token's daily message quota; Retry-After says when to try again",
+    503: "The database cannot be written now (disk full, locked); nothing was stored: try"
+    " again after Retry-After",
 }
 
 Content = Callable[[type[BaseModel], JsonSchemaMode], dict[str, Any]]
@@ -90,6 +94,9 @@ def _operation(route: Route, content: Content, query: Parameters) -> dict[str, A
         operation["requestBody"] = {"required": True, "content": dict(route.stream)}
     if route.roles is not None:
         responses[401] = ErrorBody
+        responses[429] = ErrorBody  # the failed-authentication limit answers any route
+    if route.method != "GET":
+        responses[503] = ErrorBody  # a write while the database cannot be written
     if route.roles:
         responses[403] = ErrorBody
     operation["responses"] = {

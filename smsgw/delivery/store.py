@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from smsgw.delivery.message import DeliveryBatch, DroppedReceipt, Message, MessageEvent
+from smsgw.delivery.message import (
+    DeliveryBatch,
+    DroppedReceipt,
+    Message,
+    MessageEvent,
+    MessageState,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    state: MessageState | None = None
+    to: str | None = None  # E.164
+    created_by: str | None = None  # a token id
+    since: datetime | None = None  # created at or after
+    before: tuple[datetime, str] | None = None  # (created_at, id) of the last one seen
 
 
 class MessageStore(Protocol):
@@ -19,6 +35,9 @@ class MessageStore(Protocol):
 
     async def sent_by(self, token_id: str, *, since: datetime) -> int:
         """Messages the token created since ``since`` (its daily quota)."""
+
+    async def find_messages(self, where: MessageFilter, *, limit: int) -> list[Message]:
+        """Newest first (by creation, then id), those matching every filter given."""
 
 
 class DeliveryLog(Protocol):

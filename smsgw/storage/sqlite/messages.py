@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from smsgw.delivery.message import Message, MessageEvent, MessageState
+from smsgw.delivery.store import MessageFilter
 from smsgw.inbound.queue import HandledInbound, StoredInbound
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import timestamp
@@ -34,6 +35,9 @@ class SqliteMessages:
 
     async def sent_by(self, token_id: str, *, since: datetime) -> int:
         return await self._db.read(partial(_sent_by, token_id=token_id, since=since))
+
+    async def find_messages(self, where: MessageFilter, *, limit: int) -> list[Message]:
+        return await self._db.scan(partial(_find, where=where, limit=limit))
 
 
 class SqliteInbound:
@@ -79,6 +83,30 @@ def _sent_by(db: sqlite3.Connection, *, token_id: str, since: datetime) -> int:
         (token_id, timestamp(since)),
     ).fetchone()
     return int(row[0])
+
+
+def _find(db: sqlite3.Connection, *, where: MessageFilter, limit: int) -> list[Message]:
+    # only the filters given, each a fixed clause with its value bound: the planner then picks
+    # the index of the most selective one (recipient, created_by) or walks messages_age
+    clauses, params = ["true"], []
+    for clause, value in (
+        ("state = ?", where.state.value if where.state else None),
+        ("recipient = ?", where.to),
+        ("created_by = ?", where.created_by),
+        ("created_at >= ?", timestamp(where.since) if where.since else None),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    if where.before is not None:
+        at, id_ = where.before
+        clauses.append("(created_at, id) < (?, ?)")
+        params += [timestamp(at), id_]
+    sql = (
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(clauses)}"
+        " ORDER BY created_at DESC, id DESC LIMIT ?"
+    )
+    return [_message(row) for row in db.execute(sql, (*params, limit))]
 
 
 def _unhandled_inbound(db: sqlite3.Connection, *, limit: int) -> list[StoredInbound]:

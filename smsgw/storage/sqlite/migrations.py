@@ -263,6 +263,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE broadcasts ADD COLUMN outbox_summary TEXT",
         # accepted messages still waiting for a final receipt, by the end of their validity
         "CREATE INDEX messages_unconfirmed ON messages (expires_at) WHERE state = 'submitted'",
+        # GET /api/v1/messages?to=: a number's messages, newest first
+        "CREATE INDEX messages_recipient ON messages (recipient, created_at)",
     ),
 )
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from channels.simulator import Simulator
 from channels.smpp.codec import Status
 from smsgw.access.audit import AuditAction
-from smsgw.access.tokens import Role
+from smsgw.access.tokens import Role, hash_secret
 from smsgw.api import MAX_BODY
 from smsgw.app import GATEWAY, Gateway, build_app
 from smsgw.config import Settings
@@ -258,3 +258,47 @@ async def test_an_empty_or_oversized_batch_is_400(
     items = [{"to": "+5016010001", "text": "Hi"}] * count
     error = await _error(await client.post(BATCH, json={"messages": items}, headers=admin), 400)
     assert error["field"] == "messages"
+
+
+async def test_messages_are_listed_newest_first_filtered_a_page_at_a_time(
+    client: Client, gateway: Gateway, admin: dict[str, str], simulator: Simulator
+) -> None:
+    other = await bearer(gateway, Role.ADMIN)
+    sent: list[str] = []
+    for n in range(5):
+        body = {"to": f"+501601000{n % 2}", "text": f"Message {n}"}
+        token = admin if n < 4 else other
+        response = await client.post(MESSAGES, json=body, headers=token)
+        sent.append((await response.json())["id"])
+    async with asyncio.timeout(WAIT):
+        await simulator.wait_for(lambda: simulator.deliver_sm_resps[Status.ESME_ROK] == 5)
+        await gateway.recorder.flush()
+
+    async def listed(query: str) -> dict[str, Any]:
+        response = await client.get(f"{MESSAGES}?{query}", headers=admin)
+        assert response.status == 200, await response.text()
+        page: dict[str, Any] = await response.json()
+        return page
+
+    everything = await listed("limit=2")
+    ids = [m["id"] for m in everything["messages"]]
+    while everything["next"]:
+        everything = await listed(f"limit=2&cursor={everything['next']}")
+        ids += [m["id"] for m in everything["messages"]]
+    assert ids == sent[::-1]  # newest first, each once across the pages
+    to_one = await listed("to=601-0001")  # a local number, as elsewhere
+    assert [m["id"] for m in to_one["messages"]] == [sent[3], sent[1]]
+    assert to_one["next"] is None
+    sender = await gateway.store.tokens.token_by_hash(
+        hash_secret(other["Authorization"].removeprefix("Bearer "))
+    )
+    assert sender is not None
+    by_other = (await listed(f"token={sender.id}"))["messages"]
+    assert [m["id"] for m in by_other] == [sent[4]]
+    delivered = (await listed("state=delivered&since=2000-01-01T00:00:00Z"))["messages"]
+    assert len(delivered) == 5
+    assert (await listed("state=queued"))["messages"] == []
+    for bad, field in (("state=lost", "state"), ("cursor=%21%21", "cursor"), ("to=12", "to"),
+                       ("limit=0", "limit"), ("since=yesterday", "since")):  # fmt: skip
+        error = await _error(await client.get(f"{MESSAGES}?{bad}", headers=admin), 400)
+        assert error["field"] == field, bad

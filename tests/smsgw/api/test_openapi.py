@@ -22,6 +22,7 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/healthz", "get"),
         ("/metrics", "get"),
         ("/api/v1/openapi.json", "get"),
+        ("/api/v1/messages", "get"),
         ("/api/v1/messages", "post"),
         ("/api/v1/messages/batch", "post"),
         ("/api/v1/messages/{id}", "get"),
@@ -47,7 +48,9 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
     }
     post = document["paths"]["/api/v1/messages"]["post"]
     assert post["security"] == [{"bearer": []}]
-    assert set(post["responses"]) == {"201", "400", "401", "403", "413", "429"}  # 429: quota
+    assert set(post["responses"]) == {"201", "400", "401", "403", "413", "429", "503"}
+    assert "quota" in post["responses"]["429"]["description"]
+    assert "Retry-After" in post["responses"]["503"]["description"]
     assert document["paths"]["/healthz"]["get"]["security"] == []
     schemas = document["components"]["schemas"]
     assert set(schemas["SendMessage"]["required"]) == {"to", "text"}
