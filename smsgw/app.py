@@ -238,6 +238,7 @@ class Gateway:
                 lambda token, since: self.store.messages.sent_by(token, since=since),
                 settings.gateway.zone,
             ),
+            idempotency=self.store.idempotency,
             tokens=self.store.tokens,
             audit=self.store.audit,
             catalogue=self.store.catalogue,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from smsgw.access.tokens import Role
 from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ErrorBody
+from smsgw.api.idempotency import idempotent
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.broadcasts.model import Broadcast
 from smsgw.broadcasts.service import Draft, Order, Progress
@@ -247,7 +248,7 @@ async def cancel_broadcast(request: web.Request) -> web.Response:
 _WRITERS = (Role.OFFICER, Role.SUPERVISOR, Role.ADMIN)
 _ERRORS: dict[int, type[BaseModel] | None] = {403: ErrorBody, 404: ErrorBody, 409: ErrorBody}
 ROUTES = [
-    Route("POST", "/api/v1/broadcasts", create_broadcast,
+    Route("POST", "/api/v1/broadcasts", idempotent(create_broadcast),
           "Send a text to a service's subscribers (now, or at send_at)", roles=_WRITERS,
           body=NewBroadcast, responses={201: BroadcastCreated, 400: ErrorBody, **_ERRORS}),
     Route("POST", "/api/v1/broadcasts/estimate", estimate_broadcast,

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from channels.base import Channel
+from smsgw.access.idempotency import IdempotencyStore
 from smsgw.access.quota import DailyQuota
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
@@ -48,6 +49,7 @@ class Services:
     messages: MessageStore
     sender: MessageSender
     message_quota: DailyQuota  # POST /api/v1/messages per token and day
+    idempotency: IdempotencyStore  # the sends' Idempotency-Key
     tokens: TokenStore
     audit: AuditLog
     catalogue: CatalogueStore

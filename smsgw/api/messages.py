@@ -16,6 +16,7 @@ from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.tokens import Role
 from smsgw.api.context import PRINCIPAL, SERVICES, Services
 from smsgw.api.errors import ApiError, ErrorBody, ErrorDetail, validation_error
+from smsgw.api.idempotency import idempotent
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.delivery.message import Message, MessageState
 from smsgw.delivery.sender import NewMessage
@@ -279,9 +280,9 @@ async def get_message(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    Route("POST", "/api/v1/messages", create_message, "Send one message to one number",
+    Route("POST", "/api/v1/messages", idempotent(create_message), "Send one message to one number",
           roles=(Role.ADMIN,), body=SendMessage, responses={201: MessageCreated, 429: ErrorBody}),
-    Route("POST", "/api/v1/messages/batch", create_batch,
+    Route("POST", "/api/v1/messages/batch", idempotent(create_batch),
           f"Send up to {MAX_BATCH} messages at once: a result (id or error) per message, in"
           " order; the accepted ones are stored in one transaction",
           roles=(Role.ADMIN,), body=SendBatch, responses={200: BatchCreated, 400: ErrorBody}),

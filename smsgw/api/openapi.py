@@ -14,6 +14,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from smsgw import __version__
 from smsgw.api.errors import ErrorBody
+from smsgw.api.idempotency import HEADER, IDEMPOTENT
 from smsgw.api.routes import Route
 
 PATH = "/api/v1/openapi.json"
@@ -112,9 +113,26 @@ def _operation(route: Route, content: Content, query: Parameters) -> dict[str, A
     ]
     if route.query is not None:
         parameters += query(route.query)
+    if route.handler in IDEMPOTENT:
+        parameters.append(_IDEMPOTENCY_KEY)
+        operation["responses"]["409"] = {
+            "description": "Idempotency-Key used with another request in the last 24 hours, or"
+            " its first request still being answered",
+            "content": content(ErrorBody, "serialization"),
+        }
     if parameters:
         operation["parameters"] = parameters
     return operation
+
+
+_IDEMPOTENCY_KEY = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": "the same key and request from the same token within 24 hours answers what"
+    " the first did (header Idempotent-Replayed: true) and sends nothing again",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
 
 
 def _not_null(schema: dict[str, Any]) -> dict[str, Any]:

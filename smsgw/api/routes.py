@@ -49,12 +49,7 @@ async def read_body(request: web.Request, model: type[M], **context: Any) -> M:
 
     Strictly: JSON's own types only, no coercion (true is no number of minutes, a number no
     time), as the config is read."""
-    limit = request.app[SERVICES].http_settings.body_timeout_s
-    try:
-        async with asyncio.timeout(limit):  # a client sending a byte a minute holds nothing
-            raw = await request.read()  # 413 past the application's client_max_size
-    except TimeoutError:
-        raise ApiError(408, "request_timeout", f"the body took over {limit:g} s") from None
+    raw = await read_raw(request)
     try:  # one parse: pydantic's own, which tells malformed JSON apart from invalid fields
         return model.model_validate_json(raw, strict=True, context=context)
     except ValidationError as exc:
@@ -64,6 +59,17 @@ async def read_body(request: web.Request, model: type[M], **context: Any) -> M:
         if "recursion limit" in first["msg"]:  # "[[[[…" deep fits well within client_max_size
             raise ApiError(400, "malformed_json", "the body is nested too deeply") from None
         raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+
+
+async def read_raw(request: web.Request) -> bytes:
+    """The whole body, within ``[http] body_timeout_s`` (408 past it; 413 past the
+    application's client_max_size); read once, kept by aiohttp for a second read."""
+    limit = request.app[SERVICES].http_settings.body_timeout_s
+    try:
+        async with asyncio.timeout(limit):  # a client sending a byte a minute holds nothing
+            return await request.read()
+    except TimeoutError:
+        raise ApiError(408, "request_timeout", f"the body took over {limit:g} s") from None
 
 
 def json_response(model: BaseModel, status: int = 200) -> web.Response:

@@ -17,7 +17,10 @@ let counted = null; // the error counters and bind states of the last scrape (nu
 let recent = []; // [when, text] of what went wrong since, the newest first
 
 async function api(path, options = {}) {
-  const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}` };
+  const headers = {
+    ...options.headers,
+    Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}`,
+  };
   if (options.body) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { ...options, headers });
   const body = (response.headers.get("Content-Type") || "").startsWith("application/json")
@@ -281,16 +284,34 @@ $("#check").addEventListener("click", async () => {
 $("#compose-form").addEventListener("input", () => $("#estimate").replaceChildren());
 $("#service").addEventListener("change", () => $("#estimate").replaceChildren());
 
+// One key per broadcast composed: a double click, or the same send again after an answer that
+// never came, creates it once (the API answers the first request's answer again).
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs https
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+let sendKey = newKey();
+let sending = false;
+
 $("#compose-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (sending) return; // the first click's request is on its way
   const form = event.target;
   const body = draft(form);
   if (!body) return;
+  sending = true;
   try {
-    created = await api("/api/v1/broadcasts", { method: "POST", body: JSON.stringify(body) });
+    created = await api("/api/v1/broadcasts", {
+      method: "POST",
+      body: JSON.stringify(body),
+      headers: { "Idempotency-Key": sendKey },
+    });
   } catch (error) {
     return say("#compose-error", error.message);
+  } finally {
+    sending = false;
   }
+  sendKey = newKey();
   form.reset();
   $("#estimate").replaceChildren();
   $("#service").value = body.service;

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import structlog
 
+from smsgw.access.idempotency import KEPT
 from smsgw.config import RetentionConfig
 from smsgw.tasks import Tasks
 
@@ -31,6 +32,9 @@ class RetentionStore(Protocol):
 
     async def purge_inbound(self, before: datetime, *, limit: int) -> int:
         """Delete up to ``limit`` handled citizens' texts received before ``before``."""
+
+    async def purge_keys(self, before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` idempotency keys first used before ``before``."""
 
     async def summarise_broadcast(self, finished_before: datetime) -> int | None:
         """Sum up the outbox of one broadcast done or cancelled before ``finished_before``
@@ -72,6 +76,8 @@ class Retention:
         messages = await self._drain(lambda n: store.purge_messages(old_messages, limit=n))
         old_texts = now - timedelta(days=settings.inbound_days)
         inbound = await self._drain(lambda n: store.purge_inbound(old_texts, limit=n))
+        old_keys = now - KEPT
+        await self._drain(lambda n: store.purge_keys(old_keys, limit=n))
         broadcasts = 0
         finished_before = now - timedelta(days=settings.outbox_days)
         while await store.summarise_broadcast(finished_before) is not None:

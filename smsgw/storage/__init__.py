@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from smsgw.access.idempotency import IdempotencyStore
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.broadcasts.store import BroadcastOutbox, BroadcastStore
 from smsgw.config import DatabaseConfig
@@ -48,6 +49,8 @@ class Store(Protocol):
     def kpis(self) -> KpiStore: ...
     @property
     def retention(self) -> RetentionStore: ...
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
 
     async def migrate(self) -> int:
         """Bring the schema up to date; returns the schema version."""

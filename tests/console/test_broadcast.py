@@ -260,3 +260,31 @@ async def test_a_supervisor_cannot_approve_their_own_broadcast(
     await expect(page.locator('#broadcast [data-field="state"]')).to_have_text("awaiting approval")
     await expect(page.get_by_role("button", name="Approve broadcast")).to_be_visible()
     assert [p for p in console.problems if "403" not in p] == []
+
+
+async def test_a_double_click_on_send_creates_one_broadcast(
+    console: Console, gateway: Gateway, client: Client, simulator: Simulator
+) -> None:
+    await add_service(gateway)
+    await seed(gateway, "HEALTH", numbers("+50160", 4))
+    page = console.page
+    keys: list[str | None] = []
+    page.on(
+        "request",
+        lambda request: (
+            keys.append(request.headers.get("idempotency-key"))
+            if request.method == "POST" and request.url.endswith("/api/v1/broadcasts")
+            else None
+        ),
+    )
+    await console.log_in(await secret(gateway, Role.OFFICER, ministry="health"))
+    await page.get_by_label("English (en) text").fill("Clinics open Saturday.")
+    await page.get_by_role("button", name="Send broadcast").dblclick()
+    await expect(page.locator("#created")).to_have_text(re.compile(r"^Created for 4 subscribers"))
+    admin = {"Authorization": f"Bearer {await secret(gateway, Role.ADMIN)}"}
+    listed = await (await client.get(BROADCASTS, headers=admin)).json()
+    assert len(listed["broadcasts"]) == 1
+    assert keys
+    assert all(key and len(key) == 32 for key in keys)  # each send carries the composition's key
+    assert len(set(keys)) == 1
+    assert console.problems == []

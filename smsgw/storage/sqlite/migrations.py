@@ -265,6 +265,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX messages_unconfirmed ON messages (expires_at) WHERE state = 'submitted'",
         # GET /api/v1/messages?to=: a number's messages, newest first
         "CREATE INDEX messages_recipient ON messages (recipient, created_at)",
+        # Idempotency-Key: a token's sends and their first answers, for 24 hours
+        """CREATE TABLE idempotency (
+            token TEXT NOT NULL,
+            key TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            status INTEGER,
+            body TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (token, key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX idempotency_age ON idempotency (created_at)",
     ),
 )
 

@@ -35,6 +35,9 @@ class SqliteRetention:
     async def purge_inbound(self, before: datetime, *, limit: int) -> int:
         return await self._db.write(partial(_purge_inbound, before=timestamp(before), limit=limit))
 
+    async def purge_keys(self, before: datetime, *, limit: int) -> int:
+        return await self._db.write(partial(_purge_keys, before=timestamp(before), limit=limit))
+
     async def summarise_broadcast(self, finished_before: datetime) -> int | None:
         return await self._db.write(partial(summarise_one, before=timestamp(finished_before)))
 
@@ -64,3 +67,11 @@ def _purge_outbox(db: sqlite3.Connection, *, limit: int) -> int:
     db.execute("DELETE FROM outbox WHERE id IN (SELECT id FROM purged_outbox)")
     db.execute("DELETE FROM purged_outbox")
     return count
+
+
+def _purge_keys(db: sqlite3.Connection, *, before: str, limit: int) -> int:
+    return db.execute(
+        "DELETE FROM idempotency WHERE (token, key) IN (SELECT token, key FROM idempotency"
+        " INDEXED BY idempotency_age WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+        (before, limit),
+    ).rowcount

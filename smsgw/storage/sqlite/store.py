@@ -16,6 +16,7 @@ from smsgw.storage.sqlite.broadcasts import SqliteBroadcasts
 from smsgw.storage.sqlite.catalogue import SqliteCatalogue
 from smsgw.storage.sqlite.checkpoint import WRITER_PRAGMA, Checkpointer
 from smsgw.storage.sqlite.delivery import SqliteDeliveryLog, create_temp_tables
+from smsgw.storage.sqlite.idempotency import SqliteIdempotency
 from smsgw.storage.sqlite.kpis import SqliteKpis
 from smsgw.storage.sqlite.messages import SqliteInbound, SqliteMessages
 from smsgw.storage.sqlite.migrations import migrate
@@ -65,6 +66,7 @@ class SqliteStore:
         self.outbox = SqliteOutbox(db)
         self.kpis = SqliteKpis(db)
         self.retention = SqliteRetention(db)
+        self.idempotency = SqliteIdempotency(db)
 
     @classmethod
     async def open(cls, path: Path, *, serving: bool = False) -> SqliteStore:
