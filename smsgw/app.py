@@ -32,6 +32,7 @@ from smsgw.broadcasts.model import Broadcast
 from smsgw.broadcasts.scheduler import Scheduler
 from smsgw.broadcasts.service import BroadcastService
 from smsgw.config import Settings
+from smsgw.delivery.callbacks import Notifier
 from smsgw.delivery.dispatcher import Dispatcher
 from smsgw.delivery.quiet import QuietHours
 from smsgw.delivery.recorder import Recorder
@@ -131,6 +132,13 @@ class Gateway:
             purger = Retention(store.retention, retention)
             await purger.start()
             stack.push_async_callback(purger.stop)
+            calls = self.settings.callbacks
+            notifier = Notifier(
+                store.callbacks, store.tokens, metrics=self.metrics, timeout_s=calls.timeout_s,
+                first_retry_s=calls.first_retry_s, give_up=timedelta(hours=calls.give_up_hours),
+            )  # fmt: skip
+            await notifier.start()
+            stack.push_async_callback(notifier.stop)
         except BaseException:
             await stack.aclose()
             raise

@@ -234,6 +234,16 @@ class RetentionConfig(_Section):
     )
 
 
+class CallbacksConfig(_Section):
+    """Status callbacks to integrators (a message's callback_url)."""
+
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="for the receiver's answer")
+    first_retry_s: float = Field(
+        default=5.0, gt=0, le=3600, description="after a failed POST; doubling up to 10 minutes"
+    )
+    give_up_hours: float = Field(default=24.0, gt=0, le=720, description="then it is abandoned")
+
+
 Targets = tuple[Annotated[int, Field(ge=0)], ...]
 
 
@@ -277,6 +287,7 @@ class Settings(_Section):
     broadcasts: BroadcastsConfig = Field(default_factory=dict)  # type: ignore[assignment]
     kpis: KpisConfig = Field(default_factory=dict)  # type: ignore[assignment]
     retention: RetentionConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    callbacks: CallbacksConfig = Field(default_factory=dict)  # type: ignore[assignment]
     simulator: SimulatorConfig | None = None  # the built-in SMSC simulator (demo, tests)
 
     @field_validator("channels")

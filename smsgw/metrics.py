@@ -96,6 +96,13 @@ class Metrics:
             ["method", "route", "status"],
             registry=registry,
         )
+        self._callbacks = Counter(
+            "smsgw_callbacks",
+            'Status callbacks POSTed to integrators by outcome: "delivered", "failed" (tried'
+            ' again later), "abandoned" (given up after a day of tries)',
+            ["outcome"],
+            registry=registry,
+        )
         self._storage_failing = Gauge(
             "smsgw_storage_failing",
             "1 while the database cannot be written (disk full, locked): nothing is lost, "
@@ -120,6 +127,10 @@ class Metrics:
 
     def http_request(self, method: str, route: str, status: int) -> None:
         self._http.labels(method, route, str(status)).inc()
+
+    def callback(self, outcome: str) -> None:
+        """A status callback POSTed: "delivered", "failed" (to be tried again) or "abandoned"."""
+        self._callbacks.labels(outcome).inc()
 
     def storage_failing(self, failing: bool) -> None:
         self._storage_failing.set(float(failing))

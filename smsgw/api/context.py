@@ -29,7 +29,14 @@ from subscriptions.templates import Templates
 
 class MessageSender(Protocol):
     async def create(
-        self, to: str, text: str, *, segments: int, encoding: str, created_by: str | None = None
+        self,
+        to: str,
+        text: str,
+        *,
+        segments: int,
+        encoding: str,
+        created_by: str | None = None,
+        callback_url: str | None = None,
     ) -> Message: ...
 
     async def create_many(

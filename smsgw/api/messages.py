@@ -4,12 +4,22 @@ history."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from channels.text import text_info
 from smsgw.access.audit import AuditAction, AuditEntry
@@ -28,6 +38,26 @@ from subscriptions.numbers import normalise_msisdn
 MAX_SEGMENTS = 10  # a longer text is a broadcast's business, not a one-off message
 
 
+def _http_url(value: str) -> str:
+    url = urlsplit(value)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError("an http:// or https:// URL with a host")
+    return value
+
+
+CallbackUrl = Annotated[
+    str,
+    Field(
+        max_length=2000,
+        description="each change of the message's state is POSTed there as JSON {id, state, at,"
+        " error, parts}, signed: X-Smsgw-Timestamp, X-Smsgw-Signature: sha256=HMAC-SHA256(key,"
+        " timestamp + '.' + body), the key being the SHA-256 (hex) of the sending token",
+        examples=["https://tax.example.gov/sms-status"],
+    ),
+    AfterValidator(_http_url),
+]
+
+
 class SendMessage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -37,6 +67,7 @@ class SendMessage(BaseModel):
         examples=["+5016012345"],
     )
     text: str = Field(min_length=1, max_length=2000, description=f"at most {MAX_SEGMENTS} SMS")
+    callback_url: CallbackUrl | None = None
 
     @field_validator("text")
     @classmethod
@@ -63,6 +94,7 @@ class SendBatch(BaseModel):
     messages: list[dict[str, Any]] = Field(
         min_length=1, max_length=MAX_BATCH, description="each as the body of POST /messages"
     )
+    callback_url: CallbackUrl | None = Field(None, description="for those that name none")
 
 
 class BatchResult(BaseModel):
@@ -138,7 +170,7 @@ def _checked(deps: Services, body: SendMessage) -> NewMessage:
     info = text_info(body.text)
     if info.segments > MAX_SEGMENTS:
         raise Invalid(f"{info.segments} SMS, at most {MAX_SEGMENTS}", code="too_long", field="text")
-    return NewMessage(body.to, body.text, info.segments, str(info.encoding))
+    return NewMessage(body.to, body.text, info.segments, str(info.encoding), body.callback_url)
 
 
 async def create_message(request: web.Request) -> web.Response:
@@ -154,8 +186,9 @@ async def create_message(request: web.Request) -> web.Response:
             headers={"Retry-After": str(math.ceil(wait))},
         )  # fmt: skip
     message = await deps.sender.create(
-        new.to, new.text, segments=new.segments, encoding=new.encoding, created_by=principal.id
-    )
+        new.to, new.text, segments=new.segments, encoding=new.encoding, created_by=principal.id,
+        callback_url=new.callback_url,
+    )  # fmt: skip
     await deps.audit.audit(
         AuditEntry.by(principal, AuditAction.MESSAGE_SENT, message.id, at=message.created_at,
                       to=message.to, segments=message.parts)
@@ -176,7 +209,10 @@ async def create_batch(request: web.Request) -> web.Response:
     for n, item in enumerate(body.messages):
         try:
             one = SendMessage.model_validate(item, strict=True, context={"region": deps.region})
-            wanted.append(_checked(deps, one))
+            new = _checked(deps, one)
+            if new.callback_url is None and body.callback_url is not None:
+                new = dataclasses.replace(new, callback_url=body.callback_url)
+            wanted.append(new)
             results.append(None)  # its id comes once stored
         except ValidationError as exc:
             results.append(_error(validation_error(exc), n))

@@ -43,6 +43,7 @@ class Message:
     updated_at: datetime
     expires_at: datetime  # after this, retries stop and the message expires
     created_by: str | None = None  # the API token that sent it (None: a reply to a citizen)
+    callback_url: str | None = None  # where each change of its state is POSTed
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,7 @@ class NewMessage:
     text: str
     segments: int
     encoding: str
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +121,14 @@ class Sender:
         encoding: str,
         via: str | None = None,
         created_by: str | None = None,
+        callback_url: str | None = None,
     ) -> Message:
         """Store a new message for ``to`` (E.164) and start sending it; ``via`` names the
         channel to prefer (a reply goes back the way its text came, while that bind is up)."""
         if self._log.storage_error is not None:  # it would wait in memory until the disk is back
             raise StorageUnavailable(self._log.storage_error)
-        message = self._new(NewMessage(to, text, segments, encoding), via, created_by)
+        new = NewMessage(to, text, segments, encoding, callback_url)
+        message = self._new(new, via, created_by)
         await self._log.message_queued(message)
         _log.info("message_queued", id=message.id, to=to, segments=segments)
         self.submit(message)
@@ -161,6 +164,7 @@ class Sender:
             updated_at=now,
             expires_at=now + self._policy.validity,
             created_by=created_by,
+            callback_url=new.callback_url,
         )
 
     async def reply(self, to: str, text: str, via: str) -> Message:

@@ -9,6 +9,7 @@ from smsgw.access.idempotency import IdempotencyStore
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.broadcasts.store import BroadcastOutbox, BroadcastStore
 from smsgw.config import DatabaseConfig
+from smsgw.delivery.callbacks import CallbackQueue
 from smsgw.delivery.outbox import OutboxStore
 from smsgw.delivery.retention import RetentionStore
 from smsgw.delivery.store import DeliveryLog, MessageStore
@@ -51,6 +52,8 @@ class Store(Protocol):
     def retention(self) -> RetentionStore: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def callbacks(self) -> CallbackQueue: ...
 
     async def migrate(self) -> int:
         """Bring the schema up to date; returns the schema version."""

@@ -15,7 +15,7 @@ from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import timestamp
 
 _MESSAGE_COLUMNS = """id, recipient, sender, text, state, parts, encoding, channel, error,
-    created_at, updated_at, expires_at, created_by"""
+    created_at, updated_at, expires_at, created_by, callback_url"""
 
 
 class SqliteMessages:
@@ -140,4 +140,5 @@ def _message(row: Any) -> Message:
         updated_at=datetime.fromisoformat(row[10]),
         expires_at=datetime.fromisoformat(row[11]),
         created_by=row[12],
+        callback_url=row[13],
     )

@@ -276,6 +276,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (token, key)
         ) WITHOUT ROWID""",
         "CREATE INDEX idempotency_age ON idempotency (created_at)",
+        # status callbacks: every state change of a message that names a callback_url is
+        # queued in the same transaction (the trigger), then POSTed in order per message
+        "ALTER TABLE messages ADD COLUMN callback_url TEXT",
+        """CREATE TABLE callbacks (
+            id INTEGER PRIMARY KEY,
+            message_id TEXT NOT NULL,
+            url TEXT NOT NULL,
+            token TEXT,
+            payload TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at TEXT NOT NULL,
+            error TEXT,
+            failed_at TEXT,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX callbacks_due ON callbacks (next_at) WHERE failed_at IS NULL",
+        "CREATE INDEX callbacks_message ON callbacks (message_id, id)",
+        """CREATE TRIGGER messages_callback AFTER UPDATE OF state ON messages
+            WHEN NEW.callback_url IS NOT NULL AND NEW.state IS NOT OLD.state
+            BEGIN
+                INSERT INTO callbacks (message_id, url, token, payload, next_at, created_at)
+                VALUES (NEW.id, NEW.callback_url, NEW.created_by,
+                        json_object('id', NEW.id, 'state', NEW.state, 'at', NEW.updated_at,
+                                    'error', NEW.error, 'parts', NEW.parts),
+                        NEW.updated_at, NEW.updated_at);
+            END""",
     ),
 )
 

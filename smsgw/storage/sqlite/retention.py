@@ -48,7 +48,7 @@ class SqliteRetention:
 def _purge_messages(db: sqlite3.Connection, *, before: str, limit: int) -> int:
     db.execute(_IDS)
     count = db.execute(_OLD_MESSAGES, (before, limit)).rowcount
-    for table in ("message_events", "message_parts"):
+    for table in ("message_events", "message_parts", "callbacks"):
         db.execute(f"DELETE FROM {table} WHERE message_id IN (SELECT id FROM purged_ids)")
     db.execute("DELETE FROM messages WHERE id IN (SELECT id FROM purged_ids)")
     db.execute("DELETE FROM purged_ids")

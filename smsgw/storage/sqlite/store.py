@@ -13,6 +13,7 @@ import aiosqlite
 
 from smsgw.storage.sqlite.access import SqliteAudit, SqliteTokens
 from smsgw.storage.sqlite.broadcasts import SqliteBroadcasts
+from smsgw.storage.sqlite.callbacks import SqliteCallbacks
 from smsgw.storage.sqlite.catalogue import SqliteCatalogue
 from smsgw.storage.sqlite.checkpoint import WRITER_PRAGMA, Checkpointer
 from smsgw.storage.sqlite.delivery import SqliteDeliveryLog, create_temp_tables
@@ -67,6 +68,7 @@ class SqliteStore:
         self.kpis = SqliteKpis(db)
         self.retention = SqliteRetention(db)
         self.idempotency = SqliteIdempotency(db)
+        self.callbacks = SqliteCallbacks(db)
 
     @classmethod
     async def open(cls, path: Path, *, serving: bool = False) -> SqliteStore:

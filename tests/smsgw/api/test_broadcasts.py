@@ -692,12 +692,15 @@ async def test_the_broadcast_routes_document_their_answers(client: Client) -> No
     def statuses(path: str, method: str) -> set[str]:
         return set(paths[path][method]["responses"])
 
-    assert statuses(BROADCASTS, "post") == {"201", "400", "401", "403", "404", "409", "413"}
-    assert statuses(BROADCASTS, "get") == {"200", "400", "401", "403"}
-    assert statuses(f"{BROADCASTS}/{{id}}", "get") == {"200", "401", "403", "404"}
+    # 429: the failed-authentication limit (every route with a token); 503: every write
+    assert statuses(BROADCASTS, "post") == {
+        "201", "400", "401", "403", "404", "409", "413", "429", "503",
+    }  # fmt: skip
+    assert statuses(BROADCASTS, "get") == {"200", "400", "401", "403", "429"}
+    assert statuses(f"{BROADCASTS}/{{id}}", "get") == {"200", "401", "403", "404", "429"}
     for action in ("approve", "cancel"):
         assert statuses(f"{BROADCASTS}/{{id}}/{action}", "post") == {
-            "200", "401", "403", "404", "409",
+            "200", "401", "403", "404", "409", "429", "503",
         }  # fmt: skip
 
 

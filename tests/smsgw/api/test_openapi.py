@@ -48,9 +48,11 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
     }
     post = document["paths"]["/api/v1/messages"]["post"]
     assert post["security"] == [{"bearer": []}]
-    assert set(post["responses"]) == {"201", "400", "401", "403", "413", "429", "503"}
+    assert set(post["responses"]) == {"201", "400", "401", "403", "409", "413", "429", "503"}
     assert "quota" in post["responses"]["429"]["description"]
     assert "Retry-After" in post["responses"]["503"]["description"]
+    assert "Idempotency-Key" in post["responses"]["409"]["description"]
+    assert [p["name"] for p in post["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
     assert document["paths"]["/healthz"]["get"]["security"] == []
     schemas = document["components"]["schemas"]
     assert set(schemas["SendMessage"]["required"]) == {"to", "text"}

@@ -208,7 +208,7 @@ async def test_without_a_token_it_is_401(client: Client) -> None:
 async def test_the_catalogue_routes_are_documented(client: Client) -> None:
     document = await (await client.get("/api/v1/openapi.json")).json()
     post = document["paths"][SERVICES]["post"]
-    assert set(post["responses"]) == {"201", "400", "401", "403", "409", "413"}
+    assert set(post["responses"]) == {"201", "400", "401", "403", "409", "413", "429", "503"}
     assert set(document["paths"][f"{SERVICES}/{{keyword}}"]) == {"get", "patch"}
     schemas = document["components"]["schemas"]
     assert set(schemas["NewService"]["required"]) == {"keyword", "ministry", "names"}
