@@ -25,6 +25,7 @@ from channels.routing import Router
 from channels.smpp.config import SmppChannelConfig
 from channels.text import text_info
 from smsgw import api, console
+from smsgw.access.cache import TokenCache
 from smsgw.access.quota import DailyQuota
 from smsgw.api.auth import FailedAuth
 from smsgw.api.context import SERVICES, Services
@@ -233,6 +234,7 @@ class Gateway:
     def services(self) -> Services:
         """What the HTTP API's handlers use (valid once started)."""
         settings = self.settings
+        tokens = TokenCache(self.store.tokens)  # every request looks its token up
         return Services(
             region=settings.gateway.default_region,
             timezone=settings.gateway.zone,
@@ -247,14 +249,14 @@ class Gateway:
                 settings.gateway.zone,
             ),
             idempotency=self.store.idempotency,
-            tokens=self.store.tokens,
+            tokens=tokens,
             audit=self.store.audit,
             catalogue=self.store.catalogue,
             subscriptions=self.store.subscriptions,
             broadcasts=BroadcastService(
                 self.store.broadcasts,
                 self.store.catalogue,
-                self.store.tokens,
+                tokens,
                 self.store.audit,
                 settings.broadcasts,
                 zone=settings.gateway.zone,

@@ -33,6 +33,9 @@ class DailyQuota:
         known_day, used = self._used.get(token_id, (None, 0))
         if known_day != day:  # a new day, or a token not seen since the start
             used = await self._sent_since(token_id, day)
+            known_day, counted = self._used.get(token_id, (None, 0))
+            if known_day == day:  # another request counted it meanwhile: that count holds
+                used = counted
             self._used = {t: u for t, u in self._used.items() if u[0] == day}  # forget old days
         granted = max(0, min(wanted, self._limit - used))
         self._used[token_id] = (day, used + granted)

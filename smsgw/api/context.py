@@ -18,7 +18,7 @@ from smsgw.broadcasts.service import BroadcastService
 from smsgw.config import BroadcastsConfig, CitizensConfig, HttpConfig, KpisConfig
 from smsgw.delivery.message import Message
 from smsgw.delivery.outbox import OutboxStore
-from smsgw.delivery.sender import NewMessage
+from smsgw.delivery.sender import Audit, NewMessage
 from smsgw.delivery.store import MessageStore
 from smsgw.kpis.rates import LiveRates
 from smsgw.kpis.store import KpiStore
@@ -37,10 +37,15 @@ class MessageSender(Protocol):
         encoding: str,
         created_by: str | None = None,
         callback_url: str | None = None,
+        audit: Audit | None = None,
     ) -> Message: ...
 
     async def create_many(
-        self, new: Sequence[NewMessage], *, created_by: str | None = None
+        self,
+        new: Sequence[NewMessage],
+        *,
+        created_by: str | None = None,
+        audit: Audit | None = None,
     ) -> list[Message]: ...
 
 

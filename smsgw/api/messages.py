@@ -188,10 +188,10 @@ async def create_message(request: web.Request) -> web.Response:
     message = await deps.sender.create(
         new.to, new.text, segments=new.segments, encoding=new.encoding, created_by=principal.id,
         callback_url=new.callback_url,
-    )  # fmt: skip
-    await deps.audit.audit(
-        AuditEntry.by(principal, AuditAction.MESSAGE_SENT, message.id, at=message.created_at,
-                      to=message.to, segments=message.parts)
+        audit=lambda made: AuditEntry.by(
+            principal, AuditAction.MESSAGE_SENT, made[0].id, at=made[0].created_at,
+            to=made[0].to, segments=made[0].parts,
+        ),
     )  # fmt: skip
     created = MessageCreated(
         id=message.id, state=message.state, segments=message.parts, encoding=message.encoding
@@ -222,7 +222,13 @@ async def create_batch(request: web.Request) -> web.Response:
             )
     principal = request[PRINCIPAL]
     granted, _ = await deps.message_quota.take_up_to(principal.id, len(wanted), datetime.now(UTC))
-    messages = await deps.sender.create_many(wanted[:granted], created_by=principal.id)
+    messages = await deps.sender.create_many(
+        wanted[:granted], created_by=principal.id,
+        audit=lambda made: AuditEntry.by(
+            principal, AuditAction.MESSAGES_SENT, f"{len(made)} messages",
+            at=made[0].created_at, ids=[m.id for m in made],
+        ),
+    )  # fmt: skip
     ids = iter(message.id for message in messages)
     over = ApiError(429, "quota_exceeded", f"this token has sent its {deps.message_quota.limit}"
                     " messages of today")  # fmt: skip
@@ -232,11 +238,6 @@ async def create_batch(request: web.Request) -> web.Response:
             message_id = next(ids, None)
             result = BatchResult(id=message_id) if message_id else _error(over, None)
         answer.append(result)
-    if messages:
-        await deps.audit.audit(
-            AuditEntry.by(principal, AuditAction.MESSAGES_SENT, f"{len(messages)} messages",
-                          at=messages[0].created_at, ids=[m.id for m in messages])
-        )  # fmt: skip
     return json_response(BatchCreated(results=answer, accepted=len(messages)))
 
 

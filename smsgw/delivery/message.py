@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from channels.base import DeliveryReceipt, InboundSms, SegmentSubmitted
+from smsgw.access.audit import AuditEntry
 from smsgw.delivery.outbox import OutboxOutcome
 
 
@@ -79,10 +80,12 @@ class DeliveryBatch:
     inbound: list[tuple[str, InboundSms, float]] = field(default_factory=list)  # (id, …, at)
     outcomes: list[tuple[Outcome, float]] = field(default_factory=list)
     outbox: list[tuple[OutboxOutcome, float]] = field(default_factory=list)  # broadcasts'
+    audit: list[AuditEntry] = field(default_factory=list)  # of the new messages' senders
 
     def __len__(self) -> int:
         return (
             len(self.outbox)
+            + len(self.audit)
             + len(self.messages)
             + len(self.segments)
             + len(self.receipts)

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from channels.base import DeliveryReceipt, InboundSms, SegmentSubmitted
+from smsgw.access.audit import AuditEntry
 from smsgw.delivery.message import DeliveryBatch, Message, Outcome
 from smsgw.delivery.outbox import OutboxOutcome
 from smsgw.delivery.store import DeliveryLog
@@ -118,6 +119,11 @@ class Recorder:
         API requests share one transaction)."""
         self._pending.batch.messages.append(message)
         return self._future()
+
+    def audited(self, entry: AuditEntry) -> None:
+        """Store ``entry`` with what else is pending (the new messages it is about)."""
+        self._pending.batch.audit.append(entry)
+        self._added()
 
     def outcome(self, outcome: Outcome) -> None:
         self._pending.batch.outcomes.append((outcome, time.time()))

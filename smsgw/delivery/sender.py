@@ -32,6 +32,7 @@ from channels.base import (
     UnknownOutcome,
 )
 from channels.text import text_info
+from smsgw.access.audit import AuditEntry
 from smsgw.delivery.message import Message, MessageState, Outcome
 from smsgw.delivery.store import MessageStore
 from smsgw.errors import StorageUnavailable
@@ -58,6 +59,12 @@ class MessageLog(Protocol):
         """Store a new message; done once committed."""
 
     def outcome(self, outcome: Outcome) -> None: ...
+
+    def audited(self, entry: AuditEntry) -> None:
+        """Store ``entry`` in the transaction of the messages handed over with it."""
+
+
+Audit = Callable[[list[Message]], AuditEntry]  # the audit entry of new messages, once made
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +129,7 @@ class Sender:
         via: str | None = None,
         created_by: str | None = None,
         callback_url: str | None = None,
+        audit: Audit | None = None,
     ) -> Message:
         """Store a new message for ``to`` (E.164) and start sending it; ``via`` names the
         channel to prefer (a reply goes back the way its text came, while that bind is up)."""
@@ -129,20 +137,30 @@ class Sender:
             raise StorageUnavailable(self._log.storage_error)
         new = NewMessage(to, text, segments, encoding, callback_url)
         message = self._new(new, via, created_by)
-        await self._log.message_queued(message)
+        stored = self._log.message_queued(message)
+        if audit is not None:  # one transaction with the message: no second trip
+            self._log.audited(audit([message]))
+        await stored
         _log.info("message_queued", id=message.id, to=to, segments=segments)
         self.submit(message)
         return message
 
     async def create_many(
-        self, new: Sequence[NewMessage], *, created_by: str | None = None
+        self,
+        new: Sequence[NewMessage],
+        *,
+        created_by: str | None = None,
+        audit: Audit | None = None,
     ) -> list[Message]:
         """Store new messages together, in one transaction (handed to the recorder in one turn
         of the loop, they make one batch), then start sending each."""
         if self._log.storage_error is not None:
             raise StorageUnavailable(self._log.storage_error)
         messages = [self._new(item, None, created_by) for item in new]
-        await asyncio.gather(*(self._log.message_queued(message) for message in messages))
+        stored = [self._log.message_queued(message) for message in messages]
+        if audit is not None and messages:
+            self._log.audited(audit(messages))
+        await asyncio.gather(*stored)
         _log.info("messages_queued", count=len(messages))
         for message in messages:
             self.submit(message)

@@ -60,7 +60,7 @@ class SqliteAudit:
         self._db = db
 
     async def audit(self, entry: AuditEntry) -> None:
-        await self._db.write(partial(_append, entry=entry))
+        await self._db.write(partial(append_audit, entry=entry))
 
     async def audit_entries(
         self, *, before: int | None, limit: int, action: AuditAction | None = None
@@ -75,7 +75,7 @@ def _add_token(db: sqlite3.Connection, *, token: ApiToken, audit: AuditEntry | N
          maybe_timestamp(token.expires_at), maybe_timestamp(token.revoked_at), token.person),
     )  # fmt: skip
     if audit is not None:
-        _append(db, entry=audit)
+        append_audit(db, entry=audit)
 
 
 def _token_where(db: sqlite3.Connection, *, column: str, value: str) -> ApiToken | None:
@@ -97,11 +97,11 @@ def _revoke(db: sqlite3.Connection, *, token_id: str, at: datetime, audit: Audit
     )
     if cursor.rowcount != 1:
         return False
-    _append(db, entry=audit)
+    append_audit(db, entry=audit)
     return True
 
 
-def _append(db: sqlite3.Connection, *, entry: AuditEntry) -> None:
+def append_audit(db: sqlite3.Connection, *, entry: AuditEntry) -> None:
     db.execute(
         "INSERT INTO audit_log (at, actor, role, ministry, action, target, detail)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -19,6 +19,7 @@ import aiosqlite
 
 from channels.base import DeliveryReceipt, ReceiptState
 from smsgw.delivery.message import DeliveryBatch, DroppedReceipt
+from smsgw.storage.sqlite.access import append_audit
 from smsgw.storage.sqlite.thread import SqliteThread, in_transaction
 from smsgw.storage.sqlite.times import timestamp
 
@@ -185,6 +186,8 @@ class DeliveryWriter:
     def record(self, db: sqlite3.Connection, batch: DeliveryBatch) -> None:
         if batch.messages:
             self._insert_messages(db, batch)
+        for entry in batch.audit:
+            append_audit(db, entry=entry)
         pulled = 0
         if batch.segments:
             self._insert_segments(db, batch)
