@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
@@ -17,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from smsgw.errors import Conflict, Forbidden, Invalid, NotFound, Refused, StorageUnavailable
+from smsgw.ids import new_id
 
 _log = structlog.get_logger(__name__)
 
@@ -90,7 +90,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """The root of every request: a request id on its log lines (the caller's X-Request-Id
     when it is a sane one, so a proxy's id follows the request), errors as JSON, one log line."""
     given = request.headers.get("X-Request-Id", "")
-    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+    request_id = given if _REQUEST_ID.fullmatch(given) else new_id()[:16]
     with structlog.contextvars.bound_contextvars(request_id=request_id):
         response = await _answer(request, handler)
     if not response.prepared:  # a streamed answer has sent its headers already

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from smsgw.delivery.message import DeliveryBatch, Message, Outcome
 from smsgw.delivery.outbox import OutboxOutcome
 from smsgw.delivery.store import DeliveryLog
 from smsgw.errors import StorageUnavailable
+from smsgw.ids import new_id
 from smsgw.metrics import Metrics
 
 _log = structlog.get_logger(__name__)
@@ -109,7 +109,7 @@ class Recorder:
             batch.receipts.append((carrier, item, time.time()))
             self._metrics.receipt(item.state, self._latency(carrier, item))
         else:
-            batch.inbound.append((uuid.uuid4().hex, item, time.time()))
+            batch.inbound.append((new_id(), item, time.time()))
         return self._future()
 
     # from the sender

@@ -16,7 +16,6 @@ rather than arriving late; one accepted but never given a final receipt becomes 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ from smsgw.access.audit import AuditEntry
 from smsgw.delivery.message import Message, MessageState, Outcome
 from smsgw.delivery.store import MessageStore
 from smsgw.errors import StorageUnavailable
+from smsgw.ids import new_id
 from smsgw.metrics import Metrics
 
 _log = structlog.get_logger(__name__)
@@ -169,7 +169,7 @@ class Sender:
     def _new(self, new: NewMessage, via: str | None, created_by: str | None) -> Message:
         now = self._clock()
         return Message(
-            id=uuid.uuid4().hex,
+            id=new_id(),
             to=new.to,
             sender=self._short_code,
             text=new.text,
