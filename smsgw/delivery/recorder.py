@@ -120,6 +120,11 @@ class Recorder:
         self._pending.batch.messages.append(message)
         return self._future()
 
+    def messages_queued(self, messages: list[Message]) -> asyncio.Future[None]:
+        """Store new messages together: one future for them all (a batch of a thousand)."""
+        self._pending.batch.messages.extend(messages)
+        return self._future()
+
     def audited(self, entry: AuditEntry) -> None:
         """Store ``entry`` with what else is pending (the new messages it is about)."""
         self._pending.batch.audit.append(entry)
@@ -187,8 +192,7 @@ class Recorder:
         return future
 
     def _added(self) -> None:
-        if len(self._pending.batch) == 1:
-            self._wake.set()
+        self._wake.set()  # (a no-op once set: the writer takes everything pending at once)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

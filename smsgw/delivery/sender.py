@@ -58,6 +58,9 @@ class MessageLog(Protocol):
     def message_queued(self, message: Message) -> asyncio.Future[None]:
         """Store a new message; done once committed."""
 
+    def messages_queued(self, messages: list[Message]) -> asyncio.Future[None]:
+        """Store new messages, in one transaction; done once committed."""
+
     def outcome(self, outcome: Outcome) -> None: ...
 
     def audited(self, entry: AuditEntry) -> None:
@@ -157,10 +160,10 @@ class Sender:
         if self._log.storage_error is not None:
             raise StorageUnavailable(self._log.storage_error)
         messages = [self._new(item, None, created_by) for item in new]
-        stored = [self._log.message_queued(message) for message in messages]
+        stored = self._log.messages_queued(messages)
         if audit is not None and messages:
             self._log.audited(audit(messages))
-        await asyncio.gather(*stored)
+        await stored
         _log.info("messages_queued", count=len(messages))
         for message in messages:
             self.submit(message)
