@@ -65,7 +65,11 @@ class Outbound:
     def __init__(self, config: SmppChannelConfig) -> None:
         self.config = config
         self.name = config.name
-        self.limiter = RateLimiter(config.tps, pause_s=config.throttle_pause_s)
+        self.limiter = RateLimiter(
+            config.tps,
+            pause_s=config.throttle_pause_s,
+            margin_s=config.jitter_margin_ms / 1000,
+        )
         self.sink: ChannelSink | None = None
         self.unrecorded = 0  # accepted segments the sink has not yet stored (hold the window)
         self._references = concatenation.ReferenceCounter()
@@ -138,9 +142,11 @@ class Outbound:
     async def pump(self, session: SmppSession) -> None:
         """Write segments as fast as the window and the rate limit allow, in order."""
         window = self.config.window
+        self.limiter.idle()  # a new session: nothing to make up from the last one
         while True:
             segment = self._take()
             if segment is None:
+                self.limiter.idle()
                 self._work.clear()
                 await self._work.wait()
                 continue
@@ -148,6 +154,7 @@ class Outbound:
                 continue  # another part of it failed, or the caller gave up
             if len(session.pending) + self.unrecorded >= window:
                 self._put_back(segment)
+                self.limiter.idle()
                 self._slot.clear()
                 await self._slot.wait()
                 continue
