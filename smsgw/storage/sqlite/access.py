@@ -65,7 +65,7 @@ class SqliteAudit:
     async def audit_entries(
         self, *, before: int | None, limit: int, action: AuditAction | None = None
     ) -> list[AuditEntry]:
-        return await self._db.scan(partial(_entries, before=before, limit=limit, action=action))
+        return await self._db.report(partial(_entries, before=before, limit=limit, action=action))
 
 
 def _add_token(db: sqlite3.Connection, *, token: ApiToken, audit: AuditEntry | None) -> None:

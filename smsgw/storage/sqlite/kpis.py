@@ -97,19 +97,19 @@ class SqliteKpis:
         self._db = db
 
     async def service_counts(self) -> list[ServiceCount]:
-        return await self._db.scan(service_counts)
+        return await self._db.report(service_counts)
 
     async def subscriber_counts(self) -> SubscriberCounts:
-        return await self._db.scan(subscriber_counts)
+        return await self._db.report(subscriber_counts)
 
     async def consent_flow(self, periods: Sequence[Period]) -> list[ConsentFlow]:
-        return await self._db.scan(partial(consent_flow, periods=periods))
+        return await self._db.report(partial(consent_flow, periods=periods))
 
     async def broadcasts_sent(self, periods: Sequence[Period]) -> list[dict[str, int]]:
-        return await self._db.scan(partial(broadcasts_sent, periods=periods))
+        return await self._db.report(partial(broadcasts_sent, periods=periods))
 
     async def delivery_totals(self, period: Period) -> DeliveryTotals:
-        return await self._db.scan(partial(delivery_totals, period=period))
+        return await self._db.report(partial(delivery_totals, period=period))
 
 
 def _bounds(period: Period) -> tuple[str, str]:

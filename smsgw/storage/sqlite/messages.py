@@ -37,7 +37,7 @@ class SqliteMessages:
         return await self._db.read(partial(_sent_by, token_id=token_id, since=since))
 
     async def find_messages(self, where: MessageFilter, *, limit: int) -> list[Message]:
-        return await self._db.scan(partial(_find, where=where, limit=limit))
+        return await self._db.report(partial(_find, where=where, limit=limit))
 
 
 class SqliteInbound:

@@ -40,22 +40,29 @@ _READER_PRAGMAS = (
     "PRAGMA temp_store = MEMORY",
     "PRAGMA cache_size = -32000",
 )
-READERS = 2  # heavy reads at once (KPIs, figures); more wait their turn, never the writer
+# heavy reads at once, in each of two pools (the sends' scans, the reports); more wait their
+# turn, never the writer
+READERS = 2
 
 
 class SqliteStore:
     """The repositories of one SQLite database (storage.Store)."""
 
     def __init__(
-        self, conn: aiosqlite.Connection, *, unmatched: int, readers: ReadPool | None = None
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        unmatched: int,
+        readers: ReadPool | None = None,
+        reports: ReadPool | None = None,
     ) -> None:
         self._conn = conn
-        self._readers = readers
+        self._pools = [pool for pool in (readers, reports) if pool is not None]
         self._serving: ServingLock | None = None
         self._lock = StoreLock()
         self._checkpointer: Checkpointer | None = None
         # one trip to aiosqlite's thread per operation, under the lock; heavy reads apart
-        self._thread = db = SqliteThread(conn, self._lock, readers)
+        self._thread = db = SqliteThread(conn, self._lock, readers, reports)
         self.messages = SqliteMessages(db)
         self.delivery = SqliteDeliveryLog(db, unmatched=unmatched)
         self.inbound = SqliteInbound(db)
@@ -78,7 +85,7 @@ class SqliteStore:
         lock = ServingLock.take(path) if serving else None
         # isolation_level None: we issue BEGIN/COMMIT ourselves, one transaction per operation
         conn = await aiosqlite.connect(path, isolation_level=None)
-        readers = None
+        readers = reports = None
         try:
             for pragma in _PRAGMAS:
                 await conn.execute(pragma)
@@ -87,12 +94,16 @@ class SqliteStore:
             async with conn.execute("SELECT count(*) FROM unmatched_receipts") as cursor:
                 row = await cursor.fetchone()
             readers = await ReadPool.open(str(path), READERS, _READER_PRAGMAS)
+            reports = await ReadPool.open(str(path), READERS, _READER_PRAGMAS)
         except BaseException:
+            for pool in (readers, reports):
+                if pool is not None:
+                    await pool.close()
             await conn.close()
             if lock is not None:
                 lock.release()
             raise
-        store = cls(conn, unmatched=row[0] if row else 0, readers=readers)
+        store = cls(conn, unmatched=row[0] if row else 0, readers=readers, reports=reports)
         store._serving = lock
         store._checkpointer = Checkpointer(path, store._lock)
         await store._checkpointer.start()
@@ -105,8 +116,8 @@ class SqliteStore:
     async def close(self) -> None:
         if self._checkpointer is not None:
             await self._checkpointer.stop()
-        if self._readers is not None:
-            await self._readers.close()
+        for pool in self._pools:
+            await pool.close()
         await self._conn.close()
         if self._serving is not None:
             self._serving.release()

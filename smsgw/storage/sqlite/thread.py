@@ -129,17 +129,30 @@ class SqliteThread:
     to the ReadPool when there is one."""
 
     def __init__(
-        self, conn: aiosqlite.Connection, lock: Locked, readers: ReadPool | None = None
+        self,
+        conn: aiosqlite.Connection,
+        lock: Locked,
+        readers: ReadPool | None = None,
+        reports: ReadPool | None = None,
     ) -> None:
         self._conn = conn
         self._lock = lock
         self._readers = readers
+        self._reports = reports or readers
 
     async def scan(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """A heavy read (``fn`` only reads): on a read-only connection of its own."""
+        """A heavy read (``fn`` only reads) on the way of a send (an audience, a broadcast's
+        figures): on a read-only connection of its own."""
         if self._readers is None:
             return await self.read(fn)
         return await self._readers.read(fn)
+
+    async def report(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A read for people to look at (the KPIs, lists): on read-only connections apart
+        from the scans, so that many reports at once delay no emergency's audience."""
+        if self._reports is None:
+            return await self.read(fn)
+        return await self._reports.read(fn)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn`` as it is: reads outside any transaction (never inside another's)."""
