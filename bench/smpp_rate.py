@@ -30,6 +30,7 @@ import structlog
 
 from channels.base import OutboundSms, SendResult
 from channels.simulator import Simulator, SimulatorConfig
+from channels.simulator.records import most_within
 from channels.smpp.channel import SmppChannel
 from channels.smpp.config import SmppChannelConfig
 
@@ -64,16 +65,6 @@ def run_simulator(pipe: Connection, tps: int, delay: float) -> None:
             pipe.send(rows)
 
     asyncio.run(serve())
-
-
-def most_within(times: list[float], span: float) -> int:
-    """The most times in any half-open window [t, t + span)."""
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= span:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def jittered(times: list[float], jitter_s: float, rng: random.Random) -> list[float]:

@@ -101,3 +101,14 @@ class SubmitLog(Sequence[Submit]):
 
     def __repr__(self) -> str:
         return f"SubmitLog({len(self._rows)} kept of {self.total})"
+
+
+def most_within(times: Sequence[float], span: float) -> int:
+    """The most of ``times`` (sorted) in any half-open window [t, t + span): how an SMSC that
+    counts a rate on its receive times sees a bind's submits."""
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= span:
+            start += 1
+        best = max(best, end - start + 1)
+    return best

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from channels.simulator.records import most_within
 from channels.throttle import RateLimiter
 
 
@@ -132,16 +133,6 @@ def test_an_smsc_below_the_configured_cap_gets_short_pauses_not_ever_longer_ones
 
 
 # ------------------------------------------------------------ as the SMSC counts
-
-
-def most_within(times: list[float], span: float) -> int:
-    """The most times in any window [t, t + span)."""
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= span:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def smsc_worst_count(sent: list[float], jitter: float) -> int:

@@ -23,6 +23,7 @@ from channels.base import (
 )
 from channels.concatenation import parse_udh
 from channels.simulator import Simulator
+from channels.simulator.records import most_within
 from channels.smpp.channel import SmppChannel
 from channels.smpp.codec import Command, Status
 from channels.smpp.config import SmppChannelConfig
@@ -186,16 +187,6 @@ async def test_rate_never_exceeds_the_cap_in_any_one_second_window(make_simulato
     for i, start in enumerate(times):
         in_window = sum(1 for t in times[i:] if t - start < 1.0)
         assert in_window <= tps, f"{in_window} submits in the second after submit {i}"
-
-
-def most_within(times: list[float], span: float) -> int:
-    """The most times in any window [t, t + span)."""
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= span:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 async def test_the_smsc_never_counts_over_the_cap_with_the_jitter_margin(
