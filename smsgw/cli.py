@@ -85,6 +85,10 @@ def parser() -> argparse.ArgumentParser:
         "--person", required=True, help="whom it is for (a person, or a named system)"
     )
     create.add_argument("--expires-days", type=_positive, metavar="N", help="default: never")
+    create.add_argument(
+        "--callback-url", metavar="URL",
+        help="an integrator's: where its messages' states go when a message names none",
+    )  # fmt: skip
     listing = token.add_parser("list", help="every token: id, role, ministry, state")
     listing.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
     revoke = token.add_parser("revoke", help="revoke a token at once")
@@ -184,8 +188,9 @@ async def _token(settings: Settings, args: argparse.Namespace) -> int:
 async def _create_token(store: TokenStore, args: argparse.Namespace) -> None:
     role, now = Role(args.role), datetime.now(UTC)
     secret, token = issue(
-        role, now=now, ministry=args.ministry, expires_days=args.expires_days, person=args.person
-    )
+        role, now=now, ministry=args.ministry, expires_days=args.expires_days, person=args.person,
+        callback_url=args.callback_url,
+    )  # fmt: skip
     detail = {"role": role.value, "ministry": token.ministry, "person": token.person}
     audit = AuditEntry(now, CLI, None, None, AuditAction.TOKEN_ISSUED, token.id, detail)
     await store.add_token(token, audit)

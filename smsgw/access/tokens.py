@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 PREFIX = "smsgw_"
 
@@ -33,6 +34,7 @@ class ApiToken:
     expires_at: datetime | None
     revoked_at: datetime | None = None
     person: str | None = None  # whom it belongs to: a person, or a named system
+    callback_url: str | None = None  # an integrator's: its messages' states go there by default
 
     @property
     def identity(self) -> str:
@@ -107,6 +109,7 @@ def issue(
     ministry: str | None = None,
     expires_days: int | None = None,
     person: str | None = None,
+    callback_url: str | None = None,
 ) -> tuple[str, ApiToken]:
     """A new token: (the secret to hand out once, the record to store); ValueError for a
     ministry the role cannot name, or a person that is no name."""
@@ -122,5 +125,14 @@ def issue(
         created_at=now,
         expires_at=expires_at,
         person=person,
+        callback_url=http_url(callback_url) if callback_url is not None else None,
     )
     return secret, token
+
+
+def http_url(value: str) -> str:
+    """A callback URL: http or https, with a host (ValueError otherwise)."""
+    url = urlsplit(value)
+    if url.scheme not in ("http", "https") or not url.hostname or len(value) > 2000:
+        raise ValueError("an http:// or https:// URL with a host, at most 2000 characters")
+    return value

@@ -8,7 +8,6 @@ import dataclasses
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import (
@@ -23,7 +22,7 @@ from pydantic import (
 
 from channels.text import text_info
 from smsgw.access.audit import AuditAction, AuditEntry
-from smsgw.access.tokens import Role
+from smsgw.access.tokens import Role, http_url
 from smsgw.api.context import PRINCIPAL, SERVICES, Services
 from smsgw.api.errors import ApiError, ErrorBody, ErrorDetail, validation_error
 from smsgw.api.idempotency import idempotent
@@ -38,13 +37,6 @@ from subscriptions.numbers import normalise_msisdn
 MAX_SEGMENTS = 10  # a longer text is a broadcast's business, not a one-off message
 
 
-def _http_url(value: str) -> str:
-    url = urlsplit(value)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise ValueError("an http:// or https:// URL with a host")
-    return value
-
-
 CallbackUrl = Annotated[
     str,
     Field(
@@ -54,7 +46,7 @@ CallbackUrl = Annotated[
         " timestamp + '.' + body), the key being the SHA-256 (hex) of the sending token",
         examples=["https://tax.example.gov/sms-status"],
     ),
-    AfterValidator(_http_url),
+    AfterValidator(http_url),
 ]
 
 
@@ -187,7 +179,7 @@ async def create_message(request: web.Request) -> web.Response:
         )  # fmt: skip
     message = await deps.sender.create(
         new.to, new.text, segments=new.segments, encoding=new.encoding, created_by=principal.id,
-        callback_url=new.callback_url,
+        callback_url=new.callback_url or principal.callback_url,
         audit=lambda made: AuditEntry.by(
             principal, AuditAction.MESSAGE_SENT, made[0].id, at=made[0].created_at,
             to=made[0].to, segments=made[0].parts,
@@ -210,8 +202,9 @@ async def create_batch(request: web.Request) -> web.Response:
         try:
             one = SendMessage.model_validate(item, strict=True, context={"region": deps.region})
             new = _checked(deps, one)
-            if new.callback_url is None and body.callback_url is not None:
-                new = dataclasses.replace(new, callback_url=body.callback_url)
+            default = body.callback_url or request[PRINCIPAL].callback_url
+            if new.callback_url is None and default is not None:
+                new = dataclasses.replace(new, callback_url=default)
             wanted.append(new)
             results.append(None)  # its id comes once stored
         except ValidationError as exc:

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from smsgw.access.audit import AuditAction, AuditEntry
-from smsgw.access.tokens import ApiToken, Role, issue, token_ministry, token_person
+from smsgw.access.tokens import ApiToken, Role, http_url, issue, token_ministry, token_person
 from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
@@ -36,6 +36,18 @@ class NewToken(BaseModel):
         examples=["Maria Chen"],
     )
 
+    callback_url: str | None = Field(
+        None,
+        max_length=2000,
+        description="an integrator's: where the states of the messages it sends go when a"
+        " message names no callback_url",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        return http_url(value) if value is not None else None  # ValueError: 400
+
     @field_validator("person")
     @classmethod
     def _a_name(cls, value: str) -> str:
@@ -53,6 +65,7 @@ class TokenView(BaseModel):
     role: str
     ministry: str | None
     person: str | None = Field(description="null: a token made before tokens named persons")
+    callback_url: str | None = None
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -73,6 +86,7 @@ def _view(token: ApiToken, now: datetime) -> TokenView:
         role=token.role.value,
         ministry=token.ministry,
         person=token.person,
+        callback_url=token.callback_url,
         created_at=token.created_at,
         expires_at=token.expires_at,
         revoked_at=token.revoked_at,
@@ -96,7 +110,7 @@ async def create_token(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     secret, token = issue(
         body.role, now=now, ministry=body.ministry, expires_days=body.expires_days,
-        person=body.person,
+        person=body.person, callback_url=body.callback_url,
     )  # fmt: skip
     audit = AuditEntry.by(
         request[PRINCIPAL], AuditAction.TOKEN_ISSUED, token.id, at=now,

@@ -13,12 +13,13 @@ from smsgw.access.tokens import ApiToken, Role
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
 
-# column names, not a secret
-_TOKEN_COLUMNS = "id, token_hash, role, ministry, created_at, expires_at, revoked_at, person"  # noqa: S105
+_TOKEN_COLUMNS = (  # column names, not a secret
+    "id, token_hash, role, ministry, created_at, expires_at, revoked_at, person, callback_url"  # noqa: S105
+)
 
 
 def _token(row: Any) -> ApiToken:
-    id_, hash_, role, ministry, created_at, expires_at, revoked_at, person = row
+    id_, hash_, role, ministry, created_at, expires_at, revoked_at, person, callback_url = row
     return ApiToken(
         id=id_,
         token_hash=hash_,
@@ -28,6 +29,7 @@ def _token(row: Any) -> ApiToken:
         expires_at=maybe_time(expires_at),
         revoked_at=maybe_time(revoked_at),
         person=person,
+        callback_url=callback_url,
     )
 
 
@@ -70,9 +72,10 @@ class SqliteAudit:
 
 def _add_token(db: sqlite3.Connection, *, token: ApiToken, audit: AuditEntry | None) -> None:
     db.execute(
-        f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+        f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
         (token.id, token.token_hash, token.role, token.ministry, timestamp(token.created_at),
-         maybe_timestamp(token.expires_at), maybe_timestamp(token.revoked_at), token.person),
+         maybe_timestamp(token.expires_at), maybe_timestamp(token.revoked_at), token.person,
+         token.callback_url),
     )  # fmt: skip
     if audit is not None:
         append_audit(db, entry=audit)

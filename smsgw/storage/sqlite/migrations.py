@@ -279,6 +279,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # status callbacks: every state change of a message that names a callback_url is
         # queued in the same transaction (the trigger), then POSTed in order per message
         "ALTER TABLE messages ADD COLUMN callback_url TEXT",
+        "ALTER TABLE api_tokens ADD COLUMN callback_url TEXT",  # an integrator's default
         """CREATE TABLE callbacks (
             id INTEGER PRIMARY KEY,
             message_id TEXT NOT NULL,

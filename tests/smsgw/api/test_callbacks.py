@@ -115,3 +115,24 @@ async def test_a_callback_url_must_be_http(client: Client, admin: dict[str, str]
     response = await client.post(MESSAGES, json=body, headers=admin)
     assert response.status == 400
     assert (await response.json())["error"]["field"] == "callback_url"
+
+
+@pytest.mark.parametrize("settings", [FAST], indirect=True)
+async def test_an_integrators_token_names_the_callback_url_of_its_messages(
+    client: Client, admin: dict[str, str], receiver: Receiver
+) -> None:
+    receiver.plan = []
+    body = {"role": "admin", "person": "Tax office system", "callback_url": receiver.url}
+    issued = await (await client.post("/api/v1/tokens", json=body, headers=admin)).json()
+    assert issued["callback_url"] == receiver.url
+    tax = {"Authorization": f"Bearer {issued['token']}"}
+    sent = await client.post(MESSAGES, json={"to": "+5016010001", "text": "Tax due."}, headers=tax)
+    message_id = (await sent.json())["id"]
+    await eventually(lambda: len(receiver.taken) >= 2)
+    assert {p["id"] for p, _, _ in receiver.taken} == {message_id}
+    key = hashlib.sha256(issued["token"].encode()).hexdigest()
+    _, headers, raw = receiver.taken[0]
+    assert headers["X-Smsgw-Signature"] == signature(key, headers["X-Smsgw-Timestamp"], raw)
+    bad = body | {"callback_url": "ftp://tax.example"}
+    refused = await client.post("/api/v1/tokens", json=bad, headers=admin)
+    assert refused.status == 400
