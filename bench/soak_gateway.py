@@ -218,8 +218,8 @@ def log_events(path: Path) -> Counter[str]:
 
 # {marks}: "?" placeholders only, never values
 _INBOUND = "SELECT sender, text, coalesce(outcome, '') FROM inbound WHERE sender IN ({marks})"
-# a reply in flight at a link cut: "submitted" with a link_lost or response_timeout error, and an
-# "unknown_outcome" row in its history
+# a reply in flight at a link cut, before issue 13 (now sent again, its history says "resent"):
+# "submitted" with a link_lost or response_timeout error, and an "unknown_outcome" row
 _REPLIES = """SELECT recipient, state, CASE WHEN EXISTS (SELECT 1 FROM message_events e
     WHERE e.message_id = m.id AND e.state = 'unknown_outcome') THEN 'unknown_outcome'
     ELSE coalesce(error, '') END FROM messages m WHERE recipient IN ({marks})"""
