@@ -143,16 +143,7 @@ class HistoryEntry(BaseModel):
     detail: str | None
 
 
-class MessageView(BaseModel):
-    id: str
-    to: str
-    state: str
-    error: str | None
-    parts: int
-    encoding: str
-    channel: str | None
-    created_at: datetime
-    updated_at: datetime
+class MessageView(MessageSummary):
     history: list[HistoryEntry]
 
 
@@ -198,11 +189,11 @@ async def create_batch(request: web.Request) -> web.Response:
     body = await read_body(request, SendBatch)
     results: list[BatchResult | None] = []
     wanted: list[NewMessage] = []
+    default = body.callback_url or request[PRINCIPAL].callback_url
     for n, item in enumerate(body.messages):
         try:
             one = SendMessage.model_validate(item, strict=True, context={"region": deps.region})
             new = _checked(deps, one)
-            default = body.callback_url or request[PRINCIPAL].callback_url
             if new.callback_url is None and default is not None:
                 new = dataclasses.replace(new, callback_url=default)
             wanted.append(new)
@@ -295,15 +286,7 @@ async def get_message(request: web.Request) -> web.Response:
         raise NotFound(f"no message {message_id}")
     history = await store.message_history(message_id)
     view = MessageView(
-        id=message.id,
-        to=message.to,
-        state=message.state,
-        error=message.error,
-        parts=message.parts,
-        encoding=message.encoding,
-        channel=message.channel,
-        created_at=message.created_at,
-        updated_at=message.updated_at,
+        **_summary(message).model_dump(),
         history=[HistoryEntry(at=e.at, state=e.state, detail=e.detail) for e in history],
     )
     return json_response(view)

@@ -49,7 +49,7 @@ class _Pending:
 
     def __init__(self) -> None:
         self.batch = DeliveryBatch()
-        self.futures: list[asyncio.Future[None]] = []  # one per received() / message_queued()
+        self.futures: list[asyncio.Future[None]] = []  # one per received() / messages_queued()
         self.waiters: list[asyncio.Future[None]] = []  # flush() calls
 
     def settle(self, error: BaseException | None) -> None:
@@ -117,8 +117,7 @@ class Recorder:
     def message_queued(self, message: Message) -> asyncio.Future[None]:
         """Store a new message; the future is done once it is committed (group commit: many
         API requests share one transaction)."""
-        self._pending.batch.messages.append(message)
-        return self._future()
+        return self.messages_queued([message])
 
     def messages_queued(self, messages: list[Message]) -> asyncio.Future[None]:
         """Store new messages together: one future for them all (a batch of a thousand)."""

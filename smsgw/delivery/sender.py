@@ -55,9 +55,6 @@ class MessageLog(Protocol):
 
     storage_error: str | None  # set while the database cannot be written
 
-    def message_queued(self, message: Message) -> asyncio.Future[None]:
-        """Store a new message; done once committed."""
-
     def messages_queued(self, messages: list[Message]) -> asyncio.Future[None]:
         """Store new messages, in one transaction; done once committed."""
 
@@ -136,35 +133,33 @@ class Sender:
     ) -> Message:
         """Store a new message for ``to`` (E.164) and start sending it; ``via`` names the
         channel to prefer (a reply goes back the way its text came, while that bind is up)."""
-        if self._log.storage_error is not None:  # it would wait in memory until the disk is back
-            raise StorageUnavailable(self._log.storage_error)
         new = NewMessage(to, text, segments, encoding, callback_url)
-        message = self._new(new, via, created_by)
-        stored = self._log.message_queued(message)
-        if audit is not None:  # one transaction with the message: no second trip
-            self._log.audited(audit([message]))
-        await stored
-        _log.info("message_queued", id=message.id, to=to, segments=segments)
-        self.submit(message)
+        [message] = await self.create_many([new], via=via, created_by=created_by, audit=audit)
         return message
 
     async def create_many(
         self,
         new: Sequence[NewMessage],
         *,
+        via: str | None = None,
         created_by: str | None = None,
         audit: Audit | None = None,
     ) -> list[Message]:
-        """Store new messages together, in one transaction (handed to the recorder in one turn
-        of the loop, they make one batch), then start sending each."""
-        if self._log.storage_error is not None:
+        """Store new messages together, in one transaction with their ``audit`` entry (handed
+        to the recorder in one turn of the loop, they make one batch), then start sending
+        each."""
+        if self._log.storage_error is not None:  # it would wait in memory until the disk is back
             raise StorageUnavailable(self._log.storage_error)
-        messages = [self._new(item, None, created_by) for item in new]
+        messages = [self._new(item, via, created_by) for item in new]
         stored = self._log.messages_queued(messages)
         if audit is not None and messages:
             self._log.audited(audit(messages))
         await stored
-        _log.info("messages_queued", count=len(messages))
+        if len(messages) == 1:
+            _log.info("message_queued", id=messages[0].id, to=messages[0].to,
+                      segments=messages[0].parts)  # fmt: skip
+        else:
+            _log.info("messages_queued", count=len(messages))
         for message in messages:
             self.submit(message)
         return messages

@@ -87,7 +87,8 @@ class SqliteBroadcasts:
         )
 
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats:
-        return await self._db.scan(partial(stats, broadcast_id=broadcast_id))
+        # for people to look at (a broadcast's page, the list): a report, not a send's scan
+        return await self._db.report(partial(stats, broadcast_id=broadcast_id))
 
 
 def _broadcast(row: Any) -> Broadcast:

@@ -164,7 +164,7 @@ def delivery_totals(
             sent += accepted * segments_by_language.get(language, 1)
         summed_up.append(latencies(summary))
     median, sampled = None, delivered > sorted_at_most
-    if summed_up and delivered:  # some only as histograms: read the live ones as one too
+    if any(summed_up):  # some delivered are known only as histograms: read the live ones so
         db.create_function("latency_bucket", 1, latency.bucket, deterministic=True)
         live = dict(db.execute(_HISTOGRAM, bounds).fetchall())
         median, sampled = latency.median(latency.merged([live, *summed_up])), True
