@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import random
 import sqlite3
@@ -28,6 +29,7 @@ import statistics
 import tempfile
 import time
 import tomllib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ from aiohttp import web
 from channels.simulator import Simulator, SimulatorConfig
 from channels.text import decode
 from smsgw.access.tokens import Role, issue
-from smsgw.app import GATEWAY, build_app
+from smsgw.app import GATEWAY, Gateway, build_app
 from smsgw.broadcasts.model import Broadcast, BroadcastState
 from smsgw.config import parse
 from smsgw.delivery.outbox import Priority
@@ -160,7 +162,10 @@ def deliver(path: Path, broadcast_id: int, at: datetime) -> None:
         db.close()
 
 
-async def timed_calls(path: Path, calls: int) -> tuple[list[float], dict[str, Any]]:
+@contextlib.asynccontextmanager
+async def serving(path: Path) -> AsyncIterator[tuple[str, Gateway, Simulator]]:
+    """The gateway on ``path`` with the built-in simulator, listening: (its API's base URL,
+    the gateway, the SMSC)."""
     async with Simulator(SimulatorConfig(port=0, control_port=None)) as simulator:
         text = CONFIG.format(path=path, port=simulator.port)
         app = build_app(parse(tomllib.loads(text), base_dir=path.parent))
@@ -169,23 +174,29 @@ async def timed_calls(path: Path, calls: int) -> tuple[list[float], dict[str, An
         try:
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
-            port = runner.addresses[0][1]
-            secret, token = issue(Role.OPERATOR, now=datetime.now(UTC))
-            await app[GATEWAY].store.tokens.add_token(token)
-            url = f"http://127.0.0.1:{port}/api/v1/kpis"
-            headers = {"Authorization": f"Bearer {secret}"}
-            seconds: list[float] = []
-            body: dict[str, Any] = {}
-            async with aiohttp.ClientSession() as session:
-                for _ in range(calls + 1):
-                    started = time.perf_counter()
-                    async with session.get(url, headers=headers) as response:
-                        body = await response.json()
-                        if response.status != 200:
-                            raise SystemExit(f"{response.status}: {body}")
-                    seconds.append(time.perf_counter() - started)
+            yield f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1", app[GATEWAY], simulator
         finally:
             await runner.cleanup()
+
+
+async def bearer(gateway: Gateway, role: Role) -> dict[str, str]:
+    secret, token = issue(role, now=datetime.now(UTC))
+    await gateway.store.tokens.add_token(token)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def timed_calls(path: Path, calls: int) -> tuple[list[float], dict[str, Any]]:
+    seconds: list[float] = []
+    body: dict[str, Any] = {}
+    async with serving(path) as (base, gateway, _), aiohttp.ClientSession() as session:
+        headers = await bearer(gateway, Role.OPERATOR)
+        for _ in range(calls + 1):
+            started = time.perf_counter()
+            async with session.get(f"{base}/kpis", headers=headers) as response:
+                body = await response.json()
+                if response.status != 200:
+                    raise SystemExit(f"{response.status}: {body}")
+            seconds.append(time.perf_counter() - started)
     return seconds, body
 
 
@@ -200,30 +211,17 @@ async def contended(path: Path, readers: int) -> dict[str, float]:
             await kept.broadcasts.cancel_broadcast(broadcast.id, by="bench", at=datetime.now(UTC))
     finally:
         await kept.close()
-    async with Simulator(SimulatorConfig(port=0, control_port=None)) as simulator:
-        text = CONFIG.format(path=path, port=simulator.port)
-        app = build_app(parse(tomllib.loads(text), base_dir=path.parent))
-        runner = web.AppRunner(app)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            base = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1"
-            store = app[GATEWAY].store
-            if await store.catalogue.service("ALERT") is None:
-                alert = Service(keyword="ALERT", ministry="nemo", names={"en": "Alerts"})
-                await store.catalogue.add_service(alert)
-                await app[GATEWAY].catalogue_changed()
-            rows = [(number, None) for number in ALERT_NUMBERS]
-            await store.subscriptions.join_many(
-                rows, "ALERT", at=datetime.now(UTC), source=Source.IMPORT, consent="bench"
-            )
-            secret, token = issue(Role.ADMIN, now=datetime.now(UTC))
-            await store.tokens.add_token(token)
-            headers = {"Authorization": f"Bearer {secret}"}
-            return await _contend(base, headers, simulator, readers)
-        finally:
-            await runner.cleanup()
+    async with serving(path) as (base, gateway, simulator):
+        store = gateway.store
+        if await store.catalogue.service("ALERT") is None:
+            alert = Service(keyword="ALERT", ministry="nemo", names={"en": "Alerts"})
+            await store.catalogue.add_service(alert)
+            await gateway.catalogue_changed()
+        rows = [(number, None) for number in ALERT_NUMBERS]
+        await store.subscriptions.join_many(
+            rows, "ALERT", at=datetime.now(UTC), source=Source.IMPORT, consent="bench"
+        )
+        return await _contend(base, await bearer(gateway, Role.ADMIN), simulator, readers)
 
 
 async def _contend(

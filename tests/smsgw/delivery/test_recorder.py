@@ -297,3 +297,16 @@ async def test_a_message_with_no_final_receipt_by_the_end_of_its_validity_become
         assert (await _states(store, lapsed))[0] == "delivered"
     finally:
         await recorder.close()
+
+
+async def test_a_batch_of_messages_is_stored_in_one_transaction() -> None:
+    """POST /messages/batch: its messages and their audit entry go in one write."""
+    log = _SlowLog()
+    recorder = Recorder(log, {})
+    await recorder.start()
+    messages = [new_message() for _ in range(1000)]
+    stored = recorder.messages_queued(messages)
+    log.release.set()
+    await stored
+    assert log.batches == [[m.id for m in messages]]
+    await recorder.close()
