@@ -8,6 +8,10 @@ again at once, as a broadcast's is: the carrier may have had it, so a duplicate 
 bounded as for broadcasts by one window per bind per cut (SPEC: delivery guarantee); a lost
 message nobody notices is worse. Its history says so (``resent``, ``link_lost``).
 
+At most ``in_memory`` messages are held in memory at once (a task each, their SMS encoded);
+the rest of a burst (an integrator's 100,000 in batches) waits in the store, already safe, and
+is read back in creation order as those in memory go: memory stays flat whatever is posted.
+
 A message still queued when its validity has ended (the gateway was down meanwhile) expires
 rather than arriving late; one accepted but never given a final receipt becomes ``unknown``
 (delivery.store.DeliveryLog.settle_unconfirmed): every message reaches a final state.
@@ -58,6 +62,9 @@ class MessageLog(Protocol):
     def messages_queued(self, messages: list[Message]) -> asyncio.Future[None]:
         """Store new messages, in one transaction; done once committed."""
 
+    def committed(self) -> asyncio.Future[None]:
+        """Done once everything handed over so far is stored."""
+
     def outcome(self, outcome: Outcome) -> None: ...
 
     def audited(self, entry: AuditEntry) -> None:
@@ -87,12 +94,18 @@ class RetryPolicy:
         return min(self.max_delay_s, self.first_delay_s * (1 << min(attempt, 32)))
 
 
+# Held at once: enough to keep every bind's window full while the next ones are read back (a
+# read takes milliseconds); 100,000 held took ~450 MB (bench/batch_accept.py --batches 100)
+IN_MEMORY = 2_000
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 class Sender:
-    """Owns one task per message being sent; :meth:`stop` ends them cleanly."""
+    """Owns one task per message being sent (at most ``in_memory``; the others wait in the
+    store); :meth:`stop` ends them cleanly."""
 
     def __init__(
         self,
@@ -105,6 +118,7 @@ class Sender:
         shutdown_grace_s: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
         metrics: Metrics | None = None,
+        in_memory: int = IN_MEMORY,
     ) -> None:
         self._router = router
         self._by_name = {channel.name: channel for channel in router.channels}
@@ -118,6 +132,12 @@ class Sender:
         self._sending: set[asyncio.Task[None]] = set()  # inside channel.send: let them finish
         self._closing = False
         self._metrics = metrics or Metrics()  # none given: counted, never read
+        self._in_memory = in_memory
+        self._held: set[str] = set()  # ids of the messages with a task
+        self._backlog = False  # queued messages wait in the store, not in memory
+        self._skipped = 0  # submits left to the store since the last read back began
+        self._done_since: set[str] | None = None  # ids whose task ended during a read back
+        self._reader: asyncio.Task[None] | None = None
 
     async def create(
         self,
@@ -150,7 +170,8 @@ class Sender:
         each."""
         if self._log.storage_error is not None:  # it would wait in memory until the disk is back
             raise StorageUnavailable(self._log.storage_error)
-        messages = [self._new(item, via, created_by) for item in new]
+        now = self._clock()  # one moment for a batch: it is stored in one transaction
+        messages = [self._new(item, via, created_by, now) for item in new]
         stored = self._log.messages_queued(messages)
         if audit is not None and messages:
             self._log.audited(audit(messages))
@@ -164,8 +185,9 @@ class Sender:
             self.submit(message)
         return messages
 
-    def _new(self, new: NewMessage, via: str | None, created_by: str | None) -> Message:
-        now = self._clock()
+    def _new(
+        self, new: NewMessage, via: str | None, created_by: str | None, now: datetime
+    ) -> Message:
         return Message(
             id=new_id(),
             to=new.to,
@@ -188,38 +210,112 @@ class Sender:
         info = text_info(text)
         return await self.create(to, text, segments=info.segments, encoding=info.encoding, via=via)
 
+    @property
+    def held(self) -> int:
+        """Messages being sent from memory now (the rest of a burst waits in the store)."""
+        return len(self._tasks)
+
     def submit(self, message: Message) -> None:
-        """Send a stored, queued message in the background (ignored once stopping: the message
-        stays queued and is picked up at the next start)."""
+        """Send a stored, queued message in the background, or leave it to be read back from
+        the store when ``in_memory`` are held already (ignored once stopping: the message stays
+        queued and is picked up at the next start)."""
         if self._closing:
             return
-        task = asyncio.create_task(self._deliver(message), name=f"send-{message.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if self._backlog or len(self._tasks) >= self._in_memory:
+            self._backlog = True  # in creation order: no later message overtakes it
+            self._skipped += 1
+            self._read_back_soon()
+            return
+        self._start(message)
 
     async def resume(self) -> int:
-        """Pick up the messages left queued by the previous run."""
-        messages = await self._store.queued_messages()
+        """Pick up the messages left queued by the previous run (the first ``in_memory`` now,
+        the others as those go); returns how many were picked up now."""
+        self._backlog = True
+        taken = await self._read_back_once()
+        if taken:
+            _log.info("queued_messages_resumed", count=taken, more=self._backlog)
+        self._read_back_soon()
+        return taken
+
+    def _start(self, message: Message) -> None:
+        task = asyncio.create_task(self._deliver(message), name=f"send-{message.id}")
+        self._tasks.add(task)
+        self._held.add(message.id)
+        task.add_done_callback(lambda done: self._ended(done, message.id))
+
+    def _ended(self, task: asyncio.Task[None], message_id: str) -> None:
+        self._tasks.discard(task)
+        self._held.discard(message_id)
+        if self._done_since is not None:
+            self._done_since.add(message_id)
+        if self._backlog:
+            self._read_back_soon()
+
+    def _read_back_soon(self) -> None:
+        """Once half of those held are gone, read the next ones back (in batches, not one by
+        one)."""
+        reading = self._reader is not None and not self._reader.done()
+        if reading or self._closing or len(self._tasks) > self._in_memory // 2:
+            return
+        self._reader = asyncio.create_task(self._read_back(), name="send-read-back")
+
+    async def _read_back(self) -> None:
+        pause = 0.1
+        while self._backlog and not self._closing:
+            try:
+                if len(self._tasks) > self._in_memory // 2 or not await self._read_back_once():
+                    return  # the next end of a send calls again
+                pause = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001  # the database refused: the messages stay queued
+                _log.exception("send_read_back_failed")
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    async def _read_back_once(self) -> int:
+        """Starts the oldest queued messages not held, up to ``in_memory``; clears the backlog
+        when none is left in the store."""
+        room = self._in_memory - len(self._tasks)
+        self._skipped = 0
+        # A message whose send just ended may not be stored as sent yet: its id is kept apart
+        # until everything handed to the recorder before this read is stored.
+        self._done_since = set()
+        try:
+            await self._log.committed()
+            limit = room + len(self._held)
+            found = await self._store.queued_messages(limit=limit)
+            busy = self._held | self._done_since
+        finally:
+            self._done_since = None
+        fresh = [message for message in found if message.id not in busy]
         now = self._clock()
-        for message in messages:
+        for message in fresh[:room]:
             if now >= message.expires_at:  # the gateway was down past it: too late to send
                 _log.info("send_expired", id=message.id, code="validity_ended", attempts=0)
                 self._record(message, "expired", MessageState.EXPIRED, "validity_ended")
             else:
-                self.submit(message)
-        if messages:
-            _log.info("queued_messages_resumed", count=len(messages))
-        return len(messages)
+                self._start(message)
+        if len(found) < limit and len(fresh) <= room and self._skipped == 0:
+            self._backlog = False  # every queued message is held now (or ended)
+        return min(len(fresh), room)
 
     async def join(self) -> None:
-        """Wait until every message being sent now is submitted or has failed."""
-        while self._tasks:
-            await asyncio.wait(self._tasks)
+        """Wait until every message being sent now, or waiting in the store, is submitted or
+        has failed."""
+        while self._tasks or (self._reader is not None and not self._reader.done()):
+            waiting = set(self._tasks)
+            if self._reader is not None and not self._reader.done():
+                waiting.add(self._reader)
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
 
     async def stop(self, grace: float | None = None) -> None:
         """Cancel waiting retries at once; give sends in flight ``grace`` seconds (default
         ``shutdown_grace_s``) to end."""
         self._closing = True
+        if self._reader is not None:
+            self._reader.cancel()
         for task in self._tasks - self._sending:
             task.cancel()
         if self._sending:
@@ -228,7 +324,8 @@ class Sender:
             _log.warning("sends_interrupted", count=len(self._sending))
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        reader = [self._reader] if self._reader is not None else []
+        await asyncio.gather(*self._tasks, *reader, return_exceptions=True)
 
     async def _deliver(self, message: Message) -> None:
         try:

@@ -30,8 +30,9 @@ class MessageStore(Protocol):
     async def message_history(self, message_id: str) -> list[MessageEvent]:
         """Oldest first."""
 
-    async def queued_messages(self) -> list[Message]:
-        """Messages not yet accepted by a carrier (picked up again at start-up)."""
+    async def queued_messages(self, *, limit: int) -> list[Message]:
+        """The oldest ``limit`` messages not yet accepted by a carrier, oldest first (those
+        left by the last run, and those of a burst the sender keeps out of memory)."""
 
     async def sent_by(self, token_id: str, *, since: datetime) -> int:
         """Messages the token created since ``since`` (its daily quota)."""

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 
-from subscriptions.numbers import InvalidNumber, is_short_or_alphanumeric, normalise_msisdn
+from subscriptions.numbers import (
+    InvalidNumber,
+    _valid_e164,
+    is_short_or_alphanumeric,
+    normalise_msisdn,
+)
 
 VALID = [
     ("6012345", "+5016012345"),
@@ -69,3 +75,55 @@ SENDERS = [
 @pytest.mark.parametrize(("sender", "unanswered"), SENDERS, ids=[s or "empty" for s, _ in SENDERS])
 def test_short_codes_and_alphanumeric_senders_are_recognised(sender, unanswered):
     assert is_short_or_alphanumeric(sender) is unanswered
+
+
+def _slow(raw: str) -> str | None:
+    number = phonenumbers.parse(raw, "BZ")
+    if number.extension or not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _e164_forms() -> list[str]:
+    """Every region's example numbers of every type in E.164, each with one digit changed,
+    one dropped and one added, and written with a national prefix after the country code."""
+    forms: set[str] = set()
+    regions = phonenumbers.SUPPORTED_REGIONS | {"001"}
+    for region in regions:
+        for kind in phonenumbers.PhoneNumberType.values():
+            if region == "001":
+                examples = [
+                    phonenumbers.example_number_for_non_geo_entity(code)
+                    for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+                ]
+            else:
+                examples = [phonenumbers.example_number_for_type(region, kind)]
+            for example in filter(None, examples):
+                e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                code = str(example.country_code)
+                national = e164[1 + len(code) :]
+                forms.update({e164, e164[:-1], e164 + "7", f"+{code}0{national}"})
+                forms.update(f"+{code}{p}{national}" for p in ("1", "8", "9", "15"))
+                forms.update(e164[:i] + str((int(e164[i]) + 3) % 10) + e164[i + 1 :]
+                             for i in range(1 + len(code), len(e164)))  # fmt: skip
+    return sorted(forms)
+
+
+def test_numbers_already_in_e164_take_a_short_way_that_agrees_with_the_full_parse():
+    """The short way (no phonenumbers.parse) may only ever accept what the full parse would
+    accept, as the same number; anything else falls back to the full parse."""
+    forms = _e164_forms()
+    short = 0
+    for raw in forms:
+        try:
+            expected = _slow(raw)
+        except phonenumbers.NumberParseException:
+            expected = None
+        fast = _valid_e164(raw)
+        if fast is not None:
+            short += 1
+            assert fast == expected, raw
+        if expected is not None:
+            assert normalise_msisdn(raw, "BZ") == expected, raw
+    assert len(forms) > 15_000
+    assert short > len(forms) // 5  # the short way is really taken

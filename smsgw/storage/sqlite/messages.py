@@ -30,8 +30,8 @@ class SqliteMessages:
     async def message_history(self, message_id: str) -> list[MessageEvent]:
         return await self._db.read(partial(_history, message_id=message_id))
 
-    async def queued_messages(self) -> list[Message]:
-        return await self._db.read(_queued)
+    async def queued_messages(self, *, limit: int) -> list[Message]:
+        return await self._db.scan(partial(_queued, limit=limit))
 
     async def sent_by(self, token_id: str, *, since: datetime) -> int:
         return await self._db.read(partial(_sent_by, token_id=token_id, since=since))
@@ -70,9 +70,11 @@ def _history(db: sqlite3.Connection, *, message_id: str) -> list[MessageEvent]:
     return [MessageEvent(datetime.fromisoformat(at), state, text) for at, state, text in rows]
 
 
-def _queued(db: sqlite3.Connection) -> list[Message]:
+def _queued(db: sqlite3.Connection, *, limit: int) -> list[Message]:
     rows = db.execute(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state = 'queued' ORDER BY created_at"
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state = 'queued'"
+        " ORDER BY created_at LIMIT ?",
+        (limit,),
     ).fetchall()
     return [_message(row) for row in rows]
 

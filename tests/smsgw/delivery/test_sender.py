@@ -16,7 +16,7 @@ from channels.smpp.codec import Command, Status
 from smsgw.config import Settings
 from smsgw.delivery.message import Message
 from smsgw.delivery.recorder import Recorder
-from smsgw.delivery.sender import RetryPolicy, Sender
+from smsgw.delivery.sender import NewMessage, RetryPolicy, Sender
 from smsgw.storage.sqlite import SqliteStore
 from tests.smsgw.testbed import WAIT, eventually, new_message
 
@@ -259,3 +259,51 @@ async def test_a_send_failing_during_shutdown_stays_queued_and_is_not_retried(
     assert message.state == "queued"  # the next start sends it
     await asyncio.sleep(0.1)  # a retry would have gone by now (first delay 0.01 s)
     assert simulator.submit_total == 1
+
+
+def _numbers(count: int, first: int = 0) -> list[str]:
+    return [f"+50160{n:05d}" for n in range(first, first + count)]
+
+
+async def test_a_burst_waits_in_the_store_and_each_message_goes_once_in_order(
+    store: SqliteStore, recorder: Recorder, channels: list[SmppChannel], simulator: Simulator
+) -> None:
+    """Only `in_memory` messages are held at once; the others are read back from the store as
+    those go, including those posted while a read back is under way."""
+    sender = Sender(
+        Router(channels), store.messages, recorder, short_code="1515", policy=FAST, in_memory=4
+    )
+    numbers = _numbers(60)
+    first = [NewMessage(to, "Tax is due", 1, "gsm7") for to in numbers[:30]]
+    await sender.create_many(first)
+    assert sender.held == 4  # not 30
+    for to in numbers[30:]:  # one by one, while the first burst is read back and sent
+        await sender.create(to, "Tax is due", segments=1, encoding="gsm7")
+        assert sender.held <= 4
+    async with asyncio.timeout(WAIT):
+        await sender.join()
+        await recorder.flush()
+    sent = ["+" + submit.destination_addr for submit in simulator.submits]
+    assert sent == numbers  # each once, in the order they were posted
+    assert await store.messages.queued_messages(limit=100) == []
+    await sender.stop()
+
+
+async def test_more_messages_left_queued_than_fit_in_memory_are_all_sent_at_start(
+    store: SqliteStore, recorder: Recorder, channels: list[SmppChannel], simulator: Simulator
+) -> None:
+    left = [new_message(to) for to in _numbers(10)]
+    await recorder.messages_queued(left)
+    sender = Sender(
+        Router(channels), store.messages, recorder, short_code="1515", policy=FAST, in_memory=3
+    )
+    assert await sender.resume() == 3  # the others as these go
+    async with asyncio.timeout(WAIT):
+        await sender.join()
+        await recorder.flush()
+    assert sorted("+" + s.destination_addr for s in simulator.submits) == _numbers(10)
+    for message in left:
+        stored = await store.messages.get_message(message.id)
+        assert stored is not None
+        assert stored.state == "submitted"
+    await sender.stop()
