@@ -19,8 +19,9 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy channels smsgw subscriptions tests bench
 
+# tests/postgres.sh: the PostgreSQL on 127.0.0.1:5432, or one it starts (installed if need be)
 test: lint chromium $(BIN)/promtool
-	$(BIN)/pytest
+	SMSGW_TEST_POSTGRES=$$(PYTHON=$(BIN)/python sh tests/postgres.sh) $(BIN)/pytest
 
 # tests/console drive Debian's headless Chromium through Playwright (which never downloads one)
 chromium:

@@ -10,12 +10,14 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import structlog
+from pydantic import ValidationError
 
 from smsgw import __version__, demo, server
 from smsgw import logging as gateway_logging
@@ -23,9 +25,10 @@ from smsgw.access.audit import CLI, AuditAction, AuditEntry
 from smsgw.access.store import TokenStore
 from smsgw.access.tokens import Role, issue, token_ministry, token_person
 from smsgw.app import build_app
-from smsgw.config import Settings, load, secrets_exposed
+from smsgw.config import DatabaseConfig, Settings, load, secrets_exposed
 from smsgw.errors import ConfigError
-from smsgw.storage import open_store
+from smsgw.storage import open_store, schema_status
+from smsgw.storage.copy import copy_database
 from smsgw.storage.sqlite.backup import backup
 
 DEFAULT_CONFIG = Path("config.toml")
@@ -99,6 +102,20 @@ def parser() -> argparse.ArgumentParser:
     )
     migrate = db.add_parser("migrate", help="create or upgrade the schema")
     migrate.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
+    status = db.add_parser("status", help="the schema version, and whether it is the latest")
+    status.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
+    move = db.add_parser(
+        "copy", help="copy a whole deployment to another database (SQLite -> PostgreSQL)"
+    )
+    move.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="URL",
+        help="sqlite:///path (relative to here) or sqlite:////absolute/path",
+    )
+    move.add_argument("--to", dest="target", required=True, metavar="URL",
+                      help="postgresql://user@host:port/database, empty")  # fmt: skip
     copy = commands.add_parser(
         "backup", help="a consistent copy of the database, while the gateway runs"
     )
@@ -135,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "mo":
         return await _inject_mo(args)
+    if args.command == "db" and args.action == "copy":
+        return await _copy(args.source, args.target)
     if args.config == DEFAULT_CONFIG and not args.config.exists() and PACKAGED_CONFIG.exists():
         # an installed smsgw run where there is no config.toml: the one it ships, its data here
         _log.info("packaged_config_used", path=str(PACKAGED_CONFIG))
@@ -163,9 +182,16 @@ async def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "token":
         return await _token(settings, args)
     elif args.command == "backup":
+        if settings.database.is_postgres:
+            raise ConfigError(
+                "smsgw backup copies a SQLite database; back PostgreSQL up with pg_dump or"
+                " pg_basebackup (README: Running several instances)"
+            )
         database = settings.database.sqlite_path
         pages = await asyncio.to_thread(backup, database, args.path)
         sys.stdout.write(f"{database} -> {args.path}: {pages} pages\n")
+    elif args.action == "status":
+        return await _status(settings)
     else:  # db migrate
         await _migrate(settings)
     return 0
@@ -232,7 +258,42 @@ async def _migrate(settings: Settings) -> None:
         version = await store.migrate()
     finally:
         await store.close()
-    sys.stdout.write(f"schema version {version}: {settings.database.url}\n")
+    sys.stdout.write(f"schema version {version}: {settings.database.where}\n")
+
+
+async def _copy(source: str, target: str) -> int:
+    def database(url: str, flag: str) -> DatabaseConfig:
+        try:
+            return DatabaseConfig.model_validate({"url": url}, context={"base_dir": Path.cwd()})
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"db copy {flag}: {reason}") from None
+
+    start = time.monotonic()
+    copied = await copy_database(database(source, "--from"), database(target, "--to"))
+    for table in copied:
+        sys.stdout.write(f"{table.table:<20} {table.rows:>12,} rows\n")
+    total = sum(table.rows for table in copied)
+    sys.stdout.write(
+        f"{total:,} rows copied and counted in {time.monotonic() - start:.1f} s:"
+        f" {database(target, '--to').where}\n"
+    )
+    return 0
+
+
+async def _status(settings: Settings) -> int:
+    """0 when the schema is the latest this smsgw knows, 1 when `smsgw db migrate` is due."""
+    version, latest = await schema_status(settings.database)
+    if version == 0:
+        state = "no schema yet: run smsgw db migrate"
+    elif version < latest:
+        state = f"behind: run smsgw db migrate (to {latest})"
+    elif version > latest:
+        state = f"newer than this smsgw knows ({latest})"
+    else:
+        state = "latest"
+    sys.stdout.write(f"schema version {version}, {state}: {settings.database.where}\n")
+    return 0 if version == latest else 1
 
 
 async def _inject_mo(args: argparse.Namespace) -> int:

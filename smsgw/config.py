@@ -30,6 +30,7 @@ from channels.smpp.config import SmppChannelConfig
 from smsgw.errors import ConfigError
 
 _SQLITE = "sqlite:///"
+_POSTGRES = ("postgresql://", "postgres://")
 
 
 def _base_dir(info: ValidationInfo) -> Path:
@@ -125,21 +126,42 @@ class HttpConfig(_Section):
 class DatabaseConfig(_Section):
     url: str = Field(
         default="sqlite:///data/smsgw.db",
-        description="sqlite:///relative/path (to the config file) or sqlite:////absolute/path",
+        description="sqlite:///relative/path (to the config file), sqlite:////absolute/path,"
+        " or postgresql://user@host:port/database (several gateways on one database)",
     )
 
     @field_validator("url")
     @classmethod
-    def _sqlite_only(cls, value: str, info: ValidationInfo) -> str:
-        if value.startswith(("postgresql:", "postgres:")):
-            raise ValueError("PostgreSQL is not yet supported; use sqlite:///path/to/file.db")
+    def _known_backend(cls, value: str, info: ValidationInfo) -> str:
+        if value.startswith(_POSTGRES):
+            host = value.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+            if not host or "/" not in value.split("://", 1)[1].rstrip("/"):
+                raise ValueError("expected postgresql://user@host:port/database")
+            return value
         if not value.startswith(_SQLITE) or value == _SQLITE:
-            raise ValueError("expected sqlite:///path/to/file.db")
+            raise ValueError(
+                "expected sqlite:///path/to/file.db or postgresql://user@host:port/database"
+            )
         return _SQLITE + str((_base_dir(info) / value.removeprefix(_SQLITE)).resolve())
 
     @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(_POSTGRES)
+
+    @property
     def sqlite_path(self) -> Path:
+        if self.is_postgres:
+            raise ConfigError("database.url is PostgreSQL: there is no SQLite file")
         return Path(self.url.removeprefix(_SQLITE))
+
+    @property
+    def where(self) -> str:
+        """The URL without its password, for messages and logs."""
+        if not self.is_postgres:
+            return self.url
+        scheme, rest = self.url.split("://", 1)
+        userinfo, at, host = rest.rpartition("@")
+        return f"{scheme}://{userinfo.split(':', 1)[0]}{at}{host}"
 
 
 class CitizensConfig(_Section):

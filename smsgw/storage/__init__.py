@@ -1,9 +1,12 @@
-"""Storage: one backend per folder (sqlite/ for now), each handing out one repository per
+"""Storage: one backend per folder (sqlite/, postgres/), each handing out one repository per
 aggregate. The Protocols they implement belong to the features that use them."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
+
+import asyncpg
 
 from smsgw.access.idempotency import IdempotencyStore
 from smsgw.access.store import AuditLog, TokenStore
@@ -15,10 +18,13 @@ from smsgw.delivery.retention import RetentionStore
 from smsgw.delivery.store import DeliveryLog, MessageStore
 from smsgw.inbound.queue import InboundQueue
 from smsgw.kpis.store import KpiStore
+from smsgw.storage.postgres import PostgresStore
+from smsgw.storage.postgres import migrations as postgres_migrations
 from smsgw.storage.sqlite import SqliteStore
+from smsgw.storage.sqlite import migrations as sqlite_migrations
 from subscriptions.store import CatalogueStore, SubscriptionStore
 
-__all__ = ["Outbox", "Store", "open_store"]
+__all__ = ["Outbox", "Store", "open_store", "schema_status"]
 
 
 class Outbox(BroadcastOutbox, OutboxStore, Protocol):
@@ -62,6 +68,23 @@ class Store(Protocol):
 
 
 async def open_store(config: DatabaseConfig, *, serving: bool = False) -> Store:
-    """Open the configured backend (the config only accepts sqlite:/// URLs for now);
-    ``serving``: for the running gateway, of which one may use a database at a time."""
+    """Open the configured backend, migrated; ``serving``: for the running gateway, of which
+    one may use a database at a time."""
+    if config.is_postgres:
+        return await PostgresStore.open(config.url, serving=serving, where=config.where)
     return await SqliteStore.open(config.sqlite_path, serving=serving)
+
+
+async def schema_status(config: DatabaseConfig) -> tuple[int, int]:
+    """(the database's schema version, the latest this smsgw knows), without migrating:
+    0 for a database not made yet."""
+    if config.is_postgres:
+        conn = await asyncpg.connect(config.url)
+        try:
+            return await postgres_migrations.version_of(conn), postgres_migrations.LATEST
+        finally:
+            await conn.close()
+    path = config.sqlite_path
+    if not path.exists():
+        return 0, sqlite_migrations.LATEST
+    return await asyncio.to_thread(sqlite_migrations.version_of, path), sqlite_migrations.LATEST

@@ -13,6 +13,7 @@ from playwright.async_api import Browser, async_playwright
 from tests.console.browser import CHROMIUM, Console
 from tests.smsgw.conftest import (  # noqa: F401  # fixtures, found by name
     admin,
+    backend,
     client,
     gateway,
     settings,

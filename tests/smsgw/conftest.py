@@ -1,10 +1,11 @@
-"""Shared fixtures: a config file in tmp_path, a real SQLite store and its recorder, the SMSC
-simulator, and the whole gateway (HTTP API served for real) bound to it over TCP."""
+"""Shared fixtures: a config file in tmp_path, a real SQLite store and its recorder, each
+backend in turn (SQLite, PostgreSQL) for the repositories' contract, the SMSC simulator, and the
+whole gateway (HTTP API served for real) bound to it over TCP."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from smsgw.app import GATEWAY, Gateway, build_app
 from smsgw.config import Settings, load
 from smsgw.delivery.recorder import Recorder
 from smsgw.delivery.sender import RetryPolicy
+from smsgw.storage.postgres import PostgresStore
 from smsgw.storage.sqlite import SqliteStore
+from tests import postgres
 from tests.smsgw.testbed import CARRIERS, WAIT, Client, WriteConfig, bearer, on_simulator
 
 
@@ -41,17 +44,57 @@ async def simulator(request: pytest.FixtureRequest) -> AsyncIterator[Simulator]:
 
 
 @pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The gateway's database: "sqlite" unless a module parametrizes it (indirectly) to run
+    on "postgresql" too: testbed.BOTH_BACKENDS."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
 def settings(
-    simulator: Simulator, write_config: WriteConfig, request: pytest.FixtureRequest
+    simulator: Simulator, write_config: WriteConfig, request: pytest.FixtureRequest, backend: str
 ) -> Settings:
     """The gateway's config.toml in tmp_path, every bind on the simulator; parametrize
-    indirectly with TOML to add (e.g. a [broadcasts] table)."""
-    return load(write_config(on_simulator(simulator.port) + getattr(request, "param", "")))
+    indirectly with TOML to add (e.g. a [broadcasts] table). On PostgreSQL: the test run's
+    database, emptied first."""
+    text = on_simulator(simulator.port) + getattr(request, "param", "")
+    if backend == "postgresql":
+        dsn = request.getfixturevalue("postgres_database")
+        postgres.empty_database(dsn)
+        text = text.replace("sqlite:///data/test.db", dsn)
+    return load(write_config(text))
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     store = await SqliteStore.open(tmp_path / "store.db")
+    yield store
+    await store.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of this test run (dropped at its end): its DSN."""
+    name = postgres.create_database()
+    try:
+        yield postgres.dsn_of(name)
+    finally:
+        postgres.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[SqliteStore | PostgresStore]:
+    """Each backend in turn, empty: the repositories' contract holds on both."""
+    if request.param == "sqlite":
+        lite = await SqliteStore.open(tmp_path / "store.db")
+        yield lite
+        await lite.close()
+        return
+    dsn = request.getfixturevalue("postgres_database")
+    store = await PostgresStore.open(dsn)
+    await store.db.read(postgres.empty)
     yield store
     await store.close()
 

@@ -22,7 +22,9 @@ from tests.smsgw.broadcast_testbed import (
     view,
     wait_state,
 )
-from tests.smsgw.testbed import Client, bearer
+from tests.smsgw.testbed import BOTH_BACKENDS, Client, bearer
+
+pytestmark = BOTH_BACKENDS  # storage matters here: each test on SQLite and PostgreSQL
 
 
 async def test_a_broadcast_reaches_every_subscriber_once_in_their_language(

@@ -16,11 +16,13 @@ from channels.text import decode
 from smsgw.app import Gateway, build_app
 from smsgw.delivery.message import DeliveryBatch
 from smsgw.demo_catalogue import DEMO_SERVICES
-from smsgw.storage.sqlite import SqliteStore
+from smsgw.storage import open_store
 from subscriptions.models import Action
-from tests.smsgw.testbed import WAIT, Client, eventually
+from tests.smsgw.testbed import BOTH_BACKENDS, WAIT, Client, eventually
 
 CITIZEN = "+5016012345"
+
+pytestmark = BOTH_BACKENDS  # storage matters here: each test on SQLite and PostgreSQL
 
 
 @pytest.fixture
@@ -153,7 +155,7 @@ async def test_a_sender_that_is_no_valid_number_gets_no_reply(simulator, gateway
 
 async def test_texts_stored_by_a_previous_run_are_handled_at_start(simulator, settings):
     # A storm cut short by a crash: the texts were stored (and acknowledged), not yet handled.
-    store = await SqliteStore.open(settings.database.sqlite_path)
+    store = await open_store(settings.database)
     texts = [
         InboundSms(CITIZEN, "1515", "HELP", "btl-1"),
         InboundSms(CITIZEN, "1515", "MY", "btl-1"),

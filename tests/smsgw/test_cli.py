@@ -7,6 +7,8 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,10 +18,16 @@ from channels.simulator import Simulator
 from channels.smpp.channel import SmppChannel
 from channels.smpp.codec import Status
 from smsgw import __version__
+from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.app import build_app
 from smsgw.config import Settings
 from smsgw.delivery.recorder import Recorder
+from smsgw.errors import ConfigError
+from smsgw.storage.postgres import PostgresStore
+from smsgw.storage.postgres.migrations import LATEST as PG_LATEST
+from smsgw.storage.sqlite import SqliteStore
 from smsgw.storage.sqlite.migrations import LATEST
+from tests import postgres
 from tests.smsgw.testbed import CONFIG, WAIT, WriteConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -236,3 +244,85 @@ async def test_mo_injects_a_text_that_the_gateway_stores(
     with sqlite3.connect(tmp_path / "store.db") as conn:
         rows = conn.execute("SELECT sender, recipient, text, channel FROM inbound").fetchall()
     assert rows == [("+5016012345", "1515", "JOIN HEALTH", "btl-1")]
+
+
+def test_db_status_says_whether_the_schema_is_the_latest(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    write_config(CONFIG)
+    before = smsgw("db", "status", cwd=tmp_path)
+    assert (before.returncode, before.stdout.split(":")[0]) == (
+        1,
+        "schema version 0, no schema yet",
+    )
+    assert not (tmp_path / "data" / "test.db").exists()  # status creates nothing
+    assert smsgw("db", "migrate", cwd=tmp_path).returncode == 0
+    after = smsgw("db", "status", cwd=tmp_path)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.startswith(f"schema version {LATEST}, latest: sqlite:///")
+
+
+@pytest.fixture
+def postgres_config(write_config: WriteConfig) -> Iterator[str]:
+    """CONFIG on a new PostgreSQL database of its own (dropped after): its URL."""
+    name = postgres.create_database()
+    url = postgres.dsn_of(name)
+    write_config(CONFIG.replace("sqlite:///data/test.db", url))
+    try:
+        yield url
+    finally:
+        postgres.drop_database(name)
+
+
+def test_db_migrate_and_status_on_postgresql(postgres_config: str, tmp_path: Path) -> None:
+    assert smsgw("db", "status", cwd=tmp_path).returncode == 1
+    for _ in range(2):
+        result = smsgw("db", "migrate", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"schema version {PG_LATEST}: {postgres_config}\n"
+    status = smsgw("db", "status", cwd=tmp_path)
+    assert (status.returncode, status.stdout) == (
+        0,
+        f"schema version {PG_LATEST}, latest: {postgres_config}\n",
+    )
+
+
+async def test_a_second_gateway_on_one_postgresql_database_is_refused(
+    postgres_config: str,
+) -> None:
+    """Until channels are leased bind by bind, one serving gateway per database."""
+    first = await PostgresStore.open(postgres_config, serving=True)
+    try:
+        with pytest.raises(ConfigError, match=r"another smsgw .* is serving this database"):
+            await PostgresStore.open(postgres_config, serving=True)
+        helper = await PostgresStore.open(postgres_config)  # smsgw token, db migrate: welcome
+        await helper.close()
+    finally:
+        await first.close()
+    again = await PostgresStore.open(postgres_config, serving=True)  # the lock went with it
+    await again.close()
+
+
+async def test_db_copy_moves_a_sqlite_database_to_postgresql_once(
+    postgres_config: str, tmp_path: Path
+) -> None:
+    lite = await SqliteStore.open(tmp_path / "old.db")
+    await lite.audit.audit(
+        AuditEntry(datetime.now(UTC), "cli", None, None, AuditAction.TOKEN_ISSUED, "t1")
+    )
+    await lite.close()
+    copy = ("db", "copy", "--from", "sqlite:///old.db", "--to", postgres_config)
+    result = await asyncio.to_thread(smsgw, *copy, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "audit_log                       1 rows" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("1 rows copied and counted in ")
+    again = await asyncio.to_thread(smsgw, *copy, cwd=tmp_path)
+    assert again.returncode == 2
+    assert "table audit_log is not empty; a copy never merges" in again.stderr
+    wrong = await asyncio.to_thread(smsgw, "db", "copy", "--from", "sqlite:///old.db",
+                                    "--to", "mysql://db/x", cwd=tmp_path)  # fmt: skip
+    assert (wrong.returncode, wrong.stderr.strip()) == (
+        2,
+        "smsgw: error: db copy --to: expected sqlite:///path/to/file.db or"
+        " postgresql://user@host:port/database",
+    )

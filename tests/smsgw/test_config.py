@@ -50,6 +50,15 @@ def test_an_absolute_database_path_is_kept(write_config: WriteConfig) -> None:
     assert load(write_config(text)).database.sqlite_path == Path("/var/lib/smsgw/smsgw.db")
 
 
+def test_a_postgresql_url_is_kept_and_its_password_never_shown(write_config: WriteConfig) -> None:
+    url = "postgresql://smsgw:s3cret@db.gov.bz:5432/smsgw"
+    database = load(write_config(CONFIG.replace("sqlite:///data/test.db", url))).database
+    assert (database.url, database.is_postgres) == (url, True)
+    assert database.where == "postgresql://smsgw@db.gov.bz:5432/smsgw"
+    with pytest.raises(ConfigError, match="no SQLite file"):
+        _ = database.sqlite_path
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -61,8 +70,8 @@ def test_an_absolute_database_path_is_kept(write_config: WriteConfig) -> None:
         (('timezone = "America/Belize"', 'timezone = "America/Belmopan"'),
          "gateway.timezone: unknown time zone 'America/Belmopan'"),
         (('default_region = "BZ"', 'default_region = "XX"'), "gateway.default_region: unknown"),
-        (("sqlite:///data/test.db", "postgresql://db/smsgw"),
-         "database.url: PostgreSQL is not yet supported"),
+        (("sqlite:///data/test.db", "postgresql://db"),
+         "database.url: expected postgresql://user@host:port/database"),
         (("sqlite:///data/test.db", "mysql://db/smsgw"), "database.url: expected sqlite:///"),
         (('name = "smart-1"', 'name = "btl-1"'), "channels: channel names must be unique"),
         (('password = "secret"\nprefixes = ["+50165"]',
@@ -71,8 +80,8 @@ def test_an_absolute_database_path_is_kept(write_config: WriteConfig) -> None:
         (("[http]", "[htp]"), "htp: unknown key"),
     ],
     ids=["unknown-key", "missing-key", "bad-value", "bad-prefix", "bad-timezone",
-         "bad-region", "postgresql", "other-scheme", "duplicate-name", "missing-env",
-         "unknown-table"],
+         "bad-region", "postgresql-without-database", "other-scheme", "duplicate-name",
+         "missing-env", "unknown-table"],
 )  # fmt: skip
 def test_a_bad_config_names_the_key_and_the_problem(
     write_config: WriteConfig, change: tuple[str, str], message: str

@@ -7,14 +7,17 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 
 from channels.simulator import Simulator
 from channels.smpp.codec import Command, Status
 from smsgw.app import GATEWAY
-from tests.smsgw.testbed import WAIT, Client
+from tests.smsgw.testbed import BOTH_BACKENDS, WAIT, Client
 
 Send = Callable[..., Awaitable[str]]
+
+pytestmark = BOTH_BACKENDS  # storage matters here: each test on SQLite and PostgreSQL
 
 
 @pytest.fixture
@@ -122,11 +125,19 @@ async def test_a_message_in_flight_at_a_link_drop_is_sent_again_and_delivered(
     assert "resent" in [e["state"] for e in body["history"]]
 
 
-async def test_mobile_originated_text_is_stored(client, simulator, tmp_path):
+async def test_mobile_originated_text_is_stored(client, simulator, settings):
     await simulator.inject_mo("+5016012345", "JOIN HEALTH")
 
     async with asyncio.timeout(WAIT):  # the gateway acknowledges a text once it is stored
         await simulator.wait_for(lambda: simulator.deliver_sm_resps[Status.ESME_ROK] == 1)
-    with sqlite3.connect(tmp_path / "data" / "test.db") as conn:
-        rows = conn.execute("SELECT sender, recipient, text FROM inbound").fetchall()
+    query = "SELECT sender, recipient, text FROM inbound"
+    if settings.database.is_postgres:  # no method lists handled texts: the row itself
+        conn = await asyncpg.connect(settings.database.url)
+        try:
+            rows = [tuple(row) for row in await conn.fetch(query)]
+        finally:
+            await conn.close()
+    else:
+        with sqlite3.connect(settings.database.sqlite_path) as lite:
+            rows = lite.execute(query).fetchall()
     assert rows == [("+5016012345", "1515", "JOIN HEALTH")]

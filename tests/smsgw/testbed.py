@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -54,6 +55,10 @@ WAIT = 10.0  # seconds any one awaited event may take before the test fails
 
 WriteConfig = Callable[[str], Path]
 Client = TestClient[web.Request, web.Application]
+
+
+# a module's tests run on both databases (the `backend` fixture of conftest.py)
+BOTH_BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 
 def on_simulator(port: int) -> str:

@@ -7,6 +7,10 @@ migrating at once (``smsgw db migrate`` beside a running gateway) cannot apply o
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from pathlib import Path
+
 import aiosqlite
 
 from smsgw.errors import ConfigError
@@ -333,3 +337,14 @@ async def migrate(conn: aiosqlite.Connection) -> int:
         except BaseException:
             await conn.execute("ROLLBACK")
             raise
+
+
+def version_of(path: Path) -> int:
+    """The schema version of the database file at ``path``, read only (0: not made yet)."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        made = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if made is None:
+            return 0
+        return int(db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])

@@ -1,0 +1,173 @@
+"""Single messages and the inbound queue in PostgreSQL. What changes them (new messages,
+segments, receipts, texts) is in delivery.py.
+
+The inbound queue is shared by the gateways on one database: handing texts out is a claim (see
+:data:`_TAKE`), so each text goes to one handler, and a number's texts to one handler at a time,
+in arrival order (a JOIN then a STOP must not be handled the other way round elsewhere).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import partial
+
+import asyncpg
+
+from smsgw.delivery.message import Message, MessageEvent, MessageState
+from smsgw.delivery.store import MessageFilter
+from smsgw.inbound.queue import HandledInbound, StoredInbound
+from smsgw.storage.postgres.db import Conn, Database
+
+_SELECT = """SELECT id, recipient, sender, text, state, parts, encoding, channel, error,
+    created_at, updated_at, expires_at, created_by, callback_url FROM messages"""
+
+# How long a handler has to mark the texts it took: far beyond a batch's time (one trip for its
+# consent changes, its replies queued). A gateway that dies holding texts leaves them to the
+# others (or to itself once restarted) when it lapses; a handler slower than this may see a
+# text handled twice, which the handler's idempotence makes a repeated reply at worst.
+LEASE = timedelta(minutes=2)
+_TAKING = 0x736D7367_0002  # "smsg" 2: the advisory lock takers queue on (serving.py has 1)
+
+# The oldest texts neither handled nor taken (or whose lease lapsed), none of a number that has
+# a text taken: that number's texts wait for the handler holding one. Takers go one at a time
+# (the advisory lock, taken in the statement before), so each sees the leases of the last.
+_TAKE = """WITH busy AS MATERIALIZED (
+        SELECT DISTINCT sender FROM inbound
+        WHERE handled_at IS NULL AND taken_until IS NOT NULL AND taken_until > now()
+    ), batch AS (
+        SELECT id FROM inbound
+        WHERE handled_at IS NULL AND (taken_until IS NULL OR taken_until <= now())
+          AND sender NOT IN (SELECT sender FROM busy)
+        ORDER BY received_at, id LIMIT $1
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE inbound SET taken_until = now() + $2::interval FROM batch WHERE inbound.id = batch.id
+    RETURNING inbound.id, sender, recipient, text, channel, received_at"""
+
+_MARK = """UPDATE inbound SET handled_at = h.at, outcome = h.outcome
+    FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS h (id, at, outcome)
+    WHERE inbound.id = h.id"""
+
+
+class PgMessages:
+    """Implements MessageStore."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get_message(self, message_id: str) -> Message | None:
+        return await self._db.read(partial(_get_message, message_id=message_id))
+
+    async def message_history(self, message_id: str) -> list[MessageEvent]:
+        return await self._db.read(partial(_history, message_id=message_id))
+
+    async def queued_messages(self, *, limit: int) -> list[Message]:
+        # TODO(#14): a read, as SQLite's, not a claim: the Sender holds the messages it sends
+        # in memory, so a second gateway would send them again. A claim needs each message
+        # leased to the gateway that holds it from its creation (the delivery log, the Sender).
+        return await self._db.scan(partial(_queued, limit=limit))
+
+    async def sent_by(self, token_id: str, *, since: datetime) -> int:
+        return await self._db.read(partial(_sent_by, token_id=token_id, since=since))
+
+    async def find_messages(self, where: MessageFilter, *, limit: int) -> list[Message]:
+        return await self._db.report(partial(_find, where=where, limit=limit))
+
+
+class PgInbound:
+    """Implements InboundQueue for several gateways: a text handed out is leased to the caller
+    (LEASE) until marked handled; others are not handed it, nor that number's later texts."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def unhandled_inbound(self, limit: int) -> list[StoredInbound]:
+        return await self._db.write(partial(_take_inbound, limit=limit))
+
+    async def mark_inbound_handled(self, handled: list[HandledInbound]) -> None:
+        if not handled:
+            return
+        ids = [h.id for h in handled]
+        ats = [h.at for h in handled]
+        outcomes = [h.outcome.value for h in handled]
+        await self._db.write(lambda conn: conn.execute(_MARK, ids, ats, outcomes))
+
+
+async def _get_message(conn: Conn, *, message_id: str) -> Message | None:
+    row = await conn.fetchrow(_SELECT + " WHERE id = $1", message_id)
+    return _message(row) if row else None
+
+
+async def _history(conn: Conn, *, message_id: str) -> list[MessageEvent]:
+    rows = await conn.fetch(
+        "SELECT at, state, detail FROM message_events WHERE message_id = $1 ORDER BY at, id",
+        message_id,
+    )
+    return [MessageEvent(row["at"], row["state"], row["detail"]) for row in rows]
+
+
+async def _queued(conn: Conn, *, limit: int) -> list[Message]:
+    rows = await conn.fetch(
+        _SELECT + " WHERE state = 'queued' ORDER BY created_at, id LIMIT $1",
+        limit,
+    )
+    return [_message(row) for row in rows]
+
+
+async def _sent_by(conn: Conn, *, token_id: str, since: datetime) -> int:
+    count = await conn.fetchval(
+        "SELECT count(*) FROM messages WHERE created_by = $1 AND created_at >= $2",
+        token_id, since,
+    )  # fmt: skip
+    return int(count)
+
+
+async def _find(conn: Conn, *, where: MessageFilter, limit: int) -> list[Message]:
+    # only the filters given, each a fixed clause with its value bound: the planner then picks
+    # the index of the most selective one (recipient, created_by) or walks messages_age
+    clauses, params = ["true"], list[object]()
+    for clause, value in (
+        ("state = ${}", where.state.value if where.state else None),
+        ("recipient = ${}", where.to),
+        ("created_by = ${}", where.created_by),
+        ("created_at >= ${}", where.since),
+    ):
+        if value is not None:
+            params.append(value)
+            clauses.append(clause.format(len(params)))
+    if where.before is not None:
+        params += where.before
+        clauses.append(f"(created_at, id) < (${len(params) - 1}, ${len(params)})")
+    rows = await conn.fetch(
+        _SELECT + f" WHERE {' AND '.join(clauses)}"  # clauses: literals above
+        f" ORDER BY created_at DESC, id DESC LIMIT ${len(params) + 1}",
+        *params, limit,
+    )  # fmt: skip
+    return [_message(row) for row in rows]
+
+
+async def _take_inbound(conn: Conn, *, limit: int) -> list[StoredInbound]:
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _TAKING)
+    rows = await conn.fetch(_TAKE, limit, LEASE)
+    return [
+        StoredInbound(*row) for row in sorted(rows, key=lambda row: (row["received_at"], row["id"]))
+    ]
+
+
+def _message(row: asyncpg.Record) -> Message:
+    return Message(
+        id=row["id"],
+        to=row["recipient"],
+        sender=row["sender"],
+        text=row["text"],
+        state=MessageState(row["state"]),
+        parts=row["parts"],
+        encoding=row["encoding"],
+        channel=row["channel"],
+        error=row["error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        expires_at=row["expires_at"],
+        created_by=row["created_by"],
+        callback_url=row["callback_url"],
+    )
