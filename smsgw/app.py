@@ -32,6 +32,7 @@ from smsgw.api.context import SERVICES, Services
 from smsgw.broadcasts.model import Broadcast
 from smsgw.broadcasts.scheduler import Scheduler
 from smsgw.broadcasts.service import BroadcastService
+from smsgw.cluster.leases import LeaseKeeper
 from smsgw.config import Settings
 from smsgw.delivery.callbacks import Notifier
 from smsgw.delivery.dispatcher import Dispatcher
@@ -99,6 +100,7 @@ class Gateway:
         self._dispatcher: Dispatcher | None = None
         self._scheduler: Scheduler | None = None
         self._shutdown_by: float | None = None
+        self.leases: LeaseKeeper | None = None
 
     async def start(self) -> None:
         stack = self._stack
@@ -113,9 +115,16 @@ class Gateway:
             )  # fmt: skip
             await recorder.start()
             stack.push_async_callback(recorder.close)
-            for channel in self.channels:
-                await channel.start(recorder)
+            cluster = self.settings.cluster
+            self.leases = keeper = LeaseKeeper(
+                store.leases, self.channels, recorder,
+                instance=cluster.instance, lease_s=cluster.lease_s,
+            )  # fmt: skip
+            self.metrics.holding(lambda: keeper.held)
+            stack.push_async_callback(keeper.let_go)  # last: once unbound, others may bind
+            await keeper.start()  # binds the channels this gateway holds (all, on SQLite)
             stack.push_async_callback(lambda: self._stop_channels(self._shutdown_left()))
+            stack.push_async_callback(keeper.stop)  # first: no bind taken while stopping
             self._sender = sender = Sender(
                 self._router,
                 store.messages,
@@ -170,6 +179,8 @@ class Gateway:
             region=self.settings.gateway.default_region,
             guard=guard,
             metrics=self.metrics,
+            # PostgreSQL: others' texts (a dead gateway's, once their claims lapse) come too
+            poll_s=1.0 if self.settings.database.is_postgres else None,
         )
         recorder.on_inbound = handler.wake
         await handler.start()
@@ -240,6 +251,8 @@ class Gateway:
             timezone=settings.gateway.zone,
             templates=self._templates,
             channels=self.channels,
+            instance=settings.cluster.instance,
+            held=lambda: self.leases.held if self.leases else [],
             carrier_of=self._router.try_carrier,
             messages=self.store.messages,
             sender=self.sender,

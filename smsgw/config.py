@@ -8,6 +8,7 @@ gateway behaves the same whatever the working directory.
 from __future__ import annotations
 
 import json
+import socket
 import tomllib
 from datetime import date, time
 from ipaddress import IPv4Network, IPv6Network
@@ -299,6 +300,25 @@ class KpisConfig(_Section):
         return value
 
 
+class ClusterConfig(_Section):
+    """Several gateways on one PostgreSQL database: each bind is held by one at a time."""
+
+    instance: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="this gateway's name among those sharing the database (default: host name)",
+    )
+    lease_s: float = Field(
+        default=15.0,
+        ge=3.0,
+        le=300.0,
+        description="a dead gateway's binds are taken over within this; a gateway that cannot"
+        " renew its leases stops sending before they can pass to another",
+    )
+
+
 class Settings(_Section):
     gateway: GatewayConfig
     # empty tables by default, validated like given ones (so the database path gets resolved)
@@ -310,6 +330,7 @@ class Settings(_Section):
     kpis: KpisConfig = Field(default_factory=dict)  # type: ignore[assignment]
     retention: RetentionConfig = Field(default_factory=dict)  # type: ignore[assignment]
     callbacks: CallbacksConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    cluster: ClusterConfig = Field(default_factory=dict)  # type: ignore[assignment]
     simulator: SimulatorConfig | None = None  # the built-in SMSC simulator (demo, tests)
 
     @field_validator("channels")

@@ -8,7 +8,7 @@ it just before rendering (:meth:`Metrics.queue_depth`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -36,11 +36,19 @@ class _Channels:
 
     def __init__(self, channels: Sequence[Channel]) -> None:
         self._channels = channels
+        self.held: Callable[[], Collection[str]] = lambda: [c.name for c in channels]
 
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily(
             "smsgw_channel_up", "1 while the channel is bound, else 0", labels=["channel"]
         )
+        held = GaugeMetricFamily(
+            "smsgw_channel_held",
+            "1 while this gateway holds the channel's lease (of those sharing the database,"
+            " the one that binds it), else 0",
+            labels=["channel"],
+        )
+        holding = set(self.held())
         throttled = CounterMetricFamily(
             "smsgw_channel_throttled",
             "Submits the carrier answered with a throttling status",
@@ -48,8 +56,9 @@ class _Channels:
         )
         for channel in self._channels:
             up.add_metric([channel.name], float(channel.state is LinkState.BOUND))
+            held.add_metric([channel.name], float(channel.name in holding))
             throttled.add_metric([channel.name], channel.throttled)
-        return [up, throttled]
+        return [up, held, throttled]
 
 
 class Metrics:
@@ -109,7 +118,12 @@ class Metrics:
             "sending waits until it can be written again",
             registry=registry,
         )
-        registry.register(_Channels(channels))
+        self._channels = _Channels(channels)
+        registry.register(self._channels)
+
+    def holding(self, held: Callable[[], Collection[str]]) -> None:
+        """Where smsgw_channel_held reads which channels this gateway holds (all, by default)."""
+        self._channels.held = held
 
     def submitted(self, channel: str) -> None:
         self._submits.labels(channel, "ok").inc()

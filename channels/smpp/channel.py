@@ -76,6 +76,10 @@ class SmppChannel:
         return self._outbound.limiter.throttled_count
 
     async def start(self, sink: ChannelSink) -> None:
+        """Bind and keep the link up; again after stop() too (a gateway that lost the bind's
+        lease and took it back)."""
+        self._stopping = False
+        self._stop_by = None
         self._outbound.sink = sink
         self._inbound = InboundDecoder(self.name, self.config, sink)
         self._outbound.warn_if_window_too_small()

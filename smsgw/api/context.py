@@ -57,6 +57,8 @@ class Services:
     timezone: ZoneInfo  # the gateway's: a send_at without an offset is read in it
     templates: Templates  # the citizen-facing texts; their languages are those one may choose
     channels: Sequence[Channel]
+    instance: str  # this gateway's name among those sharing the database
+    held: Callable[[], Sequence[str]]  # the channels whose bind this gateway holds now
     carrier_of: Callable[[str], str | None]  # a number's carrier; None: no channel serves it
     messages: MessageStore
     sender: MessageSender

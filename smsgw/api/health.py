@@ -1,4 +1,5 @@
-"""``GET /healthz``: liveness and the bind state of every channel."""
+"""``GET /healthz``: liveness, the bind state of every channel, and which binds this gateway
+holds (with several gateways on one database, each bind is held by one of them)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class ChannelHealth(BaseModel):
     name: str
     carrier: str
     state: LinkState
+    held: bool  # this gateway holds its lease (another may hold it, and bind it)
     error: str | None = None  # why it is not bound, e.g. the SMSC's bind refusal status
 
 
@@ -25,9 +27,11 @@ class StorageHealth(BaseModel):
 
 
 class Health(BaseModel):
-    # ok: all bound and the database writable; degraded: some bound, or the database not
-    # writable; down: none bound
-    status: Literal["ok", "degraded", "down"]
+    # of the binds this gateway holds: ok: all bound and the database writable; degraded: some
+    # bound, or the database not writable; down: none bound. standby: it holds none (others
+    # do): it serves the API
+    status: Literal["ok", "degraded", "down", "standby"]
+    instance: str
     channels: list[ChannelHealth]
     storage: StorageHealth
 
@@ -35,22 +39,30 @@ class Health(BaseModel):
 async def health(request: web.Request) -> web.Response:
     """Always 200 while the process serves: a carrier outage or a full disk is not a reason
     to restart us (a restart would not make either better)."""
+    services = request.app[SERVICES]
+    held = set(services.held())
     channels = [
         ChannelHealth(
             name=channel.name,
             carrier=channel.carrier,
             state=channel.state,
+            held=channel.name in held,
             error=channel.last_error or None,
         )
-        for channel in request.app[SERVICES].channels
+        for channel in services.channels
     ]
-    bound = sum(channel.state is LinkState.BOUND for channel in channels)
-    error = request.app[SERVICES].storage_error()
-    status: Literal["ok", "degraded", "down"] = (
-        "down" if not bound else "ok" if bound == len(channels) and not error else "degraded"
-    )
+    bound = sum(channel.state is LinkState.BOUND for channel in channels if channel.held)
+    error = services.storage_error()
+    status: Literal["ok", "degraded", "down", "standby"] = (
+        "standby" if not held
+        else "down" if not bound
+        else "ok" if bound == len(held) and not error
+        else "degraded"
+    )  # fmt: skip
     storage = StorageHealth(status="failing" if error else "ok", error=error)
-    return json_response(Health(status=status, channels=channels, storage=storage))
+    return json_response(
+        Health(status=status, instance=services.instance, channels=channels, storage=storage)
+    )
 
 
 ROUTES = [

@@ -85,19 +85,25 @@ class Notifier:
         self._max_retry_s = max_retry_s
         self._give_up = give_up
         self._slots = asyncio.Semaphore(concurrency)
-        self._in_flight: set[str] = set()  # message ids: one POST at a time per message
+        # message id -> the callback being posted: one POST at a time per message
+        self._in_flight: dict[str, int] = {}
+        # message id -> its next callback, handed out while the one before was being settled
+        # (on PostgreSQL a claim: skipped, it would wait out its lease)
+        self._next: dict[str, Callback] = {}
         self._keys: dict[str, str | None] = {}  # token id -> its hash (the signing key)
         self._tasks = Tasks()
         self._posting: set[asyncio.Task[None]] = set()  # one task per POST under way
         self._session: aiohttp.ClientSession | None = None
+        self._closing = False
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=self._timeout)
         self._tasks.spawn(self._run(), "callbacks")
 
     async def stop(self) -> None:
+        self._closing = True
         await self._tasks.cancel()  # a POST cut short is sent again after the restart
-        for task in self._posting:
+        for task in list(self._posting):
             task.cancel()
         await asyncio.gather(*self._posting, return_exceptions=True)
         if self._session is not None:
@@ -114,12 +120,17 @@ class Notifier:
     async def _round(self) -> None:
         due = await self._queue.due_callbacks(datetime.now(UTC), limit=100)
         for callback in due:
-            if callback.message_id in self._in_flight:
-                continue
-            self._in_flight.add(callback.message_id)
-            task = asyncio.create_task(self._deliver(callback), name=f"callback-{callback.id}")
-            self._posting.add(task)
-            task.add_done_callback(self._posting.discard)
+            posting = self._in_flight.get(callback.message_id)
+            if posting is None:
+                self._start(callback)
+            elif posting != callback.id:
+                self._next[callback.message_id] = callback
+
+    def _start(self, callback: Callback) -> None:
+        self._in_flight[callback.message_id] = callback.id
+        task = asyncio.create_task(self._deliver(callback), name=f"callback-{callback.id}")
+        self._posting.add(task)
+        task.add_done_callback(self._posting.discard)
 
     async def _deliver(self, callback: Callback) -> None:
         try:
@@ -140,7 +151,10 @@ class Notifier:
             log("callback_failed", id=callback.message_id, error=error,
                 attempts=callback.attempts + 1, gave_up=next_at is None)  # fmt: skip
         finally:
-            self._in_flight.discard(callback.message_id)
+            del self._in_flight[callback.message_id]
+            following = self._next.pop(callback.message_id, None)
+            if following is not None and not self._closing:
+                self._start(following)
 
     async def _post(self, callback: Callback) -> str | None:
         """None once taken (2xx), else why not."""

@@ -12,11 +12,13 @@ idempotence (joining twice changes nothing) makes harmless beyond a repeated rep
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
 
+from smsgw.errors import StorageUnavailable
 from smsgw.inbound.guard import Guard
 from smsgw.inbound.queue import HandledInbound, InboundOutcome, InboundQueue, StoredInbound
 from smsgw.metrics import Metrics
@@ -45,6 +47,7 @@ class InboundHandler:
         batch: int = 200,
         clock: Callable[[], datetime] = _utcnow,
         metrics: Metrics | None = None,
+        poll_s: float | None = None,
     ) -> None:
         self._queue = queue
         self._service = service
@@ -54,6 +57,9 @@ class InboundHandler:
         self._batch = batch
         self._clock = clock
         self._wake = asyncio.Event()
+        # with several gateways on one database, texts stored by another (or left by one that
+        # died, once their claim lapses) send no wake-up here: look at least this often
+        self._poll_s = poll_s
         self._tasks = Tasks()
         self.handled = 0
         self._metrics = metrics or Metrics()  # none given: counted, never read
@@ -70,11 +76,22 @@ class InboundHandler:
         await self._tasks.cancel()
 
     async def _run(self) -> None:
+        pause = 0.1
         while True:
-            await self._wake.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
             self._wake.clear()
-            while texts := await self._queue.unhandled_inbound(self._batch):
-                await self._handle_batch(texts)
+            try:
+                while texts := await self._queue.unhandled_inbound(self._batch):
+                    await self._handle_batch(texts)
+            except StorageUnavailable as exc:  # the texts stay stored: handled once it is back
+                _log.warning("inbound_queue_unavailable", error=str(exc), retry_s=pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+                self._wake.set()
+            else:
+                pause = 0.1
 
     async def _handle_batch(self, texts: list[StoredInbound]) -> None:
         outcomes: dict[str, InboundOutcome] = {}

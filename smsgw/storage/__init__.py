@@ -11,6 +11,7 @@ import asyncpg
 from smsgw.access.idempotency import IdempotencyStore
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.broadcasts.store import BroadcastOutbox, BroadcastStore
+from smsgw.cluster.leases import LeaseStore
 from smsgw.config import DatabaseConfig
 from smsgw.delivery.callbacks import CallbackQueue
 from smsgw.delivery.outbox import OutboxStore
@@ -60,6 +61,8 @@ class Store(Protocol):
     def idempotency(self) -> IdempotencyStore: ...
     @property
     def callbacks(self) -> CallbackQueue: ...
+    @property
+    def leases(self) -> LeaseStore: ...
 
     async def migrate(self) -> int:
         """Bring the schema up to date; returns the schema version."""

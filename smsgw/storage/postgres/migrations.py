@@ -278,6 +278,14 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX callbacks_due ON callbacks (next_at) WHERE failed_at IS NULL",
         "CREATE INDEX callbacks_message ON callbacks (message_id, id)",
+        # PostgreSQL only: which gateway holds each [[channels]] bind (cluster/leases.py);
+        # epoch grows each time a lease changes hands or lapses
+        """CREATE TABLE channel_leases (
+            channel text PRIMARY KEY,
+            instance text NOT NULL,
+            epoch bigint NOT NULL,
+            expires_at timestamptz NOT NULL
+        )""",
         _CALLBACK,
         """CREATE TRIGGER messages_callback AFTER UPDATE OF state ON messages
             FOR EACH ROW

@@ -14,6 +14,7 @@ from smsgw.storage.postgres.db import Database
 from smsgw.storage.postgres.delivery import PgDeliveryLog
 from smsgw.storage.postgres.idempotency import PgIdempotency
 from smsgw.storage.postgres.kpis import PgKpis
+from smsgw.storage.postgres.leases import PgLeases
 from smsgw.storage.postgres.messages import PgInbound, PgMessages
 from smsgw.storage.postgres.migrations import migrate
 from smsgw.storage.postgres.outbox import PgOutbox
@@ -40,6 +41,7 @@ class PostgresStore:
         self.kpis = PgKpis(db)
         self.retention = PgRetention(db)
         self.idempotency = PgIdempotency(db)
+        self.leases = PgLeases(db)
         self.callbacks = PgCallbacks(db)
 
     @classmethod

@@ -19,6 +19,7 @@ from smsgw.storage.sqlite.checkpoint import WRITER_PRAGMA, Checkpointer
 from smsgw.storage.sqlite.delivery import SqliteDeliveryLog, create_temp_tables
 from smsgw.storage.sqlite.idempotency import SqliteIdempotency
 from smsgw.storage.sqlite.kpis import SqliteKpis
+from smsgw.storage.sqlite.leases import LocalLeases
 from smsgw.storage.sqlite.messages import SqliteInbound, SqliteMessages
 from smsgw.storage.sqlite.migrations import migrate
 from smsgw.storage.sqlite.outbox import SqliteOutbox
@@ -75,6 +76,7 @@ class SqliteStore:
         self.kpis = SqliteKpis(db)
         self.retention = SqliteRetention(db)
         self.idempotency = SqliteIdempotency(db)
+        self.leases = LocalLeases()
         self.callbacks = SqliteCallbacks(db)
 
     @classmethod

@@ -398,6 +398,22 @@ async def test_stop_unbinds(make_simulator, make_channel):
     assert channel.state is LinkState.STOPPED
 
 
+async def test_a_stopped_channel_binds_and_sends_again_when_started(make_simulator, make_channel):
+    """A gateway that lost a bind's lease and took it back starts the same channel again."""
+    simulator = await make_simulator()
+    sink = Sink()
+    channel = await make_channel(simulator, sink)
+    await channel.stop()
+    await channel.start(sink)
+    async with asyncio.timeout(WAIT):
+        await channel.wait_for(lambda c: c.state is LinkState.BOUND)
+        result = await channel.send(
+            OutboundSms(id="m1", to="+5016012345", text="Back", sender="1515")
+        )
+    assert result.carrier_ids
+    assert simulator.submits[-1].short_message == b"Back"
+
+
 @pytest.mark.parametrize(
     ("text", "parts"),
     [

@@ -16,7 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from smsgw.app import Gateway
 from smsgw.delivery.callbacks import signature
-from tests.smsgw.testbed import Client, eventually
+from tests.smsgw.testbed import BOTH_BACKENDS, Client, eventually
+
+pytestmark = BOTH_BACKENDS  # PostgreSQL hands callbacks out as claims: order must hold too
 
 FAST = """
 [callbacks]

@@ -2,22 +2,75 @@ from __future__ import annotations
 
 import re
 
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
 from smsgw.api import routes
-from smsgw.app import Gateway
-from tests.smsgw.testbed import Client
+from smsgw.app import GATEWAY, Gateway, build_app
+from smsgw.config import Settings
+from smsgw.storage.postgres import PostgresStore
+from tests.smsgw.testbed import Client, eventually
 
 
-async def test_health_needs_no_token_and_lists_every_channel(client: Client) -> None:
+async def test_health_needs_no_token_and_lists_every_channel(
+    client: Client, gateway: Gateway
+) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
     assert await response.json() == {
         "status": "ok",
+        "instance": gateway.settings.cluster.instance,  # the host's name by default
         "channels": [
-            {"name": "btl-1", "carrier": "btl", "state": "bound", "error": None},
-            {"name": "smart-1", "carrier": "smart", "state": "bound", "error": None},
+            {"name": "btl-1", "carrier": "btl", "state": "bound", "held": True, "error": None},
+            {"name": "smart-1", "carrier": "smart", "state": "bound", "held": True,
+             "error": None},
         ],
         "storage": {"status": "ok", "error": None},
-    }
+    }  # fmt: skip
+
+
+@pytest.fixture
+async def held_elsewhere(settings: Settings) -> None:
+    """Every bind's lease held by another gateway, for a minute."""
+    store = await PostgresStore.open(settings.database.url)  # (emptied by `settings`)
+    try:
+        names = [channel.name for channel in settings.channels]
+        assert await store.leases.hold("gw-2", names, 60) == dict.fromkeys(names, 1)
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    "settings", ['[cluster]\ninstance = "gw-1"\nlease_s = 3\n'], indirect=True, ids=["gw-1"]
+)
+async def test_a_gateway_whose_binds_another_holds_stands_by_then_binds_when_they_are_free(
+    held_elsewhere: None, settings: Settings
+) -> None:
+    async with TestClient(TestServer(build_app(settings))) as client:
+        await _stands_by_then_binds(client, client.app[GATEWAY], settings)
+
+
+async def _stands_by_then_binds(client: Client, gateway: Gateway, settings: Settings) -> None:
+    body = await (await client.get("/healthz")).json()
+    assert (body["status"], body["instance"]) == ("standby", "gw-1")
+    assert [(c["held"], c["state"]) for c in body["channels"]] == [(False, "down")] * 2
+
+    async def serving() -> bool:
+        health = await (await client.get("/healthz")).json()
+        return bool(health["status"] == "ok")
+
+    held = 'smsgw_channel_held{channel="btl-1"} 0.0'
+    assert held in await (await client.get("/metrics")).text()
+    store = await PostgresStore.open(settings.database.url)
+    try:
+        await store.leases.let_go("gw-2", [channel.name for channel in settings.channels])
+    finally:
+        await store.close()
+    await eventually(serving)  # at its next round (lease_s / 5), bound
+    assert gateway.leases is not None
+    assert gateway.leases.held == ["btl-1", "smart-1"]
+    assert held.replace("0.0", "1.0") in await (await client.get("/metrics")).text()
 
 
 async def test_health_is_degraded_with_a_bind_down_and_still_answers_200(

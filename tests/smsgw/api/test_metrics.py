@@ -156,6 +156,9 @@ async def test_bind_state_per_channel(gateway: Gateway, client: Client) -> None:
     samples = await scrape(client)
     assert samples[key("smsgw_channel_up", channel="btl-1")] == 1
     assert samples[key("smsgw_channel_up", channel="smart-1")] == 0
+    # held: on SQLite this gateway holds every bind (one gateway per database)
+    assert samples[key("smsgw_channel_held", channel="btl-1")] == 1
+    assert samples[key("smsgw_channel_held", channel="smart-1")] == 1
 
 
 async def test_http_requests_are_counted_by_route_template_and_status(client: Client) -> None:

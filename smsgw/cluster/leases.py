@@ -1,0 +1,164 @@
+"""Bind leases: each ``[[channels]]`` entry is bound by one gateway at a time.
+
+A lease is a row in the database (the channel, the gateway holding it, an epoch, an expiry),
+taken or renewed in one statement every ``lease_s / 5``. The keeper binds what it holds and
+unbinds what it no longer holds. Timing, for ``lease_s`` = L and a renewal every R = L / 5:
+
+- a lease lasts V = L - R from the renewal (the database's clock), so a dead gateway's binds
+  pass to another within V + R = L;
+- a gateway that could not renew (the database gone, the network cut) unbinds by its own clock
+  at V - R after its last successful renewal began: before the lease can pass, with R to spare
+  for the unbind itself (fencing: never two gateways bound on one channel entry);
+- the epoch grows each time a lease changes hands (or lapses and is taken again), so a holder
+  can tell its lease from a later one of the same name.
+
+On SQLite there is one gateway per database (its serving lock), which holds every bind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+
+from channels.base import Channel, ChannelSink
+from smsgw.errors import StorageUnavailable
+from smsgw.tasks import Tasks
+
+_log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    channel: str
+    instance: str
+    epoch: int
+    expires_at: datetime
+
+
+class LeaseStore(Protocol):
+    async def hold(self, instance: str, channels: Sequence[str], valid_s: float) -> dict[str, int]:
+        """Take the leases of ``channels`` that are free, lapsed or already ``instance``'s, for
+        ``valid_s`` from now (the database's clock); returns those held now, with their epoch."""
+
+    async def let_go(self, instance: str, channels: Sequence[str]) -> None:
+        """End ``instance``'s leases of ``channels`` now (a clean stop: others take over)."""
+
+    async def leases(self) -> list[Lease]:
+        """Every lease, lapsed or not, by channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    renew_s: float  # R
+    valid_s: float  # V: how long a lease lasts after a renewal
+    fence_s: float  # V - R: unbind this long after a renewal began, unless renewed since
+
+    @classmethod
+    def of(cls, lease_s: float) -> Timing:
+        renew = lease_s / 5
+        return cls(renew_s=renew, valid_s=lease_s - renew, fence_s=lease_s - 2 * renew)
+
+
+class LeaseKeeper:
+    """Holds what leases it can for this gateway, binds what it holds, unbinds what it lost or
+    can no longer prove it holds."""
+
+    def __init__(
+        self,
+        store: LeaseStore,
+        channels: Sequence[Channel],
+        sink: ChannelSink,
+        *,
+        instance: str,
+        lease_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._channels = {channel.name: channel for channel in channels}
+        self._sink = sink
+        self.instance = instance
+        self.timing = Timing.of(lease_s)
+        self._clock = clock
+        self._bound: dict[str, float] = {}  # channel -> fence deadline (clock)
+        self.epochs: dict[str, int] = {}
+        self._tasks = Tasks()
+
+    @property
+    def held(self) -> list[str]:
+        """The channels this gateway holds and has started, by name."""
+        return sorted(self._bound)
+
+    async def start(self) -> None:
+        """A first round at once (the binds this gateway can have start now), then one every
+        renew_s."""
+        await self._round()
+        self._tasks.spawn(self._run(), name="lease-keeper")
+        self._tasks.spawn(self._watch(), name="lease-fence")
+
+    async def stop(self) -> None:
+        """Stop renewing; the caller stops the channels (with their drain), then let_go()."""
+        await self._tasks.cancel()
+
+    async def let_go(self) -> None:
+        """Give the leases back at once, so another gateway need not wait for them to lapse."""
+        held, self._bound = list(self._bound), {}
+        if held:
+            try:
+                await self._store.let_go(self.instance, held)
+            except StorageUnavailable as exc:  # they lapse by themselves
+                _log.warning("leases_not_released", channels=held, error=str(exc))
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.timing.renew_s)
+            await self._round()
+
+    async def _round(self) -> None:
+        asked = self._clock()
+        try:
+            async with asyncio.timeout(self.timing.renew_s):
+                held = await self._store.hold(
+                    self.instance, list(self._channels), self.timing.valid_s
+                )
+        except (StorageUnavailable, TimeoutError) as exc:  # _watch unbinds when it is time
+            _log.warning("lease_renewal_failed", error=str(exc) or "timed out",
+                         channels=self.held)  # fmt: skip
+            return
+        deadline = asked + self.timing.fence_s
+        for name in sorted(set(self._bound) - set(held)):  # taken by another: cannot happen
+            _log.error("lease_lost", channel=name, instance=self.instance)  # unless it lapsed
+            await self._unbind(name, "lease_lost")
+        for name, epoch in held.items():
+            if name not in self._bound or self.epochs.get(name) != epoch:
+                if name in self._bound:  # it lapsed and came back: a new epoch, a new bind
+                    await self._unbind(name, "lease_lapsed")
+                _log.info("lease_taken", channel=name, instance=self.instance, epoch=epoch)
+                self.epochs[name] = epoch
+                await self._channels[name].start(self._sink)
+            self._bound[name] = deadline
+
+    async def _watch(self) -> None:
+        """Unbinds at its deadline a bind whose lease was not renewed in time, whatever the
+        renewal is doing meanwhile (a statement hanging on a cut network)."""
+        while True:
+            now = self._clock()
+            for name, deadline in sorted(self._bound.items()):
+                if now >= deadline:
+                    # not renewed in time: unbound before the lease can pass to another
+                    _log.error("lease_fenced", channel=name, instance=self.instance)
+                    await self._unbind(name, "lease_fenced")
+            soonest = min(self._bound.values(), default=now + self.timing.renew_s)
+            await asyncio.sleep(max(0.01, soonest - self._clock()))
+
+    async def _unbind(self, name: str, reason: str) -> None:
+        if self._bound.pop(name, None) is None:
+            return  # the other task got there first
+        # at once: another gateway may bind it soon; what is in flight is resent (one window)
+        await self._channels[name].stop(drain_s=min(1.0, self.timing.renew_s / 2))
+        _log.info("bind_released", channel=name, reason=reason)

@@ -1,0 +1,25 @@
+"""Bind leases on SQLite: one gateway per database (serving.py), which holds every bind."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from smsgw.cluster.leases import Lease
+
+
+class LocalLeases:
+    def __init__(self) -> None:
+        self._held: dict[str, str] = {}  # channel -> instance
+
+    async def hold(self, instance: str, channels: Sequence[str], valid_s: float) -> dict[str, int]:
+        self._held.update(dict.fromkeys(channels, instance))
+        return dict.fromkeys(channels, 1)
+
+    async def let_go(self, instance: str, channels: Sequence[str]) -> None:
+        for channel in channels:
+            self._held.pop(channel, None)
+
+    async def leases(self) -> list[Lease]:
+        never = datetime.max.replace(tzinfo=UTC)
+        return [Lease(channel, holder, 1, never) for channel, holder in sorted(self._held.items())]
