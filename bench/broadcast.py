@@ -1,5 +1,6 @@
 """Broadcasts through the whole gateway: the SMSC simulator in a child process, this process the
-gateway (scheduler, fan-out, dispatcher, four SMPP binds on two carriers, receipts, SQLite).
+gateway (scheduler, fan-out, dispatcher, four SMPP binds on two carriers, receipts, SQLite or
+with --database postgresql://user@host:port/anydb a PostgreSQL database made for the run).
 
     .venv/bin/python bench/broadcast.py throughput [--messages 100000] [--window 10]
         broadcast created → every receipt recorded, binds uncapped (issue 4 bench b); a
@@ -21,7 +22,6 @@ import asyncio
 import logging
 import multiprocessing
 import resource
-import sqlite3
 import tempfile
 import time
 from collections import defaultdict
@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from databases import add_option, backend, database, query
 
 from channels.simulator import Simulator, SimulatorConfig
 from smsgw.app import Gateway
 from smsgw.broadcasts.model import Broadcast, BroadcastState
-from smsgw.config import load
+from smsgw.config import DatabaseConfig, load
 from smsgw.delivery.outbox import Priority
-from smsgw.storage.sqlite import SqliteStore
+from smsgw.storage import open_store
 from subscriptions.models import Service, Source
 
 TEXT = "Vaccination day Saturday 9am at all clinics. Bring your card."
@@ -61,7 +62,7 @@ short_code = "1515"
 default_region = "BZ"
 data_dir = "{folder}"
 [database]
-url = "sqlite:///{folder}/broadcast.db"
+url = "{url}"
 """
 BINDS = [("btl-1", "btl", '["+50160", "+50161"]'), ("btl-2", "btl", '["+50160", "+50161"]'),
          ("smart-1", "smart", '["+50165"]'), ("smart-2", "smart", '["+50165"]')]  # fmt: skip
@@ -125,8 +126,8 @@ def report(smsc: Simulator, ask: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- the gateway (this process)
 
 
-async def seed(db: Path, routine: int, emergency: int) -> None:
-    store = await SqliteStore.open(db)
+async def seed(url: str, routine: int, emergency: int) -> None:
+    store = await open_store(DatabaseConfig(url=url))
     now = datetime.now(UTC)
     for keyword, size, is_alert in (("HEALTH", routine, False), ("HURRICANE", emergency, True)):
         await store.catalogue.add_service(
@@ -152,8 +153,8 @@ def broadcast(service: str, text: str, priority: Priority) -> Broadcast:
     )  # fmt: skip
 
 
-async def start_gateway(folder: Path, port: int, tps: int, window: int) -> Gateway:
-    text = CONFIG.format(folder=folder) + "".join(
+async def start_gateway(folder: Path, url: str, port: int, tps: int, window: int) -> Gateway:
+    text = CONFIG.format(folder=folder, url=url) + "".join(
         BIND.format(name=n, carrier=c, port=port, tps=tps, window=window, prefixes=p)
         for n, c, p in BINDS
     )
@@ -166,19 +167,18 @@ async def start_gateway(folder: Path, port: int, tps: int, window: int) -> Gatew
     return gateway
 
 
-def count(db: Path, broadcast_id: int, state: str) -> int:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM outbox WHERE broadcast = ? AND state = ?", (broadcast_id, state)
-        ).fetchone()
-    return int(row[0])
+async def count(url: str, broadcast_id: int, state: str) -> int:
+    [(n,)] = await query(
+        url, "SELECT count(*) FROM outbox WHERE broadcast = ? AND state = ?", broadcast_id, state
+    )
+    return int(n)
 
 
-async def until(db: Path, broadcast_id: int, state: str, n: int, limit_s: float) -> None:
+async def until(url: str, broadcast_id: int, state: str, n: int, limit_s: float) -> None:
     """Polls the database (another connection, as an operator's query would)."""
     async with asyncio.timeout(limit_s):
         while True:
-            if await asyncio.to_thread(count, db, broadcast_id, state) >= n:
+            if await count(url, broadcast_id, state) >= n:
                 return
             await asyncio.sleep(0.1)
 
@@ -189,24 +189,25 @@ def ask(pipe: Connection, question: str) -> dict[str, Any]:
     return answer
 
 
-async def throughput(pipe: Connection, folder: Path, port: int, n: int, window: int) -> None:
-    db = folder / "broadcast.db"
-    await seed(db, n, 0)
-    gateway = await start_gateway(folder, port, tps=0, window=window)
+async def throughput(
+    pipe: Connection, folder: Path, url: str, port: int, n: int, window: int
+) -> None:
+    await seed(url, n, 0)
+    gateway = await start_gateway(folder, url, port, tps=0, window=window)
     try:
         cpu0, wall0 = time.process_time(), time.perf_counter()
         bid = await gateway.store.broadcasts.add_broadcast(
             broadcast("HEALTH", TEXT, Priority.NORMAL)
         )
         gateway.broadcasts_changed()
-        await until(db, bid, "delivered", n, limit_s=600)
+        await until(url, bid, "delivered", n, limit_s=600)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     finally:
         await gateway.stop()
     figures = ask(pipe, "figures")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{n} subscribers, one broadcast, 4 uncapped binds (2 carriers), window {window},"
-          " receipts")  # fmt: skip
+          f" receipts, {backend(url)}")  # fmt: skip
     print(f"  created → every receipt stored  {wall:7.1f} s")
     print(f"  end to end                 {n / wall:10.0f} messages/s   (target ≥ 5,000)")
     print(f"  gateway CPU                {cpu / n * 1e6:10.1f} µs/message")
@@ -214,22 +215,23 @@ async def throughput(pipe: Connection, folder: Path, port: int, n: int, window: 
     print(f"  gateway peak RSS           {peak:10.1f} MB")
 
 
-async def rate(pipe: Connection, folder: Path, port: int, n: int, tps: int, delay: float) -> None:
-    db = folder / "broadcast.db"
-    await seed(db, n, 0)
+async def rate(
+    pipe: Connection, folder: Path, url: str, port: int, n: int, tps: int, delay: float
+) -> None:
+    await seed(url, n, 0)
     window = int(tps * (delay + 0.05)) + 5  # what the rate needs in flight, and some
-    gateway = await start_gateway(folder, port, tps=tps, window=window)
+    gateway = await start_gateway(folder, url, port, tps=tps, window=window)
     try:
         bid = await gateway.store.broadcasts.add_broadcast(
             broadcast("HEALTH", TEXT, Priority.NORMAL)
         )
         gateway.broadcasts_changed()
-        await until(db, bid, "delivered", n, limit_s=n / tps + 120)
+        await until(url, bid, "delivered", n, limit_s=n / tps + 120)
     finally:
         await gateway.stop()
     figures = ask(pipe, "figures")
     print(f"{n} messages, 4 binds capped at {tps} TPS each, SMSC answering after "
-          f"{delay * 1000:.0f} ms, window {window}")  # fmt: skip
+          f"{delay * 1000:.0f} ms, window {window}, {backend(url)}")  # fmt: skip
     print(f"  {'bind':8} {'submits':>8} {'rate':>8} {'of cap':>7} {'most in 1 s':>12}")
     # the rate while the bind had work: its submits over the span from its first to its last
     for name in sorted(figures["binds"]):
@@ -239,20 +241,19 @@ async def rate(pipe: Connection, folder: Path, port: int, n: int, tps: int, dela
         print(f"  {name:8} {b['count']:>8} {achieved:8.1f} {achieved / tps:7.1%} {b['most']:>12}")
 
 
-async def emergency(pipe: Connection, folder: Path, port: int, n: int) -> None:
-    db = folder / "broadcast.db"
+async def emergency(pipe: Connection, folder: Path, url: str, port: int, n: int) -> None:
     alerts = 3
-    await seed(db, n, 1000)
-    gateway = await start_gateway(folder, port, tps=100, window=20)
+    await seed(url, n, 1000)
+    gateway = await start_gateway(folder, url, port, tps=100, window=20)
     delays = []
     try:
         routine = await gateway.store.broadcasts.add_broadcast(
             broadcast("HEALTH", TEXT, Priority.NORMAL)
         )
         gateway.broadcasts_changed()
-        await until(db, routine, "delivered", 2000, limit_s=120)  # fanned out and well under way
+        await until(url, routine, "delivered", 2000, limit_s=120)  # fanned out and well under way
         for _ in range(alerts):
-            queued = await asyncio.to_thread(count, db, routine, "queued")
+            queued = await count(url, routine, "queued")
             created = time.monotonic()
             await gateway.store.broadcasts.add_broadcast(
                 broadcast("HURRICANE", ALERT, Priority.EMERGENCY)
@@ -268,7 +269,8 @@ async def emergency(pipe: Connection, folder: Path, port: int, n: int) -> None:
             await asyncio.sleep(5)  # the alert goes out; routine traffic resumes
     finally:
         await gateway.stop()
-    print(f"{n} routine messages queued behind 4 binds capped at 100 TPS; 1,000-recipient alerts")
+    print(f"{n} routine messages queued behind 4 binds capped at 100 TPS; 1,000-recipient alerts,"
+          f" {backend(url)}")  # fmt: skip
     for queued, delay in delays:
         print(f"  routine still queued {queued:>7}   alert created → first submit {delay:6.3f} s")
     print(f"  worst {max(d for _, d in delays):.3f} s   (target < 2 s)")
@@ -281,6 +283,7 @@ def main() -> None:
     parser.add_argument("--tps", type=int, default=100)
     parser.add_argument("--delay", type=float, default=0.15, help="SMSC response time (rate)")
     parser.add_argument("--window", type=int, default=10, help="per bind (throughput)")
+    add_option(parser)
     args = parser.parse_args()
     quiet()
     defaults = {"throughput": 100_000, "rate": 12_000, "emergency": 75_000}
@@ -290,14 +293,17 @@ def main() -> None:
     child = multiprocessing.Process(target=run_smsc, args=(theirs, delay), daemon=True)
     child.start()
     port = ours.recv()
-    with tempfile.TemporaryDirectory() as name:
+    with (
+        tempfile.TemporaryDirectory() as name,
+        database(args.database, Path(name), "broadcast.db") as url,
+    ):
         folder = Path(name)
         if args.scenario == "throughput":
-            asyncio.run(throughput(ours, folder, port, n, args.window))
+            asyncio.run(throughput(ours, folder, url, port, n, args.window))
         elif args.scenario == "rate":
-            asyncio.run(rate(ours, folder, port, n, args.tps, args.delay))
+            asyncio.run(rate(ours, folder, url, port, n, args.tps, args.delay))
         else:
-            asyncio.run(emergency(ours, folder, port, n))
+            asyncio.run(emergency(ours, folder, url, port, n))
     ours.send("stop")
     child.join(5)
 

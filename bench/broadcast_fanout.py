@@ -1,14 +1,16 @@
 """Fan-out of a broadcast into the outbox: seconds and peak RSS (issue 4, benchmark a).
 
-Seeds a SQLite store in a temporary folder with N subscribers of one service (join_many,
-50,000 rows a call): 70% on carrier A's prefixes (+50160…+50164), 30% on carrier B's
-(+50165…+50167), a fifth with language "es", and 1% under a global STOP (store.stop_all),
-which the fan-out must leave out. Then a fresh child process opens the seeded file, as the
-gateway would, and calls fan_out_chunk until the audience is exhausted, with the router's
-try_carrier as carrier_of (what the scheduler passes). Only that loop is timed; the seeding
-time is printed apart. Target: under 10 s and under 300 MB for 1,000,000 subscribers.
+Seeds a store (a SQLite file in a temporary folder, or with --database a PostgreSQL database
+made for the run) with N subscribers of one service (join_many, 50,000 rows a call): 70% on
+carrier A's prefixes (+50160…+50164), 30% on carrier B's (+50165…+50167), a fifth with
+language "es", and 1% under a global STOP (store.stop_all), which the fan-out must leave out.
+Then a fresh child process opens the seeded store, as the gateway would, and calls
+fan_out_chunk until the audience is exhausted, with the router's try_carrier as carrier_of
+(what the scheduler passes). Only that loop is timed; the seeding time is printed apart.
+Target: under 10 s and under 300 MB for 1,000,000 subscribers.
 
     .venv/bin/python bench/broadcast_fanout.py [--subscribers 1000000] [--chunk 10000]
+        [--database postgresql://user@host:port/anydb]
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import logging
 import multiprocessing
 import random
 import resource
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -30,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from databases import add_option, backend, database, query, size_mb
 
 from channels.routing import Router
 from smsgw.broadcasts.model import Broadcast, BroadcastState
+from smsgw.config import DatabaseConfig
 from smsgw.delivery.outbox import Priority
-from smsgw.storage.sqlite.store import SqliteStore
+from smsgw.storage import open_store
 from subscriptions.models import Service, Source
 
 SERVICE = Service(
@@ -91,13 +94,13 @@ def numbers(n: int, rng: random.Random) -> list[tuple[str, str | None]]:
     return rows
 
 
-async def seed(path: Path, n: int) -> tuple[int, int, float, float]:
+async def seed(url: str, n: int) -> tuple[int, int, float, float]:
     """The store with its subscribers and a broadcast due now: (broadcast id, opted out,
     seconds joining, seconds stopping)."""
     rng = random.Random(1)
     rows = numbers(n, rng)
     at = datetime.now(UTC)
-    store = await SqliteStore.open(path)
+    store = await open_store(DatabaseConfig(url=url))
     try:
         await store.catalogue.add_service(SERVICE)
         started = time.perf_counter()
@@ -142,17 +145,17 @@ async def seed(path: Path, n: int) -> tuple[int, int, float, float]:
 
 
 def fan_out_child(pipe: Connection) -> None:
-    """The child: waits for the seeded file, fans the broadcast out, reports."""
+    """The child: waits for the seeded store, fans the broadcast out, reports."""
     quiet()
-    path, broadcast_id, chunk = pipe.recv()
-    pipe.send(asyncio.run(fan_out(Path(path), broadcast_id, chunk)))
+    url, broadcast_id, chunk = pipe.recv()
+    pipe.send(asyncio.run(fan_out(url, broadcast_id, chunk)))
 
 
-async def fan_out(path: Path, broadcast_id: int, chunk: int) -> dict[str, Any]:
+async def fan_out(url: str, broadcast_id: int, chunk: int) -> dict[str, Any]:
     router = Router(
         [FakeChannel("a-1", "carrier-a", CARRIER_A), FakeChannel("b-1", "carrier-b", CARRIER_B)]
     )
-    store = await SqliteStore.open(path)
+    store = await open_store(DatabaseConfig(url=url))
     try:
         broadcast = await store.broadcasts.broadcast(broadcast_id)
         if broadcast is None:
@@ -186,35 +189,34 @@ async def fan_out(path: Path, broadcast_id: int, chunk: int) -> dict[str, Any]:
     }
 
 
-def check(path: Path, broadcast_id: int) -> tuple[int, int, int, dict[str, int]]:
-    """(active audience, outbox rows, distinct recipients, rows by carrier), read directly."""
-    db = sqlite3.connect(path)
-    try:
-        (audience,) = db.execute(
-            """SELECT count(*) FROM subscriptions s JOIN subscribers u ON u.msisdn = s.msisdn
-                WHERE s.service = ? AND s.left_at IS NULL AND u.opted_out_at IS NULL""",
-            (SERVICE.keyword,),
-        ).fetchone()
-        rows, distinct = db.execute(
-            "SELECT count(*), count(DISTINCT recipient) FROM outbox WHERE broadcast = ?",
-            (broadcast_id,),
-        ).fetchone()
-        by_carrier = dict(
-            db.execute(
-                "SELECT coalesce(carrier, 'none'), count(*) FROM outbox WHERE broadcast = ?"
-                " GROUP BY carrier",
-                (broadcast_id,),
-            ).fetchall()
-        )
-    finally:
-        db.close()
-    return audience, rows, distinct, by_carrier
+async def check(url: str, broadcast_id: int) -> tuple[int, int, int, dict[str, int], float]:
+    """(active audience, outbox rows, distinct recipients, rows by carrier, database MB), read
+    directly."""
+    [(audience,)] = await query(
+        url,
+        """SELECT count(*) FROM subscriptions s JOIN subscribers u ON u.msisdn = s.msisdn
+            WHERE s.service = ? AND s.left_at IS NULL AND u.opted_out_at IS NULL""",
+        SERVICE.keyword,
+    )
+    [(rows, distinct)] = await query(
+        url,
+        "SELECT count(*), count(DISTINCT recipient) FROM outbox WHERE broadcast = ?",
+        broadcast_id,
+    )
+    by_carrier = await query(
+        url,
+        "SELECT coalesce(carrier, 'none'), count(*) FROM outbox WHERE broadcast = ?"
+        " GROUP BY carrier ORDER BY 1",
+        broadcast_id,
+    )
+    return audience, rows, distinct, dict(by_carrier), await size_mb(url)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=10_000)
+    add_option(parser)
     args = parser.parse_args()
     quiet()
     # The child is started now, while this process is small: a spawned child's ru_maxrss
@@ -226,20 +228,22 @@ def main() -> None:
     )
     child.start()
     n = args.subscribers
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "fanout.db"
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        database(args.database, Path(folder), "fanout.db") as url,
+    ):
         started = time.perf_counter()
-        broadcast_id, opted_out, joined_s, stopped_s = asyncio.run(seed(path, n))
+        broadcast_id, opted_out, joined_s, stopped_s = asyncio.run(seed(url, n))
         seeded_s = time.perf_counter() - started
-        ours.send((str(path), broadcast_id, args.chunk))
+        ours.send((url, broadcast_id, args.chunk))
         result = ours.recv()
         child.join(10)
-        audience, rows, distinct, by_carrier = check(path, broadcast_id)
-        size_mb = path.stat().st_size / 2**20
+        audience, rows, distinct, by_carrier, size = asyncio.run(check(url, broadcast_id))
     elapsed, peak = result["elapsed"], mb(result["peak_kb"])
     chunk_s = sorted(result["chunk_s"])
     ok = rows == audience == distinct == result["added"] and result["fanned_out"]
-    print(f"{n:,} subscribers, {opted_out:,} under a global STOP, chunk {args.chunk:,}, SQLite")
+    print(f"{n:,} subscribers, {opted_out:,} under a global STOP, chunk {args.chunk:,},"
+          f" {backend(url)}")  # fmt: skip
     print(f"  seeding           {seeded_s:8.1f} s  (join_many {joined_s:.1f} s,"
           f" stop_all {stopped_s:.1f} s; not in the figure)")  # fmt: skip
     print(f"  fan-out           {elapsed:8.2f} s  (target < {TARGET_S:.0f} s)"
@@ -254,7 +258,7 @@ def main() -> None:
     print(f"  outbox rows       {rows:8,}  (active audience {audience:,}, distinct {distinct:,};"
           f" {'ok' if ok else 'MISMATCH'})")  # fmt: skip
     print(f"  by carrier        {by_carrier}")
-    print(f"  database file     {size_mb:8.0f} MB")
+    print(f"  database          {size:8.0f} MB")
     if not ok:
         raise SystemExit("the outbox does not match the audience")
 

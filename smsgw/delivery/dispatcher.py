@@ -52,6 +52,7 @@ from smsgw.delivery.outbox import (
 )
 from smsgw.delivery.quiet import QuietHours
 from smsgw.delivery.sender import RetryPolicy
+from smsgw.errors import StorageUnavailable
 from smsgw.metrics import Metrics
 from smsgw.tasks import Tasks
 
@@ -166,7 +167,28 @@ class Dispatcher:
         """Retries come due and links come up without anyone telling: look again each second."""
         while True:
             await asyncio.sleep(1.0)
+            for feed in self._feeds.values():
+                await self._let_go_idle(feed)
             self.wake()
+
+    async def _let_go_idle(self, feed: _Feed) -> None:
+        """Messages read ahead that cannot go now (every bind down, or quiet hours for routine
+        ones) are let go: with several gateways they are claims, which another gateway (one
+        whose binds are up) would otherwise wait out; they are read again when sending can go
+        on."""
+        sending = any(bind.can_send for bind in feed.binds)
+        quiet = self._quiet.active(self._clock())
+        for priority, queue in feed.ready.items():
+            if not queue or (sending and not (quiet and priority is not Priority.EMERGENCY)):
+                continue
+            ids = [message.id for message in queue]
+            queue.clear()
+            feed.after[priority] = min(feed.after[priority], min(ids) - 1)  # read again
+            feed.stale[priority] = True
+            try:
+                await self._outbox.release(feed.carrier, ids)
+            except StorageUnavailable as exc:  # their claims lapse by themselves
+                _log.warning("outbox_release_failed", carrier=feed.carrier, error=str(exc))
 
     def _ahead(self, bind: Channel) -> int:
         """Segments to keep handed to ``bind``: about queue_ahead_s of its rate and a window

@@ -7,7 +7,7 @@ that is how the delivery log tells broadcast messages from single ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
@@ -109,3 +109,7 @@ class OutboxStore(Protocol):
 
     async def queued_by_priority(self) -> dict[Priority, int]:
         """Queued outbox messages of every broadcast, per priority (none: absent)."""
+
+    async def release(self, carrier: str, ids: Sequence[int]) -> None:
+        """Messages taken and not handed out (sending paused: quiet hours, binds down) are free
+        again, for any gateway, at once (where a take is a claim; else nothing to do)."""

@@ -180,6 +180,11 @@ class PgOutbox:
         # held ones beyond the limit stay claimed, and are handed back at the next take
         return [_message(row) for row in rows[:limit]]
 
+    async def release(self, carrier: str, ids: Sequence[int]) -> None:
+        released = self._claims_of(carrier).release(ids)
+        if released:
+            await self._db.write(partial(_release, released=released))
+
     def _claims_of(self, carrier: str) -> _Claims:
         return self._claims.setdefault(carrier, _Claims(self._lease))
 
@@ -205,6 +210,14 @@ class _Claims:
 
     def held(self, priority: Priority) -> list[Lease]:
         return [(id_, self._leases[id_]) for id_ in self._retries[priority]]
+
+    def release(self, ids: Sequence[int]) -> list[Lease]:
+        """This gateway's claims among ``ids``, forgotten (the caller frees their rows)."""
+        released = [(id_, self._leases.pop(id_)) for id_ in ids if id_ in self._leases]
+        for id_, _ in released:
+            for retries in self._retries.values():
+                retries.discard(id_)
+        return released
 
     def to_renew(self, now: float, but: set[int] | None = None) -> list[Lease]:
         """Claims made (or last renewed) a quarter of a lease ago, still held; ``but``: those
@@ -243,6 +256,16 @@ class _Claims:
         for id_, lease in leases.items():
             self._leases[id_] = lease
             self._order.append((now, id_, lease))
+
+
+async def _release(conn: Conn, *, released: list[Lease]) -> None:
+    """Ready again, for any gateway: only rows still under these very claims."""
+    await conn.execute(
+        "UPDATE outbox o SET not_before = NULL"
+        " FROM unnest($1::bigint[], $2::timestamptz[]) AS h(id, lease)"
+        " WHERE o.id = h.id AND o.state = 'queued' AND o.not_before = h.lease",
+        [id_ for id_, _ in released], [lease for _, lease in released],
+    )  # fmt: skip
 
 
 def _message(row: Any) -> OutboxMessage:

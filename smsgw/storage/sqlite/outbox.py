@@ -11,7 +11,7 @@ leaving anyone out or adding anyone twice.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -62,6 +62,9 @@ class SqliteOutbox:
         return await self._db.read(
             partial(take_retries, carrier=carrier, priority=priority, now=now, limit=limit)
         )
+
+    async def release(self, carrier: str, ids: Sequence[int]) -> None:
+        """Nothing to free: a take is a read here (one gateway per database)."""
 
     async def queued_by_priority(self) -> dict[Priority, int]:
         return await self._db.scan(queued_by_priority)
