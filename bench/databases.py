@@ -46,7 +46,12 @@ def database(server: str | None, folder: Path, file: str) -> Iterator[str]:
         yield _SQLITE + str(folder / file)
         return
     name = f"smsgw_bench_{os.getpid()}"
-    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        url = urlsplit(server)  # said without its user and password
+        where = url._replace(netloc=url.netloc.rpartition("@")[2]).geturl()
+        raise SystemExit(f"--database {where}: {exc}") from exc
     try:
         yield urlsplit(server)._replace(path=f"/{name}").geturl()
     finally:
@@ -69,7 +74,7 @@ def backend(url: str) -> str:
 
 async def query(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     """The rows of one read, on a connection of its own (as an operator's query would be);
-    ``sql`` with SQLite's ``?`` placeholders, numbered for PostgreSQL."""
+    ``sql`` with SQLite's ``?`` placeholders (and no other ``?``), numbered for PostgreSQL."""
     if not url.startswith(_POSTGRES):
         return await asyncio.to_thread(_sqlite_query, url.removeprefix(_SQLITE), sql, args)
     numbered = sql.split("?")

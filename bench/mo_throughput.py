@@ -1,12 +1,13 @@
 """Citizens texting the short code: MOs handled per second and the latency of each answer.
 
 The SMSC simulator runs in a child process and injects mobile-originated texts (a mix of
-commands, each from its own number); this process is the whole gateway on SQLite. Latency is
-from the MO's injection to its first reply's submit_sm reaching the simulator (MO in → stored →
-acknowledged → keyword engine → consent stored → reply queued and submitted), on the shared
-monotonic clock.
+commands, each from its own number); this process is the whole gateway on SQLite, or with
+--database on a PostgreSQL database made for the run. Latency is from the MO's injection to its
+first reply's submit_sm reaching the simulator (MO in → stored → acknowledged → keyword engine →
+consent stored → reply queued and submitted), on the shared monotonic clock.
 
     .venv/bin/python bench/mo_throughput.py [--messages 50000] [--rate 800]
+        [--database postgresql://user@host:port/anydb]
     (--rate 0: inject as fast as possible and report the handling rate)
 """
 
@@ -23,6 +24,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import structlog
+from databases import add_option, backend, database
 
 from channels.simulator import Simulator, SimulatorConfig
 from smsgw.app import Gateway
@@ -38,7 +40,7 @@ short_code = "1515"
 default_region = "BZ"
 data_dir = "{folder}"
 [database]
-url = "sqlite:///{folder}/mo.db"
+url = "{url}"
 [[channels]]
 name = "btl-1"
 carrier = "btl"
@@ -109,9 +111,9 @@ async def replies(smsc: Simulator, n: int) -> dict[int, float]:
     return first
 
 
-async def gateway(pipe: Connection, port: int, folder: Path) -> None:
+async def gateway(pipe: Connection, port: int, folder: Path, url: str) -> None:
     path = folder / "config.toml"
-    path.write_text(CONFIG.format(folder=folder, port=port))
+    path.write_text(CONFIG.format(folder=folder, url=url, port=port))
     gw = Gateway(load(path))
     await gw.start()
     for service in DEMO_SERVICES:
@@ -128,6 +130,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--rate", type=int, default=800, help="MOs per second; 0: flat out")
+    add_option(parser)
     args = parser.parse_args()
     quiet()
     ours, theirs = multiprocessing.Pipe()
@@ -136,15 +139,18 @@ def main() -> None:
     )
     child.start()
     port = ours.recv()
-    with tempfile.TemporaryDirectory() as folder:
-        asyncio.run(gateway(ours, port, Path(folder)))
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        database(args.database, Path(folder), "mo.db") as url,
+    ):
+        asyncio.run(gateway(ours, port, Path(folder), url))
     first, last, latencies = ours.recv()
     child.join(5)
     n = args.messages
     answered = len(latencies)
     quantiles = statistics.quantiles(latencies, n=100)
     mode = f"{args.rate} MO/s offered" if args.rate else "injected flat out"
-    print(f"{n} MOs ({mode}), mixed commands, one bind, SQLite")
+    print(f"{n} MOs ({mode}), mixed commands, one bind, {backend(url)}")
     print(f"  answered          {answered} ({answered / n:.1%})")
     print(f"  handled           {answered / (last - first):8.0f} MO/s end to end")
     print(f"  latency p50       {quantiles[49] * 1000:8.1f} ms (MO in → first reply submitted)")

@@ -105,7 +105,9 @@ class Gateway:
     async def start(self) -> None:
         stack = self._stack
         try:
-            self._store = store = await open_store(self.settings.database, serving=True)
+            self._store = store = await open_store(
+                self.settings.database, serving=True, instance=self.settings.cluster.instance
+            )
             stack.push_async_callback(store.close)
             carriers = {channel.name: channel.carrier for channel in self.channels}
             retention = self.settings.retention
@@ -132,6 +134,10 @@ class Gateway:
                 short_code=self.settings.gateway.short_code,
                 policy=self._retry,
                 metrics=self.metrics,
+                instance=cluster.instance,
+                carriers=lambda: {c.carrier for c in self.channels if c.name in keeper.held},
+                # PostgreSQL: other gateways may leave messages to this one (or it to them)
+                shared_poll_s=1.0 if self.settings.database.is_postgres else None,
             )
             stack.push_async_callback(lambda: sender.stop(grace=self._shutdown_left()))
             await sender.resume()

@@ -45,6 +45,7 @@ class Message:
     expires_at: datetime  # after this, retries stop and the message expires
     created_by: str | None = None  # the API token that sent it (None: a reply to a citizen)
     callback_url: str | None = None  # where each change of its state is POSTed
+    carrier: str | None = None  # whose network its number is on, by the prefixes when made
 
 
 @dataclass(frozen=True, slots=True)

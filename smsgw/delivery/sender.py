@@ -20,7 +20,7 @@ rather than arriving late; one accepted but never given a final receipt becomes 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, cast
@@ -37,10 +37,11 @@ from channels.base import (
 from channels.text import text_info
 from smsgw.access.audit import AuditEntry
 from smsgw.delivery.message import Message, MessageState, Outcome
-from smsgw.delivery.store import MessageStore
+from smsgw.delivery.store import MESSAGE_CLAIM, MessageStore
 from smsgw.errors import StorageUnavailable
 from smsgw.ids import new_id
 from smsgw.metrics import Metrics
+from smsgw.tasks import Tasks
 
 _log = structlog.get_logger(__name__)
 
@@ -52,6 +53,9 @@ class Router(Protocol):
     def route(self, number: str) -> Channel:
         """The channel for ``number``; PermanentSendError("no_route") when no prefix matches,
         NotSent("no_channel_up") when every bind of its carrier is down."""
+
+    def try_carrier(self, number: str) -> str | None:
+        """The carrier of ``number`` by its prefix; None: no channel serves it."""
 
 
 class MessageLog(Protocol):
@@ -119,8 +123,19 @@ class Sender:
         clock: Callable[[], datetime] = _utcnow,
         metrics: Metrics | None = None,
         in_memory: int = IN_MEMORY,
+        instance: str = "local",
+        carriers: Callable[[], Collection[str]] | None = None,
+        shared_poll_s: float | None = None,
     ) -> None:
+        """``instance``, ``carriers``, ``shared_poll_s``: with several gateways on one database,
+        this one's name, the carriers it holds a bind of now (default: every one), and how
+        often it looks for messages others left to it (None: no other gateway)."""
         self._router = router
+        self._instance = instance
+        every = {channel.carrier for channel in router.channels}
+        self._carriers = carriers or (lambda: every)
+        self._shared_poll_s = shared_poll_s
+        self._to_release: list[str] = []  # made here for a carrier another gateway binds
         self._by_name = {channel.name: channel for channel in router.channels}
         self._store = store
         self._log = log
@@ -133,11 +148,13 @@ class Sender:
         self._closing = False
         self._metrics = metrics or Metrics()  # none given: counted, never read
         self._in_memory = in_memory
-        self._held: set[str] = set()  # ids of the messages with a task
+        self._held: dict[str, Message] = {}  # the messages with a task, by id
+        self._task_of: dict[str, asyncio.Task[None]] = {}
         self._backlog = False  # queued messages wait in the store, not in memory
         self._skipped = 0  # submits left to the store since the last read back began
         self._done_since: set[str] | None = None  # ids whose task ended during a read back
         self._reader: asyncio.Task[None] | None = None
+        self._upkeep = Tasks()
 
     async def create(
         self,
@@ -189,6 +206,7 @@ class Sender:
         self, new: NewMessage, via: str | None, created_by: str | None, now: datetime
     ) -> Message:
         return Message(
+            carrier=self._router.try_carrier(new.to),
             id=new_id(),
             to=new.to,
             sender=self._short_code,
@@ -221,6 +239,9 @@ class Sender:
         queued and is picked up at the next start)."""
         if self._closing:
             return
+        if message.carrier is not None and message.carrier not in self._carriers():
+            self._to_release.append(message.id)  # for the gateway that binds its carrier
+            return
         if self._backlog or len(self._tasks) >= self._in_memory:
             self._backlog = True  # in creation order: no later message overtakes it
             self._skipped += 1
@@ -236,17 +257,21 @@ class Sender:
         if taken:
             _log.info("queued_messages_resumed", count=taken, more=self._backlog)
         self._read_back_soon()
+        if self._shared_poll_s is not None and not self._upkeep.running:
+            self._upkeep.spawn(self._keep_up(self._shared_poll_s), name="send-upkeep")
         return taken
 
     def _start(self, message: Message) -> None:
         task = asyncio.create_task(self._deliver(message), name=f"send-{message.id}")
         self._tasks.add(task)
-        self._held.add(message.id)
+        self._held[message.id] = message
+        self._task_of[message.id] = task
         task.add_done_callback(lambda done: self._ended(done, message.id))
 
     def _ended(self, task: asyncio.Task[None], message_id: str) -> None:
         self._tasks.discard(task)
-        self._held.discard(message_id)
+        self._held.pop(message_id, None)
+        self._task_of.pop(message_id, None)
         if self._done_since is not None:
             self._done_since.add(message_id)
         if self._backlog:
@@ -285,8 +310,11 @@ class Sender:
         try:
             await self._log.committed()
             limit = room + len(self._held)
-            found = await self._store.queued_messages(limit=limit)
-            busy = self._held | self._done_since
+            found = await self._store.take_queued(
+                instance=self._instance, carriers=self._carriers(), limit=limit,
+                excluding=list(self._held),
+            )  # fmt: skip
+            busy = self._held.keys() | self._done_since
         finally:
             self._done_since = None
         fresh = [message for message in found if message.id not in busy]
@@ -301,6 +329,47 @@ class Sender:
             self._backlog = False  # every queued message is held now (or ended)
         return min(len(fresh), room)
 
+    async def _keep_up(self, poll_s: float) -> None:
+        """With other gateways on the database: each ``poll_s``, give back the messages made
+        here for a carrier another binds, and look for those left to this one; every third of
+        MESSAGE_CLAIM, renew the holds on those sent from memory, and give back those whose
+        carrier this gateway no longer binds (its lease passed) and that wait for a retry."""
+        renew_every = MESSAGE_CLAIM.total_seconds() / 3
+        next_renewal = asyncio.get_running_loop().time() + renew_every
+        while True:
+            await asyncio.sleep(poll_s)
+            try:
+                await self._release_others()
+                if asyncio.get_running_loop().time() >= next_renewal:
+                    await self._renew_holds()
+                    next_renewal = asyncio.get_running_loop().time() + renew_every
+            except StorageUnavailable as exc:  # the holds lapse at worst: others send them
+                _log.warning("send_holds_not_kept", error=str(exc))
+            self._backlog = True
+            self._read_back_soon()
+
+    async def _release_others(self) -> None:
+        released, self._to_release = self._to_release, []
+        if released:
+            try:
+                await self._store.release_messages(self._instance, released)
+            except BaseException:
+                self._to_release.extend(released)
+                raise
+
+    async def _renew_holds(self) -> None:
+        carriers = self._carriers()
+        mine: list[str] = []
+        for message_id, message in list(self._held.items()):
+            task = self._task_of[message_id]
+            if task in self._sending or message.carrier is None or message.carrier in carriers:
+                mine.append(message_id)
+            else:  # waiting for a bind this gateway lost: the new holder sends it
+                task.cancel()
+                self._to_release.append(message_id)
+        await self._store.renew_messages(self._instance, mine)
+        await self._release_others()
+
     async def join(self) -> None:
         """Wait until every message being sent now, or waiting in the store, is submitted or
         has failed."""
@@ -314,6 +383,7 @@ class Sender:
         """Cancel waiting retries at once; give sends in flight ``grace`` seconds (default
         ``shutdown_grace_s``) to end."""
         self._closing = True
+        await self._upkeep.cancel()
         if self._reader is not None:
             self._reader.cancel()
         for task in self._tasks - self._sending:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from smsgw.delivery.message import (
@@ -13,6 +14,10 @@ from smsgw.delivery.message import (
     MessageEvent,
     MessageState,
 )
+
+# How long a gateway's hold on a single message lasts unless renewed (the sender renews every
+# third of it): a gateway that dies holding messages leaves them to the others after this
+MESSAGE_CLAIM = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +35,26 @@ class MessageStore(Protocol):
     async def message_history(self, message_id: str) -> list[MessageEvent]:
         """Oldest first."""
 
-    async def queued_messages(self, *, limit: int) -> list[Message]:
-        """The oldest ``limit`` messages not yet accepted by a carrier, oldest first (those
-        left by the last run, and those of a burst the sender keeps out of memory)."""
+    async def take_queued(
+        self,
+        *,
+        instance: str,
+        carriers: Collection[str],
+        limit: int,
+        excluding: Collection[str] = (),
+    ) -> list[Message]:
+        """The oldest ``limit`` messages not yet accepted by a carrier, oldest first, on one of
+        ``carriers`` (or on none), not in ``excluding``, and not held by another gateway: those
+        left by the last run, those of a burst the sender keeps out of memory, and (several
+        gateways) those another took for a carrier it has no bind of, or held when it died.
+        They are ``instance``'s now: on PostgreSQL claimed for MESSAGE_CLAIM, on SQLite (one
+        gateway) only read."""
+
+    async def renew_messages(self, instance: str, ids: Collection[str]) -> None:
+        """``instance`` is still sending these: its claims run for another MESSAGE_CLAIM."""
+
+    async def release_messages(self, instance: str, ids: Collection[str]) -> None:
+        """``instance`` will not send these (it holds no bind of their carrier): another may."""
 
     async def sent_by(self, token_id: str, *, since: datetime) -> int:
         """Messages the token created since ``since`` (its daily quota)."""

@@ -70,11 +70,15 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-async def open_store(config: DatabaseConfig, *, serving: bool = False) -> Store:
+async def open_store(
+    config: DatabaseConfig, *, serving: bool = False, instance: str | None = None
+) -> Store:
     """Open the configured backend, migrated; ``serving``: for the running gateway, of which
-    one may use a database at a time."""
+    one may use a database at a time; ``instance``: its name among those on the database."""
     if config.is_postgres:
-        return await PostgresStore.open(config.url, serving=serving, where=config.where)
+        return await PostgresStore.open(
+            config.url, serving=serving, where=config.where, instance=instance
+        )
     return await SqliteStore.open(config.sqlite_path, serving=serving)
 
 

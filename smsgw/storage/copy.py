@@ -90,6 +90,7 @@ async def _copy(path: Path, conn: Conn, where: str) -> list[Copied]:
             " AND name <> 'schema_version'")}  # fmt: skip
         if missing := theirs - set(tables):
             raise ConfigError(f"{where} has no table {', '.join(sorted(missing))} to copy into")
+        tables = [table for table in tables if table in theirs]  # not PostgreSQL's own (leases)
         async with conn.transaction():  # all or nothing; the append-only triggers stay on
             for table in tables:
                 rows = await _copy_table(source, conn, table)

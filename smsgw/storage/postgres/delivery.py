@@ -22,6 +22,7 @@ from functools import partial
 
 from channels.base import DeliveryReceipt, ReceiptState, SegmentSubmitted
 from smsgw.delivery.message import DeliveryBatch, DroppedReceipt
+from smsgw.delivery.store import MESSAGE_CLAIM
 from smsgw.storage.postgres.access import append_audits
 from smsgw.storage.postgres.db import Conn, Database
 
@@ -36,17 +37,19 @@ _LOCK = """SELECT CASE WHEN EXISTS (
         WHERE NOT EXISTS (SELECT 1 FROM message_parts p
                           WHERE p.carrier = r.carrier AND p.carrier_id = r.carrier_id))
     THEN pg_advisory_xact_lock($3) WHEN $4 THEN pg_advisory_xact_lock_shared($3) END"""
+# $16, $17: the gateway making them holds them (claimed_by, for claimed_until): it sends them
 _INSERT_MESSAGES = """WITH new AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                              $6::integer[], $7::text[], $8::text[], $9::text[],
                              $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
-                             $13::text[], $14::text[])
+                             $13::text[], $14::text[], $15::text[])
         AS m (id, recipient, sender, text, state, parts, encoding, channel, error, created_at,
-              updated_at, expires_at, created_by, callback_url)),
+              updated_at, expires_at, created_by, callback_url, carrier)),
     stored AS (INSERT INTO messages (id, recipient, sender, text, state, parts, encoding, channel,
                                      error, created_at, updated_at, expires_at, created_by,
-                                     callback_url)
-               SELECT * FROM new)
+                                     callback_url, carrier, claimed_by, claimed_until)
+               SELECT *, $16::text, CASE WHEN $16::text IS NOT NULL THEN now() + $17::interval END
+               FROM new)
     INSERT INTO message_events (message_id, at, state) SELECT id, created_at, state FROM new"""
 # What SQLite's INSERT OR REPLACE of a part does first: drop the rows it would conflict with, on
 # the part or on the carrier's id (both unique); and, under the lock, take back the receipts
@@ -171,11 +174,14 @@ _PURGE = """WITH dropped AS (
 class PgDeliveryLog:
     """Implements DeliveryLog: each batch in its own transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, instance: str | None = None) -> None:
+        """``instance``: the gateway that records; it holds the new messages it stores (the
+        sender sends them, renews its claims, or releases those it has no bind for)."""
+        self._instance = instance
         self._db = db
 
     async def record(self, batch: DeliveryBatch) -> None:
-        await self._db.write(partial(_record, batch=batch))
+        await self._db.write(partial(_record, batch=batch, instance=self._instance))
 
     async def purge_unmatched(self, before: datetime) -> list[DroppedReceipt]:
         return await self._db.write(partial(_purge, before=before))
@@ -203,10 +209,10 @@ def _error(receipt: DeliveryReceipt) -> str | None:
     return None if receipt.state is ReceiptState.DELIVERED else receipt.error
 
 
-async def _record(conn: Conn, *, batch: DeliveryBatch) -> None:
+async def _record(conn: Conn, *, batch: DeliveryBatch, instance: str | None) -> None:
     await _lock(conn, batch)
     if batch.messages:
-        await _insert_messages(conn, batch)
+        await _insert_messages(conn, batch, instance)
     if batch.audit:
         await append_audits(conn, batch.audit)
     receipts: list[tuple[object, ...]] = []
@@ -248,13 +254,13 @@ async def _lock(conn: Conn, batch: DeliveryBatch) -> None:
         await conn.execute(_LOCK, *keys, _UNMATCHED_LOCK, bool(recorded))
 
 
-async def _insert_messages(conn: Conn, batch: DeliveryBatch) -> None:
+async def _insert_messages(conn: Conn, batch: DeliveryBatch, instance: str | None) -> None:
     rows = [
         (m.id, m.to, m.sender, m.text, str(m.state), m.parts, m.encoding, m.channel, m.error,
-         m.created_at, m.updated_at, m.expires_at, m.created_by, m.callback_url)
+         m.created_at, m.updated_at, m.expires_at, m.created_by, m.callback_url, m.carrier)
         for m in batch.messages
     ]  # fmt: skip
-    await conn.execute(_INSERT_MESSAGES, *_columns(rows, 14))
+    await conn.execute(_INSERT_MESSAGES, *_columns(rows, 15), instance, MESSAGE_CLAIM)
 
 
 async def _insert_segments(conn: Conn, segments: list[Segment]) -> list[tuple[object, ...]]:

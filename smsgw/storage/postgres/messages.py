@@ -8,18 +8,34 @@ in arrival order (a JOIN then a STOP must not be handled the other way round els
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from functools import partial
 
 import asyncpg
 
 from smsgw.delivery.message import Message, MessageEvent, MessageState
-from smsgw.delivery.store import MessageFilter
+from smsgw.delivery.store import MESSAGE_CLAIM, MessageFilter
 from smsgw.inbound.queue import HandledInbound, StoredInbound
 from smsgw.storage.postgres.db import Conn, Database
 
-_SELECT = """SELECT id, recipient, sender, text, state, parts, encoding, channel, error,
-    created_at, updated_at, expires_at, created_by, callback_url FROM messages"""
+_COLUMNS = """id, recipient, sender, text, state, parts, encoding, channel, error,
+    created_at, updated_at, expires_at, created_by, callback_url, carrier"""
+_SELECT = f"SELECT {_COLUMNS} FROM messages"
+
+# The oldest queued messages on the carriers given (or on none), free, lapsed or already the
+# caller's (a burst it keeps out of memory), bar those it holds in memory; SKIP LOCKED: a
+# message another gateway is taking now is left to it
+_TAKE_QUEUED = f"""WITH picked AS (
+        SELECT id FROM messages
+        WHERE state = 'queued' AND (carrier = ANY($2::text[]) OR carrier IS NULL)
+          AND (claimed_by = $1 OR claimed_until IS NULL OR claimed_until <= now())
+          AND id <> ALL($4::text[])
+        ORDER BY created_at, id LIMIT $3
+        FOR UPDATE SKIP LOCKED)
+    UPDATE messages m SET claimed_by = $1, claimed_until = now() + $5::interval
+    FROM picked WHERE m.id = picked.id
+    RETURNING {", ".join("m." + c.strip() for c in _COLUMNS.split(","))}"""
 
 # How long a handler has to mark the texts it took: far beyond a batch's time (one trip for its
 # consent changes, its replies queued). A gateway that dies holding texts leaves them to the
@@ -61,11 +77,29 @@ class PgMessages:
     async def message_history(self, message_id: str) -> list[MessageEvent]:
         return await self._db.read(partial(_history, message_id=message_id))
 
-    async def queued_messages(self, *, limit: int) -> list[Message]:
-        # TODO(#14): a read, as SQLite's, not a claim: the Sender holds the messages it sends
-        # in memory, so a second gateway would send them again. A claim needs each message
-        # leased to the gateway that holds it from its creation (the delivery log, the Sender).
-        return await self._db.scan(partial(_queued, limit=limit))
+    async def take_queued(
+        self,
+        *,
+        instance: str,
+        carriers: Collection[str],
+        limit: int,
+        excluding: Collection[str] = (),
+    ) -> list[Message]:
+        async def take(conn: Conn) -> list[Message]:
+            rows = await conn.fetch(
+                _TAKE_QUEUED, instance, list(carriers), limit, list(excluding), MESSAGE_CLAIM
+            )
+            return sorted(map(_message, rows), key=lambda m: (m.created_at, m.id))
+
+        return await self._db.write(take)
+
+    async def renew_messages(self, instance: str, ids: Collection[str]) -> None:
+        if ids:
+            await self._db.write(partial(_renew, instance=instance, ids=list(ids)))
+
+    async def release_messages(self, instance: str, ids: Collection[str]) -> None:
+        if ids:
+            await self._db.write(partial(_release, instance=instance, ids=list(ids)))
 
     async def sent_by(self, token_id: str, *, since: datetime) -> int:
         return await self._db.read(partial(_sent_by, token_id=token_id, since=since))
@@ -106,12 +140,20 @@ async def _history(conn: Conn, *, message_id: str) -> list[MessageEvent]:
     return [MessageEvent(row["at"], row["state"], row["detail"]) for row in rows]
 
 
-async def _queued(conn: Conn, *, limit: int) -> list[Message]:
-    rows = await conn.fetch(
-        _SELECT + " WHERE state = 'queued' ORDER BY created_at, id LIMIT $1",
-        limit,
-    )
-    return [_message(row) for row in rows]
+async def _renew(conn: Conn, *, instance: str, ids: list[str]) -> None:
+    await conn.execute(
+        "UPDATE messages SET claimed_until = now() + $3::interval"
+        " WHERE id = ANY($2::text[]) AND claimed_by = $1 AND state = 'queued'",
+        instance, ids, MESSAGE_CLAIM,
+    )  # fmt: skip
+
+
+async def _release(conn: Conn, *, instance: str, ids: list[str]) -> None:
+    await conn.execute(
+        "UPDATE messages SET claimed_by = NULL, claimed_until = NULL"
+        " WHERE id = ANY($2::text[]) AND claimed_by = $1",
+        instance, ids,
+    )  # fmt: skip
 
 
 async def _sent_by(conn: Conn, *, token_id: str, since: datetime) -> int:
@@ -170,4 +212,5 @@ def _message(row: asyncpg.Record) -> Message:
         expires_at=row["expires_at"],
         created_by=row["created_by"],
         callback_url=row["callback_url"],
+        carrier=row["carrier"],
     )

@@ -292,6 +292,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             WHEN (NEW.callback_url IS NOT NULL AND NEW.state IS DISTINCT FROM OLD.state)
             EXECUTE FUNCTION messages_callback()""",
     ),
+    14: (
+        # a message's carrier (SQLite 14); and, PostgreSQL only, which gateway sends it: the
+        # one that took it (claimed_by), until claimed_until unless it renews the claim
+        "ALTER TABLE messages ADD COLUMN carrier text",
+        "ALTER TABLE messages ADD COLUMN claimed_by text",
+        "ALTER TABLE messages ADD COLUMN claimed_until timestamptz",
+        "DROP INDEX messages_queued",
+        "CREATE INDEX messages_queued ON messages (carrier, created_at) WHERE state = 'queued'",
+    ),
 }
 
 LATEST = max(MIGRATIONS)

@@ -26,11 +26,13 @@ from smsgw.storage.postgres.subscriptions import PgSubscriptions
 class PostgresStore:
     """The repositories of one PostgreSQL database (storage.Store)."""
 
-    def __init__(self, db: Database, serving: ServingLock | None = None) -> None:
+    def __init__(
+        self, db: Database, serving: ServingLock | None = None, *, instance: str | None = None
+    ) -> None:
         self.db = db
         self._serving = serving
         self.messages = PgMessages(db)
-        self.delivery = PgDeliveryLog(db)
+        self.delivery = PgDeliveryLog(db, instance=instance)
         self.inbound = PgInbound(db)
         self.tokens = PgTokens(db)
         self.audit = PgAudit(db)
@@ -45,9 +47,12 @@ class PostgresStore:
         self.callbacks = PgCallbacks(db)
 
     @classmethod
-    async def open(cls, dsn: str, *, serving: bool = False, where: str = "") -> PostgresStore:
+    async def open(
+        cls, dsn: str, *, serving: bool = False, where: str = "", instance: str | None = None
+    ) -> PostgresStore:
         """``serving``: for the gateway itself, which binds the carriers: a second one on the
-        same database is refused (commands such as ``smsgw token`` may share it)."""
+        same database is refused (commands such as ``smsgw token`` may share it). ``instance``:
+        the gateway's name, which holds the messages it makes."""
         db = await Database.open(dsn)
         lock = None
         try:
@@ -57,7 +62,7 @@ class PostgresStore:
         except BaseException:
             await db.close()
             raise
-        return cls(db, lock)
+        return cls(db, lock, instance=instance)
 
     async def migrate(self) -> int:
         return await self.db.read(migrate)

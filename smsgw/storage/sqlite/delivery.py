@@ -35,8 +35,8 @@ _TEMP_TABLES = (
 )
 
 _INSERT_MESSAGE = """INSERT INTO messages (id, recipient, sender, text, state, parts, encoding,
-    channel, error, created_at, updated_at, expires_at, created_by, callback_url)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
+    channel, error, created_at, updated_at, expires_at, created_by, callback_url, carrier)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
 _INSERT_PART = """INSERT OR REPLACE INTO message_parts
     (message_id, part, parts, carrier, carrier_id, channel, state, updated_at, submitted_at)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'submitted', ?7, ?7)"""
@@ -222,7 +222,7 @@ class DeliveryWriter:
         rows = [
             (m.id, m.to, m.sender, m.text, m.state, m.parts, m.encoding, m.channel, m.error,
              timestamp(m.created_at), timestamp(m.updated_at), timestamp(m.expires_at),
-             m.created_by, m.callback_url)
+             m.created_by, m.callback_url, m.carrier)
             for m in batch.messages
         ]  # fmt: skip
         db.executemany(_INSERT_MESSAGE, rows)

@@ -4,6 +4,7 @@ thread. What changes them (new messages, segments, receipts, texts) is in delive
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -15,7 +16,7 @@ from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import timestamp
 
 _MESSAGE_COLUMNS = """id, recipient, sender, text, state, parts, encoding, channel, error,
-    created_at, updated_at, expires_at, created_by, callback_url"""
+    created_at, updated_at, expires_at, created_by, callback_url, carrier"""
 
 
 class SqliteMessages:
@@ -30,8 +31,23 @@ class SqliteMessages:
     async def message_history(self, message_id: str) -> list[MessageEvent]:
         return await self._db.read(partial(_history, message_id=message_id))
 
-    async def queued_messages(self, *, limit: int) -> list[Message]:
-        return await self._db.scan(partial(_queued, limit=limit))
+    async def take_queued(
+        self,
+        *,
+        instance: str,
+        carriers: Collection[str],
+        limit: int,
+        excluding: Collection[str] = (),
+    ) -> list[Message]:
+        # one gateway per database: a read (it holds every carrier's binds)
+        found = await self._db.scan(partial(_queued, limit=limit + len(excluding)))
+        return [message for message in found if message.id not in excluding][:limit]
+
+    async def renew_messages(self, instance: str, ids: Collection[str]) -> None:
+        """Nothing to renew: nothing is claimed on SQLite."""
+
+    async def release_messages(self, instance: str, ids: Collection[str]) -> None:
+        """Nothing to release: nothing is claimed on SQLite."""
 
     async def sent_by(self, token_id: str, *, since: datetime) -> int:
         return await self._db.read(partial(_sent_by, token_id=token_id, since=since))
@@ -143,4 +159,5 @@ def _message(row: Any) -> Message:
         expires_at=datetime.fromisoformat(row[11]),
         created_by=row[12],
         callback_url=row[13],
+        carrier=row[14],
     )

@@ -308,6 +308,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                         NEW.updated_at, NEW.updated_at);
             END""",
     ),
+    (  # 14: a message's carrier, worked out from its number when made: with several gateways
+        # (PostgreSQL), it is sent by one holding a bind of that carrier
+        "ALTER TABLE messages ADD COLUMN carrier TEXT",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -285,7 +285,7 @@ async def test_a_burst_waits_in_the_store_and_each_message_goes_once_in_order(
         await recorder.flush()
     sent = ["+" + submit.destination_addr for submit in simulator.submits]
     assert sent == numbers  # each once, in the order they were posted
-    assert await store.messages.queued_messages(limit=100) == []
+    assert await store.messages.take_queued(instance="local", carriers=(), limit=100) == []
     await sender.stop()
 
 

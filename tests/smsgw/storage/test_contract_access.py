@@ -320,8 +320,9 @@ async def test_queued_messages_are_the_oldest_first_up_to_the_limit(
         message("m-second", created=20),
     ]
     await _insert_messages(any_store, tmp_path, rows)
-    assert await any_store.messages.queued_messages(limit=2) == [rows[2], rows[3]]
-    assert await any_store.messages.queued_messages(limit=10) == [rows[2], rows[3], rows[0]]
+    take = any_store.messages.take_queued
+    assert await take(instance="gw", carriers=(), limit=2) == [rows[2], rows[3]]
+    assert await take(instance="gw", carriers=(), limit=10) == [rows[2], rows[3], rows[0]]
 
 
 async def test_a_tokens_messages_are_counted_since_a_time(

@@ -57,7 +57,7 @@ async def test_a_stored_message_reads_back_with_its_first_history_row(
     assert await store.messages.get_message(message.id) == message
     (event,) = await store.messages.message_history(message.id)
     assert (event.state, event.at) == ("queued", message.created_at)
-    assert await store.messages.queued_messages(limit=10) == [message]
+    assert await store.messages.take_queued(instance="local", carriers=(), limit=10) == [message]
     assert await store.messages.get_message("nope") is None
 
 
