@@ -266,6 +266,7 @@ class Gateway:
                 settings.http.daily_messages_per_token,
                 lambda token, since: self.store.messages.sent_by(token, since=since),
                 settings.gateway.zone,
+                shared=self.store.shared_quota,
             ),
             idempotency=self.store.idempotency,
             tokens=tokens,

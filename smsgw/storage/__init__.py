@@ -9,6 +9,7 @@ from typing import Protocol
 import asyncpg
 
 from smsgw.access.idempotency import IdempotencyStore
+from smsgw.access.quota import SharedQuota
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.broadcasts.store import BroadcastOutbox, BroadcastStore
 from smsgw.cluster.leases import LeaseStore
@@ -63,6 +64,9 @@ class Store(Protocol):
     def callbacks(self) -> CallbackQueue: ...
     @property
     def leases(self) -> LeaseStore: ...
+    @property
+    def shared_quota(self) -> SharedQuota | None:
+        """Where gateways sharing the database count the daily quota (None: one gateway)."""
 
     async def migrate(self) -> int:
         """Bring the schema up to date; returns the schema version."""

@@ -32,10 +32,16 @@ _CREATE = """INSERT INTO subscribers (msisdn, language, opted_out_at, created_at
 LOCK = """SELECT count(*) FROM (SELECT 1 FROM subscribers WHERE msisdn = ANY($1::text[])
     ORDER BY msisdn FOR UPDATE) AS locked"""
 # after the locks (a new snapshot): the active rows, and those a STOP left (UNSTOP's)
+# a number's active rows and those a STOP left, each through its partial index (an OR of the
+# two would read every active subscription: 20 ms at 100,000, 200 ms a text at 1,000,000)
 _LOAD = """SELECT p.msisdn, p.language, p.opted_out_at,
         s.id, s.service, s.subscribed_at, s.left_at, s.left_by_stop
-    FROM subscribers p LEFT JOIN subscriptions s
-        ON s.msisdn = p.msisdn AND (s.left_at IS NULL OR s.left_by_stop)
+    FROM subscribers p LEFT JOIN LATERAL (
+        SELECT id, service, subscribed_at, left_at, left_by_stop FROM subscriptions
+        WHERE msisdn = p.msisdn AND left_at IS NULL
+        UNION ALL
+        SELECT id, service, subscribed_at, left_at, left_by_stop FROM subscriptions
+        WHERE msisdn = p.msisdn AND left_by_stop AND left_at IS NOT NULL) s ON true
     WHERE p.msisdn = ANY($1::text[]) ORDER BY p.msisdn, s.id"""
 _WRITE = """WITH subscribers_changed AS (
         UPDATE subscribers p SET language = c.language, opted_out_at = c.opted_out_at

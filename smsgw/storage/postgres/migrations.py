@@ -300,6 +300,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE messages ADD COLUMN claimed_until timestamptz",
         "DROP INDEX messages_queued",
         "CREATE INDEX messages_queued ON messages (carrier, created_at) WHERE state = 'queued'",
+        # PostgreSQL only: a token's daily quota, taken by the gateways in blocks (access/quota.py)
+        """CREATE TABLE quota_usage (
+            token text NOT NULL,
+            day timestamptz NOT NULL,
+            used integer NOT NULL,
+            PRIMARY KEY (token, day)
+        )""",
     ),
 }
 

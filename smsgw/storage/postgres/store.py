@@ -6,11 +6,16 @@ hands out one repository per aggregate, as the SQLite backend does.
 
 from __future__ import annotations
 
+import asyncio
+
+import structlog
+
+from smsgw.errors import StorageUnavailable
 from smsgw.storage.postgres.access import PgAudit, PgTokens
 from smsgw.storage.postgres.broadcasts import PgBroadcasts
 from smsgw.storage.postgres.callbacks import PgCallbacks
 from smsgw.storage.postgres.catalogue import PgCatalogue
-from smsgw.storage.postgres.db import Database
+from smsgw.storage.postgres.db import Conn, Database
 from smsgw.storage.postgres.delivery import PgDeliveryLog
 from smsgw.storage.postgres.idempotency import PgIdempotency
 from smsgw.storage.postgres.kpis import PgKpis
@@ -18,9 +23,13 @@ from smsgw.storage.postgres.leases import PgLeases
 from smsgw.storage.postgres.messages import PgInbound, PgMessages
 from smsgw.storage.postgres.migrations import migrate
 from smsgw.storage.postgres.outbox import PgOutbox
+from smsgw.storage.postgres.quota import PgQuota
 from smsgw.storage.postgres.retention import PgRetention
 from smsgw.storage.postgres.serving import ServingLock
 from smsgw.storage.postgres.subscriptions import PgSubscriptions
+from smsgw.tasks import Tasks
+
+_log = structlog.get_logger(__name__)
 
 
 class PostgresStore:
@@ -31,6 +40,7 @@ class PostgresStore:
     ) -> None:
         self.db = db
         self._serving = serving
+        self._tasks = Tasks()
         self.messages = PgMessages(db)
         self.delivery = PgDeliveryLog(db, instance=instance)
         self.inbound = PgInbound(db)
@@ -44,6 +54,7 @@ class PostgresStore:
         self.retention = PgRetention(db)
         self.idempotency = PgIdempotency(db)
         self.leases = PgLeases(db)
+        self.shared_quota: PgQuota | None = PgQuota(db)
         self.callbacks = PgCallbacks(db)
 
     @classmethod
@@ -57,17 +68,50 @@ class PostgresStore:
         lock = None
         try:
             await db.read(migrate)
+            autovacuum = await db.read(_statistics) if serving else True
             if serving:
                 lock = await ServingLock.take(dsn, where or "PostgreSQL")
         except BaseException:
             await db.close()
             raise
-        return cls(db, lock, instance=instance)
+        store = cls(db, lock, instance=instance)
+        if not autovacuum:
+            store._tasks.spawn(_analyze_often(db), name="postgres-analyze")
+        return store
 
     async def migrate(self) -> int:
         return await self.db.read(migrate)
 
     async def close(self) -> None:
+        await self._tasks.cancel()
         await self.db.close()
         if self._serving is not None:
             await self._serving.release()
+
+
+# the tables whose plans go wrong without statistics (a scan of all parts for every receipt)
+_BUSY = ("messages", "message_parts", "message_events", "outbox", "inbound", "subscriptions",
+         "subscribers", "callbacks")  # fmt: skip
+ANALYZE_EVERY_S = 60.0
+
+
+async def _statistics(conn: Conn) -> bool:
+    """Fresh statistics now (a sample of each table: quick at a million rows); whether
+    autovacuum keeps them fresh from here."""
+    await conn.execute("ANALYZE")
+    on = await conn.fetchval("SELECT current_setting('autovacuum') = 'on'")
+    if not on:
+        _log.warning("postgres_autovacuum_off", analyze_every_s=ANALYZE_EVERY_S,
+                     advice="turn autovacuum on: dead rows pile up, plans go stale")  # fmt: skip
+    return bool(on)
+
+
+async def _analyze_often(db: Database) -> None:
+    """Without autovacuum the planner would keep the statistics of an empty database, and scan
+    whole tables where an index does: the busy tables analysed every minute meanwhile."""
+    while True:
+        await asyncio.sleep(ANALYZE_EVERY_S)
+        try:
+            await db.read(lambda conn: conn.execute(f"ANALYZE {', '.join(_BUSY)}"))
+        except StorageUnavailable as exc:
+            _log.warning("postgres_analyze_failed", error=str(exc))

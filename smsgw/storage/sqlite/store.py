@@ -77,6 +77,7 @@ class SqliteStore:
         self.retention = SqliteRetention(db)
         self.idempotency = SqliteIdempotency(db)
         self.leases = LocalLeases()
+        self.shared_quota = None  # one gateway per database: it counts alone
         self.callbacks = SqliteCallbacks(db)
 
     @classmethod

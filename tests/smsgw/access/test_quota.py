@@ -4,7 +4,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from smsgw.access.quota import DailyQuota
+from smsgw.storage.postgres import PostgresStore
+from tests import postgres
 
 ZONE = ZoneInfo("America/Belize")  # UTC-6
 NOW = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)  # 14:00 in Belize
@@ -40,3 +44,32 @@ async def test_requests_arriving_while_the_day_is_read_are_all_counted() -> None
     assert sum(wait == 0.0 for wait in waits) == 10
     granted = await asyncio.gather(*(quota.take_up_to("u", 4, NOW) for _ in range(5)))
     assert sum(n for n, _ in granted) == 10
+
+
+@pytest.mark.usefixtures("postgres_database")
+async def test_gateways_sharing_a_database_never_grant_more_than_the_limit_together(
+    postgres_database: str,
+) -> None:
+    """Two gateways take a token's quota from PostgreSQL by blocks: together they grant the
+    limit exactly, counting what the token sent before the day's first block."""
+    store = await PostgresStore.open(postgres_database)
+    await store.db.read(postgres.empty)
+    try:
+
+        async def never(token: str, since: datetime) -> int:
+            raise AssertionError("the shared counter reads the day itself")
+
+        assert store.shared_quota is not None
+        one, two = (DailyQuota(250, never, ZONE, shared=store.shared_quota) for _ in range(2))
+        granted = await asyncio.gather(*(  # 220 asked, at once
+            gateway.take_up_to("t", n, NOW)
+            for _ in range(10) for n in (1, 3, 7) for gateway in (one, two)
+        ))  # fmt: skip
+        assert sum(n for n, _ in granted) == 220
+        more = await asyncio.gather(*(g.take_up_to("t", 10, NOW) for g in (one, two) * 5))
+        assert sum(n for n, _ in more) == 30  # the rest of 250, wherever it was reserved
+        assert await one.take("t", NOW) > 0 and await two.take("t", NOW) > 0  # noqa: PT018
+        tomorrow = NOW + timedelta(hours=10)
+        assert await one.take("t", tomorrow) == 0.0
+    finally:
+        await store.close()
