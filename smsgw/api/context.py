@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -59,6 +59,7 @@ class Services:
     channels: Sequence[Channel]
     instance: str  # this gateway's name among those sharing the database
     held: Callable[[], Sequence[str]]  # the channels whose bind this gateway holds now
+    holders: Callable[[], Mapping[str, str]]  # channel -> the gateway holding it (last seen)
     carrier_of: Callable[[str], str | None]  # a number's carrier; None: no channel serves it
     messages: MessageStore
     sender: MessageSender

@@ -18,6 +18,7 @@ class ChannelHealth(BaseModel):
     carrier: str
     state: LinkState
     held: bool  # this gateway holds its lease (another may hold it, and bind it)
+    held_by: str | None  # the gateway holding it (this one or another); None: none now
     error: str | None = None  # why it is not bound, e.g. the SMSC's bind refusal status
 
 
@@ -41,12 +42,14 @@ async def health(request: web.Request) -> web.Response:
     to restart us (a restart would not make either better)."""
     services = request.app[SERVICES]
     held = set(services.held())
+    holders = services.holders()
     channels = [
         ChannelHealth(
             name=channel.name,
             carrier=channel.carrier,
             state=channel.state,
             held=channel.name in held,
+            held_by=holders.get(channel.name),
             error=channel.last_error or None,
         )
         for channel in services.channels

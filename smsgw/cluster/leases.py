@@ -21,7 +21,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
@@ -87,6 +87,7 @@ class LeaseKeeper:
         self._clock = clock
         self._bound: dict[str, float] = {}  # channel -> fence deadline (clock)
         self.epochs: dict[str, int] = {}
+        self.holders: dict[str, str] = {}  # channel -> the gateway holding it, at the last round
         self._tasks = Tasks()
 
     @property
@@ -131,6 +132,7 @@ class LeaseKeeper:
                          channels=self.held)  # fmt: skip
             return
         deadline = asked + self.timing.fence_s
+        await self._note_holders()
         for name in sorted(set(self._bound) - set(held)):  # taken by another: cannot happen
             _log.error("lease_lost", channel=name, instance=self.instance)  # unless it lapsed
             await self._unbind(name, "lease_lost")
@@ -142,6 +144,16 @@ class LeaseKeeper:
                 self.epochs[name] = epoch
                 await self._channels[name].start(self._sink)
             self._bound[name] = deadline
+
+    async def _note_holders(self) -> None:
+        """Who holds each bind, for /healthz and the console (a read; a failure leaves the
+        last known)."""
+        try:
+            leases = await self._store.leases()
+        except StorageUnavailable:
+            return
+        now = datetime.now(UTC)
+        self.holders = {lease.channel: lease.instance for lease in leases if lease.expires_at > now}
 
     async def _watch(self) -> None:
         """Unbinds at its deadline a bind whose lease was not renewed in time, whatever the

@@ -550,9 +550,11 @@ function showErrors() {
 function showChannels(health) {
   $("#health-status").textContent = health.status;
   $("#health-status").dataset.status = health.status;
+  $("#instance").textContent = health.instance;
   const rows = health.channels.map((channel) => {
     const row = document.createElement("tr");
-    for (const value of [channel.name, channel.carrier, channel.state, channel.error ?? ""]) {
+    const values = [channel.name, channel.carrier, channel.held_by ?? "none", channel.state];
+    for (const value of [...values, channel.error ?? ""]) {
       row.insertCell().textContent = value;
     }
     row.dataset.state = channel.state;

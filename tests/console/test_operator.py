@@ -35,6 +35,9 @@ async def test_the_operator_sees_the_binds_and_the_throughput(
     rows = page.get_by_role("row").filter(has_text="bound")
     await expect(rows).to_have_count(2)
     await expect(rows.first).to_contain_text("btl-1")
+    me = gateway.settings.cluster.instance
+    await expect(rows.first).to_contain_text(me)  # the gateway holding the bind: this one
+    await expect(page.locator("#instance")).to_have_text(me)
     await expect(page.locator("#health-status")).to_have_text("ok")
     await create(client, admin, service="HEALTH", texts={"en": "Clinic hours."})
     # a rate needs two scrapes, 2 s apart; 30 submits fall between some two of them

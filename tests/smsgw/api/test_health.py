@@ -17,13 +17,15 @@ async def test_health_needs_no_token_and_lists_every_channel(
 ) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
+    me = gateway.settings.cluster.instance  # the host's name by default
     assert await response.json() == {
         "status": "ok",
-        "instance": gateway.settings.cluster.instance,  # the host's name by default
+        "instance": me,
         "channels": [
-            {"name": "btl-1", "carrier": "btl", "state": "bound", "held": True, "error": None},
-            {"name": "smart-1", "carrier": "smart", "state": "bound", "held": True,
+            {"name": "btl-1", "carrier": "btl", "state": "bound", "held": True, "held_by": me,
              "error": None},
+            {"name": "smart-1", "carrier": "smart", "state": "bound", "held": True,
+             "held_by": me, "error": None},
         ],
         "storage": {"status": "ok", "error": None},
     }  # fmt: skip
@@ -54,7 +56,9 @@ async def test_a_gateway_whose_binds_another_holds_stands_by_then_binds_when_the
 async def _stands_by_then_binds(client: Client, gateway: Gateway, settings: Settings) -> None:
     body = await (await client.get("/healthz")).json()
     assert (body["status"], body["instance"]) == ("standby", "gw-1")
-    assert [(c["held"], c["state"]) for c in body["channels"]] == [(False, "down")] * 2
+    assert [(c["held"], c["held_by"], c["state"]) for c in body["channels"]] == (
+        [(False, "gw-2", "down")] * 2
+    )
 
     async def serving() -> bool:
         health = await (await client.get("/healthz")).json()
@@ -71,6 +75,8 @@ async def _stands_by_then_binds(client: Client, gateway: Gateway, settings: Sett
     assert gateway.leases is not None
     assert gateway.leases.held == ["btl-1", "smart-1"]
     assert held.replace("0.0", "1.0") in await (await client.get("/metrics")).text()
+    body = await (await client.get("/healthz")).json()
+    assert [c["held_by"] for c in body["channels"]] == ["gw-1", "gw-1"]
 
 
 async def test_health_is_degraded_with_a_bind_down_and_still_answers_200(
