@@ -126,7 +126,11 @@ _RECOMPUTE = """WITH a AS (
                      max(error COLLATE "C") FILTER (WHERE state IN (
                          'undeliverable', 'expired', 'rejected', 'unknown', 'deleted'))
                        AS failure_error
-              FROM message_parts WHERE message_id = ANY($1::text[]) GROUP BY message_id) AS g),
+              -- joined to the ids, not "= ANY": without fresh statistics the planner takes
+              -- ANY of a few hundred ids for much of the table, and scans it whole each batch
+              FROM unnest($1::text[]) AS k (id)
+              JOIN message_parts ON message_parts.message_id = k.id
+              GROUP BY message_id) AS g),
     changed AS (UPDATE messages AS m
                 SET state = replace(a.state, 'partly_submitted', 'submitted'), error = a.error,
                     channel = a.channel, updated_at = a.at
