@@ -28,7 +28,7 @@ from functools import partial
 from time import monotonic
 from typing import Any
 
-from smsgw.broadcasts.model import Broadcast
+from smsgw.broadcasts.model import Broadcast, BroadcastState
 from smsgw.delivery.outbox import OutboxMessage, Priority
 from smsgw.storage.postgres.db import Conn, Database
 
@@ -37,7 +37,7 @@ from smsgw.storage.postgres.db import Conn, Database
 # the delay before another gateway sends what a dead one had taken.
 LEASE = timedelta(seconds=60)
 
-_CURSOR = "SELECT fanout_cursor FROM broadcasts WHERE id = $1 FOR UPDATE"
+_CURSOR = "SELECT fanout_cursor, state FROM broadcasts WHERE id = $1 FOR UPDATE"
 # the next ``chunk`` subscriptions after the cursor (through subscriptions_audience), each
 # with whether it gets a message: not under a STOP, and for an import's confirmations, joined
 # at that moment (a subscription without its subscriber row counts, and gets none, as SQLite's)
@@ -297,7 +297,10 @@ async def fan_out_chunk(
 ) -> tuple[int, bool]:
     """Copies the next ``chunk`` subscribers into the outbox (in the caller's transaction, with
     the cursor); returns (rows added, whether the audience is exhausted)."""
-    cursor = await conn.fetchval(_CURSOR, b.id) or ""  # and the broadcast's row is ours
+    row = await conn.fetchrow(_CURSOR, b.id)  # and the broadcast's row is ours
+    if row is None or not BroadcastState(row["state"]).open:  # cancelled meanwhile
+        return 0, True
+    cursor = row["fanout_cursor"] or ""
     rows = [] if cursor == _END else await conn.fetch(_CHUNK, b.service, cursor, chunk, b.joined_at)
     boundary = rows[-1]["msisdn"] if rows and len(rows) >= chunk else None
     recipients, languages, carriers = [], [], []

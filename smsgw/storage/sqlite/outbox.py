@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from smsgw.broadcasts.model import Broadcast
+from smsgw.broadcasts.model import Broadcast, BroadcastState
 from smsgw.delivery.outbox import OutboxMessage, Priority
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import maybe_timestamp, timestamp
@@ -102,8 +102,10 @@ def fan_out_chunk(
 ) -> tuple[int, bool]:
     """Copies the next ``chunk`` subscribers into the outbox (in its own transaction, with the
     cursor); returns (rows added, whether the audience is exhausted)."""
-    row = db.execute("SELECT fanout_cursor FROM broadcasts WHERE id = ?", (b.id,)).fetchone()
-    cursor = (row[0] if row else None) or ""
+    row = db.execute("SELECT fanout_cursor, state FROM broadcasts WHERE id = ?", (b.id,)).fetchone()
+    if row is None or not BroadcastState(row[1]).open:  # cancelled meanwhile: nothing to add
+        return 0, True
+    cursor = row[0] or ""
     boundary_row = db.execute(_NEXT_BOUNDARY, (b.service, cursor, chunk - 1)).fetchone()
     boundary = boundary_row[0] if boundary_row else None
     db.create_function("carrier_of", 1, carrier_of, deterministic=True)

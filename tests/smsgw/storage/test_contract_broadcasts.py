@@ -219,6 +219,23 @@ async def test_a_cancel_cancels_the_queued_messages_once(any_store: AnyStore) ->
     assert cancelled.cancel_reason == "service_deactivated"
 
 
+async def test_a_fan_out_chunk_after_a_cancel_adds_nothing(any_store: AnyStore) -> None:
+    """A cancel may land between two chunks (another gateway's, or an officer's click): what
+    is fanned out after it would stay queued for ever, counted in the queue depth."""
+    await seed(any_store, [btl(n) for n in range(6)])
+    broadcast = await add(any_store)
+    outbox = any_store.outbox
+    assert await outbox.fan_out_chunk(broadcast, chunk=2, carrier_of=carrier_of, at=NOW) == (
+        2, False,
+    )  # fmt: skip
+    assert await any_store.broadcasts.cancel_broadcast(broadcast.id, by="off1", at=NOW) == 2
+    assert await outbox.fan_out_chunk(broadcast, chunk=2, carrier_of=carrier_of, at=NOW) == (
+        0, True,
+    )  # fmt: skip
+    assert await outbox.queued_count(broadcast.id) == 0
+    assert (await any_store.broadcasts.broadcast_stats(broadcast.id)).by_state == {"cancelled": 2}
+
+
 async def test_the_audience_counts_active_subscribers_in_the_language_they_would_get(
     any_store: AnyStore,
 ) -> None:
