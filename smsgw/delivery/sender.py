@@ -239,7 +239,9 @@ class Sender:
         queued and is picked up at the next start)."""
         if self._closing:
             return
-        if message.carrier is not None and message.carrier not in self._carriers():
+        # (one gateway per database holds every carrier: no check on its hot path)
+        shared = self._shared_poll_s is not None
+        if shared and message.carrier is not None and message.carrier not in self._carriers():
             self._to_release.append(message.id)  # for the gateway that binds its carrier
             return
         if self._backlog or len(self._tasks) >= self._in_memory:
