@@ -126,6 +126,20 @@ class Simulator:
         """command_status -> how many deliver_sm_resp carried it."""
         return self._state.deliver_sm_resps
 
+    def most_bound(self) -> dict[str, int]:
+        """system_id -> the most sessions bound with it at any one moment since the start (the
+        bind log: more than one where each ESME may hold one bind is two ESMEs on it)."""
+        now: Counter[str] = Counter()
+        most: dict[str, int] = {}
+        for _at, system_id, _session, bound in self._state.bind_log:
+            now[system_id] += 1 if bound else -1
+            most[system_id] = max(most.get(system_id, 0), now[system_id])
+        return most
+
+    def binds_of(self, system_id: str) -> list[tuple[float, bool]]:
+        """(time.monotonic(), bound or unbound) of every session of ``system_id``, in order."""
+        return [(at, bound) for at, sid, _, bound in self._state.bind_log if sid == system_id]
+
     def bound(self) -> list[str]:
         """Every bound session as "system_id:bind type", e.g. "smsgw:transceiver"."""
         return sorted(f"{s.system_id}:{s.bind_type}" for s in self._state.bound_sessions())

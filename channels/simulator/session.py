@@ -123,6 +123,8 @@ class SmscSession(Link):
             self.write(encode_header(Command.UNBIND, self.next_sequence()))
 
     def _unregister(self) -> None:
+        if self.bind_type is not None:
+            self._state.bind_log.append((time.monotonic(), self.system_id, id(self), False))
         if self.can_receive:
             receivers = self._state.receivers.get(self.system_id, [])
             if self in receivers:
@@ -293,6 +295,7 @@ class SmscSession(Link):
         self.can_receive = pdu.command_id != Command.BIND_TRANSMITTER
         log.info("esme_bound", peer=self.peer, system_id=self.system_id, bind=self.bind_type)
         self._state.binds += 1
+        self._state.bind_log.append((time.monotonic(), self.system_id, id(self), True))
         self._keepalive = self._loop.call_later(self._keepalive_s, self._check_idle)
         if self.can_receive:
             self._state.receivers.setdefault(self.system_id, []).append(self)

@@ -51,6 +51,9 @@ class SimulatorState:
         self.receipts_sent = 0
         self.mo_sent = 0
         self.binds = 0  # binds accepted since the start: more than the ESME's means reconnects
+        # (monotonic time, system_id, session, bound or not): whether two ESMEs ever held
+        # one account at once (a carrier's contract allows so many binds)
+        self.bind_log: list[tuple[float, str, int, bool]] = []
         self.generic_nacks: list[Pdu] = []
         self.deliver_sm_resps: Counter[int] = Counter()
         # Faults (STYLE B6), read by the sessions on every PDU.
