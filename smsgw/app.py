@@ -40,12 +40,13 @@ from smsgw.delivery.quiet import QuietHours
 from smsgw.delivery.recorder import Recorder
 from smsgw.delivery.retention import Retention
 from smsgw.delivery.sender import RetryPolicy, Sender
-from smsgw.errors import ConfigError
+from smsgw.errors import ConfigError, StorageUnavailable
 from smsgw.inbound.guard import Guard
 from smsgw.inbound.handler import InboundHandler
 from smsgw.kpis.rates import LiveRates
 from smsgw.metrics import Metrics
 from smsgw.storage import Store, open_store
+from smsgw.tasks import Tasks
 from subscriptions.service import SubscriptionService
 from subscriptions.templates import TemplateError, Templates
 
@@ -99,14 +100,19 @@ class Gateway:
         self._citizens: SubscriptionService | None = None
         self._dispatcher: Dispatcher | None = None
         self._scheduler: Scheduler | None = None
+        self._inbound: InboundHandler | None = None
+        self._news = Tasks()  # what the other gateways' news starts (a reload, a lookup)
         self._shutdown_by: float | None = None
         self.leases: LeaseKeeper | None = None
 
     async def start(self) -> None:
         stack = self._stack
         try:
+            cluster = self.settings.cluster
+            # a dead gateway's work passes on with its binds: claims last as long as leases
+            claim = timedelta(seconds=cluster.lease_s)
             self._store = store = await open_store(
-                self.settings.database, serving=True, instance=self.settings.cluster.instance
+                self.settings.database, serving=True, instance=cluster.instance, claim=claim
             )
             stack.push_async_callback(store.close)
             carriers = {channel.name: channel.carrier for channel in self.channels}
@@ -117,10 +123,9 @@ class Gateway:
             )  # fmt: skip
             await recorder.start()
             stack.push_async_callback(recorder.close)
-            cluster = self.settings.cluster
             self.leases = keeper = LeaseKeeper(
                 store.leases, self.channels, recorder,
-                instance=cluster.instance, lease_s=cluster.lease_s,
+                instance=cluster.instance, lease_s=cluster.lease_s, balance=cluster.balance,
             )  # fmt: skip
             self.metrics.holding(lambda: keeper.held)
             stack.push_async_callback(keeper.let_go)  # last: once unbound, others may bind
@@ -138,6 +143,7 @@ class Gateway:
                 carriers=lambda: {c.carrier for c in self.channels if c.name in keeper.held},
                 # PostgreSQL: other gateways may leave messages to this one (or it to them)
                 shared_poll_s=1.0 if self.settings.database.is_postgres else None,
+                claim=claim,
             )
             stack.push_async_callback(lambda: sender.stop(grace=self._shutdown_left()))
             await sender.resume()
@@ -155,10 +161,41 @@ class Gateway:
             )  # fmt: skip
             await notifier.start()
             stack.push_async_callback(notifier.stop)
+            self._watch(store)
         except BaseException:
             await stack.aclose()
             raise
         _log.info("gateway_started", channels=[channel.name for channel in self.channels])
+
+    def _watch(self, store: Store) -> None:
+        """PostgreSQL: the other gateways' news wakes the parts here that it concerns (each
+        also looks by itself every second or so)."""
+        dispatcher, handler = _started(self._dispatcher), _started(self._inbound)
+        store.watch("outbox", lambda _: dispatcher.wake())
+        store.watch("messages", lambda _: self.sender.wake())
+        store.watch("inbound", lambda _: handler.wake())
+        store.watch("catalogue", lambda _: self._news.spawn(self._news_of(None), name="news"))
+        store.watch(
+            "broadcasts",
+            lambda payload: self._news.spawn(
+                self._news_of(int(payload) if payload.isdigit() else None), name="news"
+            ),
+        )
+        self._stack.push_async_callback(self._news.cancel)
+
+    async def _news_of(self, broadcast_id: int | None) -> None:
+        """A broadcast created or changed (``broadcast_id``), else the catalogue changed or
+        news was missed: what this gateway keeps in memory is brought up to date."""
+        try:
+            if broadcast_id is None:
+                await self.catalogue_changed()
+                self.broadcasts_changed()
+            else:
+                self.broadcasts_changed(await self.store.broadcasts.broadcast(broadcast_id))
+        except StorageUnavailable as exc:  # the polls catch up
+            _log.warning("news_not_applied", error=str(exc))
+        finally:
+            self._news.forget_done()
 
     async def _start_citizens(self, store: Store, recorder: Recorder, sender: Sender) -> None:
         """The keyword engine behind the short code, fed by the persisted inbound queue."""
@@ -178,7 +215,7 @@ class Gateway:
             reply_window=timedelta(seconds=citizens.reply_window_s),
             daily_limit=citizens.daily_reply_limit,
         )
-        handler = InboundHandler(
+        self._inbound = handler = InboundHandler(
             store.inbound,
             service,
             sender.reply,

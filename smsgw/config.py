@@ -317,6 +317,12 @@ class ClusterConfig(_Section):
         description="a dead gateway's binds are taken over within this; a gateway that cannot"
         " renew its leases stops sending before they can pass to another",
     )
+    balance: bool = Field(
+        default=True,
+        description="spread the binds over the gateways alive (each holds its share, one"
+        " started later gets its share handed over); false: the first holds every bind and the"
+        " others stand by",
+    )
 
 
 class Settings(_Section):

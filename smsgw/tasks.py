@@ -17,6 +17,10 @@ class Tasks:
         self._tasks.append(task)
         return task
 
+    def forget_done(self) -> None:
+        """Drop the tasks that ended (for an owner that spawns many short ones)."""
+        self._tasks = [task for task in self._tasks if not task.done()]
+
     @property
     def running(self) -> bool:
         return any(not task.done() for task in self._tasks)

@@ -7,9 +7,15 @@ its address in SMSGW_TEST_POSTGRES; run alone, pytest tries the same default add
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
+import shutil
+import socket
+import tempfile
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import asyncpg
 
@@ -77,3 +83,74 @@ async def empty(conn: Conn) -> None:
     names = ", ".join(f'"{row[0]}"' for row in tables)
     if names:
         await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+async def execute(dsn: str, statement: str, *args: object) -> None:
+    """One statement on the database at ``dsn`` (from a test's loop)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement, *args)
+    finally:
+        await conn.close()
+
+
+class OwnServer:
+    """A PostgreSQL server of a test's own (one it may restart), as tests/postgres.sh starts
+    one: Debian's binaries, a cluster in a new folder, trust auth, fsync off."""
+
+    def __init__(self) -> None:
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+        if not bins:
+            raise RuntimeError("no /usr/lib/postgresql/*/bin: install Debian's postgresql")
+        self._bin = bins[-1]
+        self._data = Path(tempfile.mkdtemp(prefix="smsgw-test-pg-"))
+        self._as = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+        self.port = _free_port()
+        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    async def _run(self, *args: str) -> None:
+        process = await asyncio.create_subprocess_exec(
+            *self._as, *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"{args[0]}: {err.decode()}")
+
+    async def start(self) -> None:
+        if self._as:
+            shutil.chown(self._data, "postgres")
+        await self._run(str(self._bin / "initdb"), "-D", str(self._data / "db"), "-U",
+                        "postgres", "-A", "trust", "--no-sync")  # fmt: skip
+        await self._pg_ctl("start")
+
+    async def _pg_ctl(self, *command: str) -> None:
+        options = f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off"
+        await self._run(str(self._bin / "pg_ctl"), "-D", str(self._data / "db"), "-l",
+                        str(self._data / "log"), "-w", "-o", options, *command)  # fmt: skip
+
+    async def restart(self) -> None:
+        """pg_ctl restart (fast: every connection is ended)."""
+        await self._pg_ctl("-m", "fast", "restart")
+
+    async def stop(self) -> None:
+        try:
+            await self._pg_ctl("-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self._data, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def own_server() -> AsyncIterator[OwnServer]:
+    server = OwnServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -7,10 +7,18 @@ unbinds what it no longer holds. Timing, for ``lease_s`` = L and a renewal every
 - a lease lasts V = L - R from the renewal (the database's clock), so a dead gateway's binds
   pass to another within V + R = L;
 - a gateway that could not renew (the database gone, the network cut) unbinds by its own clock
-  at V - R after its last successful renewal began: before the lease can pass, with R to spare
-  for the unbind itself (fencing: never two gateways bound on one channel entry);
+  at V - M after its last successful renewal began, M = max(R, min(1 s, L / 3)): before the
+  lease can pass, with M to spare for the unbind itself and a busy event loop (fencing: never
+  two gateways bound on one channel entry). It unbinds at once, without waiting for what is in
+  flight (sent again by the next holder: one window at most);
 - the epoch grows each time a lease changes hands (or lapses and is taken again), so a holder
   can tell its lease from a later one of the same name.
+
+Balanced (``[cluster] balance``, the default): each gateway checks in every round, and takes
+free binds only up to its share, ceil(binds / live gateways); one holding more than its share
+(the others started after it) hands one bind over per round: it lets what is in flight be
+answered (up to R), unbinds, and ends the lease, which a gateway under its share takes at its
+next round. Unbalanced: the first gateway holds every bind, the others stand by.
 
 On SQLite there is one gateway per database (its serving lock), which holds every bind.
 """
@@ -42,12 +50,22 @@ class Lease:
 
 
 class LeaseStore(Protocol):
-    async def hold(self, instance: str, channels: Sequence[str], valid_s: float) -> dict[str, int]:
-        """Take the leases of ``channels`` that are free, lapsed or already ``instance``'s, for
-        ``valid_s`` from now (the database's clock); returns those held now, with their epoch."""
+    async def check_in(self, instance: str, valid_s: float) -> int:
+        """``instance`` is alive for ``valid_s`` from now; returns how many gateways are
+        (itself included)."""
+
+    async def hold(
+        self, instance: str, channels: Sequence[str], valid_s: float, *, most: int | None = None
+    ) -> dict[str, int]:
+        """Renew ``instance``'s leases among ``channels`` and take free or lapsed ones while it
+        holds fewer than ``most`` (None: all it can), for ``valid_s`` from now (the database's
+        clock); returns those held now, with their epoch."""
 
     async def let_go(self, instance: str, channels: Sequence[str]) -> None:
         """End ``instance``'s leases of ``channels`` now (a clean stop: others take over)."""
+
+    async def check_out(self, instance: str) -> None:
+        """``instance`` stops: no longer counted among the live gateways."""
 
     async def leases(self) -> list[Lease]:
         """Every lease, lapsed or not, by channel."""
@@ -57,12 +75,13 @@ class LeaseStore(Protocol):
 class Timing:
     renew_s: float  # R
     valid_s: float  # V: how long a lease lasts after a renewal
-    fence_s: float  # V - R: unbind this long after a renewal began, unless renewed since
+    fence_s: float  # V - M: unbind this long after a renewal began, unless renewed since
 
     @classmethod
     def of(cls, lease_s: float) -> Timing:
         renew = lease_s / 5
-        return cls(renew_s=renew, valid_s=lease_s - renew, fence_s=lease_s - 2 * renew)
+        margin = max(renew, min(1.0, lease_s / 3))
+        return cls(renew_s=renew, valid_s=lease_s - renew, fence_s=lease_s - renew - margin)
 
 
 class LeaseKeeper:
@@ -77,6 +96,7 @@ class LeaseKeeper:
         *,
         instance: str,
         lease_s: float,
+        balance: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
@@ -84,6 +104,7 @@ class LeaseKeeper:
         self._sink = sink
         self.instance = instance
         self.timing = Timing.of(lease_s)
+        self._balance = balance
         self._clock = clock
         self._bound: dict[str, float] = {}  # channel -> fence deadline (clock)
         self.epochs: dict[str, int] = {}
@@ -109,11 +130,12 @@ class LeaseKeeper:
     async def let_go(self) -> None:
         """Give the leases back at once, so another gateway need not wait for them to lapse."""
         held, self._bound = list(self._bound), {}
-        if held:
-            try:
+        try:
+            if held:
                 await self._store.let_go(self.instance, held)
-            except StorageUnavailable as exc:  # they lapse by themselves
-                _log.warning("leases_not_released", channels=held, error=str(exc))
+            await self._store.check_out(self.instance)
+        except StorageUnavailable as exc:  # they lapse by themselves
+            _log.warning("leases_not_released", channels=held, error=str(exc))
 
     async def _run(self) -> None:
         while True:
@@ -122,11 +144,14 @@ class LeaseKeeper:
 
     async def _round(self) -> None:
         asked = self._clock()
+        names, valid = list(self._channels), self.timing.valid_s
         try:
             async with asyncio.timeout(self.timing.renew_s):
-                held = await self._store.hold(
-                    self.instance, list(self._channels), self.timing.valid_s
-                )
+                share = None
+                if self._balance:
+                    live = await self._store.check_in(self.instance, valid)
+                    share = -(-len(names) // max(1, live))
+                held = await self._store.hold(self.instance, names, valid, most=share)
         except (StorageUnavailable, TimeoutError) as exc:  # _watch unbinds when it is time
             _log.warning("lease_renewal_failed", error=str(exc) or "timed out",
                          channels=self.held)  # fmt: skip
@@ -144,6 +169,20 @@ class LeaseKeeper:
                 self.epochs[name] = epoch
                 await self._channels[name].start(self._sink)
             self._bound[name] = deadline
+        if share is not None and len(self._bound) > share:
+            await self._hand_over(sorted(self._bound)[-1])
+
+    async def _hand_over(self, name: str) -> None:
+        """One bind over this gateway's share, to a gateway under it: a clean unbind (what is
+        in flight answered and stored, up to R), then the lease ends."""
+        if self._bound.pop(name, None) is None:
+            return
+        await self._channels[name].stop(drain_s=self.timing.renew_s)
+        try:
+            await self._store.let_go(self.instance, [name])
+        except StorageUnavailable as exc:  # it lapses by itself
+            _log.warning("leases_not_released", channels=[name], error=str(exc))
+        _log.info("bind_released", channel=name, reason="balance")
 
     async def _note_holders(self) -> None:
         """Who holds each bind, for /healthz and the console (a read; a failure leaves the
@@ -172,5 +211,5 @@ class LeaseKeeper:
         if self._bound.pop(name, None) is None:
             return  # the other task got there first
         # at once: another gateway may bind it soon; what is in flight is resent (one window)
-        await self._channels[name].stop(drain_s=min(1.0, self.timing.renew_s / 2))
+        await self._channels[name].stop(drain_s=0.0)
         _log.info("bind_released", channel=name, reason=reason)

@@ -169,6 +169,11 @@ class Dispatcher:
             await asyncio.sleep(1.0)
             for feed in self._feeds.values():
                 await self._let_go_idle(feed)
+                holding = self._taken.union(*([m.id for m in q] for q in feed.ready.values()))
+                try:
+                    await self._outbox.keep(feed.carrier, holding)
+                except StorageUnavailable as exc:  # they lapse at worst: sent again by others
+                    _log.warning("outbox_claims_not_kept", carrier=feed.carrier, error=str(exc))
             self.wake()
 
     async def _let_go_idle(self, feed: _Feed) -> None:

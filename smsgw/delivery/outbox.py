@@ -7,7 +7,7 @@ that is how the delivery log tells broadcast messages from single ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
@@ -113,3 +113,8 @@ class OutboxStore(Protocol):
     async def release(self, carrier: str, ids: Sequence[int]) -> None:
         """Messages taken and not handed out (sending paused: quiet hours, binds down) are free
         again, for any gateway, at once (where a take is a claim; else nothing to do)."""
+
+    async def keep(self, carrier: str, holding: Collection[int]) -> None:
+        """The claims on ``carrier``'s messages among ``holding`` (read ahead, or handed out and
+        not yet settled) renewed where due; the others are forgotten, to lapse (takes renew
+        too; this is for a carrier whose sending waits: a slow SMSC, binds gone)."""

@@ -20,6 +20,7 @@ rather than arriving late; one accepted but never given a final receipt becomes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -126,15 +127,18 @@ class Sender:
         instance: str = "local",
         carriers: Callable[[], Collection[str]] | None = None,
         shared_poll_s: float | None = None,
+        claim: timedelta = MESSAGE_CLAIM,
     ) -> None:
-        """``instance``, ``carriers``, ``shared_poll_s``: with several gateways on one database,
-        this one's name, the carriers it holds a bind of now (default: every one), and how
-        often it looks for messages others left to it (None: no other gateway)."""
+        """``instance``, ``carriers``, ``shared_poll_s``, ``claim``: with several gateways on
+        one database, this one's name, the carriers it holds a bind of now (default: every
+        one), how often it looks for messages others left to it (None: no other gateway), and
+        how long the store's claims on messages last (renewed every third of it)."""
         self._router = router
         self._instance = instance
         every = {channel.carrier for channel in router.channels}
         self._carriers = carriers or (lambda: every)
         self._shared_poll_s = shared_poll_s
+        self._claim = claim
         self._to_release: list[str] = []  # made here for a carrier another gateway binds
         self._by_name = {channel.name: channel for channel in router.channels}
         self._store = store
@@ -155,6 +159,7 @@ class Sender:
         self._done_since: set[str] | None = None  # ids whose task ended during a read back
         self._reader: asyncio.Task[None] | None = None
         self._upkeep = Tasks()
+        self._news = asyncio.Event()  # another gateway gave messages back (wake())
 
     async def create(
         self,
@@ -251,6 +256,11 @@ class Sender:
             return
         self._start(message)
 
+    def wake(self) -> None:
+        """Another gateway gave messages back (for a carrier this one may bind): look now,
+        not at the next poll."""
+        self._news.set()
+
     async def resume(self) -> int:
         """Pick up the messages left queued by the previous run (the first ``in_memory`` now,
         the others as those go); returns how many were picked up now."""
@@ -336,10 +346,13 @@ class Sender:
         here for a carrier another binds, and look for those left to this one; every third of
         MESSAGE_CLAIM, renew the holds on those sent from memory, and give back those whose
         carrier this gateway no longer binds (its lease passed) and that wait for a retry."""
-        renew_every = MESSAGE_CLAIM.total_seconds() / 3
+        renew_every = self._claim.total_seconds() / 3
         next_renewal = asyncio.get_running_loop().time() + renew_every
         while True:
-            await asyncio.sleep(poll_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll_s):
+                    await self._news.wait()
+            self._news.clear()
             try:
                 await self._release_others()
                 if asyncio.get_running_loop().time() >= next_renewal:

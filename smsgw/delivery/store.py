@@ -16,7 +16,8 @@ from smsgw.delivery.message import (
 )
 
 # How long a gateway's hold on a single message lasts unless renewed (the sender renews every
-# third of it): a gateway that dies holding messages leaves them to the others after this
+# third of it): a gateway that dies holding messages leaves them to the others after this. A
+# running gateway's claims last [cluster] lease_s, as its binds do; this is for the others.
 MESSAGE_CLAIM = timedelta(seconds=60)
 
 

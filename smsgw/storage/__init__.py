@@ -4,6 +4,7 @@ aggregate. The Protocols they implement belong to the features that use them."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Protocol
 
 import asyncpg
@@ -22,6 +23,7 @@ from smsgw.inbound.queue import InboundQueue
 from smsgw.kpis.store import KpiStore
 from smsgw.storage.postgres import PostgresStore
 from smsgw.storage.postgres import migrations as postgres_migrations
+from smsgw.storage.postgres.listen import Topic, Watcher
 from smsgw.storage.sqlite import SqliteStore
 from smsgw.storage.sqlite import migrations as sqlite_migrations
 from subscriptions.store import CatalogueStore, SubscriptionStore
@@ -68,6 +70,9 @@ class Store(Protocol):
     def shared_quota(self) -> SharedQuota | None:
         """Where gateways sharing the database count the daily quota (None: one gateway)."""
 
+    def watch(self, topic: Topic, watcher: Watcher) -> None:
+        """News of ``topic`` from the other gateways on the database (none on SQLite)."""
+
     async def migrate(self) -> int:
         """Bring the schema up to date; returns the schema version."""
 
@@ -75,13 +80,18 @@ class Store(Protocol):
 
 
 async def open_store(
-    config: DatabaseConfig, *, serving: bool = False, instance: str | None = None
+    config: DatabaseConfig,
+    *,
+    serving: bool = False,
+    instance: str | None = None,
+    claim: timedelta | None = None,
 ) -> Store:
-    """Open the configured backend, migrated; ``serving``: for the running gateway, of which
-    one may use a database at a time; ``instance``: its name among those on the database."""
+    """Open the configured backend, migrated; ``serving``: for a running gateway (one per
+    SQLite database; on PostgreSQL, one per ``instance`` name); ``instance``: its name among
+    those on the database; ``claim``: how long its claims on work last (PostgreSQL)."""
     if config.is_postgres:
         return await PostgresStore.open(
-            config.url, serving=serving, where=config.where, instance=instance
+            config.url, serving=serving, where=config.where, instance=instance, claim=claim
         )
     return await SqliteStore.open(config.sqlite_path, serving=serving)
 

@@ -287,19 +287,21 @@ def test_db_migrate_and_status_on_postgresql(postgres_config: str, tmp_path: Pat
     )
 
 
-async def test_a_second_gateway_on_one_postgresql_database_is_refused(
+async def test_gateways_share_a_postgresql_database_under_names_of_their_own(
     postgres_config: str,
 ) -> None:
-    """Until channels are leased bind by bind, one serving gateway per database."""
-    first = await PostgresStore.open(postgres_config, serving=True)
+    """Two gateways under one name would each hold the other's bind leases: refused."""
+    first = await PostgresStore.open(postgres_config, serving=True, instance="a")
     try:
-        with pytest.raises(ConfigError, match=r"another smsgw .* is serving this database"):
-            await PostgresStore.open(postgres_config, serving=True)
+        with pytest.raises(ConfigError, match=r"a gateway named 'a' .* is already serving"):
+            await PostgresStore.open(postgres_config, serving=True, instance="a")
+        other = await PostgresStore.open(postgres_config, serving=True, instance="b")
+        await other.close()
         helper = await PostgresStore.open(postgres_config)  # smsgw token, db migrate: welcome
         await helper.close()
     finally:
         await first.close()
-    again = await PostgresStore.open(postgres_config, serving=True)  # the lock went with it
+    again = await PostgresStore.open(postgres_config, serving=True, instance="a")  # it went
     await again.close()
 
 

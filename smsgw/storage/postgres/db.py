@@ -27,15 +27,20 @@ Operation = Callable[[Conn], Awaitable[T]]
 # SQLSTATE classes of a database that cannot serve now but may later: 08 connection
 # exception, 53 insufficient resources (disk full, out of memory, too many connections),
 # 57 operator intervention (shutdown, restart), 58 system error (I/O), 40 a serialization
-# failure or a deadlock (the transaction may simply be run again). Not: a wrong statement.
-_PASSING = ("08", "53", "57", "58", "40")
+# failure or a deadlock (the transaction may simply be run again), 28 a login refused (on a
+# reconnection: pg_hba or the role changed, as a partition may look). Not: a wrong statement.
+_PASSING = ("08", "53", "57", "58", "40", "28")
 
 
 def is_passing(exc: BaseException) -> bool:
     """True for an error of the database's state (down, restarting, full), not of our SQL."""
     if isinstance(exc, asyncpg.PostgresError):
         return str(getattr(exc, "sqlstate", "") or "")[:2] in _PASSING
-    return isinstance(exc, (OSError, asyncpg.InterfaceError, TimeoutError))
+    # InternalClientError: a pooled connection whose server end was cut mid-operation (it is
+    # dropped from the pool; the next try gets a new one)
+    return isinstance(
+        exc, (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError)
+    )
 
 
 async def _setup(conn: Conn) -> None:
@@ -46,10 +51,14 @@ class Database:
     """The pools of one PostgreSQL database."""
 
     def __init__(
-        self, pool: asyncpg.Pool[asyncpg.Record], reports: asyncpg.Pool[asyncpg.Record]
+        self,
+        pool: asyncpg.Pool[asyncpg.Record],
+        reports: asyncpg.Pool[asyncpg.Record],
+        dsn: str,
     ) -> None:
         self.pool = pool
         self._reports = reports
+        self.dsn = dsn  # for the connections of their own (leases, LISTEN)
 
     @classmethod
     async def open(cls, dsn: str, *, size: int = 10, reports: int = 2) -> Database:
@@ -64,17 +73,17 @@ class Database:
         except BaseException:
             await pool.close()
             raise
-        return cls(pool, report_pool)
+        return cls(pool, report_pool, dsn)
 
     async def write(self, fn: Operation[T]) -> T:
         """``fn`` in a transaction: committed when it returns, rolled back if it raises."""
-        with _storage_errors():
+        with storage_errors():
             async with self.pool.acquire() as conn, conn.transaction():
                 return await fn(conn)
 
     async def read(self, fn: Operation[T]) -> T:
         """``fn`` on a connection of the main pool, outside any transaction of ours."""
-        with _storage_errors():
+        with storage_errors():
             async with self.pool.acquire() as conn:
                 return await fn(conn)
 
@@ -82,7 +91,7 @@ class Database:
 
     async def report(self, fn: Operation[T]) -> T:
         """A read for people to look at, on the reports' own connections."""
-        with _storage_errors():
+        with storage_errors():
             async with self._reports.acquire() as conn:
                 return await fn(conn)
 
@@ -92,7 +101,7 @@ class Database:
 
 
 @contextlib.contextmanager
-def _storage_errors() -> Iterator[None]:
+def storage_errors() -> Iterator[None]:
     try:
         yield
     except StorageUnavailable:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from channels.base import DeliveryReceipt, ReceiptState, SegmentSubmitted
@@ -178,14 +178,20 @@ _PURGE = """WITH dropped AS (
 class PgDeliveryLog:
     """Implements DeliveryLog: each batch in its own transaction."""
 
-    def __init__(self, db: Database, *, instance: str | None = None) -> None:
-        """``instance``: the gateway that records; it holds the new messages it stores (the
-        sender sends them, renews its claims, or releases those it has no bind for)."""
+    def __init__(
+        self, db: Database, *, instance: str | None = None, claim: timedelta = MESSAGE_CLAIM
+    ) -> None:
+        """``instance``: the gateway that records; it holds the new messages it stores for
+        ``claim`` (the sender sends them, renews its claims, or releases those it has no bind
+        for)."""
         self._instance = instance
+        self._claim = claim
         self._db = db
 
     async def record(self, batch: DeliveryBatch) -> None:
-        await self._db.write(partial(_record, batch=batch, instance=self._instance))
+        await self._db.write(
+            partial(_record, batch=batch, instance=self._instance, claim=self._claim)
+        )
 
     async def purge_unmatched(self, before: datetime) -> list[DroppedReceipt]:
         return await self._db.write(partial(_purge, before=before))
@@ -213,10 +219,12 @@ def _error(receipt: DeliveryReceipt) -> str | None:
     return None if receipt.state is ReceiptState.DELIVERED else receipt.error
 
 
-async def _record(conn: Conn, *, batch: DeliveryBatch, instance: str | None) -> None:
+async def _record(
+    conn: Conn, *, batch: DeliveryBatch, instance: str | None, claim: timedelta
+) -> None:
     await _lock(conn, batch)
     if batch.messages:
-        await _insert_messages(conn, batch, instance)
+        await _insert_messages(conn, batch, instance, claim)
     if batch.audit:
         await append_audits(conn, batch.audit)
     receipts: list[tuple[object, ...]] = []
@@ -258,13 +266,15 @@ async def _lock(conn: Conn, batch: DeliveryBatch) -> None:
         await conn.execute(_LOCK, *keys, _UNMATCHED_LOCK, bool(recorded))
 
 
-async def _insert_messages(conn: Conn, batch: DeliveryBatch, instance: str | None) -> None:
+async def _insert_messages(
+    conn: Conn, batch: DeliveryBatch, instance: str | None, claim: timedelta
+) -> None:
     rows = [
         (m.id, m.to, m.sender, m.text, str(m.state), m.parts, m.encoding, m.channel, m.error,
          m.created_at, m.updated_at, m.expires_at, m.created_by, m.callback_url, m.carrier)
         for m in batch.messages
     ]  # fmt: skip
-    await conn.execute(_INSERT_MESSAGES, *_columns(rows, 15), instance, MESSAGE_CLAIM)
+    await conn.execute(_INSERT_MESSAGES, *_columns(rows, 15), instance, claim)
 
 
 async def _insert_segments(conn: Conn, segments: list[Segment]) -> list[tuple[object, ...]]:

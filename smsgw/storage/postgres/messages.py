@@ -42,7 +42,7 @@ _TAKE_QUEUED = f"""WITH picked AS (
 # others (or to itself once restarted) when it lapses; a handler slower than this may see a
 # text handled twice, which the handler's idempotence makes a repeated reply at worst.
 LEASE = timedelta(minutes=2)
-_TAKING = 0x736D7367_0002  # "smsg" 2: the advisory lock takers queue on (serving.py has 1)
+_TAKING = 0x736D7367_0002  # "smsg" 2: the advisory lock takers queue on
 
 # The oldest texts neither handled nor taken (or whose lease lapsed), none of a number that has
 # a text taken: that number's texts wait for the handler holding one. Takers go one at a time
@@ -66,10 +66,11 @@ _MARK = """UPDATE inbound SET handled_at = h.at, outcome = h.outcome
 
 
 class PgMessages:
-    """Implements MessageStore."""
+    """Implements MessageStore; ``claim``: how long a take or a renewal holds a message."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, claim: timedelta = MESSAGE_CLAIM) -> None:
         self._db = db
+        self._claim = claim
 
     async def get_message(self, message_id: str) -> Message | None:
         return await self._db.read(partial(_get_message, message_id=message_id))
@@ -87,7 +88,7 @@ class PgMessages:
     ) -> list[Message]:
         async def take(conn: Conn) -> list[Message]:
             rows = await conn.fetch(
-                _TAKE_QUEUED, instance, list(carriers), limit, list(excluding), MESSAGE_CLAIM
+                _TAKE_QUEUED, instance, list(carriers), limit, list(excluding), self._claim
             )
             return sorted(map(_message, rows), key=lambda m: (m.created_at, m.id))
 
@@ -95,7 +96,9 @@ class PgMessages:
 
     async def renew_messages(self, instance: str, ids: Collection[str]) -> None:
         if ids:
-            await self._db.write(partial(_renew, instance=instance, ids=list(ids)))
+            await self._db.write(
+                partial(_renew, instance=instance, ids=list(ids), claim=self._claim)
+            )
 
     async def release_messages(self, instance: str, ids: Collection[str]) -> None:
         if ids:
@@ -140,11 +143,11 @@ async def _history(conn: Conn, *, message_id: str) -> list[MessageEvent]:
     return [MessageEvent(row["at"], row["state"], row["detail"]) for row in rows]
 
 
-async def _renew(conn: Conn, *, instance: str, ids: list[str]) -> None:
+async def _renew(conn: Conn, *, instance: str, ids: list[str], claim: timedelta) -> None:
     await conn.execute(
         "UPDATE messages SET claimed_until = now() + $3::interval"
         " WHERE id = ANY($2::text[]) AND claimed_by = $1 AND state = 'queued'",
-        instance, ids, MESSAGE_CLAIM,
+        instance, ids, claim,
     )  # fmt: skip
 
 
@@ -154,6 +157,7 @@ async def _release(conn: Conn, *, instance: str, ids: list[str]) -> None:
         " WHERE id = ANY($2::text[]) AND claimed_by = $1",
         instance, ids,
     )  # fmt: skip
+    await conn.execute("SELECT pg_notify('smsgw_messages', '')")  # for their carriers' holders
 
 
 async def _sent_by(conn: Conn, *, token_id: str, since: datetime) -> int:

@@ -22,7 +22,7 @@ SQLite's read does: the dispatcher asks for as many more as it has in hand, and 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from time import monotonic
@@ -185,6 +185,20 @@ class PgOutbox:
         if released:
             await self._db.write(partial(_release, released=released))
 
+    async def keep(self, carrier: str, holding: Collection[int]) -> None:
+        claims = self._claims_of(carrier)
+        renew = claims.to_renew(monotonic(), keeping=holding)
+        if not renew:
+            return
+        try:
+            _, renewed = await self._db.write(
+                partial(_take, sql="", args=(), renew=renew, lease=self._lease)
+            )
+        except BaseException:
+            claims.put_back(renew)
+            raise
+        claims.renewed(renew, renewed, monotonic())
+
     def _claims_of(self, carrier: str) -> _Claims:
         return self._claims.setdefault(carrier, _Claims(self._lease))
 
@@ -219,14 +233,21 @@ class _Claims:
                 retries.discard(id_)
         return released
 
-    def to_renew(self, now: float, but: set[int] | None = None) -> list[Lease]:
+    def to_renew(
+        self, now: float, but: set[int] | None = None, keeping: Collection[int] | None = None
+    ) -> list[Lease]:
         """Claims made (or last renewed) a quarter of a lease ago, still held; ``but``: those
-        the take renews itself."""
+        the take renews itself; ``keeping``: what the dispatcher still holds (the others are
+        forgotten: their claims lapse)."""
         due: list[Lease] = []
         while self._order and self._order[0][0] <= now - self._renew_after:
             _, id_, lease = self._order.popleft()
-            if self._leases.get(id_) == lease and not (but and id_ in but):
-                due.append((id_, lease))
+            if self._leases.get(id_) != lease or (but and id_ in but):
+                continue
+            if keeping is not None and id_ not in keeping:
+                self.release([id_])
+                continue
+            due.append((id_, lease))
         return due
 
     def put_back(self, renew: Sequence[Lease]) -> None:
@@ -266,6 +287,7 @@ async def _release(conn: Conn, *, released: list[Lease]) -> None:
         " WHERE o.id = h.id AND o.state = 'queued' AND o.not_before = h.lease",
         [id_ for id_, _ in released], [lease for _, lease in released],
     )  # fmt: skip
+    await conn.execute("SELECT pg_notify('smsgw_outbox', '')")  # for gateways that can send
 
 
 def _message(row: Any) -> OutboxMessage:
@@ -278,13 +300,14 @@ def _message(row: Any) -> OutboxMessage:
 async def _take(
     conn: Conn, *, sql: str, args: tuple[Any, ...], renew: list[Lease], lease: timedelta
 ) -> tuple[list[Any], list[Any]]:
-    """One take and the renewal of the gateway's older claims, in one transaction."""
+    """One take (none for no ``sql``) and the renewal of the gateway's older claims, in one
+    transaction."""
     renewed: list[Any] = []
     if renew:
         renewed = await conn.fetch(
             _RENEW, [id_ for id_, _ in renew], [at for _, at in renew], lease
         )
-    return await conn.fetch(sql, *args), renewed
+    return (await conn.fetch(sql, *args) if sql else []), renewed
 
 
 async def fan_out_chunk(

@@ -1,8 +1,9 @@
-"""One serving gateway per PostgreSQL database, until the channels are leased per bind (issue
-14, item 3): two ``smsgw run`` on one database would both bind every carrier.
+"""One running gateway per instance name on a PostgreSQL database: two under one name would
+each take the other's bind leases for their own (a lease is held by a name), and both bind.
 
-A session-level advisory lock, held on a connection of its own for as long as the gateway
-runs: PostgreSQL lets it go when that connection ends, however the process ends.
+A session-level advisory lock keyed by the name, held on a connection of its own for as long
+as the gateway runs: PostgreSQL lets it go when that connection ends, however the process ends
+(kill -9 included), so a restarted gateway takes its name back at once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncpg
 
 from smsgw.errors import ConfigError
 
-_KEY = 0x736D7367_0001  # "smsg" 1: the serving gateway
+_SPACE = 0x736D7367  # "smsg"; two keys: apart from the one-key locks of migrations and takes
 
 
 class ServingLock:
@@ -19,21 +20,23 @@ class ServingLock:
         self._conn = conn
 
     @classmethod
-    async def take(cls, dsn: str, where: str) -> ServingLock:
-        conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(dsn)
+    async def take(cls, dsn: str, where: str, instance: str) -> ServingLock:
+        conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+            dsn, server_settings={"application_name": f"smsgw {instance} serving"}
+        )
         try:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _KEY):
+            if not await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", _SPACE, instance
+            ):
                 holder = await conn.fetchval(
-                    "SELECT a.client_addr::text || ' pid ' || a.pid FROM pg_locks l"
-                    " JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory'"
-                    " AND l.objid = $1::bigint % 4294967296 AND l.granted LIMIT 1",
-                    _KEY,
+                    "SELECT coalesce(client_addr::text, 'local') || ' pid ' || pid"
+                    " FROM pg_stat_activity WHERE application_name = $1 LIMIT 1",
+                    f"smsgw {instance} serving",
                 )
                 raise ConfigError(
-                    f"{where}: another smsgw ({holder or 'unknown'}) is serving this database;"
-                    " stop it first, or give this one its own [database] url"
+                    f"{where}: a gateway named {instance!r} ({holder or 'unknown'}) is already"
+                    " serving this database; give this one its own [cluster] instance"
                 )
-            await conn.execute("SELECT set_config('application_name', 'smsgw serving', false)")
         except BaseException:
             await conn.close()
             raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from datetime import timedelta
 
 import structlog
 
@@ -21,6 +22,7 @@ from smsgw.storage.postgres.delivery import PgDeliveryLog
 from smsgw.storage.postgres.idempotency import PgIdempotency
 from smsgw.storage.postgres.kpis import PgKpis
 from smsgw.storage.postgres.leases import PgLeases
+from smsgw.storage.postgres.listen import Listener, Topic, Watcher
 from smsgw.storage.postgres.messages import PgInbound, PgMessages
 from smsgw.storage.postgres.migrations import migrate
 from smsgw.storage.postgres.outbox import PgOutbox
@@ -37,45 +39,62 @@ class PostgresStore:
     """The repositories of one PostgreSQL database (storage.Store)."""
 
     def __init__(
-        self, db: Database, serving: ServingLock | None = None, *, instance: str | None = None
+        self,
+        db: Database,
+        serving: ServingLock | None = None,
+        *,
+        instance: str | None = None,
+        claim: timedelta | None = None,
     ) -> None:
         self.db = db
         self._serving = serving
         self._tasks = Tasks()
-        self.messages = PgMessages(db)
-        self.delivery = PgDeliveryLog(db, instance=instance)
+        self._listener: Listener | None = None
+        claims = {} if claim is None else {"claim": claim}
+        self.messages = PgMessages(db, **claims)
+        self.delivery = PgDeliveryLog(db, instance=instance, **claims)
         self.inbound = PgInbound(db)
         self.tokens = PgTokens(db)
         self.audit = PgAudit(db)
         self.catalogue = PgCatalogue(db)
         self.subscriptions = PgSubscriptions(db)
         self.broadcasts = PgBroadcasts(db)
-        self.outbox = PgOutbox(db)
+        self.outbox = PgOutbox(db, **({} if claim is None else {"lease": claim}))
         self.kpis = PgKpis(db)
         self.retention = PgRetention(db)
         self.idempotency = PgIdempotency(db)
-        self.leases = PgLeases(db)
+        self.leases = PgLeases(db, name=f"smsgw {instance} leases")
         self.shared_quota: PgQuota | None = PgQuota(db)
         self.callbacks = PgCallbacks(db)
 
     @classmethod
     async def open(
-        cls, dsn: str, *, serving: bool = False, where: str = "", instance: str | None = None
+        cls,
+        dsn: str,
+        *,
+        serving: bool = False,
+        where: str = "",
+        instance: str | None = None,
+        claim: timedelta | None = None,
     ) -> PostgresStore:
-        """``serving``: for the gateway itself, which binds the carriers: a second one on the
-        same database is refused (commands such as ``smsgw token`` may share it). ``instance``:
-        the gateway's name, which holds the messages it makes."""
+        """``serving``: for a running gateway, named ``instance`` among the gateways sharing
+        the database: a second one of the same name is refused (commands such as ``smsgw
+        token`` open it without). ``instance``: also who holds the messages it makes;
+        ``claim``: how long its claims on messages and outbox rows last unless renewed (a
+        dead gateway's pass to the others after that)."""
         db = await Database.open(dsn)
         lock = None
         try:
             await db.read(migrate)
             autovacuum = await db.read(_statistics) if serving else True
             if serving:
-                lock = await ServingLock.take(dsn, where or "PostgreSQL")
+                lock = await ServingLock.take(dsn, where or "PostgreSQL", instance or "")
         except BaseException:
             await db.close()
             raise
-        store = cls(db, lock, instance=instance)
+        store = cls(db, lock, instance=instance, claim=claim)
+        if serving:
+            store._listener = Listener(dsn, instance or "")
         if not autovacuum:
             store._tasks.spawn(_analyze_often(db), name="postgres-analyze")
         return store
@@ -83,8 +102,17 @@ class PostgresStore:
     async def migrate(self) -> int:
         return await self.db.read(migrate)
 
+    def watch(self, topic: Topic, watcher: Watcher) -> None:
+        """``watcher`` is called when another gateway (or this one) notifies ``topic``: only
+        for a serving store (listen.py)."""
+        if self._listener is not None:
+            self._listener.watch(topic, watcher)
+
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         await self._tasks.cancel()
+        await self.leases.close()
         await self.db.close()
         if self._serving is not None:
             await self._serving.release()

@@ -12,7 +12,15 @@ class LocalLeases:
     def __init__(self) -> None:
         self._held: dict[str, str] = {}  # channel -> instance
 
-    async def hold(self, instance: str, channels: Sequence[str], valid_s: float) -> dict[str, int]:
+    async def check_in(self, instance: str, valid_s: float) -> int:
+        return 1
+
+    async def check_out(self, instance: str) -> None:
+        pass
+
+    async def hold(
+        self, instance: str, channels: Sequence[str], valid_s: float, *, most: int | None = None
+    ) -> dict[str, int]:
         self._held.update(dict.fromkeys(channels, instance))
         return dict.fromkeys(channels, 1)
 

@@ -11,7 +11,7 @@ leaving anyone out or adding anyone twice.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -65,6 +65,9 @@ class SqliteOutbox:
 
     async def release(self, carrier: str, ids: Sequence[int]) -> None:
         """Nothing to free: a take is a read here (one gateway per database)."""
+
+    async def keep(self, carrier: str, holding: Collection[int]) -> None:
+        """No claims to renew (one gateway per database)."""
 
     async def queued_by_priority(self) -> dict[Priority, int]:
         return await self._db.scan(queued_by_priority)

@@ -7,6 +7,7 @@ aggregate, all on that connection and its lock.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import aiosqlite
@@ -111,6 +112,9 @@ class SqliteStore:
         store._checkpointer = Checkpointer(path, store._lock)
         await store._checkpointer.start()
         return store
+
+    def watch(self, topic: str, watcher: Callable[[str], object]) -> None:
+        """One gateway per database: its parts wake each other directly, no news comes."""
 
     async def migrate(self) -> int:
         async with self._lock.held():

@@ -29,7 +29,7 @@ async def app(settings: Settings) -> web.Application:
 @contextlib.asynccontextmanager
 async def production(app: web.Application) -> AsyncIterator[tuple[str, int, str]]:
     """(host, port, an admin's secret) of ``app`` served as in production."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)

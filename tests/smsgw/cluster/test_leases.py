@@ -18,7 +18,7 @@ from tests import postgres
 from tests.smsgw.testbed import eventually
 
 CHANNELS = ("btl-1", "btl-2", "smart-1")
-LEASE_S = 1.5  # (the config allows 3 s at least; tests go faster): R = 0.3 s, fencing at 0.9 s
+LEASE_S = 1.5  # (the config allows 3 s at least; tests go faster): R = 0.3 s, fencing at 0.7 s
 TIMING = Timing.of(LEASE_S)
 
 
@@ -70,10 +70,22 @@ class Cut:
         self._store = store
         self.cut = False
 
-    async def hold(self, instance: str, channels: Sequence[str], valid_s: float) -> dict[str, int]:
+    async def check_in(self, instance: str, valid_s: float) -> int:
         if self.cut:
             await asyncio.Event().wait()
-        return await self._store.hold(instance, channels, valid_s)
+        return await self._store.check_in(instance, valid_s)
+
+    async def check_out(self, instance: str) -> None:
+        if self.cut:
+            raise StorageUnavailable("cut")
+        await self._store.check_out(instance)
+
+    async def hold(
+        self, instance: str, channels: Sequence[str], valid_s: float, *, most: int | None = None
+    ) -> dict[str, int]:
+        if self.cut:
+            await asyncio.Event().wait()
+        return await self._store.hold(instance, channels, valid_s, most=most)
 
     async def let_go(self, instance: str, channels: Sequence[str]) -> None:
         if self.cut:
@@ -84,9 +96,16 @@ class Cut:
         return await self._store.leases()
 
 
-def keeper(store: LeaseStore, instance: str, binds: Binds) -> LeaseKeeper:
+def keeper(store: LeaseStore, instance: str, binds: Binds, *, balance: bool = True) -> LeaseKeeper:
     channels = [FakeChannel(name, instance, binds) for name in CHANNELS]
-    return LeaseKeeper(store, channels, sink=None, instance=instance, lease_s=LEASE_S)  # type: ignore[arg-type]
+    return LeaseKeeper(
+        store,
+        channels,  # type: ignore[arg-type]
+        sink=None,  # type: ignore[arg-type]
+        instance=instance,
+        lease_s=LEASE_S,
+        balance=balance,
+    )
 
 
 async def test_a_free_lease_is_taken_kept_by_its_holder_and_refused_to_others(
@@ -113,9 +132,12 @@ async def test_a_lapsed_lease_passes_to_another_and_its_old_holder_cannot_renew_
     assert await leases.hold("a", ["btl-1"], 5) == {}
 
 
-async def test_the_first_gateway_binds_everything_and_a_second_waits(store: PostgresStore) -> None:
+async def test_unbalanced_the_first_gateway_binds_everything_and_a_second_waits(
+    store: PostgresStore,
+) -> None:
     binds = Binds()
-    first, second = keeper(store.leases, "a", binds), keeper(store.leases, "b", binds)
+    first = keeper(store.leases, "a", binds, balance=False)
+    second = keeper(store.leases, "b", binds, balance=False)
     await first.start()
     await second.start()
     try:
@@ -123,6 +145,33 @@ async def test_the_first_gateway_binds_everything_and_a_second_waits(store: Post
         await asyncio.sleep(TIMING.renew_s * 3)  # renewals keep it so
         assert (first.held, second.held) == (sorted(CHANNELS), [])
         assert binds.bound == dict.fromkeys(CHANNELS, "a")
+    finally:
+        await second.stop()
+        await first.stop()
+
+
+async def test_balanced_a_second_gateway_gets_its_share_handed_over_and_gives_it_back(
+    store: PostgresStore,
+) -> None:
+    """Three binds, two gateways: the first holds them all until the second checks in, then
+    hands one over (its share is two); never two bound on one; the second's clean stop gives
+    it back."""
+    binds = Binds()
+    first, second = keeper(store.leases, "a", binds), keeper(store.leases, "b", binds)
+    await first.start()
+    assert first.held == sorted(CHANNELS)
+    await second.start()
+    try:
+        await eventually(lambda: (len(first.held), len(second.held)) == (2, 1))
+        await asyncio.sleep(TIMING.renew_s * 3)  # and it stays so
+        assert (len(first.held), len(second.held)) == (2, 1)
+        assert binds.overlaps == []
+        await second.stop()
+        await second.let_go()
+        for name in CHANNELS:
+            binds.stop(name, "b")
+        await eventually(lambda: first.held == sorted(CHANNELS))
+        assert binds.overlaps == []
     finally:
         await second.stop()
         await first.stop()
