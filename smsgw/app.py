@@ -297,6 +297,7 @@ class Gateway:
             instance=settings.cluster.instance,
             held=lambda: self.leases.held if self.leases else [],
             holders=lambda: self.leases.holders if self.leases else {},
+            gateways=lambda: self.leases.gateways if self.leases else [],
             carrier_of=self._router.try_carrier,
             messages=self.store.messages,
             sender=self.sender,

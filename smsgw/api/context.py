@@ -60,6 +60,7 @@ class Services:
     instance: str  # this gateway's name among those sharing the database
     held: Callable[[], Sequence[str]]  # the channels whose bind this gateway holds now
     holders: Callable[[], Mapping[str, str]]  # channel -> the gateway holding it (last seen)
+    gateways: Callable[[], list[str]]  # the gateways alive on the database (last seen)
     carrier_of: Callable[[str], str | None]  # a number's carrier; None: no channel serves it
     messages: MessageStore
     sender: MessageSender

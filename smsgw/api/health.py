@@ -33,6 +33,7 @@ class Health(BaseModel):
     # do): it serves the API
     status: Literal["ok", "degraded", "down", "standby"]
     instance: str
+    gateways: list[str]  # the gateways alive on the database (this one among them)
     channels: list[ChannelHealth]
     storage: StorageHealth
 
@@ -64,7 +65,13 @@ async def health(request: web.Request) -> web.Response:
     )  # fmt: skip
     storage = StorageHealth(status="failing" if error else "ok", error=error)
     return json_response(
-        Health(status=status, instance=services.instance, channels=channels, storage=storage)
+        Health(
+            status=status,
+            instance=services.instance,
+            gateways=services.gateways(),
+            channels=channels,
+            storage=storage,
+        )
     )
 
 

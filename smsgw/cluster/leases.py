@@ -67,6 +67,9 @@ class LeaseStore(Protocol):
     async def check_out(self, instance: str) -> None:
         """``instance`` stops: no longer counted among the live gateways."""
 
+    async def gateways(self) -> list[str]:
+        """The gateways alive, by name."""
+
     async def leases(self) -> list[Lease]:
         """Every lease, lapsed or not, by channel."""
 
@@ -109,6 +112,7 @@ class LeaseKeeper:
         self._bound: dict[str, float] = {}  # channel -> fence deadline (clock)
         self.epochs: dict[str, int] = {}
         self.holders: dict[str, str] = {}  # channel -> the gateway holding it, at the last round
+        self.gateways: list[str] = [instance]  # those alive, at the last round
         self._tasks = Tasks()
 
     @property
@@ -189,6 +193,7 @@ class LeaseKeeper:
         last known)."""
         try:
             leases = await self._store.leases()
+            self.gateways = await self._store.gateways() or [self.instance]
         except StorageUnavailable:
             return
         now = datetime.now(UTC)

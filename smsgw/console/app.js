@@ -551,6 +551,7 @@ function showChannels(health) {
   $("#health-status").textContent = health.status;
   $("#health-status").dataset.status = health.status;
   $("#instance").textContent = health.instance;
+  $("#gateways").textContent = `alive: ${health.gateways.join(", ")}`;
   const rows = health.channels.map((channel) => {
     const row = document.createElement("tr");
     const values = [channel.name, channel.carrier, channel.held_by ?? "none", channel.state];

@@ -38,6 +38,7 @@ async def test_the_operator_sees_the_binds_and_the_throughput(
     me = gateway.settings.cluster.instance
     await expect(rows.first).to_contain_text(me)  # the gateway holding the bind: this one
     await expect(page.locator("#instance")).to_have_text(me)
+    await expect(page.locator("#gateways")).to_have_text(f"alive: {me}")
     await expect(page.locator("#health-status")).to_have_text("ok")
     await create(client, admin, service="HEALTH", texts={"en": "Clinic hours."})
     # a rate needs two scrapes, 2 s apart; 30 submits fall between some two of them

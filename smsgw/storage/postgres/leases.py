@@ -100,6 +100,15 @@ class PgLeases:
             await self._conn.close()
             self._conn = None
 
+    async def gateways(self) -> list[str]:
+        async def read(conn: Conn) -> list[str]:
+            rows = await conn.fetch(
+                "SELECT instance FROM gateways WHERE seen_until > now() ORDER BY instance"
+            )
+            return [row[0] for row in rows]
+
+        return await self._db.report(read)
+
     async def leases(self) -> list[Lease]:
         async def read(conn: Conn) -> list[Lease]:
             rows = await conn.fetch(

@@ -18,6 +18,9 @@ class LocalLeases:
     async def check_out(self, instance: str) -> None:
         pass
 
+    async def gateways(self) -> list[str]:
+        return sorted(set(self._held.values()))
+
     async def hold(
         self, instance: str, channels: Sequence[str], valid_s: float, *, most: int | None = None
     ) -> dict[str, int]:

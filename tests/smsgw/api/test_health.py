@@ -21,6 +21,7 @@ async def test_health_needs_no_token_and_lists_every_channel(
     assert await response.json() == {
         "status": "ok",
         "instance": me,
+        "gateways": [me],
         "channels": [
             {"name": "btl-1", "carrier": "btl", "state": "bound", "held": True, "held_by": me,
              "error": None},
@@ -56,6 +57,7 @@ async def test_a_gateway_whose_binds_another_holds_stands_by_then_binds_when_the
 async def _stands_by_then_binds(client: Client, gateway: Gateway, settings: Settings) -> None:
     body = await (await client.get("/healthz")).json()
     assert (body["status"], body["instance"]) == ("standby", "gw-1")
+    assert body["gateways"] == ["gw-1"]  # gw-2 holds leases but never checked in
     assert [(c["held"], c["held_by"], c["state"]) for c in body["channels"]] == (
         [(False, "gw-2", "down")] * 2
     )

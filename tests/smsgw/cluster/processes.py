@@ -73,6 +73,7 @@ url = "{dsn}"
 [cluster]
 instance = "{name}"
 lease_s = {lease_s}
+balance = {balance}
 
 [http]
 host = "127.0.0.1"
@@ -160,6 +161,7 @@ class Cluster:
     lease_s: float = 3.0
     window: int = 10
     tps: int = 0
+    balance: bool = True
     channels: tuple[tuple[str, str, str], ...] = CHANNELS  # (name, carrier, prefixes)
     extra: str = ""  # more TOML, before the [[channels]]
     gateways: dict[str, GatewayProcess] = field(default_factory=dict)
@@ -174,7 +176,8 @@ class Cluster:
             folder = self.folder / name
             folder.mkdir(parents=True, exist_ok=True)
             port = free_port()
-            config = _CONFIG.format(dsn=self.dsn, name=name, lease_s=self.lease_s, http=port)
+            config = _CONFIG.format(dsn=self.dsn, name=name, lease_s=self.lease_s, http=port,
+                                    balance=str(self.balance).lower())  # fmt: skip
             (folder / "config.toml").write_text(config + self.extra + channels, encoding="utf-8")
             self.gateways[name] = GatewayProcess(name, folder, port)
 

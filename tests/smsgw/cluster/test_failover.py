@@ -66,6 +66,7 @@ async def test_kill_9_of_the_gateway_holding_btl_mid_broadcast(
         assert simulator.submit_total < len(audience)  # killed mid-way
         seen = await cluster.until_done(session, headers, broadcast_id, len(audience))
         holders = await cluster.holders(session)
+        alive = (await cluster.alive()[0].health(session))["gateways"]
     finally:
         await cluster.stop()
     # taken over within lease_s (a bind takes milliseconds); the others' binds never dropped
@@ -75,6 +76,7 @@ async def test_kill_9_of_the_gateway_holding_btl_mid_broadcast(
     assert first_bind_after(simulator.binds_of("btl-b"), killed_at) is None
     assert set(holders) == {name for name, _, _ in CHANNELS}
     assert victim not in holders.values()
+    assert alive == sorted({"a", "b", "c"} - {victim})  # as /healthz and the console list them
     assert_never_two_holders(simulator)
     sent = sent_to(simulator)
     assert set(sent) == set(audience)

@@ -92,6 +92,9 @@ class Cut:
             raise StorageUnavailable("cut")
         await self._store.let_go(instance, channels)
 
+    async def gateways(self) -> list[str]:
+        return await self._store.gateways()
+
     async def leases(self) -> list:  # type: ignore[type-arg]
         return await self._store.leases()
 
