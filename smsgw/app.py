@@ -126,6 +126,7 @@ class Gateway:
             self.leases = keeper = LeaseKeeper(
                 store.leases, self.channels, recorder,
                 instance=cluster.instance, lease_s=cluster.lease_s, balance=cluster.balance,
+                on_bound=self._bind_up,
             )  # fmt: skip
             self.metrics.holding(lambda: keeper.held)
             stack.push_async_callback(keeper.let_go)  # last: once unbound, others may bind
@@ -166,6 +167,13 @@ class Gateway:
             await stack.aclose()
             raise
         _log.info("gateway_started", channels=[channel.name for channel in self.channels])
+
+    def _bind_up(self) -> None:
+        """A bind taken over is up: what waits for its carrier goes now, not at the next look."""
+        if self._dispatcher is not None:
+            self._dispatcher.wake()
+        if self._sender is not None:
+            self._sender.wake()
 
     def _watch(self, store: Store) -> None:
         """PostgreSQL: the other gateways' news wakes the parts here that it concerns (each

@@ -26,6 +26,7 @@ On SQLite there is one gateway per database (its serving lock), which holds ever
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from typing import Protocol
 
 import structlog
 
-from channels.base import Channel, ChannelSink
+from channels.base import Channel, ChannelSink, LinkState
 from smsgw.errors import StorageUnavailable
 from smsgw.tasks import Tasks
 
@@ -100,14 +101,19 @@ class LeaseKeeper:
         instance: str,
         lease_s: float,
         balance: bool = True,
+        on_bound: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``on_bound``: called when a bind taken over is up (the dispatcher sends at once
+        rather than at its next look)."""
         self._store = store
         self._channels = {channel.name: channel for channel in channels}
         self._sink = sink
         self.instance = instance
         self.timing = Timing.of(lease_s)
         self._balance = balance
+        self._on_bound = on_bound
+        self._waiting = Tasks()  # for binds just started to come up
         self._clock = clock
         self._bound: dict[str, float] = {}  # channel -> fence deadline (clock)
         self.epochs: dict[str, int] = {}
@@ -129,6 +135,7 @@ class LeaseKeeper:
 
     async def stop(self) -> None:
         """Stop renewing; the caller stops the channels (with their drain), then let_go()."""
+        await self._waiting.cancel()
         await self._tasks.cancel()
 
     async def let_go(self) -> None:
@@ -172,9 +179,21 @@ class LeaseKeeper:
                 _log.info("lease_taken", channel=name, instance=self.instance, epoch=epoch)
                 self.epochs[name] = epoch
                 await self._channels[name].start(self._sink)
+                if self._on_bound is not None:
+                    self._waiting.forget_done()
+                    self._waiting.spawn(self._until_up(self._channels[name]), name="bind-up")
             self._bound[name] = deadline
         if share is not None and len(self._bound) > share:
             await self._hand_over(sorted(self._bound)[-1])
+
+    async def _until_up(self, channel: Channel) -> None:
+        """Tells on_bound once ``channel`` is up (looked at every 20 ms, for one lease)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.timing.valid_s):
+                while channel.state is not LinkState.BOUND:  # noqa: ASYNC110  # no link event
+                    await asyncio.sleep(0.02)
+                if self._on_bound is not None:
+                    self._on_bound()
 
     async def _hand_over(self, name: str) -> None:
         """One bind over this gateway's share, to a gateway under it: a clean unbind (what is

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from channels.base import ChannelSink
+from channels.base import ChannelSink, LinkState
 from smsgw.cluster.leases import LeaseKeeper, LeaseStore, Timing
 from smsgw.errors import StorageUnavailable
 from smsgw.storage.postgres import PostgresStore
@@ -55,12 +55,16 @@ class FakeChannel:
         self.name = name
         self._instance = instance
         self._binds = binds
+        self.state = LinkState.STOPPED
 
     async def start(self, sink: ChannelSink) -> None:
         self._binds.start(self.name, self._instance)
+        self.state = LinkState.CONNECTING  # bound a moment later
+        asyncio.get_running_loop().call_later(0.1, setattr, self, "state", LinkState.BOUND)
 
     async def stop(self, drain_s: float | None = None) -> None:
         self._binds.stop(self.name, self._instance)
+        self.state = LinkState.STOPPED
 
 
 class Cut:
@@ -242,3 +246,20 @@ async def test_a_gateway_cut_off_from_the_database_unbinds_before_another_binds(
     finally:
         await second.stop()
         await first.stop()
+
+
+async def test_a_bind_taken_over_says_when_it_is_up(store: PostgresStore) -> None:
+    """So the dispatcher sends on it at once, not at its next look (a second)."""
+    ups: list[float] = []
+    channels = [FakeChannel(name, "a", Binds()) for name in CHANNELS]
+    taker = LeaseKeeper(
+        store.leases, channels, sink=None, instance="a", lease_s=LEASE_S,  # type: ignore[arg-type]
+        on_bound=lambda: ups.append(time.monotonic()),
+    )  # fmt: skip
+    started = time.monotonic()
+    await taker.start()
+    try:
+        await eventually(lambda: len(ups) == len(CHANNELS))
+        assert all(up - started >= 0.1 for up in ups)  # once up, not when started
+    finally:
+        await taker.stop()
