@@ -276,9 +276,10 @@ class _Claims:
 
 
 async def _release(conn: Conn, *, released: list[Lease]) -> None:
-    """Ready again, for any gateway: only rows still under these very claims."""
+    """Ready again, for any gateway: only rows still under these very claims. As retries due
+    now, not as never-read rows: another gateway's read of those has passed their ids."""
     await conn.execute(
-        "UPDATE outbox o SET not_before = NULL"
+        "UPDATE outbox o SET not_before = now()"
         " FROM unnest($1::bigint[], $2::timestamptz[]) AS h(id, lease)"
         " WHERE o.id = h.id AND o.state = 'queued' AND o.not_before = h.lease",
         [id_ for id_, _ in released], [lease for _, lease in released],
