@@ -169,12 +169,6 @@ class Dispatcher:
             await asyncio.sleep(1.0)
             for feed in self._feeds.values():
                 await self._let_go_idle(feed)
-                for priority, queue in feed.ready.items():
-                    if not queue:
-                        # read again from the start: with several gateways a row may be ready
-                        # below this feed's mark (another's claim on it rolled back after this
-                        # feed's read passed it by, locked: SKIP LOCKED)
-                        feed.after[priority] = 0
                 holding = self._taken.union(*([m.id for m in q] for q in feed.ready.values()))
                 try:
                     await self._outbox.keep(feed.carrier, holding)

@@ -75,8 +75,8 @@ class Listener:
             self.connected.set()
             if resumed:
                 _log.info("postgres_listen_resumed")
-                for name in self._watchers:
-                    self._call(name, "")
+            for name in self._watchers:  # what changed before LISTEN took hold, or meanwhile
+                self._call(name, "")
             await lost.wait()
         except Exception as exc:  # noqa: BLE001
             if not is_passing(exc):
