@@ -24,10 +24,12 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from channels.simulator.config import SimulatorConfig
 from channels.smpp.config import SmppChannelConfig
+from smsgw.alerts.cap import CATEGORIES
 from smsgw.errors import ConfigError
 
 _SQLITE = "sqlite:///"
@@ -300,6 +302,72 @@ class KpisConfig(_Section):
         return value
 
 
+class AlertRouteConfig(_Section):
+    """Which service a CAP alert goes to: the first route whose every given key matches the
+    alert (case-insensitive), e.g. event "Hurricane Warning" -> HURRICANE."""
+
+    event: str | None = Field(default=None, min_length=1, description="the CAP info/event")
+    sender: str | None = Field(default=None, min_length=1, description="the CAP alert/sender")
+    category: str | None = Field(default=None, description="a CAP info/category, e.g. Met")
+    service: str = Field(min_length=1, description="the keyword of the service it goes to")
+
+    @field_validator("category")
+    @classmethod
+    def _category(cls, value: str | None) -> str | None:
+        if value is not None and value not in CATEGORIES:
+            raise ValueError(f"not a CAP category: one of {', '.join(sorted(CATEGORIES))}")
+        return value
+
+    @field_validator("service")
+    @classmethod
+    def _keyword(cls, value: str) -> str:
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> AlertRouteConfig:
+        if self.event is None and self.sender is None and self.category is None:
+            raise ValueError("a route needs at least one of event, sender, category")
+        return self
+
+
+class AlertsConfig(_Section):
+    """CAP 1.2 alerts from the alerting authorities (POST /api/v1/alerts)."""
+
+    require_signature: bool = Field(
+        default=False, description="a CAP alert must carry a valid XML signature of an authority"
+    )
+    max_segments: int = Field(
+        default=3, ge=1, le=10, description="an alert's text is cut to fit this many SMS"
+    )
+    exercise_numbers: tuple[str, ...] = Field(
+        default=(), description="E.164 numbers that get Exercise alerts (the exercise list)"
+    )
+    cancel_notice: bool = Field(
+        default=False,
+        description="a CAP Cancel sends a short notice to those the cancelled alert reached",
+    )
+    routes: tuple[AlertRouteConfig, ...] = Field(
+        default=(), description="[[alerts.routes]]: which service each alert goes to"
+    )
+
+    @field_validator("exercise_numbers")
+    @classmethod
+    def _e164(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for number in value:
+            try:
+                parsed = phonenumbers.parse(number, None)
+            except phonenumbers.NumberParseException:
+                parsed = None
+            if parsed is None or not phonenumbers.is_valid_number(parsed):
+                raise ValueError(f"{number!r} is not a valid number in E.164 (+501...)")
+        e164 = phonenumbers.PhoneNumberFormat.E164
+        return tuple(
+            dict.fromkeys(
+                phonenumbers.format_number(phonenumbers.parse(n, None), e164) for n in value
+            )
+        )
+
+
 class ClusterConfig(_Section):
     """Several gateways on one PostgreSQL database: each bind is held by one at a time."""
 
@@ -337,6 +405,7 @@ class Settings(_Section):
     retention: RetentionConfig = Field(default_factory=dict)  # type: ignore[assignment]
     callbacks: CallbacksConfig = Field(default_factory=dict)  # type: ignore[assignment]
     cluster: ClusterConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    alerts: AlertsConfig = Field(default_factory=dict)  # type: ignore[assignment]
     simulator: SimulatorConfig | None = None  # the built-in SMSC simulator (demo, tests)
 
     @field_validator("channels")

@@ -19,6 +19,11 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # a ministry's: approves and sends its broadcasts
     OFFICER = "officer"  # a ministry's communications officer: its own services and broadcasts
     OPERATOR = "operator"  # the network operations centre: reads health and KPIs
+    ALERTING = "alerting"  # an alerting authority's system: posts CAP alerts, nothing else
+
+
+# Roles of people at work in the console (not an authority's alerting system)
+STAFF = (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER, Role.OPERATOR)
 
 
 _SCOPED = (Role.OFFICER, Role.SUPERVISOR)  # one ministry each; admins act nationally

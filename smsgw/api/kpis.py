@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from smsgw.access.tokens import STAFF
 from smsgw.api.context import SERVICES, Services
 from smsgw.api.routes import Route, json_response
 from smsgw.config import KpisConfig
@@ -201,5 +202,5 @@ async def get_kpis(request: web.Request) -> web.Response:
 
 ROUTES = [
     Route("GET", "/api/v1/kpis", get_kpis, "The KPIs beside this programme year's targets",
-          roles=(), responses={200: Kpis}),
+          roles=STAFF, responses={200: Kpis}),
 ]  # fmt: skip

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channels.text import text_info
 from smsgw.access.audit import AuditAction, AuditEntry
-from smsgw.access.tokens import Role
+from smsgw.access.tokens import STAFF, Role
 from smsgw.api.context import PRINCIPAL, SERVICES, Services
 from smsgw.api.errors import ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
@@ -237,7 +237,7 @@ def _check_free(service: Service, others: Iterable[Service]) -> None:
             raise Conflict(f"{word} already names the service {taken[word]}", field=field)
 
 
-_ANY: tuple[Role, ...] = ()
+_ANY = STAFF  # not an alerting system's
 _READ: dict[int, type[BaseModel] | None] = {200: ServiceView, 404: ErrorBody}
 _WRITE: dict[int, type[BaseModel] | None] = {400: ErrorBody, 404: ErrorBody, 409: ErrorBody}
 ROUTES = [

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from smsgw.access.tokens import Role
+from smsgw.access.tokens import STAFF, Role
 from smsgw.app import Gateway
 from smsgw.broadcasts.model import Broadcast, BroadcastState
 from smsgw.config import RetentionConfig
@@ -249,13 +249,18 @@ async def test_the_live_rates_cover_the_submits_and_receipts_since_the_start(
     assert round(live["receipts_per_s"] * span) == 3
 
 
-@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("role", STAFF)
 async def test_every_role_may_read_the_kpis(client: Client, gateway: Gateway, role: Role) -> None:
     kpis = await get_kpis(client, await bearer(gateway, role, ministry="health"))
     assert kpis["services"]["active"]["value"] == 0
     # the defaults: programme year 1 from 2026-01-01 (later years take later targets)
     year = kpis["programme_year"]
     assert kpis["broadcasts"]["sent"]["target"] == [100, 300, 500, 700][min(year, 4) - 1]
+
+
+async def test_an_alerting_system_may_not_read_the_kpis(client: Client, gateway: Gateway) -> None:
+    response = await client.get(KPIS, headers=await bearer(gateway, Role.ALERTING))
+    assert response.status == 403
 
 
 async def test_without_a_valid_token_the_kpis_are_401(client: Client) -> None:
