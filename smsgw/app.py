@@ -27,6 +27,7 @@ from channels.text import text_info
 from smsgw import api, console
 from smsgw.access.cache import TokenCache
 from smsgw.access.quota import DailyQuota
+from smsgw.alerts.intake import AlertIntake
 from smsgw.api.auth import FailedAuth
 from smsgw.api.context import SERVICES, Services
 from smsgw.broadcasts.model import Broadcast
@@ -297,6 +298,16 @@ class Gateway:
         """What the HTTP API's handlers use (valid once started)."""
         settings = self.settings
         tokens = TokenCache(self.store.tokens)  # every request looks its token up
+        broadcasts = BroadcastService(
+            self.store.broadcasts,
+            self.store.catalogue,
+            tokens,
+            self.store.audit,
+            settings.broadcasts,
+            zone=settings.gateway.zone,
+            # looked up when called, as the gateway's own methods
+            changed=lambda broadcast: self.broadcasts_changed(broadcast),
+        )
         return Services(
             region=settings.gateway.default_region,
             timezone=settings.gateway.zone,
@@ -320,16 +331,15 @@ class Gateway:
             audit=self.store.audit,
             catalogue=self.store.catalogue,
             subscriptions=self.store.subscriptions,
-            broadcasts=BroadcastService(
-                self.store.broadcasts,
+            broadcasts=broadcasts,
+            alerts=AlertIntake(
+                self.store.alerts,
+                broadcasts,
                 self.store.catalogue,
-                tokens,
                 self.store.audit,
-                settings.broadcasts,
-                zone=settings.gateway.zone,
-                # looked up when called, as the gateway's own methods
-                changed=lambda broadcast: self.broadcasts_changed(broadcast),
+                settings.alerts,
             ),
+            alert_store=self.store.alerts,
             outbox=self.store.outbox,
             kpis=self.store.kpis,
             broadcast_settings=settings.broadcasts,

@@ -8,8 +8,9 @@
     │   ├── Invalid            400: the request itself is wrong ("invalid", "too_long")
     │   ├── Forbidden          403: not this caller's to do (another ministry's, own approval)
     │   ├── NotFound           404
-    │   └── Conflict           409: does not fit the current state ("conflict",
+    │   ├── Conflict           409: does not fit the current state ("conflict",
     │                          "service_inactive")
+    │   └── Unprocessable      422: well formed, not to act on (a CAP Draft)
     └── StorageUnavailable     the database cannot be written now (disk full, locked): 503
 
     channels.base.SendError(code)          raised by carrier transports, e.g. "ESME_RINVDSTADR"
@@ -40,6 +41,7 @@ __all__ = [
     "StorageUnavailable",
     "TemporarySendError",
     "UnknownOutcome",
+    "Unprocessable",
 ]
 
 
@@ -86,6 +88,12 @@ class Conflict(Refused):
     """The request does not fit the current state of the thing it acts on."""
 
     code = "conflict"
+
+
+class Unprocessable(Refused):
+    """Well formed, but not something the gateway acts on (a CAP Draft)."""
+
+    code = "unprocessable"
 
 
 class StorageUnavailable(GatewayError):  # noqa: N818 - the names STYLE.md B5 gives

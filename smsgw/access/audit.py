@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     SUBSCRIBERS_IMPORTED = "subscribers_imported"
     MESSAGE_SENT = "message_sent"  # POST /api/v1/messages: who sent what to whom
     MESSAGES_SENT = "messages_sent"  # POST /api/v1/messages/batch: who, and the messages' ids
+    ALERT_RECEIVED = "alert_received"  # POST /api/v1/alerts: the CAP identifier, sender, action
 
 
 CLI = "cli"  # the actor of what the command line does (it has no token)

@@ -8,6 +8,7 @@ from ipaddress import IPv4Network, IPv6Network
 from aiohttp import web
 
 from smsgw.api import (
+    alerts,
     audit,
     broadcasts,
     health,
@@ -40,6 +41,7 @@ def routes() -> list[Route]:
         *services.ROUTES,
         *subscriptions.ROUTES,
         *broadcasts.ROUTES,
+        *alerts.ROUTES,
         *tokens.ROUTES,
         *audit.ROUTES,
         *kpis.ROUTES,

@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from smsgw.access.audit import AuditAction
 from smsgw.access.tokens import Role
 from smsgw.api.context import SERVICES
-from smsgw.api.errors import ApiError, ErrorBody
-from smsgw.api.routes import Route, json_response
+from smsgw.api.errors import ErrorBody
+from smsgw.api.routes import Route, json_response, read_query
 
 
 class AuditQuery(BaseModel):
@@ -39,12 +39,7 @@ class AuditList(BaseModel):
 
 
 async def list_audit(request: web.Request) -> web.Response:
-    try:
-        query = AuditQuery.model_validate(dict(request.query))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or None
-        raise ApiError(400, "invalid", error["msg"], field=field) from None
+    query = read_query(request, AuditQuery)
     entries = await request.app[SERVICES].audit.audit_entries(
         before=query.before, limit=query.limit, action=query.action
     )

@@ -14,6 +14,8 @@ from smsgw.access.idempotency import IdempotencyStore
 from smsgw.access.quota import DailyQuota
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
+from smsgw.alerts.intake import AlertIntake
+from smsgw.alerts.store import AlertStore
 from smsgw.broadcasts.service import BroadcastService
 from smsgw.config import BroadcastsConfig, CitizensConfig, HttpConfig, KpisConfig
 from smsgw.delivery.message import Message
@@ -71,6 +73,8 @@ class Services:
     catalogue: CatalogueStore
     subscriptions: SubscriptionStore
     broadcasts: BroadcastService
+    alerts: AlertIntake  # POST /api/v1/alerts
+    alert_store: AlertStore  # the alerts received, for reading
     outbox: OutboxStore
     kpis: KpiStore
     broadcast_settings: BroadcastsConfig

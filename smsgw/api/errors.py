@@ -15,7 +15,15 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from smsgw.errors import Conflict, Forbidden, Invalid, NotFound, Refused, StorageUnavailable
+from smsgw.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Refused,
+    StorageUnavailable,
+    Unprocessable,
+)
 from smsgw.ids import new_id
 
 _log = structlog.get_logger(__name__)
@@ -75,7 +83,13 @@ def _from_http(exc: web.HTTPException) -> ApiError:
 
 
 CLIENT_GONE = 499  # nginx's "client closed request": counted apart from server errors
-_STATUS: dict[type[Refused], int] = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409}
+_STATUS: dict[type[Refused], int] = {
+    Invalid: 400,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Unprocessable: 422,
+}
 
 
 def _status(error: Refused) -> int:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from smsgw.access.tokens import Role
 from smsgw.api.auth import require_role
 from smsgw.api.context import SERVICES
-from smsgw.api.errors import ApiError, Handler
+from smsgw.api.errors import ApiError, Handler, validation_error
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -59,6 +59,14 @@ async def read_body(request: web.Request, model: type[M], **context: Any) -> M:
         if "recursion limit" in first["msg"]:  # "[[[[…" deep fits well within client_max_size
             raise ApiError(400, "malformed_json", "the body is nested too deeply") from None
         raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query string, validated by ``model`` (400 naming the first bad parameter)."""
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise validation_error(exc) from None
 
 
 async def read_raw(request: web.Request) -> bytes:

@@ -160,10 +160,13 @@ class BroadcastService:
             raise Invalid("send_at is in the past", field="send_at")
         return send_at
 
-    async def create(self, actor: ApiToken, order: Order) -> tuple[Broadcast, Draft]:
+    async def create(
+        self, actor: ApiToken, order: Order, *, approved: bool = False
+    ) -> tuple[Broadcast, Draft]:
+        """``approved``: no second person needed (an alerting authority's CAP alert)."""
         draft = await self.estimate(actor, order)
         service, now = draft.service, draft.now
-        if service.requires_approval:
+        if service.requires_approval and not approved:
             state = BroadcastState.AWAITING_APPROVAL
         elif draft.send_at is not None and draft.send_at > now:
             state = BroadcastState.SCHEDULED

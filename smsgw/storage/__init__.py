@@ -12,6 +12,7 @@ import asyncpg
 from smsgw.access.idempotency import IdempotencyStore
 from smsgw.access.quota import SharedQuota
 from smsgw.access.store import AuditLog, TokenStore
+from smsgw.alerts.store import AlertStore
 from smsgw.broadcasts.store import BroadcastOutbox, BroadcastStore
 from smsgw.cluster.leases import LeaseStore
 from smsgw.config import DatabaseConfig
@@ -62,6 +63,8 @@ class Store(Protocol):
     def retention(self) -> RetentionStore: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def alerts(self) -> AlertStore: ...
     @property
     def callbacks(self) -> CallbackQueue: ...
     @property

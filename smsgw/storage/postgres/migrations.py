@@ -340,6 +340,28 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             FOR EACH ROW WHEN (NEW.state IS DISTINCT FROM OLD.state)
             EXECUTE FUNCTION smsgw_notify_broadcast()""",
     ),
+    15: (
+        # CAP alerts (SQLite 15)
+        f"""CREATE TABLE alerts (
+            id {_ID},
+            sender text NOT NULL,
+            identifier text NOT NULL,
+            sent text NOT NULL,
+            status text NOT NULL,
+            msg_type text NOT NULL,
+            event text NOT NULL,
+            headline text NOT NULL,
+            action text NOT NULL,
+            reason text,
+            service text,
+            broadcast bigint,
+            document text NOT NULL,
+            received_by text NOT NULL,
+            received_at timestamptz NOT NULL,
+            UNIQUE (sender, identifier, sent)
+        )""",
+        "CREATE INDEX alerts_identifier ON alerts (identifier, id)",
+    ),
 }
 
 LATEST = max(MIGRATIONS)

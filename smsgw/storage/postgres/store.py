@@ -14,6 +14,7 @@ import structlog
 
 from smsgw.errors import StorageUnavailable
 from smsgw.storage.postgres.access import PgAudit, PgTokens
+from smsgw.storage.postgres.alerts import PgAlerts
 from smsgw.storage.postgres.broadcasts import PgBroadcasts
 from smsgw.storage.postgres.callbacks import PgCallbacks
 from smsgw.storage.postgres.catalogue import PgCatalogue
@@ -63,6 +64,7 @@ class PostgresStore:
         self.kpis = PgKpis(db)
         self.retention = PgRetention(db)
         self.idempotency = PgIdempotency(db)
+        self.alerts = PgAlerts(db)
         self.leases = PgLeases(db, name=f"smsgw {instance} leases")
         self.shared_quota: PgQuota | None = PgQuota(db)
         self.callbacks = PgCallbacks(db)

@@ -312,6 +312,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # (PostgreSQL), it is sent by one holding a bind of that carrier
         "ALTER TABLE messages ADD COLUMN carrier TEXT",
     ),
+    (  # 15: CAP alerts from the alerting authorities, one per CAP key (sender, identifier,
+        # sent): a repeat is answered with the first's result
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            sender TEXT NOT NULL,
+            identifier TEXT NOT NULL,
+            sent TEXT NOT NULL,
+            status TEXT NOT NULL,
+            msg_type TEXT NOT NULL,
+            event TEXT NOT NULL,
+            headline TEXT NOT NULL,
+            action TEXT NOT NULL,
+            reason TEXT,
+            service TEXT,
+            broadcast INTEGER,
+            document TEXT NOT NULL,
+            received_by TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            UNIQUE (sender, identifier, sent)
+        )""",
+        "CREATE INDEX alerts_identifier ON alerts (identifier, id)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

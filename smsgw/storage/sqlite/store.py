@@ -13,6 +13,7 @@ from pathlib import Path
 import aiosqlite
 
 from smsgw.storage.sqlite.access import SqliteAudit, SqliteTokens
+from smsgw.storage.sqlite.alerts import SqliteAlerts
 from smsgw.storage.sqlite.broadcasts import SqliteBroadcasts
 from smsgw.storage.sqlite.callbacks import SqliteCallbacks
 from smsgw.storage.sqlite.catalogue import SqliteCatalogue
@@ -77,6 +78,7 @@ class SqliteStore:
         self.kpis = SqliteKpis(db)
         self.retention = SqliteRetention(db)
         self.idempotency = SqliteIdempotency(db)
+        self.alerts = SqliteAlerts(db)
         self.leases = LocalLeases()
         self.shared_quota = None  # one gateway per database: it counts alone
         self.callbacks = SqliteCallbacks(db)

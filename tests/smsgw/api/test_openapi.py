@@ -45,6 +45,9 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/api/v1/tokens/{id}", "delete"),
         ("/api/v1/audit", "get"),
         ("/api/v1/kpis", "get"),
+        ("/api/v1/alerts", "post"),
+        ("/api/v1/alerts", "get"),
+        ("/api/v1/alerts/{identifier}", "get"),
     }
     post = document["paths"]["/api/v1/messages"]["post"]
     assert post["security"] == [{"bearer": []}]
@@ -71,6 +74,9 @@ async def test_query_strings_are_documented_so_clients_and_fuzzers_can_send_them
 
     assert set(query("/api/v1/broadcasts", "get")) == {"before", "limit"}
     assert set(query("/api/v1/audit", "get")) == {"before", "limit", "action"}
+    assert set(query("/api/v1/alerts", "get")) == {"before", "limit"}
+    cap = paths["/api/v1/alerts"]["post"]["requestBody"]["content"]
+    assert set(cap) == {"application/cap+xml", "application/xml", "text/xml"}
     imported = query("/api/v1/subscriptions/import", "post")
     assert {name for name, p in imported.items() if p["required"]} == {"service", "consent_source"}
     body = paths["/api/v1/subscriptions/import"]["post"]["requestBody"]["content"]

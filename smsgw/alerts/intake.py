@@ -1,0 +1,209 @@
+"""What the gateway does with a CAP alert from an alerting authority (SPEC, issue 11):
+
+- Actual Alert: a broadcast on the service ``[[alerts.routes]]`` maps it to; emergency when
+  urgency is Immediate or Expected and severity Extreme or Severe; valid until its
+  ``expires``; no second-person approval for an ``alerting`` token.
+- Update: what is still queued of the alerts it references is cancelled, and the update is
+  sent to the same service. Cancel: what is still queued of them is cancelled.
+- Test, System (and the recipients' Ack and Error): stored, never sent. Draft: refused (422).
+- The same CAP key (sender, identifier, sent) again: the first one's result, nothing sent.
+
+Every alert is audited with its CAP identifier and sender.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import structlog
+
+from smsgw.access.audit import AuditAction, AuditEntry
+from smsgw.access.store import AuditLog
+from smsgw.access.tokens import ApiToken
+from smsgw.alerts.cap import Alert, CapError, Info, MsgType, Status, parse
+from smsgw.alerts.store import AlertAction, AlertRecord, AlertStore
+from smsgw.alerts.text import compose
+from smsgw.broadcasts.model import Broadcast
+from smsgw.broadcasts.service import BroadcastService, Order
+from smsgw.config import AlertRouteConfig, AlertsConfig
+from smsgw.delivery.outbox import Priority
+from smsgw.errors import Conflict, Invalid, NotFound, Unprocessable
+from subscriptions.catalogue import find_service
+from subscriptions.store import CatalogueStore
+
+_log = structlog.get_logger(__name__)
+
+_URGENT = frozenset({"Immediate", "Expected"})
+_SEVERE = frozenset({"Extreme", "Severe"})
+_STORED_ONLY = {Status.TEST: "test", Status.SYSTEM: "system"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Received:
+    record: AlertRecord
+    duplicate: bool  # the same CAP key came before: its first result, nothing done now
+
+
+class AlertIntake:
+    def __init__(
+        self,
+        alerts: AlertStore,
+        broadcasts: BroadcastService,
+        catalogue: CatalogueStore,
+        audit: AuditLog,
+        settings: AlertsConfig,
+    ) -> None:
+        self._alerts = alerts
+        self._broadcasts = broadcasts
+        self._catalogue = catalogue
+        self._audit = audit
+        self._settings = settings
+
+    async def receive(self, actor: ApiToken, document: bytes) -> Received:
+        try:
+            alert = parse(document)
+        except CapError as exc:
+            raise Invalid(exc.message, code="invalid_cap", field=exc.element) from None
+        if alert.status is Status.DRAFT:
+            raise Unprocessable("a Draft is a template, not an alert to act on", field="status")
+        now = datetime.now(UTC)
+        first = alert.infos[0] if alert.infos else None
+        claimed = AlertRecord(
+            id=0, sender=alert.sender, identifier=alert.identifier, sent=alert.sent_text,
+            status=alert.status.value, msg_type=alert.msg_type.value,
+            event=first.event if first else "", headline=first.headline if first else "",
+            action=AlertAction.PENDING, reason=None, service=None, broadcast=None,
+            document=document.decode("utf-8", "replace"), received_by=actor.id, received_at=now,
+        )  # fmt: skip
+        earlier = await self._alerts.claim(claimed)
+        if earlier is not None:
+            _log.info("alert_repeated", identifier=alert.identifier, sender=alert.sender)
+            return Received(earlier, duplicate=True)
+        stored = await self._alerts.alert_by_key(*alert.key)
+        assert stored is not None  # noqa: S101 - claimed just now
+        action, reason, service, broadcast = await self._act(actor, alert, now)
+        await self._alerts.settle(stored.id, action=action, reason=reason, service=service,
+                                  broadcast=broadcast)  # fmt: skip
+        record = dataclasses.replace(stored, action=action, reason=reason, service=service,
+                                     broadcast=broadcast)  # fmt: skip
+        _log.info("alert_received", identifier=alert.identifier, sender=alert.sender,
+                  status=alert.status.value, msg_type=alert.msg_type.value, action=action.value,
+                  reason=reason, service=service, broadcast=broadcast, by=actor.id)  # fmt: skip
+        await self._audit.audit(
+            AuditEntry.by(actor, AuditAction.ALERT_RECEIVED, alert.identifier, at=now,
+                          sender=alert.sender, sent=alert.sent_text, status=alert.status.value,
+                          msg_type=alert.msg_type.value, outcome=action.value, reason=reason,
+                          service=service, broadcast=broadcast)
+        )  # fmt: skip
+        return Received(record, duplicate=False)
+
+    async def _act(
+        self, actor: ApiToken, alert: Alert, now: datetime
+    ) -> tuple[AlertAction, str | None, str | None, int | None]:
+        """(action, reason, service, broadcast)"""
+        if alert.status in _STORED_ONLY:
+            return AlertAction.NOT_SENT, f"status {alert.status.value}: never sent", None, None
+        if alert.msg_type in (MsgType.ACK, MsgType.ERROR):
+            return AlertAction.NOT_SENT, f"msgType {alert.msg_type.value}: never sent", None, None
+        if alert.status is Status.EXERCISE:
+            raise Unprocessable("Exercise alerts are not taken yet", field="status")
+        if alert.msg_type is MsgType.CANCEL:
+            cancelled = await self._cancel_referenced(actor, alert)
+            return AlertAction.CANCELLED, _cancelled(cancelled), None, None
+        expires = alert.expires
+        if expires is not None and expires <= now:
+            return AlertAction.NOT_SENT, "expired before it came", None, None
+        service = self._route(alert)
+        if service is None and alert.msg_type is MsgType.UPDATE:
+            service = await self._referenced_service(alert)
+        if service is None:
+            return AlertAction.NOT_SENT, "no [[alerts.routes]] matches it", None, None
+        cancelled = []
+        if alert.msg_type is MsgType.UPDATE:
+            cancelled = await self._cancel_referenced(actor, alert)
+        broadcast = await self._broadcast(actor, alert, service, now)
+        if alert.msg_type is MsgType.UPDATE:
+            return AlertAction.UPDATED, _cancelled(cancelled), service, broadcast.id
+        return AlertAction.SENT, None, service, broadcast.id
+
+    def _route(self, alert: Alert) -> str | None:
+        for route in self._settings.routes:
+            if any(_matches(route, alert, info) for info in alert.infos or ()):
+                return route.service
+        return None
+
+    async def _broadcast(
+        self, actor: ApiToken, alert: Alert, keyword: str, now: datetime
+    ) -> Broadcast:
+        found = await find_service(self._catalogue, keyword)
+        if found is None:
+            raise Conflict(f"the alerts' route names {keyword}, which is no service",
+                           code="no_service", field="routes")  # fmt: skip
+        languages = [found.default_language, *(lang for lang in found.names
+                                               if lang != found.default_language)]  # fmt: skip
+        texts = compose(alert.infos, languages, found.default_language,
+                        max_segments=self._settings.max_segments)  # fmt: skip
+        if not texts:
+            raise Invalid("the alert has no info to send", code="invalid_cap", field="info")
+        urgent = any(i.urgency in _URGENT and i.severity in _SEVERE for i in alert.infos)
+        expires = alert.expires
+        minutes = None if expires is None else max(1, math.ceil((expires - now).total_seconds()
+                                                                 / 60))  # fmt: skip
+        order = Order(
+            service=found.keyword, texts=texts,
+            priority=Priority.EMERGENCY if urgent else Priority.NORMAL, send_at=None,
+            valid_for_minutes=minutes, fold_accents=False,
+        )  # fmt: skip
+        broadcast, _ = await self._broadcasts.create(actor, order, approved=True)
+        return broadcast
+
+    async def _referenced(self, alert: Alert) -> list[AlertRecord]:
+        found = []
+        for reference in alert.references:
+            record = await self._alerts.alert_by_key(
+                reference.sender, reference.identifier, reference.sent
+            )
+            if record is not None:
+                found.append(record)
+        return found
+
+    async def _referenced_service(self, alert: Alert) -> str | None:
+        return next((r.service for r in await self._referenced(alert) if r.service), None)
+
+    async def _cancel_referenced(self, actor: ApiToken, alert: Alert) -> list[int]:
+        """What is still queued of the referenced alerts' broadcasts is cancelled; their ids."""
+        cancelled = []
+        for record in await self._referenced(alert):
+            if record.broadcast is None:
+                continue
+            try:
+                broadcast = await self._broadcasts.find(actor, record.broadcast, "referenced")
+            except NotFound:
+                continue
+            if not broadcast.state.open:
+                continue
+            try:
+                await self._broadcasts.cancel(
+                    actor, broadcast, reason=f"CAP {alert.msg_type.value} {alert.identifier}"
+                )
+            except Conflict:  # it ended meanwhile
+                continue
+            cancelled.append(broadcast.id)
+        return cancelled
+
+
+def _matches(route: AlertRouteConfig, alert: Alert, info: Info) -> bool:
+    def same(wanted: str | None, values: Sequence[str]) -> bool:
+        return wanted is None or wanted.casefold() in (v.casefold() for v in values)
+
+    return (same(route.event, [info.event]) and same(route.sender, [alert.sender])
+            and same(route.category, info.categories))  # fmt: skip
+
+
+def _cancelled(ids: list[int]) -> str | None:
+    if not ids:
+        return "nothing referenced was still being sent"
+    return "cancelled the rest of broadcast " + ", ".join(str(i) for i in ids)

@@ -1,0 +1,103 @@
+"""``/api/v1/alerts``: CAP 1.2 alerts from the alerting authorities' systems.
+
+Parses the request, calls smsgw.alerts.intake, renders; the rules are there.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from smsgw.access.tokens import STAFF, Role
+from smsgw.alerts.store import AlertRecord
+from smsgw.api.context import PRINCIPAL, SERVICES
+from smsgw.api.errors import ApiError, ErrorBody
+from smsgw.api.routes import Route, json_response, read_query, read_raw
+
+PATH = "/api/v1/alerts"
+_XML = ("application/cap+xml", "application/xml", "text/xml")
+
+
+class AlertQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    before: int | None = Field(None, ge=1, le=2**63 - 1, description="alerts older than this id")
+    limit: int = Field(50, ge=1, le=100)
+
+
+class AlertResult(BaseModel):
+    alert: str = Field(description="the CAP identifier")
+    sender: str
+    sent: str = Field(description="as the CAP gave it")
+    status: str = Field(description="Actual, Exercise, Test or System")
+    msg_type: str = Field(description="Alert, Update, Cancel, Ack or Error")
+    action: str = Field(
+        description="sent, exercise, not_sent, cancelled, updated; duplicate: the same sender,"
+        " identifier and sent came before (this is its first result; nothing was done now)"
+    )
+    reason: str | None = Field(description="why it was not sent, or what it cancelled")
+    service: str | None
+    broadcast: int | None = Field(description="the broadcast that sends it")
+    event: str
+    headline: str
+    received_at: datetime
+
+    @classmethod
+    def of(cls, record: AlertRecord, *, duplicate: bool = False) -> AlertResult:
+        return cls(
+            alert=record.identifier, sender=record.sender, sent=record.sent,
+            status=record.status, msg_type=record.msg_type,
+            action="duplicate" if duplicate else record.action.value, reason=record.reason,
+            service=record.service, broadcast=record.broadcast, event=record.event,
+            headline=record.headline, received_at=record.received_at,
+        )  # fmt: skip
+
+
+class AlertList(BaseModel):
+    alerts: list[AlertResult]
+    next: int | None = Field(description="pass as before= for the next (older) page")
+
+
+async def post_alert(request: web.Request) -> web.Response:
+    kind = request.content_type
+    if kind not in _XML:
+        kinds = ", ".join(_XML)
+        raise ApiError(
+            415, "unsupported_media_type", f"a CAP alert is XML ({kinds}), not {kind or 'none'}"
+        )
+    document = await read_raw(request)
+    received = await request.app[SERVICES].alerts.receive(request[PRINCIPAL], document)
+    status = 200 if received.duplicate else 201
+    return json_response(AlertResult.of(received.record, duplicate=received.duplicate), status)
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    query = read_query(request, AlertQuery)
+    found = await request.app[SERVICES].alert_store.alerts(limit=query.limit, before=query.before)
+    more = found[-1].id if len(found) == query.limit else None
+    return json_response(AlertList(alerts=[AlertResult.of(r) for r in found], next=more))
+
+
+async def get_alert(request: web.Request) -> web.Response:
+    identifier = request.match_info["identifier"]
+    found = await request.app[SERVICES].alert_store.alert(identifier)
+    if found is None:
+        raise ApiError(404, "not_found", f"no alert {identifier}")
+    return json_response(AlertResult.of(found))
+
+
+_WRITERS = (Role.ALERTING, Role.ADMIN)
+_CAP = {kind: {"schema": {"type": "string"}} for kind in _XML}
+ROUTES = [
+    Route("POST", PATH, post_alert, "A CAP 1.2 alert from an alerting authority",
+          roles=_WRITERS, stream=_CAP,
+          responses={201: AlertResult, 200: AlertResult, 400: ErrorBody, 415: ErrorBody,
+                     422: ErrorBody}),
+    Route("GET", PATH, list_alerts, "The CAP alerts received, newest first",
+          roles=(*STAFF, Role.ALERTING), query=AlertQuery,
+          responses={200: AlertList, 400: ErrorBody}),
+    Route("GET", f"{PATH}/{{identifier}}", get_alert, "The latest alert with that identifier",
+          roles=(*STAFF, Role.ALERTING), responses={200: AlertResult, 404: ErrorBody}),
+]  # fmt: skip

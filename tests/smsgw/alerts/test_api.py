@@ -1,0 +1,211 @@
+"""POST /api/v1/alerts as an alerting authority's system uses it, through a real aiohttp
+server, the store and the SMSC simulator: what each kind of CAP alert does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from channels.simulator import Simulator
+from channels.text import decode
+from smsgw.access.tokens import Role
+from smsgw.app import Gateway
+from smsgw.config import Settings, load
+from tests.smsgw.alerts.cap_testbed import alert, info
+from tests.smsgw.api.catalogue_testbed import add_service, error_of
+from tests.smsgw.broadcast_testbed import numbers, seed, sent_to, view, wait_state
+from tests.smsgw.testbed import Client, WriteConfig, bearer, on_simulator
+
+ALERTS = "/api/v1/alerts"
+CAP = {"Content-Type": "application/cap+xml"}
+ROUTES = """
+[alerts]
+max_segments = 2
+
+[[alerts.routes]]
+event = "Hurricane Warning"
+service = "HURRICANE"
+
+[[alerts.routes]]
+sender = "moh@health.gov.bz"
+category = "Health"
+service = "HEALTH"
+"""
+FIRST = "nms@hydromet.gov.bz,NMS-2026-0042,2026-10-01T14:00:00-06:00"  # the CAP key of alert()
+AUDIENCE = numbers("+50160", 6) + numbers("+50165", 4)
+
+
+def later(hours: float) -> str:
+    """A CAP dateTime ``hours`` from now."""
+    return (datetime.now(UTC) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%S-00:00")
+
+
+@pytest.fixture
+def settings(simulator: Simulator, write_config: WriteConfig) -> Settings:
+    """With quiet hours from an hour ago to an hour from now: routine alerts wait."""
+    here = datetime.now(ZoneInfo("America/Belize"))
+    start, end = ((here + timedelta(hours=h)).strftime("%H:%M") for h in (-1, 1))
+    quiet = f'\n[broadcasts]\nquiet_hours = ["{start}", "{end}"]\n'
+    return load(write_config(on_simulator(simulator.port) + ROUTES + quiet))
+
+
+@pytest.fixture
+async def authority(gateway: Gateway) -> dict[str, str]:
+    await add_service(gateway, keyword="HURRICANE", aliases=["HURACAN"], ministry="nemo",
+                      requires_approval=True)  # fmt: skip
+    await add_service(gateway)  # HEALTH
+    await seed(gateway, "HURRICANE", AUDIENCE[:5], language="en")
+    await seed(gateway, "HURRICANE", AUDIENCE[5:], language="es")
+    return await bearer(gateway, Role.ALERTING) | CAP
+
+
+async def post(client: Client, headers: dict[str, str], document: bytes,
+               status: int = 201) -> dict[str, Any]:  # fmt: skip
+    response = await client.post(ALERTS, data=document, headers=headers)
+    assert response.status == status, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+def warning(**changes: Any) -> bytes:
+    return alert(
+        info(language="en-US", expires=later(2),
+             parameters={"SMS": "Hurricane warning: go to a shelter now \u2014 don\u2019t wait."}),
+        info(language="es-BZ", expires=later(2), headline="Aviso de huracán",
+             instruction="Vaya a un refugio ahora."),
+        **changes,
+    )  # fmt: skip
+
+
+async def test_an_actual_warning_goes_out_at_once_as_an_emergency_in_each_language(
+    client: Client, gateway: Gateway, simulator: Simulator, authority: dict[str, str],
+) -> None:  # fmt: skip
+    """HURRICANE needs a second person's approval, but not for an alerting authority."""
+    answer = await post(client, authority, warning())
+    assert answer["action"] == "sent"
+    assert (answer["alert"], answer["status"], answer["service"]) == (
+        "NMS-2026-0042", "Actual", "HURRICANE")  # fmt: skip
+    admin = await bearer(gateway, Role.ADMIN)
+    seen = await wait_state(client, admin, answer["broadcast"], state="done",
+                            delivered=len(AUDIENCE))  # fmt: skip
+    assert seen["priority"] == "emergency"
+    texts = {(s.data_coding, decode(s.short_message, s.data_coding)) for s in simulator.submits}
+    assert texts == {
+        (0, "Hurricane warning: go to a shelter now - don't wait."),  # made plain: GSM 7-bit
+        (8, "Aviso de hurac\xe1n Vaya a un refugio ahora."),  # á is not in GSM 7-bit
+    }
+    assert set(sent_to(simulator)) == set(AUDIENCE)
+    listed = (await (await client.get(ALERTS, headers=admin)).json())["alerts"]
+    assert [a["alert"] for a in listed] == ["NMS-2026-0042"]
+    entries = (await (await client.get("/api/v1/audit", headers=admin)).json())["entries"]
+    received = [e for e in entries if e["action"] == "alert_received"]
+    assert received[0]["target"] == "NMS-2026-0042"
+    assert received[0]["detail"]["sender"] == "nms@hydromet.gov.bz"
+
+
+async def test_a_repeat_is_answered_with_the_first_result_and_sends_nothing(
+    client: Client, gateway: Gateway, authority: dict[str, str],
+) -> None:  # fmt: skip
+    first = await post(client, authority, warning())
+    again = await post(client, authority, warning(), status=200)
+    assert again["action"] == "duplicate"
+    assert again["broadcast"] == first["broadcast"]
+    admin = await bearer(gateway, Role.ADMIN)
+    broadcasts = await (await client.get("/api/v1/broadcasts", headers=admin)).json()
+    assert len(broadcasts["broadcasts"]) == 1
+
+
+@pytest.mark.parametrize("status", ["Test", "System"])
+async def test_test_and_system_alerts_are_stored_never_sent(
+    client: Client, gateway: Gateway, simulator: Simulator, authority: dict[str, str],
+    status: str,
+) -> None:  # fmt: skip
+    answer = await post(client, authority, warning(status=status))
+    assert (answer["action"], answer["broadcast"]) == ("not_sent", None)
+    found = await client.get(f"{ALERTS}/NMS-2026-0042", headers=authority)
+    assert (await found.json())["status"] == status
+    assert simulator.submit_total == 0
+
+
+async def test_a_draft_is_refused(client: Client, authority: dict[str, str]) -> None:
+    response = await client.post(ALERTS, data=warning(status="Draft"), headers=authority)
+    assert (await error_of(response, 422))["field"] == "status"
+    assert (await client.get(f"{ALERTS}/NMS-2026-0042", headers=authority)).status == 404
+
+
+async def test_a_bad_document_is_a_400_naming_the_element_and_stores_nothing(
+    client: Client, authority: dict[str, str],
+) -> None:  # fmt: skip
+    response = await client.post(ALERTS, data=alert(info(urgency="Now")), headers=authority)
+    error = await error_of(response, 400)
+    assert (error["code"], error["field"]) == ("invalid_cap", "info/urgency")
+    xxe = alert(head='<!DOCTYPE alert [<!ENTITY x SYSTEM "file:///etc/passwd">]>')
+    assert (await error_of(await client.post(ALERTS, data=xxe, headers=authority), 400))[
+        "field"] == "alert"  # fmt: skip
+    token = {"Authorization": authority["Authorization"]}
+    json = await client.post(ALERTS, json={"alert": 1}, headers=token)
+    assert (await error_of(json, 415))["code"] == "unsupported_media_type"
+    listed = await (await client.get(ALERTS, headers=authority)).json()
+    assert listed["alerts"] == []
+
+
+async def test_a_cancel_stops_what_is_still_queued(
+    client: Client, gateway: Gateway, simulator: Simulator, authority: dict[str, str],
+) -> None:  # fmt: skip
+    """A routine alert waits out quiet hours (the whole test runs in them); a Cancel stops it."""
+    routine = alert(info(urgency="Future", severity="Moderate", expires=later(2)))
+    first = await post(client, authority, routine)
+    admin = await bearer(gateway, Role.ADMIN)
+    assert (await view(client, admin, first["broadcast"]))["priority"] == "normal"
+    cancel = alert(identifier="NMS-2026-0043", msg_type="Cancel", references=FIRST)
+    answer = await post(client, authority, cancel)
+    assert answer["action"] == "cancelled"
+    assert answer["reason"] == f"cancelled the rest of broadcast {first['broadcast']}"
+    assert (await view(client, admin, first["broadcast"]))["state"] == "cancelled"
+    assert simulator.submit_total == 0
+    again = await post(client, authority, cancel, status=200)  # a repeat cancels nothing more
+    assert (again["action"], again["reason"]) == ("duplicate", answer["reason"])
+
+
+async def test_an_update_replaces_the_alert_on_the_same_service(
+    client: Client, gateway: Gateway, authority: dict[str, str],
+) -> None:  # fmt: skip
+    first = await post(client, authority, warning())
+    update = alert(
+        info(event="Hurricane Update", expires=later(3),
+             parameters={"SMS": "Hurricane now category 3. Stay in shelters."}),
+        identifier="NMS-2026-0044", msg_type="Update",
+        references=FIRST,
+    )  # fmt: skip
+    answer = await post(client, authority, update)
+    assert answer["action"] == "updated"
+    assert answer["service"] == "HURRICANE"  # from the referenced alert: no route matches it
+    assert answer["broadcast"] not in (None, first["broadcast"])
+
+
+async def test_an_alert_no_route_matches_is_stored_not_sent(
+    client: Client, authority: dict[str, str],
+) -> None:  # fmt: skip
+    answer = await post(
+        client, authority, alert(info(event="Earthquake", category="Geo", expires=later(1)))
+    )
+    assert (answer["action"], answer["service"]) == ("not_sent", None)
+    assert "routes" in answer["reason"]
+
+
+async def test_an_expired_alert_is_not_sent(client: Client, authority: dict[str, str]) -> None:
+    answer = await post(client, authority, alert(info(expires="2020-01-01T00:00:00-06:00")))
+    assert answer["action"] == "not_sent"
+
+
+@pytest.mark.parametrize("role", [Role.OFFICER, Role.SUPERVISOR, Role.OPERATOR])
+async def test_only_alerting_systems_and_admins_post_alerts(
+    client: Client, gateway: Gateway, authority: dict[str, str], role: Role,
+) -> None:  # fmt: skip
+    headers = await bearer(gateway, role) | CAP
+    assert (await client.post(ALERTS, data=warning(), headers=headers)).status == 403
+    admin = await bearer(gateway, Role.ADMIN) | CAP
+    assert (await post(client, admin, warning()))["action"] == "sent"
