@@ -47,6 +47,8 @@ REPLIES: Mapping[str, frozenset[str]] = MappingProxyType(
         "suggestion": _COMMON | _NAME,
         "service_inactive": _COMMON | _NAME,
         "signed_up": _COMMON | _NAME | {"ministry"},  # an officer joined them: who, how to leave
+        "exercise_prefix": _COMMON,  # first word of every text of an alerting exercise
+        "alert_cancelled": _COMMON | {"event"},  # a CAP Cancel's notice ([alerts] cancel_notice)
     }
 )
 VERBS = tuple(verb for verb in Verb if verb is not Verb.UNKNOWN)

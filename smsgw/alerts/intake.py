@@ -5,6 +5,11 @@
   ``expires``; no second-person approval for an ``alerting`` token.
 - Update: what is still queued of the alerts it references is cancelled, and the update is
   sent to the same service. Cancel: what is still queued of them is cancelled.
+- Exercise: sent only to the exercise list (``[alerts] exercise_numbers``), each text
+  prefixed with the templates' ``exercise_prefix`` ("EXERCISE", "SIMULACRO"); never to the
+  service's subscribers, never in a broadcast (so apart from the programme's KPIs).
+- Cancel with ``[alerts] cancel_notice``: a short notice (the templates' ``alert_cancelled``)
+  to the service of each cancelled alert that was sent, at that alert's priority.
 - Test, System (and the recipients' Ack and Error): stored, never sent. Draft: refused (422).
 - The same CAP key (sender, identifier, sent) again: the first one's result, nothing sent.
 
@@ -20,6 +25,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from channels.text import text_info
 from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.store import AuditLog
 from smsgw.access.tokens import ApiToken
@@ -30,9 +36,12 @@ from smsgw.broadcasts.model import Broadcast
 from smsgw.broadcasts.service import BroadcastService, Order
 from smsgw.config import AlertRouteConfig, AlertsConfig
 from smsgw.delivery.outbox import Priority
+from smsgw.delivery.sender import NewMessage, Sender
 from smsgw.errors import Conflict, Invalid, NotFound, Unprocessable
 from subscriptions.catalogue import find_service
-from subscriptions.store import CatalogueStore
+from subscriptions.models import Service
+from subscriptions.store import CatalogueStore, SubscriptionStore
+from subscriptions.templates import Templates
 
 _log = structlog.get_logger(__name__)
 
@@ -55,12 +64,24 @@ class AlertIntake:
         catalogue: CatalogueStore,
         audit: AuditLog,
         settings: AlertsConfig,
+        *,
+        sender: Sender,
+        subscriptions: SubscriptionStore,
+        templates: Templates,
+        programme: str,
     ) -> None:
+        """``sender``, ``subscriptions``: an exercise's messages to the exercise list, in each
+        number's language when it is a subscriber; ``templates``: the exercise prefix and the
+        cancellation notice per language (naming ``programme``)."""
         self._alerts = alerts
         self._broadcasts = broadcasts
         self._catalogue = catalogue
         self._audit = audit
         self._settings = settings
+        self._sender = sender
+        self._subscriptions = subscriptions
+        self._templates = templates
+        self._programme = programme
 
     async def receive(self, actor: ApiToken, document: bytes) -> Received:
         try:
@@ -108,10 +129,10 @@ class AlertIntake:
             return AlertAction.NOT_SENT, f"status {alert.status.value}: never sent", None, None
         if alert.msg_type in (MsgType.ACK, MsgType.ERROR):
             return AlertAction.NOT_SENT, f"msgType {alert.msg_type.value}: never sent", None, None
-        if alert.status is Status.EXERCISE:
-            raise Unprocessable("Exercise alerts are not taken yet", field="status")
         if alert.msg_type is MsgType.CANCEL:
             cancelled = await self._cancel_referenced(actor, alert)
+            if self._settings.cancel_notice and alert.status is Status.ACTUAL:
+                await self._notify_cancelled(actor, alert)
             return AlertAction.CANCELLED, _cancelled(cancelled), None, None
         expires = alert.expires
         if expires is not None and expires <= now:
@@ -121,6 +142,8 @@ class AlertIntake:
             service = await self._referenced_service(alert)
         if service is None:
             return AlertAction.NOT_SENT, "no [[alerts.routes]] matches it", None, None
+        if alert.status is Status.EXERCISE:
+            return await self._exercise(actor, alert, service)
         cancelled = []
         if alert.msg_type is MsgType.UPDATE:
             cancelled = await self._cancel_referenced(actor, alert)
@@ -135,19 +158,76 @@ class AlertIntake:
                 return route.service
         return None
 
-    async def _broadcast(
-        self, actor: ApiToken, alert: Alert, keyword: str, now: datetime
-    ) -> Broadcast:
+    async def _service(self, keyword: str) -> Service:
         found = await find_service(self._catalogue, keyword)
         if found is None:
             raise Conflict(f"the alerts' route names {keyword}, which is no service",
                            code="no_service", field="routes")  # fmt: skip
-        languages = [found.default_language, *(lang for lang in found.names
-                                               if lang != found.default_language)]  # fmt: skip
-        texts = compose(alert.infos, languages, found.default_language,
-                        max_segments=self._settings.max_segments)  # fmt: skip
+        return found
+
+    def _texts(self, alert: Alert, service: Service, *, exercise: bool = False) -> dict[str, str]:
+        languages = [service.default_language, *(lang for lang in service.names
+                                                 if lang != service.default_language)]  # fmt: skip
+        prefix = None
+        if exercise:
+            prefix = {lang: self._templates.render(lang, "exercise_prefix") for lang in languages}
+        texts = compose(alert.infos, languages, service.default_language,
+                        max_segments=self._settings.max_segments, prefix=prefix)  # fmt: skip
         if not texts:
             raise Invalid("the alert has no info to send", code="invalid_cap", field="info")
+        return texts
+
+    async def _exercise(
+        self, actor: ApiToken, alert: Alert, keyword: str
+    ) -> tuple[AlertAction, str | None, str | None, int | None]:
+        """To the exercise list only: each number in its language if it subscribes (else the
+        service's), none under a STOP."""
+        numbers = self._settings.exercise_numbers
+        if not numbers:
+            return (AlertAction.NOT_SENT, "an exercise, and the exercise list is empty"
+                    " ([alerts] exercise_numbers)", keyword, None)  # fmt: skip
+        service = await self._service(keyword)
+        texts = self._texts(alert, service, exercise=True)
+        new, stopped = [], 0
+        for number in numbers:
+            subscriber = await self._subscriptions.subscriber(number)
+            if subscriber is not None and subscriber.opted_out_at is not None:
+                stopped += 1
+                continue
+            language = subscriber.language if subscriber is not None else None
+            text = texts.get(language or "") or texts[service.default_language]
+            info = text_info(text)
+            new.append(NewMessage(number, text, info.segments, info.encoding))
+        await self._sender.create_many(new, created_by=actor.id)
+        reason = f"an exercise: sent to {len(new)} of the exercise list"
+        if stopped:
+            reason += f" ({stopped} under a STOP left out)"
+        return AlertAction.EXERCISE, reason, service.keyword, None
+
+    async def _notify_cancelled(self, actor: ApiToken, alert: Alert) -> None:
+        """The cancellation notice, once per service a referenced alert was sent on."""
+        notified: set[str] = set()
+        for record in await self._referenced(alert):
+            if record.service is None or record.broadcast is None or record.service in notified:
+                continue
+            notified.add(record.service)
+            try:
+                was = await self._broadcasts.find(actor, record.broadcast, "referenced")
+            except NotFound:
+                continue
+            service = await self._service(record.service)
+            texts = {lang: self._templates.render(lang, "alert_cancelled", event=record.event,
+                                               programme=self._programme)
+                     for lang in was.texts}  # fmt: skip
+            order = Order(service=service.keyword, texts=texts, priority=was.priority,
+                          send_at=None, valid_for_minutes=None, fold_accents=False)  # fmt: skip
+            await self._broadcasts.create(actor, order, approved=True)
+
+    async def _broadcast(
+        self, actor: ApiToken, alert: Alert, keyword: str, now: datetime
+    ) -> Broadcast:
+        found = await self._service(keyword)
+        texts = self._texts(alert, found)
         urgent = any(i.urgency in _URGENT and i.severity in _SEVERE for i in alert.infos)
         expires = alert.expires
         minutes = None if expires is None else max(1, math.ceil((expires - now).total_seconds()

@@ -35,6 +35,7 @@ VALUES = {
     "language": "Español",
     "choices": "ENGLISH, ESPANOL",
     "ministry": "public-works",
+    "event": "Tropical Storm Warning",
 }
 
 

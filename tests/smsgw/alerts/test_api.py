@@ -3,6 +3,7 @@ server, the store and the SMSC simulator: what each kind of CAP alert does."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,14 +17,16 @@ from smsgw.app import Gateway
 from smsgw.config import Settings, load
 from tests.smsgw.alerts.cap_testbed import alert, info
 from tests.smsgw.api.catalogue_testbed import add_service, error_of
-from tests.smsgw.broadcast_testbed import numbers, seed, sent_to, view, wait_state
-from tests.smsgw.testbed import Client, WriteConfig, bearer, on_simulator
+from tests.smsgw.broadcast_testbed import numbers, seed, sent_to, stop, view, wait_state
+from tests.smsgw.testbed import Client, WriteConfig, bearer, eventually, on_simulator
 
 ALERTS = "/api/v1/alerts"
 CAP = {"Content-Type": "application/cap+xml"}
 ROUTES = """
 [alerts]
 max_segments = 2
+exercise_numbers = ["+5016001001", "+5016501002", "+5016001003", "+5016001004"]
+cancel_notice = true
 
 [[alerts.routes]]
 event = "Hurricane Warning"
@@ -34,6 +37,9 @@ sender = "moh@health.gov.bz"
 category = "Health"
 service = "HEALTH"
 """
+# [alerts] exercise_numbers: an English and a Spanish subscriber, a number that subscribes
+# to nothing, and one under a STOP
+DRILL = ["+5016001001", "+5016501002", "+5016001003", "+5016001004"]
 FIRST = "nms@hydromet.gov.bz,NMS-2026-0042,2026-10-01T14:00:00-06:00"  # the CAP key of alert()
 AUDIENCE = numbers("+50160", 6) + numbers("+50165", 4)
 
@@ -165,7 +171,7 @@ async def test_a_cancel_stops_what_is_still_queued(
     assert answer["action"] == "cancelled"
     assert answer["reason"] == f"cancelled the rest of broadcast {first['broadcast']}"
     assert (await view(client, admin, first["broadcast"]))["state"] == "cancelled"
-    assert simulator.submit_total == 0
+    assert simulator.submit_total == 0  # the notice, normal as what it cancels, waits too
     again = await post(client, authority, cancel, status=200)  # a repeat cancels nothing more
     assert (again["action"], again["reason"]) == ("duplicate", answer["reason"])
 
@@ -209,3 +215,53 @@ async def test_only_alerting_systems_and_admins_post_alerts(
     assert (await client.post(ALERTS, data=warning(), headers=headers)).status == 403
     admin = await bearer(gateway, Role.ADMIN) | CAP
     assert (await post(client, admin, warning()))["action"] == "sent"
+
+
+async def test_an_exercise_goes_to_the_exercise_list_only_marked_as_an_exercise(
+    client: Client, gateway: Gateway, simulator: Simulator, authority: dict[str, str],
+) -> None:  # fmt: skip
+    await seed(gateway, "HURRICANE", DRILL[:1], language="en")
+    await seed(gateway, "HURRICANE", DRILL[1:2], language="es")
+    await seed(gateway, "HURRICANE", DRILL[3:], language="en")
+    await stop(gateway, DRILL[3])
+    answer = await post(client, authority, warning(status="Exercise"))
+    assert (answer["action"], answer["status"], answer["broadcast"]) == (
+        "exercise", "Exercise", None)  # fmt: skip
+    assert "3 of the exercise list" in answer["reason"]
+    await eventually(lambda: len(sent_to(simulator)) == 3)
+    got = {"+" + s.destination_addr: decode(s.short_message, s.data_coding)
+           for s in simulator.submits}  # fmt: skip
+    english = "EXERCISE Hurricane warning: go to a shelter now - don't wait."
+    assert got == {
+        DRILL[0]: english,
+        DRILL[1]: "SIMULACRO Aviso de hurac\xe1n Vaya a un refugio ahora.",
+        DRILL[2]: english,  # no subscriber: the service's language
+    }  # the service's 10 subscribers got nothing, nor the number under a STOP
+    admin = await bearer(gateway, Role.ADMIN)
+    listed = await (await client.get("/api/v1/broadcasts", headers=admin)).json()
+    assert listed["broadcasts"] == []  # no broadcast: apart from the programme's figures
+    found = await (await client.get(f"{ALERTS}/NMS-2026-0042", headers=admin)).json()
+    assert (found["status"], found["action"]) == ("Exercise", "exercise")
+
+
+async def test_a_cancel_of_a_sent_warning_tells_its_service_it_no_longer_applies(
+    client: Client, gateway: Gateway, simulator: Simulator, authority: dict[str, str],
+) -> None:  # fmt: skip
+    """[alerts] cancel_notice: at the warning's priority (an emergency: quiet hours or not)."""
+    first = await post(client, authority, warning())
+    admin = await bearer(gateway, Role.ADMIN)
+    await wait_state(client, admin, first["broadcast"], state="done", delivered=len(AUDIENCE))
+    cancel = alert(identifier="NMS-2026-0045", msg_type="Cancel", references=FIRST)
+    answer = await post(client, authority, cancel)
+    assert answer["reason"] == "nothing referenced was still being sent"
+    await eventually(lambda: simulator.submit_total == 2 * len(AUDIENCE))
+    notices = Counter((s.destination_addr[:5], decode(s.short_message, s.data_coding))
+                      for s in simulator.submits[len(AUDIENCE):])  # fmt: skip
+    assert notices == {
+        ("50160", "CANCELLED: the Hurricane Warning sent earlier by Government Info SMS"
+                  " no longer applies."): 5,
+        ("50160", "CANCELADO: el aviso Hurricane Warning enviado antes por Government Info"
+                  " SMS ya no aplica."): 1,
+        ("50165", "CANCELADO: el aviso Hurricane Warning enviado antes por Government Info"
+                  " SMS ya no aplica."): 4,
+    }  # fmt: skip
