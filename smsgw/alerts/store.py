@@ -55,5 +55,14 @@ class AlertStore(Protocol):
     async def alert_by_key(self, sender: str, identifier: str, sent: str) -> AlertRecord | None:
         """The alert with this CAP key (what ``references`` name)."""
 
-    async def alerts(self, *, limit: int, before: int | None = None) -> list[AlertRecord]:
-        """The latest alerts first, ``limit`` of them, with ids below ``before`` if given."""
+    async def alert_by_id(self, alert_id: int) -> AlertRecord | None: ...
+
+    async def alerts(
+        self, *, limit: int, before: int | None = None, published: bool = False
+    ) -> list[AlertRecord]:
+        """The latest alerts first, ``limit`` of them, with ids below ``before`` if given;
+        ``published``: only the Actual ones acted on (sent, updated, cancelled)."""
+
+
+# What the public feed (GET /alerts.atom) carries: warnings acted on, never tests or drills
+PUBLISHED = (AlertAction.SENT, AlertAction.UPDATED, AlertAction.CANCELLED)

@@ -5,13 +5,14 @@ Parses the request, calls smsgw.alerts.intake, renders; the rules are there.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsgw.access.tokens import STAFF, Role
-from smsgw.alerts.store import AlertRecord
+from smsgw.alerts import atom
+from smsgw.alerts.store import PUBLISHED, AlertRecord
 from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_query, read_raw
@@ -88,6 +89,34 @@ async def get_alert(request: web.Request) -> web.Response:
     return json_response(AlertResult.of(found))
 
 
+async def alerts_feed(request: web.Request) -> web.Response:
+    deps = request.app[SERVICES]
+    found = await deps.alert_store.alerts(limit=_FEED_SIZE, published=True)
+    document = atom.feed(
+        [record for record in found if atom.public(record)], base=str(request.url.origin()),
+        title=deps.citizen_settings.programme, now=datetime.now(UTC),
+    )  # fmt: skip
+    return web.Response(body=document, content_type=atom.FEED_TYPE, charset="utf-8",
+                        headers=_PUBLIC_CACHE)  # fmt: skip
+
+
+async def alert_document(request: web.Request) -> web.Response:
+    """A published alert's CAP document, as the authority sent it."""
+    number = request.match_info["id"]
+    store = request.app[SERVICES].alert_store
+    record = (
+        await store.alert_by_id(int(number))
+        if number.isascii() and number.isdigit() and len(number) < 19
+        else None
+    )
+    if record is None or record.status != "Actual" or record.action not in PUBLISHED \
+            or not atom.public(record):  # fmt: skip
+        raise ApiError(404, "not_found", "no published alert with that number")
+    return web.Response(text=record.document, content_type=atom.CAP_TYPE, headers=_PUBLIC_CACHE)
+
+
+_FEED_SIZE = 50
+_PUBLIC_CACHE = {"Cache-Control": "public, max-age=30"}  # what a warning's readers can bear
 _WRITERS = (Role.ALERTING, Role.ADMIN)
 _CAP = {kind: {"schema": {"type": "string"}} for kind in _XML}
 ROUTES = [
@@ -100,4 +129,9 @@ ROUTES = [
           responses={200: AlertList, 400: ErrorBody}),
     Route("GET", f"{PATH}/{{identifier}}", get_alert, "The latest alert with that identifier",
           roles=(*STAFF, Role.ALERTING), responses={200: AlertResult, 404: ErrorBody}),
+    Route("GET", "/alerts.atom", alerts_feed, "The public warnings sent, as an Atom feed of CAP"
+          " 1.2 alerts (newest 50; Actual and Public only, never tests, drills or numbers)",
+          roles=None),
+    Route("GET", "/alerts/{id}.cap", alert_document, "A published warning's CAP 1.2"
+          " document, as the authority sent it", roles=None, responses={404: ErrorBody}),
 ]  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from smsgw.alerts.store import AlertAction, AlertRecord
+from smsgw.alerts.store import PUBLISHED, AlertAction, AlertRecord
 from smsgw.storage.postgres.db import Conn, Database
 
 _COLUMNS = ("id, sender, identifier, sent, status, msg_type, event, headline, action, reason,"
@@ -15,6 +15,7 @@ _CLAIM = """INSERT INTO alerts (sender, identifier, sent, status, msg_type, even
         action, reason, service, broadcast, document, received_by, received_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
     ON CONFLICT (sender, identifier, sent) DO NOTHING RETURNING id"""
+_PUBLISHED = ", ".join(f"'{action.value}'" for action in PUBLISHED)
 _BY_KEY = f"SELECT {_COLUMNS} FROM alerts WHERE sender = $1 AND identifier = $2 AND sent = $3"
 
 
@@ -41,8 +42,17 @@ class PgAlerts:
     async def alert_by_key(self, sender: str, identifier: str, sent: str) -> AlertRecord | None:
         return await self._db.read(partial(_one, sql=_BY_KEY, args=(sender, identifier, sent)))
 
-    async def alerts(self, *, limit: int, before: int | None = None) -> list[AlertRecord]:
-        sql = f"SELECT {_COLUMNS} FROM alerts WHERE id < $1 ORDER BY id DESC LIMIT $2"
+    async def alert_by_id(self, alert_id: int) -> AlertRecord | None:
+        sql = f"SELECT {_COLUMNS} FROM alerts WHERE id = $1"
+        return await self._db.read(partial(_one, sql=sql, args=(alert_id,)))
+
+    async def alerts(
+        self, *, limit: int, before: int | None = None, published: bool = False
+    ) -> list[AlertRecord]:
+        where = "id < $1"
+        if published:
+            where += f" AND status = 'Actual' AND action IN ({_PUBLISHED})"
+        sql = f"SELECT {_COLUMNS} FROM alerts WHERE {where} ORDER BY id DESC LIMIT $2"
         return await self._db.report(
             partial(_list, sql=sql, args=(before if before is not None else 2**63 - 1, limit))
         )

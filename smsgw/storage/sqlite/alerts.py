@@ -6,12 +6,14 @@ import sqlite3
 from functools import partial
 from typing import Any
 
-from smsgw.alerts.store import AlertAction, AlertRecord
+from smsgw.alerts.store import PUBLISHED, AlertAction, AlertRecord
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import from_timestamp, timestamp
 
 _COLUMNS = ("id, sender, identifier, sent, status, msg_type, event, headline, action, reason,"
             " service, broadcast, document, received_by, received_at")  # fmt: skip
+
+_PUBLISHED = ", ".join(f"'{action.value}'" for action in PUBLISHED)
 
 
 class SqliteAlerts:
@@ -43,8 +45,15 @@ class SqliteAlerts:
                     args=(sender, identifier, sent))
         )  # fmt: skip
 
-    async def alerts(self, *, limit: int, before: int | None = None) -> list[AlertRecord]:
-        return await self._db.report(partial(_list, limit=limit, before=before))
+    async def alert_by_id(self, alert_id: int) -> AlertRecord | None:
+        return await self._db.read(partial(_one, where="id = ?", args=(alert_id,)))
+
+    async def alerts(
+        self, *, limit: int, before: int | None = None, published: bool = False
+    ) -> list[AlertRecord]:
+        return await self._db.report(
+            partial(_list, limit=limit, before=before, published=published)
+        )
 
 
 def _claim(db: sqlite3.Connection, *, record: AlertRecord) -> AlertRecord | None:
@@ -68,9 +77,14 @@ def _one(db: sqlite3.Connection, *, where: str, args: tuple[Any, ...]) -> AlertR
     return None if row is None else _record(row)
 
 
-def _list(db: sqlite3.Connection, *, limit: int, before: int | None) -> list[AlertRecord]:
+def _list(
+    db: sqlite3.Connection, *, limit: int, before: int | None, published: bool
+) -> list[AlertRecord]:
+    where = "id < ?"
+    if published:
+        where += f" AND status = 'Actual' AND action IN ({_PUBLISHED})"
     rows = db.execute(
-        f"SELECT {_COLUMNS} FROM alerts WHERE id < ? ORDER BY id DESC LIMIT ?",
+        f"SELECT {_COLUMNS} FROM alerts WHERE {where} ORDER BY id DESC LIMIT ?",
         (before if before is not None else 2**63 - 1, limit),
     ).fetchall()
     return [_record(row) for row in rows]

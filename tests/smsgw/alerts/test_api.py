@@ -9,6 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from defusedxml import ElementTree
+from yarl import URL
 
 from channels.simulator import Simulator
 from channels.text import decode
@@ -21,6 +23,7 @@ from tests.smsgw.broadcast_testbed import numbers, seed, sent_to, stop, view, wa
 from tests.smsgw.testbed import Client, WriteConfig, bearer, eventually, on_simulator
 
 ALERTS = "/api/v1/alerts"
+ATOM = "http://www.w3.org/2005/Atom"
 CAP = {"Content-Type": "application/cap+xml"}
 ROUTES = """
 [alerts]
@@ -265,3 +268,37 @@ async def test_a_cancel_of_a_sent_warning_tells_its_service_it_no_longer_applies
         ("50165", "CANCELADO: el aviso Hurricane Warning enviado antes por Government Info"
                   " SMS ya no aplica."): 4,
     }  # fmt: skip
+
+
+async def test_the_public_feed_carries_the_warnings_sent_and_their_cap_and_nothing_else(
+    client: Client, authority: dict[str, str],
+) -> None:  # fmt: skip
+    """For radio, TV and web sites: no token; never tests, drills, restricted alerts or numbers."""
+    document = warning()
+    sent = await post(client, authority, document)
+    await post(client, authority, warning(identifier="T-1", status="Test"))
+    await post(client, authority, warning(identifier="X-1", status="Exercise"))
+    await post(client, authority, warning(identifier="R-1", scope="Restricted"))
+    cancel = alert(identifier="NMS-2026-0046", msg_type="Cancel", references=FIRST)
+    await post(client, authority, cancel)
+    response = await client.get("/alerts.atom")
+    assert response.status == 200
+    assert response.content_type == "application/atom+xml"
+    body = await response.read()
+    root = ElementTree.fromstring(body)
+    entries = root.findall(f"{{{ATOM}}}entry")
+    assert [e.find(f"{{{ATOM}}}category").get("term") for e in entries] == ["Cancel", "Alert"]
+    assert entries[1].findtext(f"{{{ATOM}}}title") == "Hurricane warning for the coast"
+    links = [e.find(f"{{{ATOM}}}link").get("href") for e in entries]
+    documents = []
+    for link in links:
+        got = await client.get(URL(link).path)
+        assert (got.status, got.content_type) == (200, "application/cap+xml")
+        documents.append(await got.read())
+    assert documents == [cancel, document]  # as the authority sent them
+    assert not [n for n in (*AUDIENCE, *DRILL) if n[1:] in body.decode()]
+    assert sent["action"] == "sent"
+    served = [n for n in range(1, 8) if (await client.get(f"/alerts/{n}.cap")).status == 200]
+    assert [f"/alerts/{n}.cap" for n in served] == sorted(URL(link).path for link in links)
+    for path in ("/alerts/abc.cap", "/alerts/%D9%A3.cap", "/alerts/99999999999999999999.cap"):
+        assert (await client.get(path)).status == 404, path

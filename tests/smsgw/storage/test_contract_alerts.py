@@ -75,3 +75,23 @@ async def test_alerts_are_listed_newest_first_a_page_at_a_time(any_store: AnySto
     latest = await any_store.alerts.alert("NMS-0")
     assert latest is not None
     assert latest.sender == "nemo@nemo.gov.bz"
+
+
+async def test_published_alerts_are_the_actual_ones_acted_on(any_store: AnyStore) -> None:
+    kinds = [("Actual", AlertAction.SENT), ("Test", AlertAction.NOT_SENT),
+             ("Actual", AlertAction.CANCELLED), ("Exercise", AlertAction.EXERCISE),
+             ("Actual", AlertAction.NOT_SENT), ("Actual", AlertAction.PENDING),
+             ("Actual", AlertAction.UPDATED)]  # fmt: skip
+    for n, (status, action) in enumerate(kinds):
+        mine = dataclasses.replace(record(f"NMS-{n}", seconds=n), status=status)
+        await any_store.alerts.claim(mine)
+        claimed = await any_store.alerts.alert(f"NMS-{n}")
+        assert claimed is not None
+        await any_store.alerts.settle(claimed.id, action=action, reason=None, service=None,
+                                      broadcast=None)  # fmt: skip
+    published = await any_store.alerts.alerts(limit=10, published=True)
+    assert [a.identifier for a in published] == ["NMS-6", "NMS-2", "NMS-0"]
+    by_id = await any_store.alerts.alert_by_id(published[1].id)
+    assert by_id is not None
+    assert by_id.identifier == "NMS-2"
+    assert await any_store.alerts.alert_by_id(published[0].id + 1) is None
