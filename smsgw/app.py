@@ -27,6 +27,8 @@ from channels.text import text_info
 from smsgw import api, console
 from smsgw.access.cache import TokenCache
 from smsgw.access.quota import DailyQuota
+from smsgw.access.store import TokenStore
+from smsgw.alerts.feeds import FeedPoller
 from smsgw.alerts.intake import AlertIntake
 from smsgw.api.auth import FailedAuth
 from smsgw.api.context import SERVICES, Services
@@ -163,6 +165,10 @@ class Gateway:
             )  # fmt: skip
             await notifier.start()
             stack.push_async_callback(notifier.stop)
+            intake = self._alert_intake(self._broadcast_service(store.tokens))
+            feeds = FeedPoller(self.settings.alerts.feeds, intake.receive)
+            await feeds.start()
+            stack.push_async_callback(feeds.stop)
             self._watch(store)
         except BaseException:
             await stack.aclose()
@@ -294,20 +300,37 @@ class Gateway:
         finally:
             await self.stop()
 
-    def services(self) -> Services:
-        """What the HTTP API's handlers use (valid once started)."""
-        settings = self.settings
-        tokens = TokenCache(self.store.tokens)  # every request looks its token up
-        broadcasts = BroadcastService(
+    def _broadcast_service(self, tokens: TokenStore) -> BroadcastService:
+        return BroadcastService(
             self.store.broadcasts,
             self.store.catalogue,
             tokens,
             self.store.audit,
-            settings.broadcasts,
-            zone=settings.gateway.zone,
+            self.settings.broadcasts,
+            zone=self.settings.gateway.zone,
             # looked up when called, as the gateway's own methods
             changed=lambda broadcast: self.broadcasts_changed(broadcast),
         )
+
+    def _alert_intake(self, broadcasts: BroadcastService) -> AlertIntake:
+        settings = self.settings
+        return AlertIntake(
+            self.store.alerts,
+            broadcasts,
+            self.store.catalogue,
+            self.store.audit,
+            settings.alerts,
+            sender=self.sender,
+            subscriptions=self.store.subscriptions,
+            templates=self._templates,
+            programme=settings.citizens.programme,
+        )
+
+    def services(self) -> Services:
+        """What the HTTP API's handlers use (valid once started)."""
+        settings = self.settings
+        tokens = TokenCache(self.store.tokens)  # every request looks its token up
+        broadcasts = self._broadcast_service(tokens)
         return Services(
             region=settings.gateway.default_region,
             timezone=settings.gateway.zone,
@@ -332,17 +355,7 @@ class Gateway:
             catalogue=self.store.catalogue,
             subscriptions=self.store.subscriptions,
             broadcasts=broadcasts,
-            alerts=AlertIntake(
-                self.store.alerts,
-                broadcasts,
-                self.store.catalogue,
-                self.store.audit,
-                settings.alerts,
-                sender=self.sender,
-                subscriptions=self.store.subscriptions,
-                templates=self._templates,
-                programme=settings.citizens.programme,
-            ),
+            alerts=self._alert_intake(broadcasts),
             alert_store=self.store.alerts,
             outbox=self.store.outbox,
             kpis=self.store.kpis,

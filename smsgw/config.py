@@ -330,6 +330,16 @@ class AlertRouteConfig(_Section):
         return self
 
 
+class AlertFeedConfig(_Section):
+    """An alerting authority's feed, polled: an Atom or RSS feed of CAP alerts, or one CAP
+    alert's URL. Each new alert is taken once (its CAP key is remembered in the database)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="who it is, e.g. nms")
+    url: str = Field(pattern=r"^https?://", description="the feed's (or CAP document's) URL")
+    every_s: float = Field(default=60, gt=0, le=86_400, description="seconds between polls")
+    timeout_s: float = Field(default=10, gt=0, le=300, description="for each request")
+
+
 class AlertsConfig(_Section):
     """CAP 1.2 alerts from the alerting authorities (POST /api/v1/alerts)."""
 
@@ -349,6 +359,17 @@ class AlertsConfig(_Section):
     routes: tuple[AlertRouteConfig, ...] = Field(
         default=(), description="[[alerts.routes]]: which service each alert goes to"
     )
+    feeds: tuple[AlertFeedConfig, ...] = Field(
+        default=(), description="[[alerts.feeds]]: authorities' feeds of CAP alerts to poll"
+    )
+
+    @field_validator("feeds")
+    @classmethod
+    def _feed_names(cls, value: tuple[AlertFeedConfig, ...]) -> tuple[AlertFeedConfig, ...]:
+        names = [feed.name for feed in value]
+        if len(set(names)) != len(names):
+            raise ValueError("two feeds have one name")
+        return value
 
     @field_validator("exercise_numbers")
     @classmethod

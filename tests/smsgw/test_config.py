@@ -246,3 +246,33 @@ def test_run_with_a_wrong_type_in_every_section_exits_2_naming_each(
     assert "Traceback" not in result.stderr + result.stdout
     for _, _, problem in firsts.values():
         assert f"config.toml: {problem}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("alerts", "message"),
+    [
+        ('[alerts]\nexercise_numbers = ["12345"]', "alerts.exercise_numbers: '12345'"
+         " is not a valid number"),
+        ('[[alerts.routes]]\nservice = "HURRICANE"', "alerts.routes[0]: a route"
+         " needs at least one of event, sender, category"),
+        ('[[alerts.routes]]\ncategory = "Weather"\nservice = "H"', "alerts.routes[0].category:"
+         " not a CAP category"),
+        ('[[alerts.feeds]]\nname = "nms"\nurl = "ftp://x"', "alerts.feeds[0].url: String should"
+         " match pattern"),
+        ('[[alerts.feeds]]\nname = "nms"\nurl = "https://a/f"\n[[alerts.feeds]]\nname = "nms"\n'
+         'url = "https://b/f"', "alerts.feeds: two feeds have one name"),
+    ],
+    ids=["exercise-number", "route-without-match", "category", "feed-url", "feed-names"],
+)  # fmt: skip
+def test_a_bad_alerts_section_names_the_key(
+    write_config: WriteConfig, alerts: str, message: str
+) -> None:
+    path = write_config(CONFIG + "\n" + alerts + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert f"{path}: {message}" in str(caught.value)
+
+
+def test_the_exercise_list_is_kept_in_e164(write_config: WriteConfig) -> None:
+    text = CONFIG + '\n[alerts]\nexercise_numbers = ["+501 600-1001", "+5016001001"]\n'
+    assert load(write_config(text)).alerts.exercise_numbers == ("+5016001001",)
