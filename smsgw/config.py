@@ -30,6 +30,7 @@ from pydantic import (
 from channels.simulator.config import SimulatorConfig
 from channels.smpp.config import SmppChannelConfig
 from smsgw.alerts.cap import CATEGORIES
+from smsgw.alerts.signature import read_certificate
 from smsgw.errors import ConfigError
 
 _SQLITE = "sqlite:///"
@@ -346,6 +347,11 @@ class AlertsConfig(_Section):
     require_signature: bool = Field(
         default=False, description="a CAP alert must carry a valid XML signature of an authority"
     )
+    certificates: tuple[Path, ...] = Field(
+        default=(),
+        description="the authorities' X.509 certificates (PEM files, relative to the config"
+        " file): a signature must verify against one of them",
+    )
     max_segments: int = Field(
         default=3, ge=1, le=10, description="an alert's text is cut to fit this many SMS"
     )
@@ -362,6 +368,20 @@ class AlertsConfig(_Section):
     feeds: tuple[AlertFeedConfig, ...] = Field(
         default=(), description="[[alerts.feeds]]: authorities' feeds of CAP alerts to poll"
     )
+
+    @field_validator("certificates")
+    @classmethod
+    def _certificates(cls, value: tuple[Path, ...], info: ValidationInfo) -> tuple[Path, ...]:
+        paths = tuple((_base_dir(info) / path).resolve() for path in value)
+        for path in paths:
+            read_certificate(path)  # ValueError naming the file
+        return paths
+
+    @model_validator(mode="after")
+    def _signed_by_someone(self) -> AlertsConfig:
+        if self.require_signature and not self.certificates:
+            raise ValueError("require_signature needs the authorities' certificates")
+        return self
 
     @field_validator("feeds")
     @classmethod

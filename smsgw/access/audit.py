@@ -24,6 +24,7 @@ class AuditAction(StrEnum):
     MESSAGE_SENT = "message_sent"  # POST /api/v1/messages: who sent what to whom
     MESSAGES_SENT = "messages_sent"  # POST /api/v1/messages/batch: who, and the messages' ids
     ALERT_RECEIVED = "alert_received"  # POST /api/v1/alerts: the CAP identifier, sender, action
+    ALERT_REFUSED = "alert_refused"  # its signature missing or not an authority's (403)
 
 
 CLI = "cli"  # the actor of what the command line does (it has no token)

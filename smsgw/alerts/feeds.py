@@ -157,11 +157,11 @@ def _entries(body: bytes, url: str) -> list[Entry]:
 
 def _atom(entry: Element, base: str) -> Entry:
     key = f"{entry.findtext(f'{_ATOM}id', '')} {entry.findtext(f'{_ATOM}updated', '')}"
-    alert = entry.find(f"{_ATOM}content/{_CAP}")
-    if alert is not None:
-        return Entry(key=key, link=None, inline=tostring(alert, encoding="utf-8"))
     links = entry.findall(f"{_ATOM}link")
     cap = [link for link in links if link.get("type") in _CAP_TYPES]
+    alert = entry.find(f"{_ATOM}content/{_CAP}")
+    if alert is not None and not cap:  # a link is the document as signed, inline a copy
+        return Entry(key=key, link=None, inline=tostring(alert, encoding="utf-8"))
     chosen = cap or [link for link in links if link.get("rel", "alternate") == "alternate"]
     href = chosen[0].get("href") if chosen else None
     return Entry(key=key, link=urljoin(base, href) if href else None, inline=None)

@@ -13,6 +13,9 @@
 - Test, System (and the recipients' Ack and Error): stored, never sent. Draft: refused (422).
 - The same CAP key (sender, identifier, sent) again: the first one's result, nothing sent.
 
+With ``[alerts] require_signature``, an alert not signed by an authority's certificate is
+refused (403, audited), and what is acted on is what the signature covers.
+
 Every alert is audited with its CAP identifier and sender.
 """
 
@@ -30,6 +33,7 @@ from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.store import AuditLog
 from smsgw.access.tokens import ApiToken
 from smsgw.alerts.cap import Alert, CapError, Info, MsgType, Status, parse
+from smsgw.alerts.signature import SignatureError, Verifier
 from smsgw.alerts.store import AlertAction, AlertRecord, AlertStore
 from smsgw.alerts.text import compose
 from smsgw.broadcasts.model import Broadcast
@@ -37,7 +41,7 @@ from smsgw.broadcasts.service import BroadcastService, Order
 from smsgw.config import AlertRouteConfig, AlertsConfig
 from smsgw.delivery.outbox import Priority
 from smsgw.delivery.sender import NewMessage, Sender
-from smsgw.errors import Conflict, Invalid, NotFound, Unprocessable
+from smsgw.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from subscriptions.catalogue import find_service
 from subscriptions.models import Service
 from subscriptions.store import CatalogueStore, SubscriptionStore
@@ -82,12 +86,15 @@ class AlertIntake:
         self._subscriptions = subscriptions
         self._templates = templates
         self._programme = programme
+        self._verifier = Verifier(settings.certificates) if settings.require_signature else None
 
     async def receive(self, actor: ApiToken, document: bytes) -> Received:
         try:
             alert = parse(document)
         except CapError as exc:
             raise Invalid(exc.message, code="invalid_cap", field=exc.element) from None
+        if self._verifier is not None:
+            alert = await self._signed(actor, alert, document)
         if alert.status is Status.DRAFT:
             raise Unprocessable("a Draft is a template, not an alert to act on", field="status")
         now = datetime.now(UTC)
@@ -120,6 +127,23 @@ class AlertIntake:
                           service=service, broadcast=broadcast)
         )  # fmt: skip
         return Received(record, duplicate=False)
+
+    async def _signed(self, actor: ApiToken, alert: Alert, document: bytes) -> Alert:
+        """The alert its signature covers; Forbidden, audited, when it has none of an
+        authority's."""
+        assert self._verifier is not None  # noqa: S101 - called when signatures are required
+        try:
+            return parse(self._verifier.signed(document))
+        except (SignatureError, CapError) as exc:
+            reason = str(exc) if isinstance(exc, SignatureError) else "what is signed is no alert"
+        _log.warning("alert_refused", identifier=alert.identifier, sender=alert.sender,
+                     reason=reason, by=actor.id)  # fmt: skip
+        await self._audit.audit(
+            AuditEntry.by(actor, AuditAction.ALERT_REFUSED, alert.identifier,
+                          at=datetime.now(UTC), sender=alert.sender, sent=alert.sent_text,
+                          reason=reason)
+        )  # fmt: skip
+        raise Forbidden(f"refused: {reason}", code="bad_signature", field="Signature")
 
     async def _act(
         self, actor: ApiToken, alert: Alert, now: datetime

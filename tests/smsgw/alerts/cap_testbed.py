@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from lxml import etree
+from signxml.algorithms import SignatureMethod
+from signxml.signer import XMLSigner
 
 
 def info(
@@ -47,3 +57,31 @@ def alert(
     body = "".join(parts) + "".join(infos or (info(),))
     return (head + '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">' + body
             + "</alert>").encode()  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Authority:
+    """An alerting authority's signing key and its self-signed certificate (PEM)."""
+
+    key: ec.EllipticCurvePrivateKey
+    certificate: str
+
+    @classmethod
+    def new(cls, name: str = "NMS Belize") -> Authority:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.now(UTC)
+        certificate = (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+            .sign(key, hashes.SHA256())
+        )  # fmt: skip
+        return cls(key, certificate.public_bytes(serialization.Encoding.PEM).decode())
+
+    def sign(self, document: bytes) -> bytes:
+        """``document`` with an enveloped XML signature, as the authority's system makes it."""
+        signer = XMLSigner(signature_algorithm=SignatureMethod.ECDSA_SHA256)
+        root = etree.fromstring(document)
+        signed: bytes = etree.tostring(signer.sign(root, key=self.key, cert=self.certificate))
+        return signed
