@@ -222,6 +222,7 @@ class Gateway:
             programme=citizens.programme,
             contact=citizens.contact,
             fits_one_sms=lambda text: text_info(text).segments == 1,
+            districts=self.settings.district_index().words,
         )
         await service.refresh()
         guard = Guard(
@@ -335,6 +336,7 @@ class Gateway:
             region=settings.gateway.default_region,
             timezone=settings.gateway.zone,
             templates=self._templates,
+            districts=settings.district_index(),
             channels=self.channels,
             instance=settings.cluster.instance,
             held=lambda: self.leases.held if self.leases else [],

@@ -32,6 +32,8 @@ from channels.smpp.config import SmppChannelConfig
 from smsgw.alerts.cap import CATEGORIES
 from smsgw.alerts.signature import read_certificate
 from smsgw.errors import ConfigError
+from subscriptions.districts import District, Districts
+from subscriptions.words import normalise
 
 _SQLITE = "sqlite:///"
 _POSTGRES = ("postgresql://", "postgres://")
@@ -434,6 +436,30 @@ class ClusterConfig(_Section):
     )
 
 
+class DistrictConfig(_Section):
+    """A district of the country: JOIN HURRICANE TOLEDO sets it; a CAP area names it."""
+
+    name: str = Field(min_length=1, max_length=40, description="as shown: Stann Creek")
+    aliases: tuple[str, ...] = Field(default=(), description="other names citizens text")
+    geocodes: tuple[str, ...] = Field(
+        default=(), description="CAP area geocode values that mean it, e.g. BZ-SC (ISO 3166-2)"
+    )
+
+    def district(self) -> District:
+        return District(self.name, self.aliases, self.geocodes)
+
+
+# Belize's six districts with their ISO 3166-2 codes, and the towns people name them by
+BELIZE = (
+    DistrictConfig(name="Corozal", geocodes=("BZ-CZL",)),
+    DistrictConfig(name="Orange Walk", geocodes=("BZ-OW",)),
+    DistrictConfig(name="Belize", aliases=("Belize City",), geocodes=("BZ-BZ",)),
+    DistrictConfig(name="Cayo", aliases=("San Ignacio", "Belmopan"), geocodes=("BZ-CY",)),
+    DistrictConfig(name="Stann Creek", aliases=("Dangriga",), geocodes=("BZ-SC",)),
+    DistrictConfig(name="Toledo", aliases=("Punta Gorda", "PG"), geocodes=("BZ-TOL",)),
+)
+
+
 class Settings(_Section):
     gateway: GatewayConfig
     # empty tables by default, validated like given ones (so the database path gets resolved)
@@ -447,7 +473,28 @@ class Settings(_Section):
     callbacks: CallbacksConfig = Field(default_factory=dict)  # type: ignore[assignment]
     cluster: ClusterConfig = Field(default_factory=dict)  # type: ignore[assignment]
     alerts: AlertsConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    districts: tuple[DistrictConfig, ...] = Field(
+        default=BELIZE, description="[[districts]]: the country's districts (default: Belize's)"
+    )
     simulator: SimulatorConfig | None = None  # the built-in SMSC simulator (demo, tests)
+
+    @field_validator("districts")
+    @classmethod
+    def _one_name_one_district(
+        cls, value: tuple[DistrictConfig, ...]
+    ) -> tuple[DistrictConfig, ...]:
+        seen: dict[str, str] = {}
+        for config in value:
+            for word in (config.name, *config.aliases):
+                key = normalise(word)
+                if not key:
+                    raise ValueError(f"{word!r} has no letters or digits")
+                if seen.setdefault(key, config.name) != config.name:
+                    raise ValueError(f"{word!r} names both {seen[key]} and {config.name}")
+        return value
+
+    def district_index(self) -> Districts:
+        return Districts(config.district() for config in self.districts)
 
     @field_validator("channels")
     @classmethod

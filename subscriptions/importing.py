@@ -2,9 +2,9 @@
 
 The file is read as it arrives (any AsyncIterable[bytes]: aiohttp's ``request.content.iter_any()``
 is one) and its valid rows are handed to ``join`` CHUNK_ROWS at a time, so memory stays flat
-whatever the file's size. The first line is the header: ``msisdn`` or ``msisdn,language``, in
-either order. Every row is counted; a row that cannot be read is rejected with its line number
-and the reason, and the import goes on.
+whatever the file's size. The first line is the header: ``msisdn``, with ``language`` and
+``district`` if given, in any order. Every row is counted; a row that cannot be read is
+rejected with its line number and the reason, and the import goes on.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import csv
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from subscriptions.districts import Districts
 from subscriptions.models import ImportCounts
 from subscriptions.numbers import InvalidNumber, normalise_msisdn
 from subscriptions.templates import language_code
@@ -23,9 +24,9 @@ CHUNK_ROWS = 5000  # rows per join (one store.join_many transaction)
 MAX_LINE = 1024  # bytes; a longer CSV line is rejected without being kept
 MAX_REJECTED = 1000  # rejected rows listed in the report (all are counted)
 _YIELD_EVERY = 64  # rows validated between two yields to the event loop (~1 ms of CPU)
-_COLUMNS = ("msisdn", "language")
+_COLUMNS = ("msisdn", "language", "district")
 
-Row = tuple[str, str | None]  # (E.164 number, language or None)
+Row = tuple[str, str | None, str | None]  # (E.164 number, language, district: or None)
 Join = Callable[[Sequence[Row]], Awaitable[ImportCounts]]
 
 
@@ -77,14 +78,16 @@ async def import_csv(
     languages: Sequence[str],
     routable: Callable[[str], bool] = lambda _number: True,
     max_rows: int | None = None,
+    districts: Districts | None = None,
 ) -> Imported:
     """Read the CSV ``content``, hand its valid rows to ``join`` by chunks, count every row.
     Numbers are read as local ones of ``region`` when they have no country code, and must be
     ``routable`` (a carrier of the gateway serves them); a language must be one of
-    ``languages``. Raises CsvError for a missing or wrong header, and Stopped (from
+    ``languages``, a district one of ``districts`` (by its name or an alias). Raises CsvError
+    for a missing or wrong header, and Stopped (from
     RowLimitError past ``max_rows``, or from what ``content`` raised) for an import that ended
     before the end of its file."""
-    job = _Import(region, languages, routable, max_rows)
+    job = _Import(region, languages, routable, max_rows, districts or Districts())
     try:
         return await job.run(content, join)
     except CsvError:
@@ -102,8 +105,10 @@ class _Import:
         languages: Sequence[str],
         routable: Callable[[str], bool],
         max_rows: int | None,
+        districts: Districts,
     ) -> None:
         self._region = region
+        self._districts = districts
         self._languages = languages
         self._routable = routable
         self._max_rows = max_rows
@@ -176,11 +181,16 @@ class _Import:
             raise _Rejected("msisdn", raw, str(error)) from None
         if not self._routable(msisdn):
             raise _Rejected("msisdn", raw, NO_ROUTE)
+        given = row.get("district", "").strip()
+        district = self._districts.find(given) if given else None
+        if given and district is None:
+            names = ", ".join(self._districts.names)
+            raise _Rejected("district", given, f"not a district: one of {names}")
         language = row.get("language", "").strip() or None
         if language is None:
-            return msisdn, None
+            return msisdn, None, district
         try:
-            return msisdn, language_code(language, self._languages)
+            return msisdn, language_code(language, self._languages), district
         except ValueError as error:
             raise _Rejected("language", language, str(error)) from None
 
@@ -196,7 +206,8 @@ def _header(line: bytes | None) -> list[str]:
     unknown = [column for column in columns if column not in _COLUMNS]
     if "msisdn" not in columns or unknown or len(set(columns)) != len(columns):
         raise CsvError(
-            f"the first line must be the header msisdn or msisdn,language; got {text[:80]!r}"
+            "the first line must be the header msisdn, with language and district if given"
+            f" (msisdn,language,district); got {text[:80]!r}"
         )
     return columns
 

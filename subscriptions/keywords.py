@@ -11,7 +11,9 @@ matter):
    service is named after it (STOP HEALTH WEATHER);
 3. an unambiguous opt-out word appears anywhere ("please stop", "JOIN HEALTH STOP"), or the
    text spells one out (S.T.O.P): STOP_ALL;
-4. its first two words are another command (JOIN HEALTH PLEASE, LANG ES THANKS);
+4. a join followed by a district's name (JOIN HURRICANE TOLEDO, HURACAN STANN CREEK): a JOIN
+   that also says where they live; else its first two words are another command (JOIN
+   HEALTH PLEASE, LANG ES THANKS);
 5. it starts with an opt-out word (CANCEL, LEAVE, ALTO, …), whatever follows: STOP_ALL.
    Better to over-honour a STOP than to miss one ("Cancel it", "STOP HEALHT");
    it starts with a help word: HELP ("HELP ME");
@@ -40,6 +42,7 @@ class Command:
     # language of the command words when they tell (ALTO → "es"; STOP, MENU, HEALTH → None).
     language: str | None = None
     suggestion: str | None = None  # UNKNOWN: canonical keyword of a near miss (HEALHT → HEALTH)
+    district: str | None = None  # JOIN: the district named after the keyword
 
 
 _STOP_ALL = Command(Verb.STOP_ALL)
@@ -55,10 +58,15 @@ class KeywordParser:
     """Parses citizen texts against a catalogue of services and the templates' command words.
     Build a new one when the catalogue changes."""
 
-    __slots__ = ("_exact", "_index", "_join_prefix", "_language_verbs", "_longest", "_named",
-                 "_services", "_stop_anywhere", "_stop_words")  # fmt: skip
+    __slots__ = ("_districts", "_exact", "_index", "_join_prefix", "_language_verbs", "_longest",
+                 "_named", "_services", "_stop_anywhere", "_stop_words")  # fmt: skip
 
-    def __init__(self, services: Iterable[Service], templates: Templates) -> None:
+    def __init__(
+        self, services: Iterable[Service], templates: Templates,
+        districts: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        """``districts``: normalised name or alias → district (Districts.words)."""
+        self._districts = dict(districts or {})
         catalogue = list(services)
         active = {normalise(w): s.keyword for s in catalogue if s.active for w in s.words}
         every = {normalise(w): s.keyword for s in catalogue for w in s.words}
@@ -94,6 +102,10 @@ class KeywordParser:
         command = self._exact.get("".join(words))  # S.T.O.P, S T O P
         if command is not None and command.verb is Verb.STOP_ALL:
             return command
+        if self._districts and len(words) > 1:
+            command = self._join_in_district(words)
+            if command is not None:
+                return command
         if pair is not None:
             return pair
         command = self._exact.get(words[0])
@@ -104,6 +116,17 @@ class KeywordParser:
         if len(words) == 1 and self._near_stop(words[0]):
             return _STOP_ALL
         return self._unknown(words)
+
+    def _join_in_district(self, words: list[str]) -> Command | None:
+        """JOIN HURRICANE TOLEDO, HURRICANE STANN CREEK: the join, with the district."""
+        for head in (2, 1):
+            command = self._exact.get(" ".join(words[:head]))
+            if command is not None and command.verb is Verb.JOIN and len(words) > head:
+                district = self._districts.get(" ".join(words[head:]))
+                if district is not None:
+                    return Command(Verb.JOIN, command.service, command.language,
+                                   district=district)  # fmt: skip
+        return None
 
     def _near_stop(self, word: str) -> bool:
         """A misspelt opt-out word said alone (STOPP, ST0P, SOTP): over-honouring an opt-out

@@ -43,6 +43,7 @@ class Action(StrEnum):
     STOP_ALL = "stop_all"  # global opt-out: no broadcast at all until START
     UNSTOP = "unstop"  # global opt-out lifted
     LANGUAGE = "language"
+    DISTRICT = "district"  # where they live, for alerts limited to districts (detail: which)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class Subscriber:
     language: str | None  # their choice; None: the service's default
     opted_out_at: datetime | None  # global STOP in force since then
     created_at: datetime
+    district: str | None = None  # None: not said (they get every district's alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,7 @@ class Change:
     service: str | None = None  # JOIN, LEAVE
     language: str | None = None  # JOIN: kept if they have none; LANGUAGE: the new one
     lookup: bool = False  # read the subscriber's language first (the reply's language)
+    district: str | None = None  # JOIN HURRICANE TOLEDO: theirs from now on
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +119,4 @@ class ChangeResult:
     changed: bool = False  # JOIN / LEAVE did something
     services: tuple[str, ...] = ()  # STOP_ALL left, UNSTOP rejoined, MY subscribed to
     error: str | None = None  # the change failed (e.g. no such service); nothing was written
+    district: str | None = None  # MY: the subscriber's

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,19 +48,22 @@ class SubscriptionService:
         programme: str,
         contact: str,
         fits_one_sms: Callable[[str], bool],
+        districts: Mapping[str, str] | None = None,
     ) -> None:
+        """``districts``: normalised name or alias → district, for JOIN HURRICANE TOLEDO."""
         self._catalogue = catalogue
         self._subscriptions = subscriptions
         self._templates = templates
         self._common = {"programme": programme, "contact": contact}
         self._fits = fits_one_sms
         self._services: dict[str, Service] = {}
-        self._parser = KeywordParser((), templates)
+        self._districts = districts
+        self._parser = KeywordParser((), templates, districts)
 
     async def refresh(self) -> None:
         services = await self._catalogue.services()
         self._services = {s.keyword: s for s in services}
-        self._parser = KeywordParser(services, self._templates)
+        self._parser = KeywordParser(services, self._templates, self._districts)
 
     async def handle(self, incoming: IncomingText) -> Handled:
         return (await self.handle_many([incoming]))[0]
@@ -100,6 +103,7 @@ class SubscriptionService:
             # a text whose words tell its language ("AYUDA") is answered in it; otherwise in
             # the subscriber's, then the service's: looked up only then
             lookup=command.language is None,
+            district=command.district if kind is ChangeKind.JOIN else None,
         )
         return _Plan(command, service, change)
 
@@ -123,6 +127,9 @@ class SubscriptionService:
         if verb is Verb.JOIN and service is not None:
             if not service.active:
                 return [self._say(language, "service_inactive", service)]
+            if command.district is not None:
+                key = "joined_district" if result.changed else "district_set"
+                return [self._say(language, key, service, district=command.district)]
             if result.changed:
                 welcome = service.welcome.get(language)
                 return [welcome or self._say(language, "joined", service)]
@@ -147,7 +154,7 @@ class SubscriptionService:
         if verb is Verb.LIST:
             return self._list(language)
         if verb is Verb.MY:
-            return [self._my(list(result.services), language)]
+            return [self._my(list(result.services), language, result.district)]
         if verb is Verb.HELP:
             return [self._render(language, "help")]
         if service is not None and not service.active:
@@ -167,10 +174,13 @@ class SubscriptionService:
         ]
         return pack(self._render(language, "list_header"), lines, self._fits)
 
-    def _my(self, keywords: list[str], language: str) -> str:
+    def _my(self, keywords: list[str], language: str, district: str | None) -> str:
         if not keywords:
             return self._render(language, "my_none")
         names = self._names(language, keywords)
+        if district is not None:
+            return self._render(language, "my_district", services=names, keyword=keywords[0],
+                                district=district)  # fmt: skip
         return self._render(language, "my", services=names, keyword=keywords[0])
 
     def _name(self, language: str, service: Service) -> str:
@@ -181,9 +191,9 @@ class SubscriptionService:
             self._name(language, self._services[k]) if k in self._services else k for k in keywords
         )
 
-    def _say(self, language: str, key: str, service: Service) -> str:
+    def _say(self, language: str, key: str, service: Service, **values: str) -> str:
         name = self._name(language, service)
-        return self._render(language, key, name=name, keyword=service.keyword)
+        return self._render(language, key, name=name, keyword=service.keyword, **values)
 
     def _render(self, language: str, key: str, /, **values: str) -> str:
         return self._templates.render(language, key, **self._common, **values)

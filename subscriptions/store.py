@@ -7,7 +7,7 @@ history is append-only.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -62,11 +62,13 @@ class SubscriptionStore(Protocol):
         consent: str,
         language: str | None = None,
         actor: str | None = None,
+        district: str | None = None,
     ) -> bool:
         """Subscribe (creating the subscriber; setting their language if given and they have
-        none). False, and no event, if already subscribed. Joining by SMS is the citizen's
-        explicit consent: it also lifts a global opt-out (recorded as an UNSTOP event), without
-        rejoining the other services that the STOP left. From any other source (an officer, a
+        none; their district if given, unless a STOP stays in force). False, and no event, if
+        already subscribed. Joining by SMS is the citizen's explicit consent: it also lifts a
+        global opt-out (recorded as an UNSTOP event), without rejoining the other services
+        that the STOP left. From any other source (an officer, a
         list) a number under a STOP is left alone: False, and no event; only the citizen
         lifts a STOP."""
 
@@ -112,11 +114,13 @@ class SubscriptionStore(Protocol):
         source: Source,
         consent: str,
         actor: str | None = None,
+        districts: Mapping[str, str] | None = None,
     ) -> ImportCounts:
         """Bulk import of validated (msisdn, language) rows, in one transaction: like join for
         each number, except that numbers already subscribed are counted, not touched, and
         numbers under a global opt-out are skipped (an import is not the citizen's consent, so
-        it cannot lift their STOP)."""
+        it cannot lift their STOP). ``districts``: number → district, given to those of the
+        rows not under a STOP who have none (the citizen's own word stands)."""
 
     async def history(self, msisdn: str) -> list[ConsentEvent]:
         """Oldest first."""
@@ -129,3 +133,6 @@ class SubscriptionStore(Protocol):
         ...
 
     async def audience_size(self, service: str) -> int: ...
+
+    async def audience_by_district(self, service: str) -> dict[str | None, int]:
+        """Active subscribers without a global opt-out per district (None: not said)."""

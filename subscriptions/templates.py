@@ -47,6 +47,9 @@ REPLIES: Mapping[str, frozenset[str]] = MappingProxyType(
         "suggestion": _COMMON | _NAME,
         "service_inactive": _COMMON | _NAME,
         "signed_up": _COMMON | _NAME | {"ministry"},  # an officer joined them: who, how to leave
+        "joined_district": _COMMON | _NAME | {"district"},  # JOIN HURRICANE TOLEDO
+        "district_set": _COMMON | _NAME | {"district"},  # the same, already subscribed
+        "my_district": _COMMON | {"services", "keyword", "district"},
         "exercise_prefix": _COMMON,  # first word of every text of an alerting exercise
         "alert_cancelled": _COMMON | {"event"},  # a CAP Cancel's notice ([alerts] cancel_notice)
     }

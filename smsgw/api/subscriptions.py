@@ -34,6 +34,7 @@ from smsgw.api.routes import Route, json_response, read_body
 from smsgw.api.services import find_service
 from smsgw.errors import Conflict, Forbidden, Invalid
 from subscriptions import importing
+from subscriptions.districts import Districts
 from subscriptions.importing import MAX_LINE as MAX_LINE  # re-exported: tests size files by it
 from subscriptions.importing import MAX_REJECTED as MAX_REJECTED
 from subscriptions.importing import Row
@@ -77,6 +78,10 @@ class NewSubscription(SubscriptionChange):
         description="their language, if they have none yet (null: the service's default)",
         examples=["es"],
     )
+    district: str | None = Field(
+        None, max_length=40, description="where they live, by a district's name or alias (null:"
+        " not said; they get every district's alerts)", examples=["Toledo"],
+    )  # fmt: skip
 
     @field_validator("language")
     @classmethod
@@ -84,6 +89,17 @@ class NewSubscription(SubscriptionChange):
         if value is not None:
             return language_code(value, (info.context or {})["languages"])
         return value
+
+    @field_validator("district")
+    @classmethod
+    def _district(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        districts: Districts = (info.context or {})["districts"]
+        found = districts.find(value)
+        if found is None:
+            raise ValueError(f"not a district: one of {', '.join(districts.names)}")
+        return found
 
 
 class Subscribed(BaseModel):
@@ -95,6 +111,7 @@ class Subscribed(BaseModel):
         " only its owner lifts a STOP, by SMS"
     )
     language: str | None = Field(description="their language now (null: the service's)")
+    district: str | None = Field(description="their district now (null: not said)")
 
 
 class Left(BaseModel):
@@ -150,8 +167,9 @@ async def _writable(request: web.Request, word: str, *, joining: bool) -> Servic
 async def subscribe(request: web.Request) -> web.Response:
     deps = request.app[SERVICES]
     body = await read_body(
-        request, NewSubscription, region=deps.region, languages=deps.templates.languages
-    )
+        request, NewSubscription, region=deps.region, languages=deps.templates.languages,
+        districts=deps.districts,
+    )  # fmt: skip
     service = await _writable(request, body.service, joining=True)
     if deps.carrier_of(body.msisdn) is None:  # they could never be sent anything
         raise Invalid(importing.NO_ROUTE, code="no_route", field="msisdn")
@@ -165,6 +183,7 @@ async def subscribe(request: web.Request) -> web.Response:
         consent=body.consent_source,
         language=body.language,
         actor=request[PRINCIPAL].id,
+        district=body.district,
     )
     if not joined and before is not None and before.opted_out_at is not None:
         raise Conflict(
@@ -187,6 +206,7 @@ async def subscribe(request: web.Request) -> web.Response:
         subscribed=joined,
         opt_out_lifted=False,
         language=after.language if after else None,
+        district=after.district if after else None,
     )
     return json_response(answer, status=201 if joined else 200)
 
@@ -251,8 +271,9 @@ async def import_csv(request: web.Request) -> web.Response:
 
     async def join(rows: Sequence[Row]) -> ImportCounts:
         return await deps.subscriptions.join_many(
-            rows, service.keyword, at=at, source=Source.IMPORT, consent=query.consent_source,
-            actor=request[PRINCIPAL].id,
+            [(number, language) for number, language, _ in rows], service.keyword, at=at,
+            source=Source.IMPORT, consent=query.consent_source, actor=request[PRINCIPAL].id,
+            districts={number: district for number, _, district in rows if district},
         )  # fmt: skip
 
     async def audit(outcome: str, imported: importing.Imported) -> ImportReport:
@@ -283,6 +304,7 @@ async def import_csv(request: web.Request) -> web.Response:
             languages=deps.templates.languages,
             routable=lambda number: deps.carrier_of(number) is not None,
             max_rows=limits.import_max_rows,
+            districts=deps.districts,
         )
     except importing.CsvError as error:
         raise ApiError(400, "invalid", str(error), field="body") from None

@@ -103,6 +103,17 @@ async def test_join_leave_rejoin_is_kept_as_consent_history(simulator, gateway):
 
 
 @pytest.mark.usefixtures("catalogue")
+async def test_a_citizen_says_their_district_with_the_join_and_my_shows_it(simulator, gateway):
+    got = await texts(simulator, "HURACAN toledo", "JOIN HURRICANE DANGRIGA", "MY")
+    assert got[0].startswith("Welcome to Hurricane")
+    assert " for Toledo! " in got[0]
+    assert "Your district is now Stann Creek." in got[1]
+    assert "District: Stann Creek." in got[2]
+    subscriber = await gateway.store.subscriptions.subscriber(CITIZEN)
+    assert subscriber.district == "Stann Creek"
+
+
+@pytest.mark.usefixtures("catalogue")
 async def test_the_same_text_delivered_twice_is_handled_once(simulator, gateway):
     await simulator.inject_mo(CITIZEN, "JOIN HEALTH")
     await simulator.inject_mo(CITIZEN, "JOIN HEALTH")

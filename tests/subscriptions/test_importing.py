@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 import pytest
 
 from subscriptions import importing
+from subscriptions.districts import District, Districts
 from subscriptions.importing import MAX_LINE, CsvError, Imported, Rejection, Row, import_csv
 from subscriptions.models import ImportCounts
 
@@ -24,7 +25,7 @@ class _Joins:
 
     async def __call__(self, rows: Sequence[Row]) -> ImportCounts:
         self.chunks.append(list(rows))
-        new = {msisdn for msisdn, _ in rows} - self._seen
+        new = {msisdn for msisdn, _, _ in rows} - self._seen
         self._seen |= new
         return ImportCounts(joined=len(new), already=len(rows) - len(new), opted_out=0)
 
@@ -46,7 +47,7 @@ async def test_rows_split_across_pieces_are_read_whole_and_reported():
         b"002\n\nfr,6010003\nen,12",
         joins=joins,
     )
-    assert joins.chunks == [[("+5016010001", "es"), ("+5016010002", None)]]
+    assert joins.chunks == [[("+5016010001", "es", None), ("+5016010002", None, None)]]
     assert imported.rows == 4
     assert (imported.accepted, imported.joined, imported.already) == (2, 2, 0)
     assert (imported.opted_out_skipped, imported.rejected_total) == (0, 2)
@@ -77,9 +78,11 @@ async def test_an_overlong_line_is_rejected_without_being_kept():
     ("pieces", "message"),
     [((), "the CSV is empty: no header line"),
      ((b"\n", b"\r\n"), "the CSV is empty: no header line"),
-     ((b"phone\n",), "the first line must be the header msisdn or msisdn,language; got 'phone'"),
+     ((b"phone\n",), "the first line must be the header msisdn, with language and district if given"
+      " (msisdn,language,district); got 'phone'"),
      ((b"x" * (MAX_LINE + 1),),
-      "the first line must be the header msisdn or msisdn,language; got '(too long)'")],
+      "the first line must be the header msisdn, with language and district if given"
+      " (msisdn,language,district); got '(too long)'")],
 )  # fmt: skip
 async def test_a_missing_or_wrong_header_is_a_csv_error(pieces: Iterable[bytes], message: str):
     with pytest.raises(CsvError) as raised:
@@ -105,3 +108,23 @@ async def test_the_event_loop_runs_while_a_long_list_is_read():
     with contextlib.suppress(asyncio.CancelledError):
         await ticker
     assert ticks - before >= 10  # a yield every 64 rows
+
+
+async def test_a_district_column_is_read_by_name_or_alias_and_an_unknown_one_rejected():
+    districts = Districts([District("Stann Creek", ("Dangriga",)), District("Toledo")])
+    joins = _Joins()
+    imported = await import_csv(
+        _pieces(b"msisdn,district\n6010001,stann  creek\n6010002,DANGRIGA\n6010003,\n"
+                b"6010004,Atlantis\n"),
+        joins, region="BZ", languages=LANGUAGES, districts=districts,
+    )  # fmt: skip
+    assert joins.chunks == [
+        [
+            ("+5016010001", None, "Stann Creek"),
+            ("+5016010002", None, "Stann Creek"),
+            ("+5016010003", None, None),
+        ]
+    ]
+    [rejected] = imported.rejected
+    assert (rejected.line, rejected.field, rejected.value) == (5, "district", "Atlantis")
+    assert rejected.reason == "not a district: one of Stann Creek, Toledo"

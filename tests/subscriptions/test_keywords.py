@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from subscriptions.districts import District, Districts
 from subscriptions.keywords import Command, KeywordParser
 from subscriptions.models import Service
 from subscriptions.templates import Templates
@@ -273,3 +274,27 @@ def test_an_obviously_misspelt_stop_said_alone_is_honoured(parser, text):
 @pytest.mark.parametrize("text", NOT_STOPS)
 def test_a_word_of_its_own_near_stop_is_not_an_opt_out(parser, text):
     assert parser.parse(text).verb is not Verb.STOP_ALL
+
+
+DISTRICTS = Districts([District("Stann Creek", ("Dangriga",)), District("Toledo", ("PG",)),
+                       District("Cayo")])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("JOIN HURRICANE TOLEDO", Command(Verb.JOIN, "HURRICANE", "en", district="Toledo")),
+        ("hurricane toledo", Command(Verb.JOIN, "HURRICANE", district="Toledo")),
+        ("HURACAN Toledo", Command(Verb.JOIN, "HURRICANE", district="Toledo")),
+        ("join hurricane stann creek", Command(Verb.JOIN, "HURRICANE", "en", None, "Stann Creek")),
+        ("HURRICANE  Dangriga!", Command(Verb.JOIN, "HURRICANE", district="Stann Creek")),
+        ("HURRICANE PG", Command(Verb.JOIN, "HURRICANE", district="Toledo")),
+        ("JOIN HURRICANE PLEASE", join("HURRICANE", "en")),  # no district: the join as before
+        ("HURRICANE TOLEDO STOP", verb(Verb.STOP_ALL)),  # a STOP still wins
+        ("STOP HURRICANE TOLEDO", leave("HURRICANE")),  # a district only follows a join
+        ("FISHERIES CAYO", Command(Verb.UNKNOWN)),  # inactive: not joined, as FISHERIES NOW
+    ],
+)  # fmt: skip
+def test_a_join_followed_by_a_district_says_where_they_live(text: str, expected: Command):
+    parser = KeywordParser(CATALOGUE, Templates.load(TEMPLATES), DISTRICTS.words)
+    assert parser.parse(text) == expected

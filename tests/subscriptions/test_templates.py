@@ -36,6 +36,7 @@ VALUES = {
     "choices": "ENGLISH, ESPANOL",
     "ministry": "public-works",
     "event": "Tropical Storm Warning",
+    "district": "Stann Creek",
 }
 
 

@@ -34,7 +34,7 @@ LOCK = """SELECT count(*) FROM (SELECT 1 FROM subscribers WHERE msisdn = ANY($1:
 # after the locks (a new snapshot): the active rows, and those a STOP left (UNSTOP's)
 # a number's active rows and those a STOP left, each through its partial index (an OR of the
 # two would read every active subscription: 20 ms at 100,000, 200 ms a text at 1,000,000)
-_LOAD = """SELECT p.msisdn, p.language, p.opted_out_at,
+_LOAD = """SELECT p.msisdn, p.language, p.opted_out_at, p.district,
         s.id, s.service, s.subscribed_at, s.left_at, s.left_by_stop
     FROM subscribers p LEFT JOIN LATERAL (
         SELECT id, service, subscribed_at, left_at, left_by_stop FROM subscriptions
@@ -44,8 +44,10 @@ _LOAD = """SELECT p.msisdn, p.language, p.opted_out_at,
         WHERE msisdn = p.msisdn AND left_by_stop AND left_at IS NOT NULL) s ON true
     WHERE p.msisdn = ANY($1::text[]) ORDER BY p.msisdn, s.id"""
 _WRITE = """WITH subscribers_changed AS (
-        UPDATE subscribers p SET language = c.language, opted_out_at = c.opted_out_at
-        FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS c (msisdn, language, opted_out_at)
+        UPDATE subscribers p SET language = c.language, opted_out_at = c.opted_out_at,
+            district = c.district
+        FROM unnest($1::text[], $2::text[], $3::timestamptz[], $15::text[])
+            AS c (msisdn, language, opted_out_at, district)
         WHERE p.msisdn = c.msisdn),
     rows_left AS (
         UPDATE subscriptions s SET left_at = l.left_at, left_by_stop = l.by_stop
@@ -105,6 +107,7 @@ class _Person:
     msisdn: str
     language: str | None
     opted_out_at: datetime | None
+    district: str | None = None
     rows: list[_Row] = field(default_factory=list)  # by id, then made by this batch in order
     changed: bool = False
 
@@ -150,7 +153,9 @@ async def _load(conn: Conn, numbers: list[str]) -> dict[str, _Person]:
         msisdn = row["msisdn"]
         person = people.get(msisdn)
         if person is None:
-            person = people[msisdn] = _Person(msisdn, row["language"], row["opted_out_at"])
+            person = people[msisdn] = _Person(
+                msisdn, row["language"], row["opted_out_at"], row["district"]
+            )
         if row["id"] is not None:
             person.rows.append(
                 _Row(row["id"], row["service"], row["subscribed_at"], row["left_at"],
@@ -185,7 +190,10 @@ class _Batch:
         if c.kind is ChangeKind.JOIN and c.service is not None:
             if c.service not in known:
                 return ChangeResult(error=f"no service {c.service}")
-            joined = self._join(self._people[c.msisdn], c.service, stamp, c.language)
+            person = self._people[c.msisdn]
+            joined = self._join(person, c.service, stamp, c.language)
+            if c.district is not None and person.opted_out_at is None:
+                self._set_district(person, c.district, stamp)
             return ChangeResult(language, changed=joined)
         if c.kind is ChangeKind.LEAVE and c.service is not None:
             left = person is not None and self._leave(person, c.service, stamp)
@@ -199,7 +207,8 @@ class _Batch:
             self._set_language(self._people[c.msisdn], c.language, stamp)
         elif c.kind is ChangeKind.MY and person is not None:
             rows = sorted(person.active(), key=lambda r: r.order)
-            return ChangeResult(language, services=tuple(r.service for r in rows))
+            services = tuple(r.service for r in rows)
+            return ChangeResult(language, services=services, district=person.district)
         return ChangeResult(language)
 
     def _join(self, person: _Person, service: str, stamp: _Stamp, language: str | None) -> bool:
@@ -256,6 +265,11 @@ class _Batch:
             person.language, person.changed = language, True
             self._event(person, Action.LANGUAGE, stamp, detail=(language,))
 
+    def _set_district(self, person: _Person, district: str, stamp: _Stamp) -> None:
+        if person.district != district:
+            person.district, person.changed = district, True
+            self._event(person, Action.DISTRICT, stamp, detail=(district,))
+
     def _subscribe(self, person: _Person, service: str, stamp: _Stamp) -> None:
         row = _Row(None, service, stamp.at, source=stamp.source.value, consent=stamp.consent)
         person.rows.append(row)
@@ -287,7 +301,9 @@ class _Batch:
         if not self._events:
             return  # every change that writes records an event
         people = [
-            (p.msisdn, p.language, p.opted_out_at) for p in self._people.values() if p.changed
+            (p.msisdn, p.language, p.opted_out_at, p.district)
+            for p in self._people.values()
+            if p.changed
         ]
         left = [
             (r.id, r.left_at, r.left_by_stop)
@@ -299,7 +315,8 @@ class _Batch:
             (msisdn, action.value, service, s.at, s.source.value, s.consent, detail, s.actor)
             for msisdn, action, service, s, detail in self._events
         ]
-        await conn.execute(_WRITE, *_columns(people, 3), *_columns(left, 3), *_columns(events, 8))
+        person, district = _columns(people, 4)[:3], _columns(people, 4)[3]
+        await conn.execute(_WRITE, *person, *_columns(left, 3), *_columns(events, 8), district)
         if self._new:
             new = [
                 (p.msisdn, r.service, r.subscribed_at, r.source, r.consent, r.left_at,

@@ -362,6 +362,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX alerts_identifier ON alerts (identifier, id)",
     ),
+    16: (
+        # districts (SQLite 16)
+        "ALTER TABLE subscribers ADD COLUMN district text",
+        "ALTER TABLE broadcasts ADD COLUMN districts text[]",
+        "ALTER TABLE alerts ADD COLUMN districts text[]",
+    ),
 }
 
 LATEST = max(MIGRATIONS)

@@ -10,7 +10,7 @@ mid-broadcast takes effect in the later pages.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 
@@ -30,7 +30,7 @@ from subscriptions.models import (
     Subscription,
 )
 
-_SUBSCRIBER = """SELECT msisdn, language, opted_out_at, created_at FROM subscribers
+_SUBSCRIBER = """SELECT msisdn, language, opted_out_at, created_at, district FROM subscribers
     WHERE msisdn = $1"""
 _SUBSCRIPTIONS = """SELECT msisdn, service, subscribed_at, source, consent FROM subscriptions
     WHERE msisdn = $1 AND left_at IS NULL ORDER BY subscribed_at, id"""
@@ -43,6 +43,19 @@ _AUDIENCE = """SELECT s.msisdn, p.language, p.created_at
     ORDER BY s.msisdn LIMIT $3"""
 _AUDIENCE_SIZE = """SELECT count(*) FROM subscriptions s JOIN subscribers p ON p.msisdn = s.msisdn
     WHERE s.service = $1 AND s.left_at IS NULL AND p.opted_out_at IS NULL"""
+_AUDIENCE_BY_DISTRICT = """SELECT p.district, count(*) FROM subscriptions s
+    JOIN subscribers p ON p.msisdn = s.msisdn
+    WHERE s.service = $1 AND s.left_at IS NULL AND p.opted_out_at IS NULL GROUP BY p.district"""
+# an import's districts: to those it names who have none and are not under a STOP (locked)
+_IMPORT_DISTRICTS = """WITH given AS (
+        SELECT msisdn, district FROM unnest($1::text[], $2::text[]) AS g (msisdn, district)),
+    events AS (
+        INSERT INTO consent_events (msisdn, action, at, source, consent, detail, actor)
+        SELECT p.msisdn, 'district', $3, $4, $5, g.district, $6
+        FROM given g JOIN subscribers p ON p.msisdn = g.msisdn
+        WHERE p.district IS NULL AND p.opted_out_at IS NULL ORDER BY p.msisdn)
+    UPDATE subscribers p SET district = g.district FROM given g
+    WHERE p.msisdn = g.msisdn AND p.district IS NULL AND p.opted_out_at IS NULL"""
 
 # bulk import: the numbers made subscribers (in number order, see LOCK), locked, then
 # sifted and copied by one statement. Of a number given twice, the first row counts.
@@ -92,7 +105,8 @@ class PgSubscriptions:
         row = await self._db.read(partial(_fetchrow, sql=_SUBSCRIBER, args=(msisdn,)))
         if row is None:
             return None
-        return Subscriber(row["msisdn"], row["language"], row["opted_out_at"], row["created_at"])
+        return Subscriber(row["msisdn"], row["language"], row["opted_out_at"], row["created_at"],
+                          row["district"])  # fmt: skip
 
     async def subscriptions(self, msisdn: str) -> list[Subscription]:
         rows = await self._db.read(partial(_fetch, sql=_SUBSCRIPTIONS, args=(msisdn,)))
@@ -111,8 +125,10 @@ class PgSubscriptions:
         consent: str,
         language: str | None = None,
         actor: str | None = None,
+        district: str | None = None,
     ) -> bool:
-        change = Change(ChangeKind.JOIN, msisdn, at, source, consent, service, language)
+        change = Change(ChangeKind.JOIN, msisdn, at, source, consent, service, language,
+                        district=district)  # fmt: skip
         result = await self._one(change, actor)
         if result.error is not None:
             raise LookupError(result.error)
@@ -166,10 +182,11 @@ class PgSubscriptions:
         source: Source,
         consent: str,
         actor: str | None = None,
+        districts: Mapping[str, str] | None = None,
     ) -> ImportCounts:
         return await self._db.write(
             partial(_join_many, rows=rows, service=service, at=at, source=source,
-                    proof=consent, actor=actor)
+                    proof=consent, actor=actor, districts=districts)
         )  # fmt: skip
 
     async def history(self, msisdn: str) -> list[ConsentEvent]:
@@ -197,6 +214,10 @@ class PgSubscriptions:
         rows = await self._db.scan(partial(_fetch, sql=_AUDIENCE_SIZE, args=(service,)))
         return int(rows[0][0])
 
+    async def audience_by_district(self, service: str) -> dict[str | None, int]:
+        rows = await self._db.scan(partial(_fetch, sql=_AUDIENCE_BY_DISTRICT, args=(service,)))
+        return {district: int(count) for district, count in rows}
+
 
 async def _fetch(conn: Conn, *, sql: str, args: tuple[object, ...]) -> list[asyncpg.Record]:
     return await conn.fetch(sql, *args)
@@ -215,6 +236,7 @@ async def _join_many(
     source: Source,
     proof: str,
     actor: str | None,
+    districts: Mapping[str, str] | None = None,
 ) -> ImportCounts:
     """Like join for each number, except that numbers already subscribed are counted and
     numbers under a STOP skipped (an import cannot lift it)."""
@@ -229,6 +251,10 @@ async def _join_many(
     (counts,) = await conn.fetch(
         _IMPORT, numbers, languages, service, at, source.value, proof, actor
     )
+    if districts:
+        given = sorted(districts.items())
+        await conn.execute(_IMPORT_DISTRICTS, [n for n, _ in given], [d for _, d in given], at,
+                           source.value, proof, actor)  # fmt: skip
     twice = len(rows) - counts["distinct_numbers"]  # the same number again
     return ImportCounts(
         joined=counts["joined"], already=counts["already"] + twice, opted_out=counts["opted_out"]

@@ -334,6 +334,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX alerts_identifier ON alerts (identifier, id)",
     ),
+    (  # 16: districts: a subscriber's (None: not said), and those a broadcast is limited to
+        # (a JSON list; None: the whole country)
+        "ALTER TABLE subscribers ADD COLUMN district TEXT",
+        "ALTER TABLE broadcasts ADD COLUMN districts TEXT",
+        "ALTER TABLE alerts ADD COLUMN districts TEXT",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -13,7 +13,7 @@ an import skips the number).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -33,7 +33,8 @@ from subscriptions.models import (
     Subscription,
 )
 
-_SUBSCRIBER = "SELECT msisdn, language, opted_out_at, created_at FROM subscribers WHERE msisdn = ?"
+_SUBSCRIBER = """SELECT msisdn, language, opted_out_at, created_at, district FROM subscribers
+    WHERE msisdn = ?"""
 _SUBSCRIPTIONS = """SELECT msisdn, service, subscribed_at, source, consent FROM subscriptions
     WHERE msisdn = ? AND left_at IS NULL ORDER BY subscribed_at, id"""
 _HISTORY = """SELECT msisdn, action, at, source, consent, service, detail, actor FROM consent_events
@@ -61,6 +62,15 @@ _AUDIENCE = """SELECT s.msisdn, p.language, p.created_at
     ORDER BY s.msisdn LIMIT ?"""
 _AUDIENCE_SIZE = """SELECT count(*) FROM subscriptions s JOIN subscribers p ON p.msisdn = s.msisdn
     WHERE s.service = ? AND s.left_at IS NULL AND p.opted_out_at IS NULL"""
+_AUDIENCE_BY_DISTRICT = """SELECT p.district, count(*) FROM subscriptions s
+    JOIN subscribers p ON p.msisdn = s.msisdn
+    WHERE s.service = ? AND s.left_at IS NULL AND p.opted_out_at IS NULL GROUP BY p.district"""
+# an import's districts: to those it names who have none and are not under a STOP
+_IMPORT_DISTRICT_EVENTS = """INSERT INTO consent_events (msisdn, action, at, source, consent,
+    detail, actor) SELECT msisdn, ?, ?, ?, ?, ?, ? FROM subscribers
+    WHERE msisdn = ? AND district IS NULL AND opted_out_at IS NULL"""
+_IMPORT_DISTRICTS = """UPDATE subscribers SET district = ?
+    WHERE msisdn = ? AND district IS NULL AND opted_out_at IS NULL"""
 
 # bulk import, set-based: the rows go into a temporary table, are sifted there, then copied
 _IMPORT_TABLE = """CREATE TEMP TABLE IF NOT EXISTS import_rows (
@@ -120,11 +130,13 @@ class SqliteSubscriptions:
         consent: str,
         language: str | None = None,
         actor: str | None = None,
+        district: str | None = None,
     ) -> bool:
         stamp = _Stamp.of(at, source, consent, actor)
         return await self._db.write(
-            partial(_join, msisdn=msisdn, service=service, stamp=stamp, language=language)
-        )
+            partial(_join, msisdn=msisdn, service=service, stamp=stamp, language=language,
+                    district=district)
+        )  # fmt: skip
 
     async def leave(
         self,
@@ -167,9 +179,12 @@ class SqliteSubscriptions:
         source: Source,
         consent: str,
         actor: str | None = None,
+        districts: Mapping[str, str] | None = None,
     ) -> ImportCounts:
         stamp = _Stamp.of(at, source, consent, actor)
-        return await self._db.write(partial(_join_many, rows=rows, service=service, stamp=stamp))
+        return await self._db.write(
+            partial(_join_many, rows=rows, service=service, stamp=stamp, districts=districts)
+        )
 
     async def history(self, msisdn: str) -> list[ConsentEvent]:
         return await self._db.read(partial(_history, msisdn=msisdn))
@@ -193,6 +208,10 @@ class SqliteSubscriptions:
         rows = await self._db.scan(partial(_all, sql=_AUDIENCE_SIZE, params=(service,)))
         return int(rows[0][0])
 
+    async def audience_by_district(self, service: str) -> dict[str | None, int]:
+        rows = await self._db.scan(partial(_all, sql=_AUDIENCE_BY_DISTRICT, params=(service,)))
+        return {district: int(count) for district, count in rows}
+
 
 # ---------------------------------------------------------------- in aiosqlite's thread
 
@@ -201,9 +220,9 @@ def _subscriber(db: sqlite3.Connection, *, msisdn: str) -> Subscriber | None:
     row = db.execute(_SUBSCRIBER, (msisdn,)).fetchone()
     if row is None:
         return None
-    msisdn, language, opted_out_at, created_at = row
+    msisdn, language, opted_out_at, created_at, district = row
     created = datetime.fromisoformat(created_at)
-    return Subscriber(msisdn, language, maybe_time(opted_out_at), created)
+    return Subscriber(msisdn, language, maybe_time(opted_out_at), created, district)
 
 
 def _subscriptions(db: sqlite3.Connection, *, msisdn: str) -> list[Subscription]:
@@ -214,8 +233,10 @@ def _subscriptions(db: sqlite3.Connection, *, msisdn: str) -> list[Subscription]
 
 
 def _join(
-    db: sqlite3.Connection, *, msisdn: str, service: str, stamp: _Stamp, language: str | None
-) -> bool:
+    db: sqlite3.Connection, *, msisdn: str, service: str, stamp: _Stamp, language: str | None,
+    district: str | None = None,
+) -> bool:  # fmt: skip
+    """``district``: theirs from now on (unless a STOP stays in force)."""
     opted_out_at, current = _ensure_subscriber(db, msisdn, stamp.when)
     if opted_out_at is not None and stamp.source is not Source.SMS:
         _require_service(db, service)
@@ -223,6 +244,8 @@ def _join(
     cursor = db.execute(_SUBSCRIBE, (msisdn, stamp.when, stamp.source, stamp.consent, service))
     if cursor.rowcount == 0:
         _require_service(db, service)  # rolls back the new subscriber
+        if district is not None:
+            _set_district(db, msisdn, district, stamp)
         return False  # already subscribed (so not opted out either)
     if opted_out_at is not None:
         _set_opt_out(db, msisdn, None)
@@ -230,6 +253,8 @@ def _join(
     _event(db, msisdn, Action.JOIN, stamp, service=service)
     if language is not None and current is None:
         _set_language(db, msisdn, language, stamp)
+    if district is not None:
+        _set_district(db, msisdn, district, stamp)
     return True
 
 
@@ -290,7 +315,7 @@ def _apply_one(db: sqlite3.Connection, change: Change) -> ChangeResult:
     stamp = _Stamp.of(change.at, change.source, change.consent)
     if kind is ChangeKind.JOIN and change.service is not None:
         joined = _join(db, msisdn=msisdn, service=change.service, stamp=stamp,
-                       language=change.language)  # fmt: skip
+                       language=change.language, district=change.district)  # fmt: skip
         return ChangeResult(language, changed=joined)
     if kind is ChangeKind.LEAVE and change.service is not None:
         left = _leave(db, msisdn=msisdn, service=change.service, stamp=stamp)
@@ -303,7 +328,8 @@ def _apply_one(db: sqlite3.Connection, change: Change) -> ChangeResult:
         _new_language(db, msisdn=msisdn, language=change.language, stamp=stamp)
     elif kind is ChangeKind.MY:
         keywords = tuple(s.service for s in _subscriptions(db, msisdn=msisdn))
-        return ChangeResult(language, services=keywords)
+        row = db.execute("SELECT district FROM subscribers WHERE msisdn = ?", (msisdn,)).fetchone()
+        return ChangeResult(language, services=keywords, district=row[0] if row else None)
     return ChangeResult(language)
 
 
@@ -313,6 +339,7 @@ def _join_many(
     rows: Sequence[tuple[str, str | None]],
     service: str,
     stamp: _Stamp,
+    districts: Mapping[str, str] | None = None,
 ) -> ImportCounts:
     _require_service(db, service)
     db.execute(_IMPORT_TABLE)
@@ -327,6 +354,12 @@ def _join_many(
     db.execute(_IMPORT_LANGUAGE_EVENTS, (Action.LANGUAGE, when, source, consent, stamp.actor))
     db.execute(_IMPORT_LANGUAGES)
     db.execute("DELETE FROM import_rows")
+    if districts:
+        given = list(districts.items())
+        db.executemany(_IMPORT_DISTRICT_EVENTS, [
+            (Action.DISTRICT, when, source, consent, district, stamp.actor, number)
+            for number, district in given])  # fmt: skip
+        db.executemany(_IMPORT_DISTRICTS, [(district, number) for number, district in given])
     return ImportCounts(joined=joined, already=already + twice, opted_out=opted_out)
 
 
@@ -366,6 +399,15 @@ def _ensure_subscriber(
 
 def _set_opt_out(db: sqlite3.Connection, msisdn: str, when: str | None) -> None:
     db.execute("UPDATE subscribers SET opted_out_at = ? WHERE msisdn = ?", (when, msisdn))
+
+
+def _set_district(db: sqlite3.Connection, msisdn: str, district: str, stamp: _Stamp) -> None:
+    cursor = db.execute(
+        "UPDATE subscribers SET district = ? WHERE msisdn = ? AND district IS NOT ?",
+        (district, msisdn, district),
+    )
+    if cursor.rowcount:
+        _event(db, msisdn, Action.DISTRICT, stamp, detail=[district])
 
 
 def _set_language(db: sqlite3.Connection, msisdn: str, language: str, stamp: _Stamp) -> None:

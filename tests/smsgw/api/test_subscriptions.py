@@ -55,6 +55,7 @@ async def test_an_assisted_sign_up_is_recorded_with_its_consent_source(
         "subscribed": True,
         "opt_out_lifted": False,
         "language": "es",
+        "district": None,
     }
     [join, language] = await gateway.store.subscriptions.history("+5016012345")
     assert (join.action, join.service, join.source, join.consent) == (
@@ -181,6 +182,32 @@ async def test_without_a_token_it_is_401(client: Client, health: None) -> None:
         await client.post(_import(), data=b"msisdn\n"),
     ):
         assert (await error_of(response, 401))["code"] == "unauthorized"
+
+
+async def test_an_officer_records_the_district_by_its_name_or_an_alias(
+    client: Client, gateway: Gateway, officer: dict[str, str]
+) -> None:
+    response = await client.post(SUBSCRIPTIONS, json=SIGN_UP | {"district": "punta gorda"},
+                                 headers=officer)  # fmt: skip
+    assert (await response.json())["district"] == "Toledo"
+    history = await gateway.store.subscriptions.history("+5016012345")
+    assert (history[-1].action, history[-1].detail) == (Action.DISTRICT, "Toledo")
+    wrong = await client.post(SUBSCRIPTIONS, json=SIGN_UP | {"district": "Atlantis"},
+                              headers=officer)  # fmt: skip
+    error = await error_of(wrong, 400)
+    assert error["field"] == "district"
+    assert "Corozal, Orange Walk, Belize, Cayo, Stann Creek, Toledo" in error["message"]
+
+
+async def test_an_import_takes_a_district_column(
+    client: Client, gateway: Gateway, officer: dict[str, str]
+) -> None:
+    text = "district,msisdn\nCayo,+5016010001\n,+5016010002\nAtlantis,+5016010003\n"
+    response = await client.post(_import(), data=text.encode(), headers=officer)
+    report = await response.json()
+    assert (report["joined"], report["rejected"][0]["field"]) == (2, "district")
+    subscribers = gateway.store.subscriptions
+    assert await subscribers.audience_by_district("HEALTH") == {"Cayo": 1, None: 1}
 
 
 # ------------------------------------------------------------------ CSV import
