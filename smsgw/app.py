@@ -325,6 +325,7 @@ class Gateway:
             subscriptions=self.store.subscriptions,
             templates=self._templates,
             programme=settings.citizens.programme,
+            districts=settings.district_index(),
         )
 
     def services(self) -> Services:

@@ -445,6 +445,13 @@ class DistrictConfig(_Section):
         default=(), description="CAP area geocode values that mean it, e.g. BZ-SC (ISO 3166-2)"
     )
 
+    @field_validator("name")
+    @classmethod
+    def _no_comma(cls, value: str) -> str:
+        if "," in value:  # lists of districts are comma-separated (the outbox's SQL, CSV)
+            raise ValueError("a district's name has no comma")
+        return value.strip()
+
     def district(self) -> District:
         return District(self.name, self.aliases, self.geocodes)
 

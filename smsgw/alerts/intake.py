@@ -32,6 +32,7 @@ from channels.text import text_info
 from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.store import AuditLog
 from smsgw.access.tokens import ApiToken
+from smsgw.alerts.areas import districts_of
 from smsgw.alerts.cap import Alert, CapError, Info, MsgType, Status, parse
 from smsgw.alerts.signature import SignatureError, Verifier
 from smsgw.alerts.store import AlertAction, AlertRecord, AlertStore
@@ -43,6 +44,7 @@ from smsgw.delivery.outbox import Priority
 from smsgw.delivery.sender import NewMessage, Sender
 from smsgw.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from subscriptions.catalogue import find_service
+from subscriptions.districts import Districts
 from subscriptions.models import Service
 from subscriptions.store import CatalogueStore, SubscriptionStore
 from subscriptions.templates import Templates
@@ -73,10 +75,13 @@ class AlertIntake:
         subscriptions: SubscriptionStore,
         templates: Templates,
         programme: str,
+        districts: Districts | None = None,
     ) -> None:
         """``sender``, ``subscriptions``: an exercise's messages to the exercise list, in each
         number's language when it is a subscriber; ``templates``: the exercise prefix and the
-        cancellation notice per language (naming ``programme``)."""
+        cancellation notice per language (naming ``programme``); ``districts``: the country's,
+        which an alert's areas may name (then only their subscribers, and those who never
+        said theirs, are sent it)."""
         self._alerts = alerts
         self._broadcasts = broadcasts
         self._catalogue = catalogue
@@ -86,6 +91,7 @@ class AlertIntake:
         self._subscriptions = subscriptions
         self._templates = templates
         self._programme = programme
+        self._districts = districts or Districts()
         self._verifier = Verifier(settings.certificates) if settings.require_signature else None
 
     async def receive(self, actor: ApiToken, document: bytes) -> Received:
@@ -260,6 +266,7 @@ class AlertIntake:
             service=found.keyword, texts=texts,
             priority=Priority.EMERGENCY if urgent else Priority.NORMAL, send_at=None,
             valid_for_minutes=minutes, fold_accents=False,
+            districts=districts_of(alert.infos, self._districts),
         )  # fmt: skip
         broadcast, _ = await self._broadcasts.create(actor, order, approved=True)
         return broadcast

@@ -10,10 +10,10 @@ from typing import Literal
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from smsgw.access.tokens import Role
-from smsgw.api.context import PRINCIPAL, SERVICES
+from smsgw.api.context import PRINCIPAL, SERVICES, Services
 from smsgw.api.errors import ErrorBody
 from smsgw.api.idempotency import idempotent
 from smsgw.api.routes import Route, json_response, read_body
@@ -21,6 +21,7 @@ from smsgw.broadcasts.model import Broadcast
 from smsgw.broadcasts.service import Draft, Order, Progress
 from smsgw.delivery.outbox import Priority
 from smsgw.errors import Invalid
+from subscriptions.districts import Districts
 
 _log = structlog.get_logger(__name__)
 
@@ -57,6 +58,25 @@ class NewBroadcast(BaseModel):
     fold_accents: bool = Field(
         False, description="write á as a, etc., where that saves SMS (shown in the estimate)"
     )
+    districts: list[str] | None = Field(
+        None, min_length=1, max_length=50,
+        description="only the subscribers of these districts (names or aliases), and those who"
+        " never said theirs; null: everyone", examples=[["Toledo", "Stann Creek"]],
+    )  # fmt: skip
+
+    @field_validator("districts")
+    @classmethod
+    def _districts(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is None:
+            return None
+        districts: Districts = (info.context or {})["districts"]
+        found = []
+        for name in value:
+            district = districts.find(name)
+            if district is None:
+                raise ValueError(f"{name!r} is not a district: one of {', '.join(districts.names)}")
+            found.append(district)
+        return sorted(set(found), key=found.index)
 
 
 class BroadcastPage(BaseModel):
@@ -76,6 +96,11 @@ class BroadcastEstimate(BaseModel):
     currency: str
     send_at: datetime | None
     expires_at: datetime
+    districts: list[str] | None = Field(description="those it is limited to (null: everyone)")
+    audience_by_district: dict[str, int] = Field(
+        description="the service's subscribers per district, those it would reach or not"
+        ' ("none": who never said theirs, reached whatever the districts)'
+    )
 
 
 class BroadcastCreated(BroadcastEstimate):
@@ -109,6 +134,9 @@ class BroadcastView(BaseModel):
         description="set on an import's sign-up confirmations: sent only to the numbers that"
         " import signed up (their subscriptions made at that moment)",
     )
+    districts: list[str] | None = Field(
+        default=None, description="only these districts and who never said theirs (null: all)"
+    )
     started_at: datetime | None
     finished_at: datetime | None
     cost_estimate: float
@@ -140,10 +168,12 @@ def _order(body: NewBroadcast) -> Order:
         send_at=body.send_at,
         valid_for_minutes=body.valid_for_minutes,
         fold_accents=body.fold_accents,
+        districts=None if body.districts is None else tuple(body.districts),
     )
 
 
-def _estimate(draft: Draft, currency: str) -> BroadcastEstimate:
+async def _estimate(services: Services, draft: Draft) -> BroadcastEstimate:
+    counts = await services.subscriptions.audience_by_district(draft.service.keyword)
     return BroadcastEstimate(
         audience=draft.audience,
         audience_by_language=draft.audience_by_language,
@@ -151,9 +181,11 @@ def _estimate(draft: Draft, currency: str) -> BroadcastEstimate:
         encoding=draft.encodings,
         texts=draft.texts,
         cost_estimate=draft.cost_estimate,
-        currency=currency,
+        currency=services.broadcast_settings.currency,
         send_at=draft.send_at,
         expires_at=draft.expires_at,
+        districts=None if draft.districts is None else list(draft.districts),
+        audience_by_district={district or "none": n for district, n in counts.items()},
     )
 
 
@@ -177,6 +209,7 @@ def _view(progress: Progress) -> BroadcastView:
         cancelled_at=b.cancelled_at,
         cancel_reason=b.cancel_reason,
         joined_at=b.joined_at,
+        districts=None if b.districts is None else list(b.districts),
         started_at=b.started_at,
         finished_at=b.finished_at,
         cost_estimate=b.cost_estimate,
@@ -197,16 +230,16 @@ def _view(progress: Progress) -> BroadcastView:
 
 async def estimate_broadcast(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    body = await read_body(request, NewBroadcast)
+    body = await read_body(request, NewBroadcast, districts=services.districts)
     draft = await services.broadcasts.estimate(request[PRINCIPAL], _order(body))
-    return json_response(_estimate(draft, services.broadcast_settings.currency))
+    return json_response(await _estimate(services, draft))
 
 
 async def create_broadcast(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    body = await read_body(request, NewBroadcast)
+    body = await read_body(request, NewBroadcast, districts=services.districts)
     broadcast, draft = await services.broadcasts.create(request[PRINCIPAL], _order(body))
-    estimate = _estimate(draft, services.broadcast_settings.currency)
+    estimate = await _estimate(services, draft)
     created = BroadcastCreated(id=broadcast.id, state=broadcast.state.value, **dict(estimate))
     return json_response(created, status=201)
 

@@ -49,6 +49,8 @@ class Broadcast:
     cancel_reason: str | None = None  # when not by a person: e.g. "service_deactivated"
     # an import's sign-up confirmations: only those who joined the service at that moment
     joined_at: datetime | None = None
+    # only these districts' subscribers, and those who never said theirs (None: everyone)
+    districts: tuple[str, ...] | None = None
 
     @property
     def open(self) -> bool:

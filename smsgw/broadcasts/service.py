@@ -46,6 +46,8 @@ class Order:
     send_at: datetime | None  # without an offset: the gateway's time zone
     valid_for_minutes: int | None
     fold_accents: bool
+    # only these districts' subscribers and those who never said theirs (None: everyone)
+    districts: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class Draft:
     counts: dict[str, int]  # audience per language
     cost_estimate: float
     now: datetime
+    districts: tuple[str, ...] | None = None
 
     @property
     def audience(self) -> int:
@@ -131,7 +134,7 @@ class BroadcastService:
             raise Invalid("send_at is out of range", field="send_at") from None
         infos = {language: text_info(text) for language, text in texts.items()}
         counts = await self._broadcasts.audience_by_language(
-            service.keyword, list(texts), service.default_language
+            service.keyword, list(texts), service.default_language, order.districts
         )
         cost = sum(counts.get(lang, 0) * info.segments for lang, info in infos.items())
         return Draft(
@@ -145,6 +148,7 @@ class BroadcastService:
             counts=counts,
             cost_estimate=round(cost * settings.cost_per_segment, 4),
             now=now,
+            districts=order.districts,
         )
 
     def _send_at(self, send_at: datetime | None, now: datetime) -> datetime | None:
@@ -189,6 +193,7 @@ class BroadcastService:
             created_by=actor.id,
             created_at=now,
             updated_at=now,
+            districts=draft.districts,
         )
         broadcast_id = await self._broadcasts.add_broadcast(broadcast)
         priority = draft.priority.label
@@ -199,7 +204,8 @@ class BroadcastService:
         await self._audit.audit(
             AuditEntry.by(actor, AuditAction.BROADCAST_CREATED, str(broadcast_id), at=now,
                           service=service.keyword, priority=priority, state=state.value,
-                          audience=draft.audience, texts=draft.texts, send_at=draft.send_at)
+                          audience=draft.audience, texts=draft.texts, send_at=draft.send_at,
+                          districts=draft.districts)
         )  # fmt: skip
         self._changed(None)
         return dataclasses.replace(broadcast, id=broadcast_id), draft

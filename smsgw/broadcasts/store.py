@@ -58,8 +58,10 @@ class BroadcastStore(Protocol):
     ) -> bool: ...
 
     async def audience_by_language(
-        self, service: str, languages: list[str], default: str
-    ) -> dict[str, int]: ...
+        self, service: str, languages: list[str], default: str,
+        districts: tuple[str, ...] | None = None,
+    ) -> dict[str, int]:  # fmt: skip
+        """``districts``: only their subscribers, and those who never said theirs."""
 
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats: ...
 

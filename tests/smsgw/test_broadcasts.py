@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from channels.simulator import Simulator
 from smsgw.access.tokens import Role
 from smsgw.app import Gateway
+from subscriptions.models import Source
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import (
     create,
@@ -68,6 +69,35 @@ async def test_a_broadcast_reaches_every_subscriber_once_in_their_language(
             assert submit.short_message.decode("utf-16-be") == "Día de vacunación el sábado."
         else:
             assert submit.short_message == b"Vaccination day Saturday 9am."
+
+
+async def test_a_broadcast_for_some_districts_reaches_them_and_who_never_said(
+    client: Client, gateway: Gateway, simulator: Simulator, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    toledo, cayo, corozal = numbers("+50160", 7), numbers("+50165", 5), numbers("+50161", 4)
+    unsaid = numbers("+50160", 3, start=50)
+    await seed(gateway, "HEALTH", toledo + cayo + corozal + unsaid)
+    for district, members in (("Toledo", toledo), ("Cayo", cayo), ("Corozal", corozal)):
+        await gateway.store.subscriptions.join_many(
+            [(n, None) for n in members], "HEALTH", at=datetime.now(UTC), source=Source.IMPORT,
+            consent="districts", districts=dict.fromkeys(members, district),
+        )  # fmt: skip
+    body = {"service": "HEALTH", "texts": {"en": "Flooding in the south."},
+            "districts": ["punta gorda", "CAYO"]}  # fmt: skip
+    estimate = await client.post("/api/v1/broadcasts/estimate", json=body, headers=admin)
+    shown = await estimate.json()
+    assert shown["audience"] == 7 + 5 + 3
+    assert shown["districts"] == ["Toledo", "Cayo"]
+    assert shown["audience_by_district"] == {"Toledo": 7, "Cayo": 5, "Corozal": 4, "none": 3}
+    created = await create(client, admin, **body)
+    done = await wait_state(client, admin, created["id"], state="done", delivered=15)
+    assert done["districts"] == ["Toledo", "Cayo"]
+    assert set(sent_to(simulator)) == set(toledo + cayo + unsaid)
+    wrong = await client.post("/api/v1/broadcasts", json=body | {"districts": ["Atlantis"]},
+                              headers=admin)  # fmt: skip
+    assert wrong.status == 400
+    assert (await wrong.json())["error"]["field"] == "districts"
 
 
 @pytest.mark.parametrize("role", [Role.OFFICER, Role.ADMIN])

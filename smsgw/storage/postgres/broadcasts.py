@@ -22,13 +22,14 @@ from smsgw.storage.postgres.db import Conn, Database
 _COLUMNS = """id, service, ministry, texts, segments, encodings, default_language, priority,
     state, send_at, expires_at, audience, cost_estimate, created_by, created_at, updated_at,
     approved_by, approved_at, cancelled_by, cancelled_at, started_at, finished_at,
-    cancel_reason, joined_at"""
+    cancel_reason, joined_at, districts"""
 _OPEN = "('awaiting_approval', 'scheduled', 'queued', 'sending')"
 
 _ADD = """INSERT INTO broadcasts (service, ministry, texts, segments, encodings,
     default_language, priority, state, send_at, expires_at, cost_estimate, created_by,
-    created_at, updated_at, joined_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id"""
+    created_at, updated_at, joined_at, districts)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    RETURNING id"""
 _GET = f"SELECT {_COLUMNS} FROM broadcasts WHERE id = $1"
 # ministries compared as officers' scopes are (access.tokens.ministry_key, Python's casefold,
 # which SQL's lower() is not): the few distinct ones are keyed in Python, then matched exactly
@@ -55,6 +56,7 @@ _SET_STATE = f"""UPDATE broadcasts SET state = $1, updated_at = $2,
 _AUDIENCE = """SELECT u.language, count(*) FROM subscriptions s
     JOIN subscribers u ON u.msisdn = s.msisdn
     WHERE s.service = $1 AND s.left_at IS NULL AND u.opted_out_at IS NULL
+      AND ($2::text[] IS NULL OR u.district IS NULL OR u.district = ANY($2))
     GROUP BY u.language"""
 
 _SUMMARY = "SELECT outbox_summary FROM broadcasts WHERE id = $1"
@@ -128,11 +130,13 @@ class PgBroadcasts:
         )  # fmt: skip
 
     async def audience_by_language(
-        self, service: str, languages: list[str], default: str
-    ) -> dict[str, int]:
+        self, service: str, languages: list[str], default: str,
+        districts: tuple[str, ...] | None = None,
+    ) -> dict[str, int]:  # fmt: skip
         return await self._db.scan(
-            partial(audience_by_language, service=service, languages=languages, default=default)
-        )
+            partial(audience_by_language, service=service, languages=languages, default=default,
+                    districts=districts)
+        )  # fmt: skip
 
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats:
         # for people to look at (a broadcast's page, the list): a report, not a send's scan
@@ -143,7 +147,7 @@ def _broadcast(row: Any) -> Broadcast:
     (id_, service, ministry, texts, segments, encodings, default_language, priority, state,
      send_at, expires_at, audience, cost, created_by, created_at, updated_at, approved_by,
      approved_at, cancelled_by, cancelled_at, started_at, finished_at,
-     cancel_reason, joined_at) = row  # fmt: skip
+     cancel_reason, joined_at, districts) = row  # fmt: skip
     return Broadcast(
         id=id_,
         service=service,
@@ -169,6 +173,7 @@ def _broadcast(row: Any) -> Broadcast:
         finished_at=finished_at,
         cancel_reason=cancel_reason,
         joined_at=joined_at,
+        districts=None if districts is None else tuple(districts),
     )
 
 
@@ -183,6 +188,7 @@ async def add(conn: Conn, b: Broadcast) -> int:
         b.service, b.ministry, json.dumps(b.texts, ensure_ascii=False), json.dumps(b.segments),
         json.dumps(b.encodings), b.default_language, int(b.priority), b.state.value, b.send_at,
         b.expires_at, b.cost_estimate, b.created_by, b.created_at, b.updated_at, b.joined_at,
+        None if b.districts is None else list(b.districts),
     )  # fmt: skip
     return int(broadcast_id)
 
@@ -252,12 +258,14 @@ async def set_state(
 
 
 async def audience_by_language(
-    conn: Conn, service: str, languages: list[str], default: str
-) -> dict[str, int]:
+    conn: Conn, service: str, languages: list[str], default: str,
+    districts: tuple[str, ...] | None = None,
+) -> dict[str, int]:  # fmt: skip
     """Active subscribers of ``service`` (global opt-outs excluded) by the language they would
     get: their own when it is one of ``languages``, else ``default``."""
     counts: dict[str, int] = {}
-    for language, count in await conn.fetch(_AUDIENCE, service):
+    chosen = None if districts is None else list(districts)
+    for language, count in await conn.fetch(_AUDIENCE, service, chosen):
         key = language if language in languages else default
         counts[key] = counts.get(key, 0) + count
     return counts

@@ -366,7 +366,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # districts (SQLite 16)
         "ALTER TABLE subscribers ADD COLUMN district text",
         "ALTER TABLE broadcasts ADD COLUMN districts text[]",
-        "ALTER TABLE alerts ADD COLUMN districts text[]",
     ),
 }
 

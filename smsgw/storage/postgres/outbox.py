@@ -43,7 +43,8 @@ _CURSOR = "SELECT fanout_cursor, state FROM broadcasts WHERE id = $1 FOR UPDATE"
 # at that moment (a subscription without its subscriber row counts, and gets none, as SQLite's)
 _CHUNK = """SELECT s.msisdn, u.language,
         u.msisdn IS NOT NULL AND u.opted_out_at IS NULL
-        AND ($4::timestamptz IS NULL OR s.subscribed_at = $4) AS included
+        AND ($4::timestamptz IS NULL OR s.subscribed_at = $4)
+        AND ($5::text[] IS NULL OR u.district IS NULL OR u.district = ANY($5)) AS included
     FROM subscriptions s LEFT JOIN subscribers u ON u.msisdn = s.msisdn
     WHERE s.service = $1 AND s.left_at IS NULL AND s.msisdn > $2
     ORDER BY s.msisdn LIMIT $3"""
@@ -321,7 +322,11 @@ async def fan_out_chunk(
     if row is None or not BroadcastState(row["state"]).open:  # cancelled meanwhile
         return 0, True
     cursor = row["fanout_cursor"] or ""
-    rows = [] if cursor == _END else await conn.fetch(_CHUNK, b.service, cursor, chunk, b.joined_at)
+    chosen = None if b.districts is None else list(b.districts)
+    rows = (
+        [] if cursor == _END
+        else await conn.fetch(_CHUNK, b.service, cursor, chunk, b.joined_at, chosen)
+    )  # fmt: skip
     boundary = rows[-1]["msisdn"] if rows and len(rows) >= chunk else None
     priority, texts, default = int(b.priority), b.texts, b.default_language
     records = []

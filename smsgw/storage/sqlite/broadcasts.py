@@ -17,8 +17,14 @@ from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
 _COLUMNS = """id, service, ministry, texts, segments, encodings, default_language, priority,
     state, send_at, expires_at, audience, cost_estimate, created_by, created_at, updated_at,
     approved_by, approved_at, cancelled_by, cancelled_at, started_at, finished_at,
-    cancel_reason, joined_at"""
+    cancel_reason, joined_at, districts"""
 _OPEN = "('awaiting_approval', 'scheduled', 'queued', 'sending')"
+
+
+def district_list(districts: tuple[str, ...] | None) -> str | None:
+    """The districts as the SQL's instr() looks them up: ",Cayo,Toledo," (names hold no
+    comma: config checks)."""
+    return None if districts is None else "," + ",".join(districts) + ","
 
 
 class SqliteBroadcasts:
@@ -80,11 +86,13 @@ class SqliteBroadcasts:
         )  # fmt: skip
 
     async def audience_by_language(
-        self, service: str, languages: list[str], default: str
-    ) -> dict[str, int]:
+        self, service: str, languages: list[str], default: str,
+        districts: tuple[str, ...] | None = None,
+    ) -> dict[str, int]:  # fmt: skip
         return await self._db.scan(
-            partial(audience_by_language, service=service, languages=languages, default=default)
-        )
+            partial(audience_by_language, service=service, languages=languages, default=default,
+                    districts=districts)
+        )  # fmt: skip
 
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats:
         # for people to look at (a broadcast's page, the list): a report, not a send's scan
@@ -95,7 +103,7 @@ def _broadcast(row: Any) -> Broadcast:
     (id_, service, ministry, texts, segments, encodings, default_language, priority, state,
      send_at, expires_at, audience, cost, created_by, created_at, updated_at, approved_by,
      approved_at, cancelled_by, cancelled_at, started_at, finished_at,
-     cancel_reason, joined_at) = row  # fmt: skip
+     cancel_reason, joined_at, districts) = row  # fmt: skip
     return Broadcast(
         id=id_,
         service=service,
@@ -121,6 +129,7 @@ def _broadcast(row: Any) -> Broadcast:
         finished_at=maybe_time(finished_at),
         cancel_reason=cancel_reason,
         joined_at=maybe_time(joined_at),
+        districts=None if districts is None else tuple(json.loads(districts)),
     )
 
 
@@ -128,13 +137,15 @@ def add(db: sqlite3.Connection, b: Broadcast) -> int:
     cursor = db.execute(
         """INSERT INTO broadcasts (service, ministry, texts, segments, encodings,
             default_language, priority, state, send_at, expires_at, cost_estimate, created_by,
-            created_at, updated_at, joined_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            created_at, updated_at, joined_at, districts)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
         (
             b.service, b.ministry, json.dumps(b.texts, ensure_ascii=False),
             json.dumps(b.segments), json.dumps(b.encodings), b.default_language,
             int(b.priority), b.state.value, maybe_timestamp(b.send_at), timestamp(b.expires_at),
             b.cost_estimate, b.created_by, timestamp(b.created_at), timestamp(b.updated_at),
             maybe_timestamp(b.joined_at),
+            None if b.districts is None else json.dumps(b.districts, ensure_ascii=False),
         ),
     )  # fmt: skip
     assert cursor.lastrowid is not None  # noqa: S101 - an INSERT into a rowid table
@@ -238,17 +249,20 @@ def set_state(
 
 
 def audience_by_language(
-    db: sqlite3.Connection, service: str, languages: list[str], default: str
-) -> dict[str, int]:
+    db: sqlite3.Connection, service: str, languages: list[str], default: str,
+    districts: tuple[str, ...] | None = None,
+) -> dict[str, int]:  # fmt: skip
     """Active subscribers of ``service`` (global opt-outs excluded) by the language they would
-    get: their own when it is one of ``languages``, else ``default``."""
+    get: their own when it is one of ``languages``, else ``default``; with ``districts``, only
+    theirs and those who never said."""
     counts: dict[str, int] = {}
     rows = db.execute(
         """SELECT u.language, count(*) FROM subscriptions s
             JOIN subscribers u ON u.msisdn = s.msisdn
             WHERE s.service = ? AND s.left_at IS NULL AND u.opted_out_at IS NULL
+              AND (?2 IS NULL OR u.district IS NULL OR instr(?2, ',' || u.district || ',') > 0)
             GROUP BY u.language""",
-        (service,),
+        (service, district_list(districts)),
     ).fetchall()
     for language, count in rows:
         key = language if language in languages else default

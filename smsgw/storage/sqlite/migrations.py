@@ -338,7 +338,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # (a JSON list; None: the whole country)
         "ALTER TABLE subscribers ADD COLUMN district TEXT",
         "ALTER TABLE broadcasts ADD COLUMN districts TEXT",
-        "ALTER TABLE alerts ADD COLUMN districts TEXT",
     ),
 )
 

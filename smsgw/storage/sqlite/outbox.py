@@ -18,6 +18,7 @@ from typing import Any
 
 from smsgw.broadcasts.model import Broadcast, BroadcastState
 from smsgw.delivery.outbox import OutboxMessage, Priority
+from smsgw.storage.sqlite.broadcasts import district_list
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import maybe_timestamp, timestamp
 
@@ -83,6 +84,7 @@ _FAN_OUT = """WITH chunk AS MATERIALIZED (
         FROM subscriptions s JOIN subscribers u ON u.msisdn = s.msisdn
         WHERE s.service = ?6 AND s.left_at IS NULL AND u.opted_out_at IS NULL
           AND s.msisdn > ?7 AND s.msisdn <= ?8 AND (?9 IS NULL OR s.subscribed_at = ?9)
+          AND (?10 IS NULL OR u.district IS NULL OR instr(?10, ',' || u.district || ',') > 0)
         ORDER BY s.msisdn)
     INSERT INTO outbox (broadcast, recipient, language, carrier, priority, state, error,
         updated_at)
@@ -116,7 +118,7 @@ def fan_out_chunk(
     db.execute(
         _FAN_OUT,
         (b.id, languages, b.default_language, int(b.priority), timestamp(at), b.service,
-         cursor, boundary or _END, maybe_timestamp(b.joined_at)),
+         cursor, boundary or _END, maybe_timestamp(b.joined_at), district_list(b.districts)),
     )  # fmt: skip
     added = int(db.execute("SELECT changes()").fetchone()[0])  # rowcount is -1 after WITH
     db.execute(

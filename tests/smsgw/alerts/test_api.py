@@ -101,6 +101,7 @@ async def test_an_actual_warning_goes_out_at_once_as_an_emergency_in_each_langua
     seen = await wait_state(client, admin, answer["broadcast"], state="done",
                             delivered=len(AUDIENCE))  # fmt: skip
     assert seen["priority"] == "emergency"
+    assert seen["districts"] == ["Toledo"]  # its area; the audience never said theirs: all get it
     texts = {(s.data_coding, decode(s.short_message, s.data_coding)) for s in simulator.submits}
     assert texts == {
         (0, "Hurricane warning: go to a shelter now - don't wait."),  # made plain: GSM 7-bit
