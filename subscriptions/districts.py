@@ -31,6 +31,10 @@ class Districts:
                 self._by_code[code.strip().upper()] = district.name
 
     @property
+    def districts(self) -> tuple[District, ...]:
+        return self._all
+
+    @property
     def names(self) -> tuple[str, ...]:
         return tuple(district.name for district in self._all)
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from smsgw.access.tokens import STAFF, Role
 from smsgw.alerts import atom
 from smsgw.alerts.store import PUBLISHED, AlertRecord
-from smsgw.api.context import PRINCIPAL, SERVICES
+from smsgw.api.context import PRINCIPAL, SERVICES, Services
 from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_query, read_raw
 
@@ -44,15 +44,30 @@ class AlertResult(BaseModel):
     event: str
     headline: str
     received_at: datetime
+    exercise: bool = Field(description="status Exercise: sent to the exercise list only")
+    first_submit_s: float | None = Field(
+        default=None, description="from its receipt to its broadcast's first submit"
+    )
+    by_carrier: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="its broadcast's messages per carrier, per state"
+    )
 
     @classmethod
-    def of(cls, record: AlertRecord, *, duplicate: bool = False) -> AlertResult:
+    async def of(
+        cls, services: Services, record: AlertRecord, *, duplicate: bool = False
+    ) -> AlertResult:
+        first: float | None = None
+        by_carrier: dict[str, dict[str, int]] = {}
+        if record.broadcast is not None:
+            at, by_carrier = await services.broadcasts.delivery(record.broadcast)
+            first = None if at is None else (at - record.received_at).total_seconds()
         return cls(
             alert=record.identifier, sender=record.sender, sent=record.sent,
             status=record.status, msg_type=record.msg_type,
             action="duplicate" if duplicate else record.action.value, reason=record.reason,
             service=record.service, broadcast=record.broadcast, event=record.event,
             headline=record.headline, received_at=record.received_at,
+            exercise=record.status == "Exercise", first_submit_s=first, by_carrier=by_carrier,
         )  # fmt: skip
 
 
@@ -71,14 +86,18 @@ async def post_alert(request: web.Request) -> web.Response:
     document = await read_raw(request)
     received = await request.app[SERVICES].alerts.receive(request[PRINCIPAL], document)
     status = 200 if received.duplicate else 201
-    return json_response(AlertResult.of(received.record, duplicate=received.duplicate), status)
+    result = await AlertResult.of(request.app[SERVICES], received.record,
+                                  duplicate=received.duplicate)  # fmt: skip
+    return json_response(result, status)
 
 
 async def list_alerts(request: web.Request) -> web.Response:
     query = read_query(request, AlertQuery)
     found = await request.app[SERVICES].alert_store.alerts(limit=query.limit, before=query.before)
     more = found[-1].id if len(found) == query.limit else None
-    return json_response(AlertList(alerts=[AlertResult.of(r) for r in found], next=more))
+    services = request.app[SERVICES]
+    alerts = [await AlertResult.of(services, record) for record in found]
+    return json_response(AlertList(alerts=alerts, next=more))
 
 
 async def get_alert(request: web.Request) -> web.Response:
@@ -86,7 +105,7 @@ async def get_alert(request: web.Request) -> web.Response:
     found = await request.app[SERVICES].alert_store.alert(identifier)
     if found is None:
         raise ApiError(404, "not_found", f"no alert {identifier}")
-    return json_response(AlertResult.of(found))
+    return json_response(await AlertResult.of(request.app[SERVICES], found))
 
 
 async def alerts_feed(request: web.Request) -> web.Response:

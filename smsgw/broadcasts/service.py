@@ -265,6 +265,14 @@ class BroadcastService:
     async def progress(self, broadcast: Broadcast) -> Progress:
         return _progress(broadcast, await self._broadcasts.broadcast_stats(broadcast.id))
 
+    async def delivery(
+        self, broadcast_id: int
+    ) -> tuple[datetime | None, dict[str, dict[str, int]]]:
+        """When its first message was submitted, and its messages per carrier and state (what
+        an alert's page shows, to anyone who may see the alert: counts, no texts)."""
+        stats = await self._broadcasts.broadcast_stats(broadcast_id)
+        return stats.first_submit_at, await self._broadcasts.by_carrier(broadcast_id)
+
     async def approve(self, actor: ApiToken, broadcast: Broadcast) -> None:
         if broadcast.state is not BroadcastState.AWAITING_APPROVAL:
             raise Conflict(f"broadcast {broadcast.id} is {broadcast.state.value}")

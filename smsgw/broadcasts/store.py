@@ -65,6 +65,9 @@ class BroadcastStore(Protocol):
 
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats: ...
 
+    async def by_carrier(self, broadcast_id: int) -> dict[str, dict[str, int]]:
+        """Its outbox messages per carrier, per state (none once retention removed them)."""
+
 
 class BroadcastOutbox(Protocol):
     """A broadcast's recipients in the outbox: the fan-out and what is left of it."""

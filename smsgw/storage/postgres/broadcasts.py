@@ -24,6 +24,8 @@ _COLUMNS = """id, service, ministry, texts, segments, encodings, default_languag
     approved_by, approved_at, cancelled_by, cancelled_at, started_at, finished_at,
     cancel_reason, joined_at, districts"""
 _OPEN = "('awaiting_approval', 'scheduled', 'queued', 'sending')"
+_BY_CARRIER = """SELECT coalesce(carrier, 'none'), state, count(*) FROM outbox
+    WHERE broadcast = $1 GROUP BY carrier, state"""
 
 _ADD = """INSERT INTO broadcasts (service, ministry, texts, segments, encodings,
     default_language, priority, state, send_at, expires_at, cost_estimate, created_by,
@@ -141,6 +143,13 @@ class PgBroadcasts:
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats:
         # for people to look at (a broadcast's page, the list): a report, not a send's scan
         return await self._db.report(partial(stats, broadcast_id=broadcast_id))
+
+    async def by_carrier(self, broadcast_id: int) -> dict[str, dict[str, int]]:
+        rows = await self._db.report(partial(_fetch, sql=_BY_CARRIER, args=(broadcast_id,)))
+        found: dict[str, dict[str, int]] = {}
+        for carrier, state, count in rows:
+            found.setdefault(carrier, {})[state] = count
+        return found
 
 
 def _broadcast(row: Any) -> Broadcast:
@@ -299,3 +308,7 @@ async def live_stats(conn: Conn, broadcast_id: int) -> BroadcastStats:
 def _maybe_time(text: str | None) -> datetime | None:
     """A time a summary kept (sqlite/times.timestamp's form, on both backends)."""
     return datetime.fromisoformat(text) if text is not None else None
+
+
+async def _fetch(conn: Conn, *, sql: str, args: tuple[object, ...]) -> list[Any]:
+    return list(await conn.fetch(sql, *args))

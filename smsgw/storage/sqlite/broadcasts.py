@@ -19,6 +19,8 @@ _COLUMNS = """id, service, ministry, texts, segments, encodings, default_languag
     approved_by, approved_at, cancelled_by, cancelled_at, started_at, finished_at,
     cancel_reason, joined_at, districts"""
 _OPEN = "('awaiting_approval', 'scheduled', 'queued', 'sending')"
+_BY_CARRIER = """SELECT coalesce(carrier, 'none'), state, count(*) FROM outbox
+    WHERE broadcast = ? GROUP BY carrier, state"""
 
 
 def district_list(districts: tuple[str, ...] | None) -> str | None:
@@ -97,6 +99,13 @@ class SqliteBroadcasts:
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats:
         # for people to look at (a broadcast's page, the list): a report, not a send's scan
         return await self._db.report(partial(stats, broadcast_id=broadcast_id))
+
+    async def by_carrier(self, broadcast_id: int) -> dict[str, dict[str, int]]:
+        rows = await self._db.report(lambda db: db.execute(_BY_CARRIER, (broadcast_id,)).fetchall())
+        found: dict[str, dict[str, int]] = {}
+        for carrier, state, count in rows:
+            found.setdefault(carrier, {})[state] = count
+        return found
 
 
 def _broadcast(row: Any) -> Broadcast:

@@ -110,6 +110,9 @@ async def test_an_actual_warning_goes_out_at_once_as_an_emergency_in_each_langua
     assert set(sent_to(simulator)) == set(AUDIENCE)
     listed = (await (await client.get(ALERTS, headers=admin)).json())["alerts"]
     assert [a["alert"] for a in listed] == ["NMS-2026-0042"]
+    assert listed[0]["by_carrier"] == {"btl": {"delivered": 6}, "smart": {"delivered": 4}}
+    assert 0 <= listed[0]["first_submit_s"] < 60
+    assert listed[0]["exercise"] is False
     entries = (await (await client.get("/api/v1/audit", headers=admin)).json())["entries"]
     received = [e for e in entries if e["action"] == "alert_received"]
     assert received[0]["target"] == "NMS-2026-0042"
@@ -245,7 +248,7 @@ async def test_an_exercise_goes_to_the_exercise_list_only_marked_as_an_exercise(
     listed = await (await client.get("/api/v1/broadcasts", headers=admin)).json()
     assert listed["broadcasts"] == []  # no broadcast: apart from the programme's figures
     found = await (await client.get(f"{ALERTS}/NMS-2026-0042", headers=admin)).json()
-    assert (found["status"], found["action"]) == ("Exercise", "exercise")
+    assert (found["status"], found["action"], found["exercise"]) == ("Exercise", "exercise", True)
 
 
 async def test_a_cancel_of_a_sent_warning_tells_its_service_it_no_longer_applies(

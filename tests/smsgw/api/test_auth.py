@@ -87,10 +87,11 @@ _SCOPED: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 # Open to any token: the catalogue (citizens text its keywords), the caller itself, the
 # programme's KPIs, a listing that an officer sees filtered to their ministry, and the
-# authorities' warnings (national, and published as a public feed anyway).
+# authorities' warnings (national, and published as a public feed anyway), the districts.
 _OPEN = {
     "GET /api/v1/alerts",
     "GET /api/v1/alerts/{identifier}",
+    "GET /api/v1/districts",
     "GET /api/v1/services",
     "GET /api/v1/services/{keyword}",
     "GET /api/v1/me",

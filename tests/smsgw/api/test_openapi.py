@@ -48,6 +48,7 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/api/v1/alerts", "post"),
         ("/api/v1/alerts", "get"),
         ("/api/v1/alerts/{identifier}", "get"),
+        ("/api/v1/districts", "get"),
         ("/alerts.atom", "get"),
         ("/alerts/{id}.cap", "get"),
     }

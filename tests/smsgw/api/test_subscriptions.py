@@ -197,6 +197,9 @@ async def test_an_officer_records_the_district_by_its_name_or_an_alias(
     error = await error_of(wrong, 400)
     assert error["field"] == "district"
     assert "Corozal, Orange Walk, Belize, Cayo, Stann Creek, Toledo" in error["message"]
+    listed = await (await client.get("/api/v1/districts", headers=officer)).json()
+    toledo = {"name": "Toledo", "aliases": ["Punta Gorda", "PG"]}
+    assert (len(listed["districts"]), listed["districts"][-1]) == (6, toledo)
 
 
 async def test_an_import_takes_a_district_column(
