@@ -174,6 +174,10 @@ def _order(body: NewBroadcast) -> Order:
 
 async def _estimate(services: Services, draft: Draft) -> BroadcastEstimate:
     counts = await services.subscriptions.audience_by_district(draft.service.keyword)
+    # the configured order; a district no longer configured after them, who never said last
+    order = {name: i for i, name in enumerate(services.districts.names)}
+    ranked = sorted(counts.items(), key=lambda item: (
+        item[0] is None, order.get(item[0] or "", len(order)), item[0] or ""))  # fmt: skip
     return BroadcastEstimate(
         audience=draft.audience,
         audience_by_language=draft.audience_by_language,
@@ -185,7 +189,7 @@ async def _estimate(services: Services, draft: Draft) -> BroadcastEstimate:
         send_at=draft.send_at,
         expires_at=draft.expires_at,
         districts=None if draft.districts is None else list(draft.districts),
-        audience_by_district={district or "none": n for district, n in counts.items()},
+        audience_by_district={district or "none": n for district, n in ranked},
     )
 
 

@@ -76,6 +76,7 @@ const ROUTES = [
   [/^#\/compose$/, showCompose],
   [/^#\/broadcasts$/, showList],
   [/^#\/broadcasts\/(\d+)$/, showBroadcast],
+  [/^#\/alerts$/, showAlerts],
   [/^#\/operator$/, showOperator],
   [/^#\/kpis$/, showKpis],
 ];
@@ -144,7 +145,27 @@ async function showCompose() {
     new Option(`${s.keyword} · ${s.names[s.default_language] ?? ""}`, s.keyword);
   select.replaceChildren(...services.map(option));
   if (services.some((service) => service.keyword === chosen)) select.value = chosen;
-  return showLanguages();
+  showLanguages();
+  return showDistricts();
+}
+
+async function showDistricts() {
+  if ($("#districts").children.length) return; // the country's: read once
+  let districts;
+  try {
+    ({ districts } = await api("/api/v1/districts"));
+  } catch (error) {
+    return say("#compose-error", error.message);
+  }
+  const boxes = districts.map((district) => {
+    const label = document.createElement("label");
+    label.className = "choice";
+    const box = document.createElement("input");
+    Object.assign(box, { type: "checkbox", name: "district", value: district.name });
+    label.append(box, ` ${district.name}`);
+    return label;
+  });
+  return $("#districts").replaceChildren(...boxes);
 }
 
 function showLanguages() {
@@ -244,8 +265,22 @@ function draft(form) {
   }
   const body = { service: service.keyword, texts, priority: form.elements.priority.value };
   if ($("#send-at").value) body.send_at = new Date($("#send-at").value).toISOString();
+  const districts = [...document.querySelectorAll('#districts input:checked')].map((b) => b.value);
+  if (districts.length) body.districts = districts;
   say("#compose-error", "");
   return body;
+}
+
+// every district's subscribers, those left out marked: "Toledo 7, Cayo 5 (not sent), …"
+function byDistrict(estimate) {
+  const chosen = estimate.districts;
+  return Object.entries(estimate.audience_by_district)
+    .map(([district, n]) => {
+      const name = district === "none" ? "not said" : district;
+      const out = chosen && district !== "none" && !chosen.includes(district);
+      return `${name} ${n}${out ? " (not sent)" : ""}`;
+    })
+    .join(", ");
 }
 
 const perLanguage = (counts) =>
@@ -271,6 +306,7 @@ $("#check").addEventListener("click", async () => {
   const values = {
     audience: `${estimate.audience} subscribers`,
     audience_by_language: perLanguage(estimate.audience_by_language),
+    audience_by_district: byDistrict(estimate),
     segments: perLanguage(estimate.segments),
     cost: `${estimate.cost_estimate} ${estimate.currency}`,
   };
@@ -333,6 +369,7 @@ const FORMATS = {
   latency_p95_s: seconds,
   throughput_per_s: (value) => `${value} / s`,
   state: (value) => value.replaceAll("_", " "),
+  districts: (value) => value.join(", "),
 };
 
 function date(value) {
@@ -450,6 +487,60 @@ async function showList() {
   });
   $("#list-empty").hidden = rows.length > 0;
   return $("#broadcasts").replaceChildren(...rows);
+}
+
+// Alerts
+
+const carriers = (byCarrier) =>
+  Object.entries(byCarrier)
+    .map(([carrier, states]) => {
+      const parts = Object.entries(states).map(([state, n]) => `${n} ${state}`);
+      return `${carrier}: ${parts.join(", ")}`;
+    })
+    .join("; ");
+
+function showAlerts() {
+  show("alerts", "Alerts");
+  poll(POLL_MS, async (id_) => {
+    let alerts;
+    try {
+      ({ alerts } = await api("/api/v1/alerts?limit=50"));
+    } catch (error) {
+      return say("#alerts-error", error.message);
+    }
+    if (timer !== id_) return null;
+    say("#alerts-error", "");
+    const rows = alerts.map((alert) => {
+      const row = document.createElement("tr");
+      row.insertCell().textContent = date(alert.received_at);
+      const name = row.insertCell();
+      name.textContent = alert.alert;
+      name.title = alert.sender;
+      const status = row.insertCell();
+      const badge = document.createElement("span");
+      badge.className = `badge ${alert.exercise ? "exercise" : alert.status.toLowerCase()}`;
+      badge.textContent = alert.exercise ? "Exercise" : alert.status;
+      status.append(badge);
+      row.insertCell().textContent = alert.msg_type;
+      row.insertCell().textContent = alert.headline || alert.event;
+      const done = row.insertCell();
+      done.textContent = alert.action.replaceAll("_", " ");
+      if (alert.reason) done.title = alert.reason;
+      const broadcast = row.insertCell();
+      if (alert.broadcast !== null) {
+        const link = document.createElement("a");
+        link.href = `#/broadcasts/${alert.broadcast}`;
+        link.textContent = alert.broadcast;
+        broadcast.append(link);
+      } else broadcast.textContent = alert.reason ?? "—";
+      const first = alert.first_submit_s;
+      row.insertCell().textContent = first === null ? "—" : seconds(first);
+      row.insertCell().textContent = carriers(alert.by_carrier) || "—";
+      return row;
+    });
+    $("#alerts-empty").hidden = rows.length > 0;
+    return $("#alert-rows").replaceChildren(...rows);
+  });
 }
 
 // Operator
