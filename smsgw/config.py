@@ -14,6 +14,7 @@ from datetime import date, time
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -337,10 +338,17 @@ class AlertFeedConfig(_Section):
     """An alerting authority's feed, polled: an Atom or RSS feed of CAP alerts, or one CAP
     alert's URL. Each new alert is taken once (its CAP key is remembered in the database)."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="who it is, e.g. nms")
-    url: str = Field(pattern=r"^https?://", description="the feed's (or CAP document's) URL")
+    url: str = Field(pattern=r"^https?://[^/\s]+", description="the feed's (or a CAP's) URL")
+    name: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,59}$",
+        description="who it is in the records (feed:<name>); default: the URL's host",
+    )  # fmt: skip
     every_s: float = Field(default=60, gt=0, le=86_400, description="seconds between polls")
     timeout_s: float = Field(default=10, gt=0, le=300, description="for each request")
+
+    @property
+    def label(self) -> str:
+        return self.name or (urlsplit(self.url).hostname or self.url)
 
 
 class AlertsConfig(_Section):
@@ -388,9 +396,9 @@ class AlertsConfig(_Section):
     @field_validator("feeds")
     @classmethod
     def _feed_names(cls, value: tuple[AlertFeedConfig, ...]) -> tuple[AlertFeedConfig, ...]:
-        names = [feed.name for feed in value]
+        names = [feed.label for feed in value]
         if len(set(names)) != len(names):
-            raise ValueError("two feeds have one name")
+            raise ValueError("two feeds have one name (give each a name)")
         return value
 
     @field_validator("exercise_numbers")
@@ -436,35 +444,62 @@ class ClusterConfig(_Section):
     )
 
 
-class DistrictConfig(_Section):
-    """A district of the country: JOIN HURRICANE TOLEDO sets it; a CAP area names it."""
+# Belize's six districts, the towns people name them by, and their ISO 3166-2 codes
+_BELIZE_NAMES = ("Corozal", "Orange Walk", "Belize", "Cayo", "Stann Creek", "Toledo")
+_BELIZE_ALIASES = {"Belize": ("Belize City",), "Cayo": ("San Ignacio", "Belmopan"),
+                   "Stann Creek": ("Dangriga",), "Toledo": ("Punta Gorda", "PG")}  # fmt: skip
+_BELIZE_GEOCODES = {
+    "Corozal": ("BZ-CZL",), "Orange Walk": ("BZ-OW",), "Belize": ("BZ-BZ",), "Cayo": ("BZ-CY",),
+    "Stann Creek": ("BZ-SC",), "Toledo": ("BZ-TOL",),
+}  # fmt: skip
 
-    name: str = Field(min_length=1, max_length=40, description="as shown: Stann Creek")
-    aliases: tuple[str, ...] = Field(default=(), description="other names citizens text")
-    geocodes: tuple[str, ...] = Field(
-        default=(), description="CAP area geocode values that mean it, e.g. BZ-SC (ISO 3166-2)"
+
+class DistrictsConfig(_Section):
+    """The country's districts: JOIN HURRICANE TOLEDO sets a subscriber's; a CAP area or an
+    officer's broadcast may name some. Without ``names``: Belize's six, with their aliases
+    and geocodes."""
+
+    names: tuple[str, ...] = Field(default=_BELIZE_NAMES, description="as shown: Stann Creek")
+    aliases: dict[str, tuple[str, ...]] | None = Field(
+        default=None, description="district → other names citizens text (default: Belize's)"
+    )
+    geocodes: dict[str, tuple[str, ...]] | None = Field(
+        default=None,
+        description="district → CAP area geocode values that mean it, e.g. BZ-SC (ISO 3166-2;"
+        " default: Belize's)",
     )
 
-    @field_validator("name")
+    @field_validator("names")
     @classmethod
-    def _no_comma(cls, value: str) -> str:
-        if "," in value:  # lists of districts are comma-separated (the outbox's SQL, CSV)
-            raise ValueError("a district's name has no comma")
-        return value.strip()
+    def _plain_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if "," in name:  # lists of districts are comma-separated (the outbox's SQL, CSV)
+                raise ValueError(f"{name!r}: a district's name has no comma")
+        return tuple(name.strip() for name in value)
 
-    def district(self) -> District:
-        return District(self.name, self.aliases, self.geocodes)
+    @model_validator(mode="after")
+    def _one_name_one_district(self) -> DistrictsConfig:
+        for table, given in (("aliases", self.aliases), ("geocodes", self.geocodes)):
+            unknown = sorted(set(given or {}) - set(self.names))
+            if unknown:
+                raise ValueError(f"{table}: {', '.join(unknown)} is not one of the names")
+        seen: dict[str, str] = {}
+        for district in self.index().districts:
+            for word in (district.name, *district.aliases):
+                key = normalise(word)
+                if not key:
+                    raise ValueError(f"{word!r} has no letters or digits")
+                if seen.setdefault(key, district.name) != district.name:
+                    raise ValueError(f"{word!r} names both {seen[key]} and {district.name}")
+        return self
 
-
-# Belize's six districts with their ISO 3166-2 codes, and the towns people name them by
-BELIZE = (
-    DistrictConfig(name="Corozal", geocodes=("BZ-CZL",)),
-    DistrictConfig(name="Orange Walk", geocodes=("BZ-OW",)),
-    DistrictConfig(name="Belize", aliases=("Belize City",), geocodes=("BZ-BZ",)),
-    DistrictConfig(name="Cayo", aliases=("San Ignacio", "Belmopan"), geocodes=("BZ-CY",)),
-    DistrictConfig(name="Stann Creek", aliases=("Dangriga",), geocodes=("BZ-SC",)),
-    DistrictConfig(name="Toledo", aliases=("Punta Gorda", "PG"), geocodes=("BZ-TOL",)),
-)
+    def index(self) -> Districts:
+        belize = self.names == _BELIZE_NAMES  # then Belize's aliases and codes unless given
+        aliases = self.aliases if self.aliases is not None else _BELIZE_ALIASES if belize else {}
+        codes = self.geocodes if self.geocodes is not None else _BELIZE_GEOCODES if belize else {}
+        return Districts(
+            District(name, aliases.get(name, ()), codes.get(name, ())) for name in self.names
+        )
 
 
 class Settings(_Section):
@@ -480,28 +515,11 @@ class Settings(_Section):
     callbacks: CallbacksConfig = Field(default_factory=dict)  # type: ignore[assignment]
     cluster: ClusterConfig = Field(default_factory=dict)  # type: ignore[assignment]
     alerts: AlertsConfig = Field(default_factory=dict)  # type: ignore[assignment]
-    districts: tuple[DistrictConfig, ...] = Field(
-        default=BELIZE, description="[[districts]]: the country's districts (default: Belize's)"
-    )
+    districts: DistrictsConfig = Field(default_factory=dict)  # type: ignore[assignment]
     simulator: SimulatorConfig | None = None  # the built-in SMSC simulator (demo, tests)
 
-    @field_validator("districts")
-    @classmethod
-    def _one_name_one_district(
-        cls, value: tuple[DistrictConfig, ...]
-    ) -> tuple[DistrictConfig, ...]:
-        seen: dict[str, str] = {}
-        for config in value:
-            for word in (config.name, *config.aliases):
-                key = normalise(word)
-                if not key:
-                    raise ValueError(f"{word!r} has no letters or digits")
-                if seen.setdefault(key, config.name) != config.name:
-                    raise ValueError(f"{word!r} names both {seen[key]} and {config.name}")
-        return value
-
     def district_index(self) -> Districts:
-        return Districts(config.district() for config in self.districts)
+        return self.districts.index()
 
     @field_validator("channels")
     @classmethod

@@ -1,7 +1,7 @@
 """A CAP alert's areas → the districts it is for.
 
 An area names a district by its areaDesc ("Toledo", "Toledo District", "Stann Creek; Toledo")
-or by a geocode mapped in [[districts]] geocodes ("BZ-TOL"). When every area of the alert
+or by a geocode mapped in [districts] geocodes ("BZ-TOL"). When every area of the alert
 names districts, it goes to those districts' subscribers and to those who never said theirs;
 when any area names none (the whole country, a region we do not know), to everyone: a warning
 is never narrowed on a guess.

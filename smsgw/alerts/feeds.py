@@ -53,8 +53,8 @@ class Entry:
 def actor(feed: AlertFeedConfig) -> ApiToken:
     """Who a feed's alerts are received by, in the alerts' and the audit log's records."""
     return ApiToken(
-        id=f"feed:{feed.name}", token_hash="", role=Role.ALERTING, ministry=None,
-        created_at=datetime.now(UTC), expires_at=None, person=f"feed {feed.name}",
+        id=f"feed:{feed.label}", token_hash="", role=Role.ALERTING, ministry=None,
+        created_at=datetime.now(UTC), expires_at=None, person=f"feed {feed.label}",
     )  # fmt: skip
 
 
@@ -70,7 +70,7 @@ class FeedPoller:
         self._receive = receive
         self._session_factory = session
         self._session: aiohttp.ClientSession | None = None
-        self._taken: dict[str, set[str]] = {feed.name: set() for feed in feeds}
+        self._taken: dict[str, set[str]] = {feed.label: set() for feed in feeds}
         self._tasks = Tasks()
 
     async def start(self) -> None:
@@ -78,7 +78,7 @@ class FeedPoller:
             return
         self._session = self._session_factory()
         for feed in self._feeds:
-            self._tasks.spawn(self._run(feed), name=f"alert-feed-{feed.name}")
+            self._tasks.spawn(self._run(feed), name=f"alert-feed-{feed.label}")
 
     async def stop(self) -> None:
         await self._tasks.cancel()
@@ -90,35 +90,35 @@ class FeedPoller:
             try:
                 await self.poll(feed)
             except FeedError as exc:
-                _log.warning("alert_feed_failed", feed=feed.name, error=str(exc))
+                _log.warning("alert_feed_failed", feed=feed.label, error=str(exc))
             except Exception:  # noqa: BLE001  # task root: the next poll tries again
-                _log.exception("alert_feed_failed", feed=feed.name)
+                _log.exception("alert_feed_failed", feed=feed.label)
             await asyncio.sleep(feed.every_s)
 
     async def poll(self, feed: AlertFeedConfig) -> int:
         """Reads the feed once and takes each entry not taken yet; returns how many it took."""
         body = await self._get(feed, feed.url, FEED_MAX_BYTES)
         entries = _entries(body, feed.url)
-        taken = self._taken[feed.name]
+        taken = self._taken[feed.label]
         count = 0
         for entry in entries:
             if entry.key in taken:
                 continue
             if entry.inline is None and not entry.link:
-                _log.warning("alert_feed_entry_refused", feed=feed.name, entry=entry.key,
+                _log.warning("alert_feed_entry_refused", feed=feed.label, entry=entry.key,
                              error="no CAP in it, nor a link to one")  # fmt: skip
                 taken.add(entry.key)
                 continue
             try:
                 document = entry.inline or await self._get(feed, entry.link or "", MAX_BYTES)
             except FeedError as exc:  # this one again at the next poll; the others now
-                _log.warning("alert_feed_entry_failed", feed=feed.name, entry=entry.key,
+                _log.warning("alert_feed_entry_failed", feed=feed.label, entry=entry.key,
                              error=str(exc))  # fmt: skip
                 continue
             try:
                 await self._receive(actor(feed), document)
             except _REFUSED as exc:
-                _log.warning("alert_feed_entry_refused", feed=feed.name, entry=entry.key,
+                _log.warning("alert_feed_entry_refused", feed=feed.label, entry=entry.key,
                              error=str(exc))  # fmt: skip
             taken.add(entry.key)
             count += 1

@@ -85,10 +85,9 @@ async def post_alert(request: web.Request) -> web.Response:
         )
     document = await read_raw(request)
     received = await request.app[SERVICES].alerts.receive(request[PRINCIPAL], document)
-    status = 200 if received.duplicate else 201
     result = await AlertResult.of(request.app[SERVICES], received.record,
                                   duplicate=received.duplicate)  # fmt: skip
-    return json_response(result, status)
+    return json_response(result, 201)  # SPEC: a repeat too, its action "duplicate"
 
 
 async def list_alerts(request: web.Request) -> web.Response:
@@ -141,7 +140,7 @@ _CAP = {kind: {"schema": {"type": "string"}} for kind in _XML}
 ROUTES = [
     Route("POST", PATH, post_alert, "A CAP 1.2 alert from an alerting authority",
           roles=_WRITERS, stream=_CAP,
-          responses={201: AlertResult, 200: AlertResult, 400: ErrorBody, 415: ErrorBody,
+          responses={201: AlertResult, 400: ErrorBody, 403: ErrorBody, 415: ErrorBody,
                      422: ErrorBody}),
     Route("GET", PATH, list_alerts, "The CAP alerts received, newest first",
           roles=(*STAFF, Role.ALERTING), query=AlertQuery,

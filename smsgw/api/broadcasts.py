@@ -59,16 +59,16 @@ class NewBroadcast(BaseModel):
         False, description="write á as a, etc., where that saves SMS (shown in the estimate)"
     )
     districts: list[str] | None = Field(
-        None, min_length=1, max_length=50,
+        None, max_length=50,
         description="only the subscribers of these districts (names or aliases), and those who"
-        " never said theirs; null: everyone", examples=[["Toledo", "Stann Creek"]],
+        " never said theirs; null or empty: everyone", examples=[["Toledo", "Stann Creek"]],
     )  # fmt: skip
 
     @field_validator("districts")
     @classmethod
     def _districts(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
-        if value is None:
-            return None
+        if not value:
+            return None  # none named: everyone
         districts: Districts = (info.context or {})["districts"]
         found = []
         for name in value:

@@ -59,7 +59,7 @@ class Services:
     region: str  # default region for numbers given without a country code
     timezone: ZoneInfo  # the gateway's: a send_at without an offset is read in it
     templates: Templates  # the citizen-facing texts; their languages are those one may choose
-    districts: Districts  # the country's, by name and alias ([[districts]])
+    districts: Districts  # the country's, by name and alias ([districts])
     channels: Sequence[Channel]
     instance: str  # this gateway's name among those sharing the database
     held: Callable[[], Sequence[str]]  # the channels whose bind this gateway holds now

@@ -26,6 +26,6 @@ async def list_districts(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    Route("GET", "/api/v1/districts", list_districts, "The country's districts ([[districts]])",
+    Route("GET", "/api/v1/districts", list_districts, "The country's districts ([districts])",
           roles=(), responses={200: DistrictList}),
 ]  # fmt: skip

@@ -260,7 +260,7 @@ def test_run_with_a_wrong_type_in_every_section_exits_2_naming_each(
         ('[[alerts.feeds]]\nname = "nms"\nurl = "ftp://x"', "alerts.feeds[0].url: String should"
          " match pattern"),
         ('[[alerts.feeds]]\nname = "nms"\nurl = "https://a/f"\n[[alerts.feeds]]\nname = "nms"\n'
-         'url = "https://b/f"', "alerts.feeds: two feeds have one name"),
+         'url = "https://b/f"', "alerts.feeds: two feeds have one name (give each a name)"),
     ],
     ids=["exercise-number", "route-without-match", "category", "feed-url", "feed-names"],
 )  # fmt: skip
@@ -273,6 +273,45 @@ def test_a_bad_alerts_section_names_the_key(
     assert f"{path}: {message}" in str(caught.value)
 
 
+def test_a_feed_without_a_name_is_named_by_its_host(write_config: WriteConfig) -> None:
+    text = CONFIG + '\n[[alerts.feeds]]\nurl = "https://hydromet.gov.bz/cap/feed.atom"\n'
+    [feed] = load(write_config(text)).alerts.feeds
+    assert (feed.label, feed.every_s) == ("hydromet.gov.bz", 60)
+
+
 def test_the_exercise_list_is_kept_in_e164(write_config: WriteConfig) -> None:
     text = CONFIG + '\n[alerts]\nexercise_numbers = ["+501 600-1001", "+5016001001"]\n'
     assert load(write_config(text)).alerts.exercise_numbers == ("+5016001001",)
+
+
+def test_districts_default_to_belizes_and_a_country_names_its_own(
+    write_config: WriteConfig,
+) -> None:
+    belize = load(write_config(CONFIG)).district_index()
+    assert belize.names == ("Corozal", "Orange Walk", "Belize", "Cayo", "Stann Creek", "Toledo")
+    assert (belize.find("punta gorda"), belize.of_code("BZ-SC")) == ("Toledo", "Stann Creek")
+    own = '\n[districts]\nnames = ["North", "South"]\naliases = {South = ["Sur"]}\n'
+    districts = load(write_config(CONFIG + own)).district_index()
+    assert (districts.names, districts.find("SUR"), districts.find("Toledo")) == (
+        ("North", "South"), "South", None)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('names = ["North", "South"]\naliases = {East = ["E"]}',
+         "districts: Value error, aliases: East is not one of the names"),
+        ('names = ["North", "South"]\naliases = {North = ["South"]}',
+         "districts: Value error, 'South' names both North and South"),
+        ('names = ["North, upper"]', "districts.names: Value error, 'North, upper': a district's"
+         " name has no comma"),
+    ],
+    ids=["unknown", "clash", "comma"],
+)  # fmt: skip
+def test_bad_districts_name_the_problem(
+    write_config: WriteConfig, table: str, message: str
+) -> None:
+    path = write_config(CONFIG + "\n[districts]\n" + table + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert message.replace("Value error, ", "") in str(caught.value)

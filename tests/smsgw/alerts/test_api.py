@@ -123,7 +123,7 @@ async def test_a_repeat_is_answered_with_the_first_result_and_sends_nothing(
     client: Client, gateway: Gateway, authority: dict[str, str],
 ) -> None:  # fmt: skip
     first = await post(client, authority, warning())
-    again = await post(client, authority, warning(), status=200)
+    again = await post(client, authority, warning())  # 201 as the first (SPEC)
     assert again["action"] == "duplicate"
     assert again["broadcast"] == first["broadcast"]
     admin = await bearer(gateway, Role.ADMIN)
@@ -179,7 +179,7 @@ async def test_a_cancel_stops_what_is_still_queued(
     assert answer["reason"] == f"cancelled the rest of broadcast {first['broadcast']}"
     assert (await view(client, admin, first["broadcast"]))["state"] == "cancelled"
     assert simulator.submit_total == 0  # the notice, normal as what it cancels, waits too
-    again = await post(client, authority, cancel, status=200)  # a repeat cancels nothing more
+    again = await post(client, authority, cancel)  # a repeat cancels nothing more
     assert (again["action"], again["reason"]) == ("duplicate", answer["reason"])
 
 
