@@ -26,6 +26,7 @@ from smsgw.access.store import TokenStore
 from smsgw.access.tokens import Role, issue, token_ministry, token_person
 from smsgw.app import build_app
 from smsgw.config import DatabaseConfig, Settings, load, secrets_exposed
+from smsgw.drill import command as drill
 from smsgw.errors import ConfigError
 from smsgw.storage import open_store, schema_status
 from smsgw.storage.copy import copy_database
@@ -63,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
     )
     demo_command.add_argument(
         "--check", action="store_true", help="start, check that it is healthy, stop (exit 0)"
+    )
+    drill.add_arguments(
+        command("drill", "an emergency-alert drill and its readiness report (simulator or --live)")
     )
     sim = command("simulator", "run the SMSC simulator alone")
     sim.add_argument("--host")
@@ -135,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             token_person(args.person)
         except ValueError as exc:
             cli.error(f"token create: {exc}")
+    if args.command == "drill" and (problem := drill.usage_error(args)):
+        cli.error(problem)
     gateway_logging.configure(args.log_level)
     try:
         return server.run(_dispatch(args))
@@ -179,6 +185,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
             response_delay_s=args.response_delay, seed=args.seed,
         )  # fmt: skip
         await demo.run_simulator(config)
+    elif args.command == "drill":
+        return await drill.run(settings, args)
     elif args.command == "token":
         return await _token(settings, args)
     elif args.command == "backup":
