@@ -476,7 +476,8 @@ async def test_a_window_too_small_for_the_rate_is_warned_about_at_start(make_sim
     await channel.stop()
 
     [warning] = [e for e in logs if e["event"] == "window_too_small"]
-    assert (warning["reachable_tps"], warning["window_needed"]) == (50, 21)
+    # a slot turns over in the answer's 200 ms plus ~10 ms to store it
+    assert (warning["reachable_tps"], warning["window_needed"]) == (47, 21)
 
 
 @pytest.mark.parametrize("attempt", [0, 1, 5, 20], ids=lambda a: f"attempt-{a}")
