@@ -28,7 +28,8 @@ class RateLimiter:
 
     ``margin_s`` is the jitter margin J: how much the delay from a send's slot to the SMSC's
     receive may vary (our timers, the network) with the SMSC still counting at most ``tps``
-    in any second. The caller calls ``idle()`` when it waits for anything but the rate.
+    in any second. The caller calls ``idle()`` when it waits for anything but the rate, and
+    ``waited()`` after waiting for a window slot.
     """
 
     MAX_PAUSE_S = 10.0  # an SMSC refusing every probe is asked again at least this often
@@ -105,6 +106,15 @@ class RateLimiter:
         """The bind waits for something else than the rate (work, a window slot): the time
         that takes is not made up afterwards."""
         self._pacing = False
+
+    def waited(self) -> None:
+        """The bind waited for a window slot. If the grid's next slot passed meanwhile, the
+        window held it: that time is not made up (as ``idle``). If not, the rate still holds
+        it and pacing goes on, so a timer waking late is made up as usual: a slot coming back
+        a little before each send (window 10 at 100 ms answers) cost 0.6 ms of every 10.3 ms
+        (92% of the cap instead of 97%)."""
+        if self._clock() > self._next_at:
+            self._pacing = False
 
     def _due(self, now: float) -> float:
         return max(self._slot(now), self._gap_at)

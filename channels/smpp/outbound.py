@@ -159,9 +159,9 @@ class Outbound:
                 continue  # another part of it failed, or the caller gave up
             if len(session.pending) + self.unrecorded >= window:
                 self._put_back(segment)
-                self.limiter.idle()
                 self._slot.clear()
                 await self._slot.wait()
+                self.limiter.waited()  # made up only if the rate, not the window, held it
                 continue
             delay = self.limiter.delay()
             if delay > 0:

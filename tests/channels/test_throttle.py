@@ -158,8 +158,8 @@ def interrupt_by_idling(limiter: RateLimiter, clock: Clock) -> None:
 
 
 def interrupt_by_a_full_window(limiter: RateLimiter, clock: Clock) -> None:
-    limiter.idle()  # the pump waits for a submit_sm_resp
-    clock.now += 0.04
+    clock.now += 0.04  # the pump waits for a submit_sm_resp, past the grid's next slot
+    limiter.waited()
 
 
 def interrupt_by_throttling(limiter: RateLimiter, clock: Clock) -> None:
@@ -242,3 +242,36 @@ def test_late_timers_cost_no_rate() -> None:
 
     assert len(sent) >= 0.97 * TPS * 20
     assert smsc_worst_count(sent, MARGIN - late_allowance(MARGIN)) <= TPS
+
+
+@pytest.mark.parametrize("answer_ms", [101.7, 150.0], ids=["window-nearly-enough", "window-short"])
+def test_a_bind_held_by_its_window_keeps_the_rate_its_answers_allow(answer_ms: float) -> None:
+    """Window 10 at 100 TPS, the SMSC answering (and the answer stored) after ``answer_ms``,
+    timers 0.3–0.9 ms late. Answers a little faster than ten sends' spacing: the window only
+    waits for slots the rate would wait for anyway, so late timers are made up and the bind
+    keeps ~97% of its cap (it lost the lateness of each send, 92%, when every window wait
+    stopped the pacing). Slower answers: the window holds it, with no burst after each wait."""
+    clock = Clock()
+    limiter = RateLimiter(TPS, margin_s=MARGIN, clock=clock)
+    rng = random.Random(11)
+    window, answer_s = 10, answer_ms / 1000
+    sent: list[float] = []
+    end = clock.now + 20.0
+    while clock.now < end:
+        free_at = sent[-window] + answer_s if len(sent) >= window else clock.now
+        if free_at > clock.now:  # the window is full: wait for the oldest answer
+            clock.now = free_at
+            limiter.waited()
+            continue
+        wait = limiter.delay()
+        if wait > 0:
+            clock.now += wait + rng.uniform(0.0003, 0.0009)
+            continue
+        limiter.sent()
+        sent.append(clock.now)
+    rate = len(sent) / 20.0
+    allowed = min(TPS / (1 + MARGIN), window / answer_s)
+    assert rate >= 0.99 * allowed
+    assert smsc_worst_count(sent, MARGIN - late_allowance(MARGIN)) <= TPS
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert min(gaps) >= SPACING * 0.5 - RateLimiter.GAP_TOLERANCE_S
