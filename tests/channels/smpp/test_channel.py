@@ -476,8 +476,14 @@ async def test_a_window_too_small_for_the_rate_is_warned_about_at_start(make_sim
     await channel.stop()
 
     [warning] = [e for e in logs if e["event"] == "window_too_small"]
-    # a slot turns over in the answer's 200 ms plus ~10 ms to store it
-    assert (warning["reachable_tps"], warning["window_needed"]) == (47, 21)
+    # a slot turns over in the answer's 200 ms plus ~2 ms to store it; the pacing's 97.1/s
+    assert (warning["reachable_tps"], warning["window_needed"]) == (49, 20)
+
+    enough = SmppChannel(config.model_copy(update={"expected_response_ms": 100.0}))
+    with structlog.testing.capture_logs() as logs:
+        await enough.start(Sink())  # 10 slots of ~102 ms: 98/s, above the pacing's 97.1
+    await enough.stop()
+    assert not [e for e in logs if e["event"] == "window_too_small"]
 
 
 @pytest.mark.parametrize("attempt", [0, 1, 5, 20], ids=lambda a: f"attempt-{a}")
