@@ -2,7 +2,8 @@
 radio, TV and web sites to reuse: each entry links the authority's CAP document as received.
 
 Only public warnings: Actual alerts that were sent, updated or cancelled, of scope Public (a
-Restricted or Private alert names its addressees); never tests, drills or numbers.
+Restricted or Private alert names its addressees): the store picks them (``published``).
+Never tests, drills or numbers.
 """
 
 from __future__ import annotations
@@ -11,20 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
-from smsgw.alerts.cap import CapError, Scope, parse
 from smsgw.alerts.store import AlertRecord
 
 ATOM = "http://www.w3.org/2005/Atom"
 CAP_TYPE = "application/cap+xml"
 FEED_TYPE = "application/atom+xml"
-
-
-def public(record: AlertRecord) -> bool:
-    """Whether the stored document is of scope Public (the store filters the rest)."""
-    try:
-        return parse(record.document.encode()).scope is Scope.PUBLIC
-    except CapError:  # stored as received, so parsed once already: not expected
-        return False
 
 
 def feed(records: Sequence[AlertRecord], *, base: str, title: str, now: datetime) -> bytes:

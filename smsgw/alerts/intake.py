@@ -53,7 +53,7 @@ _log = structlog.get_logger(__name__)
 
 _URGENT = frozenset({"Immediate", "Expected"})
 _SEVERE = frozenset({"Extreme", "Severe"})
-_STORED_ONLY = {Status.TEST: "test", Status.SYSTEM: "system"}
+_STORED_ONLY = frozenset({Status.TEST, Status.SYSTEM})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -111,6 +111,7 @@ class AlertIntake:
             event=first.event if first else "", headline=first.headline if first else "",
             action=AlertAction.PENDING, reason=None, service=None, broadcast=None,
             document=document.decode("utf-8", "replace"), received_by=actor.id, received_at=now,
+            scope=alert.scope.value,
         )  # fmt: skip
         earlier = await self._alerts.claim(claimed)
         if earlier is not None:

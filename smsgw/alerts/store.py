@@ -36,6 +36,7 @@ class AlertRecord:
     document: str  # the CAP as received
     received_by: str  # the token's id
     received_at: datetime
+    scope: str = "Public"  # Restricted and Private alerts name their addressees: never published
 
 
 class AlertStore(Protocol):
@@ -61,8 +62,8 @@ class AlertStore(Protocol):
         self, *, limit: int, before: int | None = None, published: bool = False
     ) -> list[AlertRecord]:
         """The latest alerts first, ``limit`` of them, with ids below ``before`` if given;
-        ``published``: only the Actual ones acted on (sent, updated, cancelled)."""
+        ``published``: only the Actual, Public ones acted on (sent, updated, cancelled)."""
 
 
 # What the public feed (GET /alerts.atom) carries: warnings acted on, never tests or drills
-PUBLISHED = (AlertAction.SENT, AlertAction.UPDATED, AlertAction.CANCELLED)
+PUBLISHED = (AlertAction.SENT, AlertAction.UPDATED, AlertAction.CANCELLED)  # Actual, Public

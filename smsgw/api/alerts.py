@@ -59,7 +59,8 @@ class AlertResult(BaseModel):
         first: float | None = None
         by_carrier: dict[str, dict[str, int]] = {}
         if record.broadcast is not None:
-            at, by_carrier = await services.broadcasts.delivery(record.broadcast)
+            progress = await services.broadcasts.carrier_progress(record.broadcast)
+            by_carrier, at = progress.by_carrier, progress.first_submit_at
             first = None if at is None else (at - record.received_at).total_seconds()
         return cls(
             alert=record.identifier, sender=record.sender, sent=record.sent,
@@ -111,7 +112,7 @@ async def alerts_feed(request: web.Request) -> web.Response:
     deps = request.app[SERVICES]
     found = await deps.alert_store.alerts(limit=_FEED_SIZE, published=True)
     document = atom.feed(
-        [record for record in found if atom.public(record)], base=str(request.url.origin()),
+        found, base=str(request.url.origin()),
         title=deps.citizen_settings.programme, now=datetime.now(UTC),
     )  # fmt: skip
     return web.Response(body=document, content_type=atom.FEED_TYPE, charset="utf-8",
@@ -127,8 +128,8 @@ async def alert_document(request: web.Request) -> web.Response:
         if number.isascii() and number.isdigit() and len(number) < 19
         else None
     )
-    if record is None or record.status != "Actual" or record.action not in PUBLISHED \
-            or not atom.public(record):  # fmt: skip
+    if record is None or record.status != "Actual" or record.scope != "Public" \
+            or record.action not in PUBLISHED:  # fmt: skip
         raise ApiError(404, "not_found", "no published alert with that number")
     return web.Response(text=record.document, content_type=atom.CAP_TYPE, headers=_PUBLIC_CACHE)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -55,6 +56,26 @@ class Broadcast:
     @property
     def open(self) -> bool:
         return self.state.open
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierProgress:
+    """A broadcast's messages per carrier and state, and its first submit: cheap enough for a
+    page that polls many (an alert's: no percentiles)."""
+
+    first_submit_at: datetime | None
+    by_carrier: dict[str, dict[str, int]]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, str, int, datetime | None]]) -> CarrierProgress:
+        """From (carrier, state, count, first submit) rows."""
+        by_carrier: dict[str, dict[str, int]] = {}
+        firsts = []
+        for carrier, state, count, first in rows:
+            by_carrier.setdefault(carrier, {})[state] = count
+            if first is not None:
+                firsts.append(first)
+        return cls(min(firsts, default=None), by_carrier)
 
 
 @dataclass(frozen=True, slots=True)

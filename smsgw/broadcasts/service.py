@@ -20,7 +20,7 @@ from channels.text import fold_accents, text_info
 from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
-from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats
+from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
 from smsgw.broadcasts.store import BroadcastStore
 from smsgw.config import BroadcastsConfig
 from smsgw.delivery.outbox import Priority
@@ -265,13 +265,9 @@ class BroadcastService:
     async def progress(self, broadcast: Broadcast) -> Progress:
         return _progress(broadcast, await self._broadcasts.broadcast_stats(broadcast.id))
 
-    async def delivery(
-        self, broadcast_id: int
-    ) -> tuple[datetime | None, dict[str, dict[str, int]]]:
-        """When its first message was submitted, and its messages per carrier and state (what
-        an alert's page shows, to anyone who may see the alert: counts, no texts)."""
-        stats = await self._broadcasts.broadcast_stats(broadcast_id)
-        return stats.first_submit_at, await self._broadcasts.by_carrier(broadcast_id)
+    async def carrier_progress(self, broadcast_id: int) -> CarrierProgress:
+        """What an alert's page shows to anyone who may see the alert: counts, no texts."""
+        return await self._broadcasts.carrier_progress(broadcast_id)
 
     async def approve(self, actor: ApiToken, broadcast: Broadcast) -> None:
         if broadcast.state is not BroadcastState.AWAITING_APPROVAL:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats
+from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
 
 
 class BroadcastStore(Protocol):
@@ -65,8 +65,9 @@ class BroadcastStore(Protocol):
 
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats: ...
 
-    async def by_carrier(self, broadcast_id: int) -> dict[str, dict[str, int]]:
-        """Its outbox messages per carrier, per state (none once retention removed them)."""
+    async def carrier_progress(self, broadcast_id: int) -> CarrierProgress:
+        """Its outbox messages per carrier and state, and the first submit (nothing once
+        retention removed them), in one query."""
 
 
 class BroadcastOutbox(Protocol):

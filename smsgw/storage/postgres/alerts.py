@@ -10,10 +10,10 @@ from smsgw.alerts.store import PUBLISHED, AlertAction, AlertRecord
 from smsgw.storage.postgres.db import Conn, Database
 
 _COLUMNS = ("id, sender, identifier, sent, status, msg_type, event, headline, action, reason,"
-            " service, broadcast, document, received_by, received_at")  # fmt: skip
+            " service, broadcast, document, received_by, received_at, scope")  # fmt: skip
 _CLAIM = """INSERT INTO alerts (sender, identifier, sent, status, msg_type, event, headline,
-        action, reason, service, broadcast, document, received_by, received_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+        action, reason, service, broadcast, document, received_by, received_at, scope)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
     ON CONFLICT (sender, identifier, sent) DO NOTHING RETURNING id"""
 _PUBLISHED = ", ".join(f"'{action.value}'" for action in PUBLISHED)
 _BY_KEY = f"SELECT {_COLUMNS} FROM alerts WHERE sender = $1 AND identifier = $2 AND sent = $3"
@@ -51,7 +51,7 @@ class PgAlerts:
     ) -> list[AlertRecord]:
         where = "id < $1"
         if published:
-            where += f" AND status = 'Actual' AND action IN ({_PUBLISHED})"
+            where += f" AND status = 'Actual' AND scope = 'Public' AND action IN ({_PUBLISHED})"
         sql = f"SELECT {_COLUMNS} FROM alerts WHERE {where} ORDER BY id DESC LIMIT $2"
         return await self._db.report(
             partial(_list, sql=sql, args=(before if before is not None else 2**63 - 1, limit))
@@ -62,7 +62,7 @@ async def _claim(conn: Conn, *, record: AlertRecord) -> AlertRecord | None:
     added = await conn.fetchval(
         _CLAIM, record.sender, record.identifier, record.sent, record.status, record.msg_type,
         record.event, record.headline, record.action.value, record.reason, record.service,
-        record.broadcast, record.document, record.received_by, record.received_at,
+        record.broadcast, record.document, record.received_by, record.received_at, record.scope,
     )  # fmt: skip
     if added is not None:
         return None

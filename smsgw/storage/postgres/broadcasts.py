@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from smsgw.access.tokens import ministry_key
-from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats
+from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
 from smsgw.delivery.outbox import Priority
 from smsgw.storage.postgres.db import Conn, Database
 
@@ -24,8 +24,8 @@ _COLUMNS = """id, service, ministry, texts, segments, encodings, default_languag
     approved_by, approved_at, cancelled_by, cancelled_at, started_at, finished_at,
     cancel_reason, joined_at, districts"""
 _OPEN = "('awaiting_approval', 'scheduled', 'queued', 'sending')"
-_BY_CARRIER = """SELECT coalesce(carrier, 'none'), state, count(*) FROM outbox
-    WHERE broadcast = $1 GROUP BY carrier, state"""
+_BY_CARRIER = """SELECT coalesce(carrier, 'none'), state, count(*), min(submitted_at)
+    FROM outbox WHERE broadcast = $1 GROUP BY carrier, state"""
 
 _ADD = """INSERT INTO broadcasts (service, ministry, texts, segments, encodings,
     default_language, priority, state, send_at, expires_at, cost_estimate, created_by,
@@ -144,12 +144,11 @@ class PgBroadcasts:
         # for people to look at (a broadcast's page, the list): a report, not a send's scan
         return await self._db.report(partial(stats, broadcast_id=broadcast_id))
 
-    async def by_carrier(self, broadcast_id: int) -> dict[str, dict[str, int]]:
+    async def carrier_progress(self, broadcast_id: int) -> CarrierProgress:
         rows = await self._db.report(partial(_fetch, sql=_BY_CARRIER, args=(broadcast_id,)))
-        found: dict[str, dict[str, int]] = {}
-        for carrier, state, count in rows:
-            found.setdefault(carrier, {})[state] = count
-        return found
+        return CarrierProgress.of(
+            (carrier, state, count, first) for carrier, state, count, first in rows
+        )
 
 
 def _broadcast(row: Any) -> Broadcast:

@@ -358,6 +358,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             document text NOT NULL,
             received_by text NOT NULL,
             received_at timestamptz NOT NULL,
+            scope text NOT NULL,
             UNIQUE (sender, identifier, sent)
         )""",
         "CREATE INDEX alerts_identifier ON alerts (identifier, id)",

@@ -11,7 +11,7 @@ from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import from_timestamp, timestamp
 
 _COLUMNS = ("id, sender, identifier, sent, status, msg_type, event, headline, action, reason,"
-            " service, broadcast, document, received_by, received_at")  # fmt: skip
+            " service, broadcast, document, received_by, received_at, scope")  # fmt: skip
 
 _PUBLISHED = ", ".join(f"'{action.value}'" for action in PUBLISHED)
 
@@ -59,12 +59,13 @@ class SqliteAlerts:
 def _claim(db: sqlite3.Connection, *, record: AlertRecord) -> AlertRecord | None:
     cursor = db.execute(
         "INSERT INTO alerts (sender, identifier, sent, status, msg_type, event, headline, action,"
-        " reason, service, broadcast, document, received_by, received_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " reason, service, broadcast, document, received_by, received_at, scope)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (sender, identifier, sent) DO NOTHING",
         (record.sender, record.identifier, record.sent, record.status, record.msg_type,
          record.event, record.headline, record.action.value, record.reason, record.service,
-         record.broadcast, record.document, record.received_by, timestamp(record.received_at)),
+         record.broadcast, record.document, record.received_by, timestamp(record.received_at),
+         record.scope),
     )  # fmt: skip
     if cursor.rowcount:
         return None
@@ -82,7 +83,7 @@ def _list(
 ) -> list[AlertRecord]:
     where = "id < ?"
     if published:
-        where += f" AND status = 'Actual' AND action IN ({_PUBLISHED})"
+        where += f" AND status = 'Actual' AND scope = 'Public' AND action IN ({_PUBLISHED})"
     rows = db.execute(
         f"SELECT {_COLUMNS} FROM alerts WHERE {where} ORDER BY id DESC LIMIT ?",
         (before if before is not None else 2**63 - 1, limit),

@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats
+from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
 from smsgw.delivery.outbox import Priority
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
@@ -19,8 +19,8 @@ _COLUMNS = """id, service, ministry, texts, segments, encodings, default_languag
     approved_by, approved_at, cancelled_by, cancelled_at, started_at, finished_at,
     cancel_reason, joined_at, districts"""
 _OPEN = "('awaiting_approval', 'scheduled', 'queued', 'sending')"
-_BY_CARRIER = """SELECT coalesce(carrier, 'none'), state, count(*) FROM outbox
-    WHERE broadcast = ? GROUP BY carrier, state"""
+_BY_CARRIER = """SELECT coalesce(carrier, 'none'), state, count(*), min(submitted_at)
+    FROM outbox WHERE broadcast = ? GROUP BY carrier, state"""
 
 
 def district_list(districts: tuple[str, ...] | None) -> str | None:
@@ -100,12 +100,11 @@ class SqliteBroadcasts:
         # for people to look at (a broadcast's page, the list): a report, not a send's scan
         return await self._db.report(partial(stats, broadcast_id=broadcast_id))
 
-    async def by_carrier(self, broadcast_id: int) -> dict[str, dict[str, int]]:
+    async def carrier_progress(self, broadcast_id: int) -> CarrierProgress:
         rows = await self._db.report(lambda db: db.execute(_BY_CARRIER, (broadcast_id,)).fetchall())
-        found: dict[str, dict[str, int]] = {}
-        for carrier, state, count in rows:
-            found.setdefault(carrier, {})[state] = count
-        return found
+        return CarrierProgress.of(
+            (carrier, state, count, maybe_time(first)) for carrier, state, count, first in rows
+        )
 
 
 def _broadcast(row: Any) -> Broadcast:

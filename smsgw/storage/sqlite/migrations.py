@@ -330,6 +330,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             document TEXT NOT NULL,
             received_by TEXT NOT NULL,
             received_at TEXT NOT NULL,
+            scope TEXT NOT NULL,
             UNIQUE (sender, identifier, sent)
         )""",
         "CREATE INDEX alerts_identifier ON alerts (identifier, id)",

@@ -81,9 +81,10 @@ async def test_published_alerts_are_the_actual_ones_acted_on(any_store: AnyStore
     kinds = [("Actual", AlertAction.SENT), ("Test", AlertAction.NOT_SENT),
              ("Actual", AlertAction.CANCELLED), ("Exercise", AlertAction.EXERCISE),
              ("Actual", AlertAction.NOT_SENT), ("Actual", AlertAction.PENDING),
-             ("Actual", AlertAction.UPDATED)]  # fmt: skip
+             ("Actual", AlertAction.UPDATED), ("Actual", AlertAction.SENT)]  # fmt: skip
     for n, (status, action) in enumerate(kinds):
-        mine = dataclasses.replace(record(f"NMS-{n}", seconds=n), status=status)
+        scope = "Restricted" if n == 7 else "Public"  # names its addressees: never published
+        mine = dataclasses.replace(record(f"NMS-{n}", seconds=n), status=status, scope=scope)
         await any_store.alerts.claim(mine)
         claimed = await any_store.alerts.alert(f"NMS-{n}")
         assert claimed is not None
@@ -94,4 +95,7 @@ async def test_published_alerts_are_the_actual_ones_acted_on(any_store: AnyStore
     by_id = await any_store.alerts.alert_by_id(published[1].id)
     assert by_id is not None
     assert by_id.identifier == "NMS-2"
-    assert await any_store.alerts.alert_by_id(published[0].id + 1) is None
+    restricted = await any_store.alerts.alert("NMS-7")
+    assert restricted is not None
+    assert restricted.scope == "Restricted"
+    assert await any_store.alerts.alert_by_id(restricted.id + 1) is None
