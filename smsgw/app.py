@@ -46,6 +46,8 @@ from smsgw.delivery.sender import RetryPolicy, Sender
 from smsgw.errors import ConfigError, StorageUnavailable
 from smsgw.inbound.guard import Guard
 from smsgw.inbound.handler import InboundHandler
+from smsgw.inbox.conversations import Conversations
+from smsgw.inbox.service import InboxService
 from smsgw.kpis.rates import LiveRates
 from smsgw.metrics import Metrics
 from smsgw.storage import Store, open_store
@@ -104,6 +106,7 @@ class Gateway:
         self._dispatcher: Dispatcher | None = None
         self._scheduler: Scheduler | None = None
         self._inbound: InboundHandler | None = None
+        self._conversations: Conversations | None = None
         self._news = Tasks()  # what the other gateways' news starts (a reload, a lookup)
         self._shutdown_by: float | None = None
         self.leases: LeaseKeeper | None = None
@@ -225,6 +228,9 @@ class Gateway:
             districts=self.settings.district_index().words,
         )
         await service.refresh()
+        self._conversations = conversations = Conversations(
+            store.inbox, store.polls, store.broadcasts, service, self.settings.inbox
+        )
         guard = Guard(
             duplicate_window=timedelta(seconds=citizens.duplicate_window_s),
             reply_limit=citizens.reply_limit,
@@ -240,6 +246,7 @@ class Gateway:
             metrics=self.metrics,
             # PostgreSQL: others' texts (a dead gateway's, once their claims lapse) come too
             poll_s=1.0 if self.settings.database.is_postgres else None,
+            inbox=conversations,
         )
         recorder.on_inbound = handler.wake
         await handler.start()
@@ -360,6 +367,16 @@ class Gateway:
             broadcasts=broadcasts,
             alerts=self._alert_intake(broadcasts),
             alert_store=self.store.alerts,
+            inbox=InboxService(
+                self.store.inbox,
+                self.store.catalogue,
+                tokens,
+                self.store.audit,
+                self.sender,
+                settings.inbox,
+                max_segments=settings.broadcasts.max_segments,
+            ),
+            polls=self.store.polls,
             outbox=self.store.outbox,
             kpis=self.store.kpis,
             broadcast_settings=settings.broadcasts,
@@ -379,6 +396,8 @@ class Gateway:
             self._dispatcher.changed(broadcast)
         if self._scheduler is not None:
             self._scheduler.wake()
+        if self._conversations is not None:
+            self._conversations.forget_recent()
 
     async def catalogue_changed(self) -> None:
         """After every service write: the keyword engine rebuilds its parser (it precomputes

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import tomllib
-from datetime import date, time
+from datetime import date, time, timedelta
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
@@ -239,6 +239,49 @@ class BroadcastsConfig(_Section):
         description="seconds of each bind's rate handed to it ahead "
         "(an emergency overtakes routine messages already handed, within about this)",
     )
+
+
+class CannedAnswerConfig(_Section):
+    ministry: str = Field(min_length=1, max_length=64, description="whose officers see it")
+    language: str = Field(min_length=2, max_length=8, description="of the text")
+    title: str = Field(min_length=1, max_length=80)
+    text: str = Field(min_length=1, max_length=1000)
+
+
+class InboxConfig(_Section):
+    """Citizens' questions (ASK HEALTH ...), replies to broadcasts, and poll answers."""
+
+    reply_window_h: float = Field(
+        default=24.0, ge=0, description="a text that is no command, from a number a broadcast "
+        "reached this many hours ago at most, goes to its service's inbox (0: never)",
+    )  # fmt: skip
+    texts_per_hour: int = Field(
+        default=10, ge=1, description="questions and replies taken from one number per hour; "
+        "past it, one reply says so",
+    )  # fmt: skip
+    first_answer_h: float = Field(
+        default=48.0, gt=0, description="target for a question's first answer (overdue after)"
+    )
+    service_first_answer_h: dict[str, float] = Field(
+        default_factory=dict, description="per service keyword: its own target, in hours"
+    )
+    thank_poll_answers: bool = Field(
+        default=True, description="a counted poll answer gets a thank-you SMS"
+    )
+    canned: tuple[CannedAnswerConfig, ...] = Field(
+        default=(), description="answers officers may start from, per ministry and language"
+    )
+
+    @field_validator("service_first_answer_h")
+    @classmethod
+    def _targets(cls, value: dict[str, float]) -> dict[str, float]:
+        for keyword, hours in value.items():
+            if not hours > 0:
+                raise ValueError(f"{keyword}: hours must be above 0")
+        return {keyword.strip().upper(): hours for keyword, hours in value.items()}
+
+    def first_answer(self, service: str) -> timedelta:
+        return timedelta(hours=self.service_first_answer_h.get(service, self.first_answer_h))
 
 
 class RetentionConfig(_Section):
@@ -516,6 +559,7 @@ class Settings(_Section):
     cluster: ClusterConfig = Field(default_factory=dict)  # type: ignore[assignment]
     alerts: AlertsConfig = Field(default_factory=dict)  # type: ignore[assignment]
     districts: DistrictsConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    inbox: InboxConfig = Field(default_factory=dict)  # type: ignore[assignment]
     simulator: SimulatorConfig | None = None  # the built-in SMSC simulator (demo, tests)
 
     def district_index(self) -> Districts:

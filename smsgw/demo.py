@@ -128,7 +128,11 @@ Play a citizen texting the short code (the replies show in this log as submits):
 
   smsgw mo {EXAMPLE_NUMBER} "JOIN HEALTH" --simulator {control}
   smsgw mo {EXAMPLE_NUMBER} "LISTA" --simulator {control}
+  smsgw mo {EXAMPLE_NUMBER} "ASK HEALTH Where can I get the flu shot?" --simulator {control}
   smsgw mo {EXAMPLE_NUMBER} "STOP" --simulator {control}
+
+The question lands in the console's Inbox (or: curl -s {url}/api/v1/inbox -H {auth}); answer
+it there and the answer shows in this log as a submit.
 
 Broadcast to everyone who joined HEALTH (add "priority": "emergency" for an alert), then
 watch it (quiet hours are off in the demo):

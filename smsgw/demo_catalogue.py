@@ -1,6 +1,7 @@
 """The example service catalogue `smsgw demo` starts with: what a Belize deployment might offer.
 
-Welcome texts are GSM 03.38 only (Spanish written without á í ó ú) so each fits one SMS.
+Welcome texts are GSM 03.38 only (Spanish written without á í ó ú) so each fits one SMS. Each
+service's alias is its Spanish word: a citizen who texts SALUD is answered in Spanish.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def _service(
         ministry=ministry,
         names={"en": names[0], "es": names[1]},
         aliases=(alias,),
+        alias_languages={alias: "es"},
         descriptions={"en": descriptions[0], "es": descriptions[1]},
         welcome={"en": welcome[0], "es": welcome[1]},
     )

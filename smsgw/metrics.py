@@ -118,6 +118,13 @@ class Metrics:
             "sending waits until it can be written again",
             registry=registry,
         )
+        self._overdue = Gauge(
+            "smsgw_tickets_overdue",
+            "Citizens' questions past their first answer's target, unanswered, by service",
+            ["service"],
+            registry=registry,
+        )
+        self._overdue_services: set[str] = set()
         self._channels = _Channels(channels)
         registry.register(self._channels)
 
@@ -153,6 +160,14 @@ class Metrics:
         """Queued outbox messages by priority label (every label, 0 included)."""
         for priority, count in queued.items():
             self._queued.labels(priority).set(count)
+
+    def tickets_overdue(self, overdue: Mapping[str, int]) -> None:
+        """Overdue tickets per service, now (a service with none is set back to 0)."""
+        for service in self._overdue_services - overdue.keys():
+            self._overdue.labels(service).set(0)
+        for service, count in overdue.items():
+            self._overdue.labels(service).set(count)
+        self._overdue_services |= overdue.keys()
 
     def counts(self) -> Counts:
         """Segments accepted per channel and receipts, since the start (the KPIs' live rates)."""

@@ -45,6 +45,14 @@ def validate_service(service: Service, others: Iterable[Service], templates: Tem
         if normal in reserved:
             raise CatalogueError(field, f"{normal} is a command word citizens send")
         seen.add(normal)
+    for alias, language in service.alias_languages.items():
+        if alias not in service.aliases:
+            raise CatalogueError("aliases", f"{alias!r} has a language but is not an alias")
+        if language not in templates.languages:
+            raise CatalogueError(
+                f"aliases.{language}",
+                f"{language!r} is not one of the languages {_list(templates.languages)}",
+            )
     if not service.ministry.strip():
         raise CatalogueError("ministry", "must not be empty")
     known = templates.languages

@@ -11,6 +11,7 @@ matter):
    service is named after it (STOP HEALTH WEATHER);
 3. an unambiguous opt-out word appears anywhere ("please stop", "JOIN HEALTH STOP"), or the
    text spells one out (S.T.O.P): STOP_ALL;
+   Except after an ask word and a service (ASK HEALTH how do I stop mosquitoes?): a question;
 4. a join followed by a district's name (JOIN HURRICANE TOLEDO, HURACAN STANN CREEK): a JOIN
    that also says where they live; else its first two words are another command (JOIN
    HEALTH PLEASE, LANG ES THANKS);
@@ -20,6 +21,11 @@ matter):
 6. it starts with a language verb but names no language (LANG KLINGON): LANGUAGE, no choice;
 7. anything else: UNKNOWN, with the nearest service keyword if one is near enough.
 A join word alone (JOIN, SUBSCRIBE) asks for LIST; a leave word alone (LEAVE, SALIR) is a STOP.
+
+A command's language is the one its words tell: a command word of one language only (ALTO,
+AYUDA → es; STOP, used by both, tells none) and an alias whose language the catalogue gives
+(SALUD → es; a canonical keyword, HEALTH, tells none). Words that tell different languages
+(JOIN SALUD) tell none: the reply is then in the subscriber's language, or the service's.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from dataclasses import dataclass
 
 from subscriptions.models import Service
 from subscriptions.templates import Templates
-from subscriptions.words import Verb, normalise
+from subscriptions.words import Verb, normalise, words_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +45,11 @@ class Command:
     # text named, if it named one (reply service_inactive rather than unknown).
     service: str | None = None
     # LANGUAGE: the language chosen (None: none recognised; reply language_help). Otherwise the
-    # language of the command words when they tell (ALTO → "es"; STOP, MENU, HEALTH → None).
+    # language the words tell (ALTO, SALUD, UNIR SALUD → "es"; STOP, HEALTH, JOIN SALUD → None).
     language: str | None = None
     suggestion: str | None = None  # UNKNOWN: canonical keyword of a near miss (HEALHT → HEALTH)
     district: str | None = None  # JOIN: the district named after the keyword
+    question: str | None = None  # ASK: the text after the keyword, as written
 
 
 _STOP_ALL = Command(Verb.STOP_ALL)
@@ -58,8 +65,9 @@ class KeywordParser:
     """Parses citizen texts against a catalogue of services and the templates' command words.
     Build a new one when the catalogue changes."""
 
-    __slots__ = ("_districts", "_exact", "_index", "_join_prefix", "_language_verbs", "_longest",
-                 "_named", "_services", "_stop_anywhere", "_stop_words")  # fmt: skip
+    __slots__ = ("_ask", "_districts", "_every", "_exact", "_index", "_join_prefix",
+                 "_language_verbs", "_longest", "_named", "_services", "_stop_anywhere",
+                 "_stop_words", "_tells")  # fmt: skip
 
     def __init__(
         self, services: Iterable[Service], templates: Templates,
@@ -70,9 +78,13 @@ class KeywordParser:
         catalogue = list(services)
         active = {normalise(w): s.keyword for s in catalogue if s.active for w in s.words}
         every = {normalise(w): s.keyword for s in catalogue for w in s.words}
+        tells = {normalise(a): code for s in catalogue for a, code in s.alias_languages.items()}
         words = _CommandWords(templates)
-        self._exact = _commands(active, every, words, templates.language_words)
+        self._exact = _commands(active, every, tells, words, templates.language_words)
         self._join_prefix = {join: words.language(Verb.JOIN, join) for join in words.of(Verb.JOIN)}
+        self._ask = {ask: words.language(Verb.ASK, ask) for ask in words.of(Verb.ASK)}
+        self._every = every
+        self._tells = tells
         self._language_verbs = frozenset(words.of(Verb.LANGUAGE))
         self._stop_anywhere = {
             word: Command(Verb.STOP_ALL, language=words.tell(languages))
@@ -90,6 +102,10 @@ class KeywordParser:
         if command is not None:
             return command
         words = normal.split(" ")
+        if words[0] in self._ask and len(words) > 1:
+            command = self._question(text, words)
+            if command is not None:
+                return command
         pair = self._exact.get(f"{words[0]} {words[1]}") if len(words) > 1 else None
         if pair is not None and pair.verb is Verb.LEAVE:
             # STOP HEALTH WEATHER: leaving only HEALTH would miss a STOP; leave them all.
@@ -115,7 +131,28 @@ class KeywordParser:
             return _NO_LANGUAGE
         if len(words) == 1 and self._near_stop(words[0]):
             return _STOP_ALL
+        if words[0] in self._ask:
+            return self._ask_help(words)
         return self._unknown(words)
+
+    def _question(self, text: str, words: list[str]) -> Command | None:
+        """ASK HEALTH <question>: the question as written (None: no service named)."""
+        keyword = self._services.get(words[1])
+        if keyword is None:
+            return None
+        rest = words[2:]
+        if len(rest) == 1 and rest[0] in self._stop_anywhere:  # ASK HEALTH STOP
+            return self._stop_anywhere[rest[0]]
+        question = words_after(text, 2).strip() if rest else ""
+        language = _agreed(self._ask[words[0]], self._tells.get(words[1]))  # PREGUNTA SALUD
+        return Command(Verb.ASK, keyword, language, question=question or None)
+
+    def _ask_help(self, words: list[str]) -> Command:
+        """ASK without an open service: the reply explains (or says the service is closed)."""
+        closed = self._every.get(words[1]) if len(words) > 1 else None
+        if closed is not None and closed not in self._services.values():
+            return Command(Verb.UNKNOWN, service=closed, language=self._ask[words[0]])
+        return Command(Verb.ASK, language=self._ask[words[0]])
 
     def _join_in_district(self, words: list[str]) -> Command | None:
         """JOIN HURRICANE TOLEDO, HURRICANE STANN CREEK: the join, with the district."""
@@ -194,27 +231,32 @@ class _CommandWords:
 def _commands(
     active: Mapping[str, str],
     every: Mapping[str, str],
+    tells: Mapping[str, str],
     words: _CommandWords,
     language_words: Mapping[str, str],
 ) -> dict[str, Command]:
     """Every text that is a command by itself (after normalise), with its Command.
-    `active` / `every`: service word → canonical keyword, of active / all services."""
+    `active` / `every`: service word → canonical keyword, of active / all services; `tells`:
+    service word → its language, for the aliases whose language is known."""
     exact: dict[str, Command] = {}
     # Lowest priority first: later entries win, so a command word always beats a service.
     for word, keyword in every.items():
         if word not in active:
-            exact[word] = Command(Verb.UNKNOWN, service=keyword)
+            exact[word] = Command(Verb.UNKNOWN, service=keyword, language=tells.get(word))
             for join in words.of(Verb.JOIN):
-                exact[f"{join} {word}"] = Command(Verb.UNKNOWN, service=keyword)
+                language = _agreed(words.language(Verb.JOIN, join), tells.get(word))
+                exact[f"{join} {word}"] = Command(Verb.UNKNOWN, keyword, language)
     for word, keyword in active.items():
-        exact[word] = Command(Verb.JOIN, service=keyword)
+        exact[word] = Command(Verb.JOIN, service=keyword, language=tells.get(word))
         for join in words.of(Verb.JOIN):
-            command = Command(Verb.JOIN, keyword, words.language(Verb.JOIN, join))
+            language = _agreed(words.language(Verb.JOIN, join), tells.get(word))
+            command = Command(Verb.JOIN, keyword, language)
             exact.setdefault(f"{join}{word}", command)  # JOINHEALTH: a missed space
             exact[f"{join} {word}"] = command
     for word, keyword in every.items():
         for leave in words.of(Verb.LEAVE):
-            command = Command(Verb.LEAVE, keyword, words.language(Verb.LEAVE, leave))
+            language = _agreed(words.language(Verb.LEAVE, leave), tells.get(word))
+            command = Command(Verb.LEAVE, keyword, language)
             exact.setdefault(f"{leave}{word}", command)
             exact[f"{leave} {word}"] = command
     for join in words.of(Verb.JOIN):
@@ -227,10 +269,19 @@ def _commands(
         exact[word] = Command(Verb.LANGUAGE, language=code)
         for verb in words.of(Verb.LANGUAGE):
             exact[f"{verb} {word}"] = Command(Verb.LANGUAGE, language=code)
+    for ask in words.of(Verb.ASK):
+        exact[ask] = Command(Verb.ASK, language=words.language(Verb.ASK, ask))
     for verb in (Verb.MY, Verb.LIST, Verb.HELP, Verb.UNSTOP, Verb.STOP_ALL):  # STOP wins
         for word in words.of(verb):
             exact[word] = Command(verb, language=words.language(verb, word))
     return exact
+
+
+def _agreed(*told: str | None) -> str | None:
+    """The language a text's words tell (None: a word that tells none): the one they agree on,
+    None if they disagree (JOIN SALUD) or none tells one."""
+    languages = {language for language in told if language is not None}
+    return languages.pop() if len(languages) == 1 else None
 
 
 def _misspelt(word: str, stop: str) -> bool:

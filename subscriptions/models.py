@@ -17,6 +17,9 @@ class Service:
     names: Mapping[str, str]  # language → display name
     default_language: str = "en"
     aliases: tuple[str, ...] = ()  # other keywords, any language: ("SALUD",)
+    # alias → the language it is a word of ({"SALUD": "es"}); an alias left out: not known.
+    # A text made only of one language's words is answered in it (keywords.py)
+    alias_languages: Mapping[str, str] = field(default_factory=dict)
     descriptions: Mapping[str, str] = field(default_factory=dict)  # language → one line
     welcome: Mapping[str, str] = field(default_factory=dict)  # language → welcome SMS
     requires_approval: bool = False  # broadcasts need a second person (issue 4)

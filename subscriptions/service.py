@@ -157,12 +157,30 @@ class SubscriptionService:
             return [self._my(list(result.services), language, result.district)]
         if verb is Verb.HELP:
             return [self._render(language, "help")]
+        if verb is Verb.ASK:
+            if service is None or command.question is None:
+                return [self._render(language, "ask_help")]
+            return []  # the inbox opens the ticket and acknowledges it (smsgw.inbox)
         if service is not None and not service.active:
             return [self._say(language, "service_inactive", service)]  # the parser's UNKNOWN
         suggested = self._services.get(command.suggestion or "")
         if suggested is not None:
             return [self._say(language, "suggestion", suggested)]
         return [self._render(language, "unknown")]
+
+    def reply(self, language: str, key: str, /, keyword: str | None = None, **values: str) -> str:
+        """The reply ``key`` in ``language`` (English if not installed); with ``keyword``, the
+        service's name and keyword are given to it too."""
+        if language not in self._templates.languages:
+            language = "en"
+        service = self._services.get(keyword or "")
+        if service is not None:
+            return self._say(language, key, service, **values)
+        return self._render(language, key, **values)
+
+    def service(self, keyword: str) -> Service | None:
+        """The service ``keyword`` names (canonical), as last refreshed."""
+        return self._services.get(keyword)
 
     def _list(self, language: str) -> list[str]:
         active = [s for s in self._services.values() if s.active]

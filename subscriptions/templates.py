@@ -52,6 +52,11 @@ REPLIES: Mapping[str, frozenset[str]] = MappingProxyType(
         "my_district": _COMMON | {"services", "keyword", "district"},
         "exercise_prefix": _COMMON,  # first word of every text of an alerting exercise
         "alert_cancelled": _COMMON | {"event"},  # a CAP Cancel's notice ([alerts] cancel_notice)
+        "question_received": _COMMON | _NAME | {"ticket"},  # ASK HEALTH ...: its ticket
+        "ask_help": _COMMON,  # ASK without a service or a question
+        "questions_limited": _COMMON,  # over [inbox] texts_per_hour
+        "poll_thanks": _COMMON | {"answer"},  # a poll's answer counted
+        "poll_closed": _COMMON,  # a poll's answer after it closed
     }
 )
 VERBS = tuple(verb for verb in Verb if verb is not Verb.UNKNOWN)

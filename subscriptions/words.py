@@ -17,6 +17,7 @@ class Verb(StrEnum):
     LIST = "list"
     MY = "my"
     LANGUAGE = "language"
+    ASK = "ask"  # a question to a service's ministry: ASK HEALTH <question>
     UNKNOWN = "unknown"
 
 
@@ -33,3 +34,13 @@ def normalise(text: str) -> str:
         text = unicodedata.normalize("NFKD", text.replace("\u2019", ""))
         text = _MARKS.sub("", text).encode("ascii", "replace").decode("ascii").upper()
     return " ".join(text.translate(_PUNCTUATION).split())
+
+
+def words_after(text: str, count: int) -> str:
+    """``text`` as written, without its first ``count`` words as normalise() counts them:
+    words_after("Ask health: where is the clinic?", 2) → "where is the clinic?"."""
+    tokens = text.split()
+    taken = 0
+    while tokens and taken < count:
+        taken += len(normalise(tokens.pop(0)).split())
+    return " ".join(tokens)

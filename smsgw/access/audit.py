@@ -25,6 +25,7 @@ class AuditAction(StrEnum):
     MESSAGES_SENT = "messages_sent"  # POST /api/v1/messages/batch: who, and the messages' ids
     ALERT_RECEIVED = "alert_received"  # POST /api/v1/alerts: the CAP identifier, sender, action
     ALERT_REFUSED = "alert_refused"  # its signature missing or not an authority's (403)
+    TICKET_ANSWERED = "ticket_answered"  # an officer's SMS answer to a citizen's question
 
 
 CLI = "cli"  # the actor of what the command line does (it has no token)

@@ -5,7 +5,7 @@ Parses, calls smsgw.broadcasts.service, renders; the rules are there.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import structlog
@@ -18,10 +18,13 @@ from smsgw.api.errors import ErrorBody
 from smsgw.api.idempotency import idempotent
 from smsgw.api.routes import Route, json_response, read_body
 from smsgw.broadcasts.model import Broadcast
+from smsgw.broadcasts.poll import MAX_OPTIONS, MIN_OPTIONS, Poll, PollOption
 from smsgw.broadcasts.service import Draft, Order, Progress
 from smsgw.delivery.outbox import Priority
-from smsgw.errors import Invalid
+from smsgw.errors import Invalid, NotFound
 from subscriptions.districts import Districts
+from subscriptions.templates import Templates
+from subscriptions.words import Verb, normalise
 
 _log = structlog.get_logger(__name__)
 
@@ -35,6 +38,88 @@ def _number(raw: str) -> int | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(_MAX_ID)):
         return None
     return int(raw) if int(raw) <= _MAX_ID else None
+
+
+class PollOptionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    number: int = Field(ge=1, le=9, description="what citizens may answer alone", examples=[1])
+    words: dict[str, list[str]] = Field(
+        default_factory=dict, max_length=20,
+        description="language → words that answer this option too",
+        examples=[{"en": ["YES"], "es": ["SI"]}],
+    )  # fmt: skip
+
+
+class PollBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    question: dict[str, str] = Field(
+        default_factory=dict, max_length=20,
+        description="language → the question, as the results show it (the texts ask it)",
+    )  # fmt: skip
+    options: list[PollOptionBody] = Field(min_length=MIN_OPTIONS, max_length=MAX_OPTIONS)
+    closes_at: datetime = Field(
+        description="answers after it get a 'poll closed' reply; without an offset, the"
+        " gateway's time zone"
+    )
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, value: list[PollOptionBody], info: ValidationInfo) -> list[PollOptionBody]:
+        templates: Templates = (info.context or {})["templates"]
+        if len({option.number for option in value}) != len(value):
+            raise ValueError("each option needs its own number")
+        # YES / SI also mean START to someone under STOP; a poll's audience is not, so they
+        # may answer a poll. Every other command word keeps its meaning.
+        unstop = {w for code in templates.languages for w in templates.keywords(code)[Verb.UNSTOP]}
+        seen: dict[str, int] = {}
+        for option in value:
+            for language, words in option.words.items():
+                if language not in templates.languages:
+                    raise ValueError(f"{language!r} is not one of the languages"
+                                     f" {', '.join(templates.languages)}")  # fmt: skip
+                for word in words:
+                    normal = normalise(word)
+                    if not normal or normal.isdigit():
+                        raise ValueError(f"{word!r} is no word (numbers are the options')")
+                    if normal in templates.reserved and normal not in unstop:
+                        raise ValueError(f"{normal} is a command word citizens send")
+                    if seen.setdefault(normal, option.number) != option.number:
+                        raise ValueError(f"{normal} answers two options")
+        return value
+
+    def poll(self) -> Poll:
+        options = tuple(
+            PollOption(
+                o.number,
+                {
+                    lang: tuple(dict.fromkeys(map(normalise, words)))
+                    for lang, words in o.words.items()
+                },
+            )
+            for o in sorted(self.options, key=lambda o: o.number)
+        )
+        return Poll(options, self.closes_at, dict(self.question))
+
+
+class PollOptionView(BaseModel):
+    number: int
+    words: dict[str, list[str]]
+
+
+class PollView(BaseModel):
+    question: dict[str, str]
+    options: list[PollOptionView]
+    closes_at: datetime
+
+    @classmethod
+    def of(cls, poll: Poll) -> PollView:
+        options = [
+            PollOptionView(number=o.number, words={k: list(v) for k, v in o.words.items()})
+            for o in poll.options
+        ]
+        return cls(question=dict(poll.question), options=options, closes_at=poll.closes_at)
 
 
 class NewBroadcast(BaseModel):
@@ -63,6 +148,9 @@ class NewBroadcast(BaseModel):
         description="only the subscribers of these districts (names or aliases), and those who"
         " never said theirs; null or empty: everyone", examples=[["Toledo", "Stann Creek"]],
     )  # fmt: skip
+    poll: PollBody | None = Field(
+        None, description="answers from its audience (1, YES, SI...) are counted until it closes"
+    )
 
     @field_validator("districts")
     @classmethod
@@ -137,6 +225,7 @@ class BroadcastView(BaseModel):
     districts: list[str] | None = Field(
         default=None, description="only these districts and who never said theirs (null: all)"
     )
+    poll: PollView | None = Field(default=None, description="results: GET .../{id}/poll")
     started_at: datetime | None
     finished_at: datetime | None
     cost_estimate: float
@@ -169,6 +258,7 @@ def _order(body: NewBroadcast) -> Order:
         valid_for_minutes=body.valid_for_minutes,
         fold_accents=body.fold_accents,
         districts=None if body.districts is None else tuple(body.districts),
+        poll=None if body.poll is None else body.poll.poll(),
     )
 
 
@@ -214,6 +304,7 @@ def _view(progress: Progress) -> BroadcastView:
         cancel_reason=b.cancel_reason,
         joined_at=b.joined_at,
         districts=None if b.districts is None else list(b.districts),
+        poll=None if b.poll is None else PollView.of(b.poll),
         started_at=b.started_at,
         finished_at=b.finished_at,
         cost_estimate=b.cost_estimate,
@@ -234,14 +325,18 @@ def _view(progress: Progress) -> BroadcastView:
 
 async def estimate_broadcast(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    body = await read_body(request, NewBroadcast, districts=services.districts)
+    body = await read_body(
+        request, NewBroadcast, districts=services.districts, templates=services.templates
+    )
     draft = await services.broadcasts.estimate(request[PRINCIPAL], _order(body))
     return json_response(await _estimate(services, draft))
 
 
 async def create_broadcast(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    body = await read_body(request, NewBroadcast, districts=services.districts)
+    body = await read_body(
+        request, NewBroadcast, districts=services.districts, templates=services.templates
+    )
     broadcast, draft = await services.broadcasts.create(request[PRINCIPAL], _order(body))
     estimate = await _estimate(services, draft)
     created = BroadcastCreated(id=broadcast.id, state=broadcast.state.value, **dict(estimate))
@@ -282,6 +377,46 @@ async def cancel_broadcast(request: web.Request) -> web.Response:
     return await get_broadcast(request)
 
 
+class PollOptionResult(BaseModel):
+    number: int
+    words: dict[str, list[str]]
+    count: int
+
+
+class PollResults(BaseModel):
+    broadcast: int
+    question: dict[str, str]
+    closes_at: datetime
+    open: bool
+    answers: int = Field(description="numbers that answered (each counted once: its last)")
+    options: list[PollOptionResult]
+    by_language: dict[str, dict[str, int]] = Field(description="language → option → numbers")
+    by_district: dict[str, dict[str, int]] = Field(
+        description='district → option → numbers ("none": never said their district)'
+    )
+
+
+async def poll_results(request: web.Request) -> web.Response:
+    broadcast = await _find(request)
+    if broadcast.poll is None:
+        raise NotFound(f"broadcast {broadcast.id} carries no poll")
+    poll = broadcast.poll
+    tally = await request.app[SERVICES].polls.tally(broadcast.id)
+
+    def per(counts: dict[int, int]) -> dict[str, int]:
+        return {str(o.number): counts.get(o.number, 0) for o in poll.options}
+
+    return json_response(PollResults(
+        broadcast=broadcast.id, question=dict(poll.question), closes_at=poll.closes_at,
+        open=poll.open_at(datetime.now(UTC)), answers=sum(tally.counts.values()),
+        options=[PollOptionResult(number=o.number, words={k: list(v) for k, v in o.words.items()},
+                                  count=tally.counts.get(o.number, 0)) for o in poll.options],
+        by_language={lang: per(c) for lang, c in sorted(tally.by_language.items())},
+        by_district={d or "none": per(c) for d, c in sorted(tally.by_district.items(),
+                                                             key=lambda i: (not i[0], i[0]))},
+    ))  # fmt: skip
+
+
 _WRITERS = (Role.OFFICER, Role.SUPERVISOR, Role.ADMIN)
 _ERRORS: dict[int, type[BaseModel] | None] = {403: ErrorBody, 404: ErrorBody, 409: ErrorBody}
 ROUTES = [
@@ -296,6 +431,9 @@ ROUTES = [
           roles=_WRITERS, query=BroadcastPage, responses={200: BroadcastList, 400: ErrorBody}),
     Route("GET", "/api/v1/broadcasts/{id}", get_broadcast, "One broadcast and its progress",
           roles=_WRITERS, responses={200: BroadcastView, 404: ErrorBody}),
+    Route("GET", "/api/v1/broadcasts/{id}/poll", poll_results,
+          "A poll's answers: per option, per language, per district", roles=_WRITERS,
+          responses={200: PollResults, 404: ErrorBody}),
     Route("POST", "/api/v1/broadcasts/{id}/approve", approve_broadcast,
           "Approve a broadcast (a second person)", roles=(Role.SUPERVISOR, Role.ADMIN),
           responses={200: BroadcastView, **_ERRORS}),

@@ -16,12 +16,14 @@ from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
 from smsgw.alerts.intake import AlertIntake
 from smsgw.alerts.store import AlertStore
+from smsgw.broadcasts.poll import PollStore
 from smsgw.broadcasts.service import BroadcastService
 from smsgw.config import BroadcastsConfig, CitizensConfig, HttpConfig, KpisConfig
 from smsgw.delivery.message import Message
 from smsgw.delivery.outbox import OutboxStore
 from smsgw.delivery.sender import Audit, NewMessage
 from smsgw.delivery.store import MessageStore
+from smsgw.inbox.service import InboxService
 from smsgw.kpis.rates import LiveRates
 from smsgw.kpis.store import KpiStore
 from smsgw.metrics import Metrics
@@ -77,6 +79,8 @@ class Services:
     broadcasts: BroadcastService
     alerts: AlertIntake  # POST /api/v1/alerts
     alert_store: AlertStore  # the alerts received, for reading
+    inbox: InboxService  # citizens' questions
+    polls: PollStore  # broadcasts' poll answers
     outbox: OutboxStore
     kpis: KpiStore
     broadcast_settings: BroadcastsConfig

@@ -15,7 +15,9 @@ PATH = "/metrics"
 
 async def metrics(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
-    metrics.queue_depth(by_label(await request.app[SERVICES].outbox.queued_by_priority()))
+    services = request.app[SERVICES]
+    metrics.queue_depth(by_label(await services.outbox.queued_by_priority()))
+    metrics.tickets_overdue(await services.inbox.overdue())
     # web.Response's content_type refuses a charset part: the header carries it whole
     return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -2,6 +2,10 @@
 
 Keywords and aliases are stored as citizens' texts are matched: normalised ("Salud" is SALUD),
 so a path or a body may name a service in any case, by its keyword or one of its aliases.
+
+Aliases are given by language, ``{"es": ["SALUD"]}``: a citizen who texts SALUD is answered in
+Spanish. ``"und"`` (BCP 47's "undetermined") holds those of no known language, and a plain list
+(``["SALUD"]``, the first form of this API) is read as such. They are always shown by language.
 """
 
 from __future__ import annotations
@@ -9,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from channels.text import text_info
 from smsgw.access.audit import AuditAction, AuditEntry
@@ -26,12 +30,62 @@ from subscriptions.catalogue import CatalogueError, validate_service
 from subscriptions.catalogue import find_service as named_service
 from subscriptions.models import Service
 from subscriptions.store import CatalogueStore, ServiceConflict, SubscriptionStore
+from subscriptions.templates import Templates
 from subscriptions.words import normalise
 
 _log = structlog.get_logger(__name__)
 
 Texts = dict[str, str]
 _TEXTS = "language code → text, in the languages of templates/"
+UNDETERMINED = "und"  # BCP 47: the aliases whose language is not known
+MAX_ALIASES = 20
+
+
+def _undetermined(value: Any) -> Any:
+    """A plain list of aliases (the first form of this API): their language is not known."""
+    return {UNDETERMINED: value} if isinstance(value, list) else value
+
+
+_WORDS = {"type": "array", "items": {"type": "string"}}
+# language code → aliases; or, as first accepted, a plain list (read as "und")
+Aliases = Annotated[
+    dict[str, list[str]],
+    BeforeValidator(_undetermined),
+    WithJsonSchema({"anyOf": [{"type": "object", "additionalProperties": _WORDS}, _WORDS]}),
+]
+_ALIASES = (
+    'other keywords by language (a language code of templates/, or "und": not known); a text'
+    ' made of one language\'s words is answered in it. A plain list is read as "und"'
+)
+
+
+def _normal_aliases(value: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The aliases with their words normalised (as _word), at most MAX_ALIASES in all."""
+    grouped = {language: [_word(alias) for alias in group] for language, group in value.items()}
+    if (count := sum(map(len, grouped.values()))) > MAX_ALIASES:
+        raise ValueError(f"{count} aliases, at most {MAX_ALIASES}")
+    return grouped
+
+
+def _alias_fields(value: dict[str, list[str]]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Service.aliases and Service.alias_languages of the aliases as the API takes them."""
+    aliases = tuple(alias for group in value.values() for alias in group)
+    languages = {
+        alias: language
+        for language, group in value.items()
+        if language != UNDETERMINED
+        for alias in group
+    }
+    return aliases, languages
+
+
+def _by_language(service: Service) -> dict[str, list[str]]:
+    """The aliases as the API shows them: by language, "und" for those of none known."""
+    grouped: dict[str, list[str]] = {}
+    for alias in service.aliases:
+        language = service.alias_languages.get(alias, UNDETERMINED)
+        grouped.setdefault(language, []).append(alias)
+    return grouped
 
 
 def _word(value: str) -> str:
@@ -48,9 +102,7 @@ class ServiceFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    aliases: list[str] | None = Field(
-        None, max_length=20, description="other keywords, any language", examples=[["SALUD"]]
-    )
+    aliases: Aliases | None = Field(None, description=_ALIASES, examples=[{"es": ["SALUD"]}])
     ministry: str | None = Field(None, min_length=1, max_length=64, examples=["health"])
     names: Texts | None = Field(None, description=_TEXTS)
     descriptions: Texts | None = Field(None, description=_TEXTS)
@@ -71,8 +123,8 @@ class ServiceFields(BaseModel):
 
     @field_validator("aliases")
     @classmethod
-    def _aliases(cls, value: list[str]) -> list[str]:
-        return [_word(alias) for alias in value]
+    def _aliases(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return _normal_aliases(value)
 
 
 class ServicePatch(ServiceFields):
@@ -83,7 +135,7 @@ class NewService(ServiceFields):
     keyword: str = Field(
         min_length=2, max_length=20, description="what citizens text", examples=["HEALTH"]
     )
-    aliases: list[str] = Field([], max_length=20, examples=[["SALUD"]])
+    aliases: Aliases = Field({}, description=_ALIASES, examples=[{"es": ["SALUD"]}])
     ministry: str = Field(min_length=1, max_length=64, examples=["health"])
     names: Texts = Field(description=_TEXTS + "; one in the default language at least")
     descriptions: Texts = Field({}, description=_TEXTS)
@@ -100,12 +152,15 @@ class NewService(ServiceFields):
 
     def service(self) -> Service:
         fields = self.model_dump(exclude={"aliases"})
-        return Service(**fields, aliases=tuple(self.aliases))
+        aliases, languages = _alias_fields(self.aliases)
+        return Service(**fields, aliases=aliases, alias_languages=languages)
 
 
 class ServiceView(BaseModel):
     keyword: str
-    aliases: list[str]
+    aliases: dict[str, list[str]] = Field(
+        description='language code ("und": not known) → aliases', examples=[{"es": ["SALUD"]}]
+    )
     ministry: str
     names: Texts
     descriptions: Texts
@@ -130,10 +185,10 @@ async def find_service(store: CatalogueStore, word: str, *, field: str | None = 
 
 
 async def _view(store: SubscriptionStore, service: Service) -> ServiceView:
-    return ServiceView(
-        **{f.name: getattr(service, f.name) for f in dataclasses.fields(service)},
-        subscribers=await store.audience_size(service.keyword),
-    )
+    fields = {f.name: getattr(service, f.name) for f in dataclasses.fields(service)}
+    del fields["alias_languages"]
+    fields["aliases"] = _by_language(service)
+    return ServiceView(**fields, subscribers=await store.audience_size(service.keyword))
 
 
 async def list_services(request: web.Request) -> web.Response:
@@ -150,7 +205,9 @@ async def get_service(request: web.Request) -> web.Response:
 
 async def create_service(request: web.Request) -> web.Response:
     deps = request.app[SERVICES]
-    service = (await read_body(request, NewService)).service()
+    body = await read_body(request, NewService)
+    _check_languages(body.aliases, deps.templates)
+    service = body.service()
     await _save(deps, service, await deps.catalogue.services(), new=True)
     _log.info("service_created", keyword=service.keyword, ministry=service.ministry)
     await deps.audit.audit(
@@ -171,9 +228,11 @@ async def update_service(request: web.Request) -> web.Response:
             field="keyword",
         )
     changes = body.model_dump(exclude_unset=True, exclude={"keyword"})
-    if "aliases" in changes:
-        changes["aliases"] = tuple(changes["aliases"])
-    service = dataclasses.replace(current, **changes)
+    fields = dict(changes)
+    if body.aliases is not None:
+        _check_languages(body.aliases, deps.templates)
+        fields["aliases"], fields["alias_languages"] = _alias_fields(body.aliases)
+    service = dataclasses.replace(current, **fields)
     others = [other for other in catalogue if other.keyword != current.keyword]
     await _save(deps, service, others, new=False)
     _log.info("service_updated", keyword=service.keyword, fields=sorted(changes))
@@ -226,6 +285,17 @@ def _check_lengths(service: Service) -> None:
         if text_info(text).segments > 1:
             raise Invalid("a description fits one SMS", code="too_long",
                           field=f"descriptions.{language}")  # fmt: skip
+
+
+def _check_languages(aliases: dict[str, list[str]], templates: Templates) -> None:
+    """400 for aliases given under a language no template speaks (an empty group too)."""
+    known = templates.languages
+    for language in aliases:
+        if language != UNDETERMINED and language not in known:
+            raise Invalid(
+                f"{language!r} is not {UNDETERMINED!r} nor one of the languages {', '.join(known)}",
+                field=f"aliases.{language}",
+            )
 
 
 def _check_free(service: Service, others: Iterable[Service]) -> None:

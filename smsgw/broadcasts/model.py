@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from smsgw.broadcasts.poll import Poll
 from smsgw.delivery.outbox import Priority
 
 
@@ -52,6 +53,7 @@ class Broadcast:
     joined_at: datetime | None = None
     # only these districts' subscribers, and those who never said theirs (None: everyone)
     districts: tuple[str, ...] | None = None
+    poll: Poll | None = None  # answers from its audience are counted until poll.closes_at
 
     @property
     def open(self) -> bool:

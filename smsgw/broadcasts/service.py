@@ -21,6 +21,7 @@ from smsgw.access.audit import AuditAction, AuditEntry
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
+from smsgw.broadcasts.poll import Poll
 from smsgw.broadcasts.store import BroadcastStore
 from smsgw.config import BroadcastsConfig
 from smsgw.delivery.outbox import Priority
@@ -28,6 +29,7 @@ from smsgw.errors import Conflict, Forbidden, Invalid, NotFound
 from subscriptions.catalogue import find_service
 from subscriptions.models import Service
 from subscriptions.store import CatalogueStore
+from subscriptions.words import normalise
 
 _log = structlog.get_logger(__name__)
 
@@ -48,6 +50,7 @@ class Order:
     fold_accents: bool
     # only these districts' subscribers and those who never said theirs (None: everyone)
     districts: tuple[str, ...] | None = None
+    poll: Poll | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,7 @@ class Draft:
     cost_estimate: float
     now: datetime
     districts: tuple[str, ...] | None = None
+    poll: Poll | None = None
 
     @property
     def audience(self) -> int:
@@ -120,6 +124,8 @@ class BroadcastService:
                 f"{service.keyword} is not active", code="service_inactive", field="service"
             )
         texts = _texts(order, service, self._settings.max_segments)
+        if order.poll is not None:
+            await self._check_poll_words(order.poll)
         now = datetime.now(UTC)
         send_at = self._send_at(order.send_at, now)
         settings = self._settings
@@ -149,7 +155,34 @@ class BroadcastService:
             cost_estimate=round(cost * settings.cost_per_segment, 4),
             now=now,
             districts=order.districts,
+            poll=self._poll(order.poll, send_at or now),
         )
+
+    async def _check_poll_words(self, poll: Poll) -> None:
+        """A service's keyword or alias as an answer would join the service instead."""
+        words = {normalise(w): s.keyword for s in await self._catalogue.services() for w in s.words}
+        for option in poll.options:
+            for answers in option.words.values():
+                for word in answers:
+                    if word in words:
+                        raise Invalid(f"{word} is a keyword of the service {words[word]}",
+                                      field="poll.options")  # fmt: skip
+
+    def _poll(self, poll: Poll | None, start: datetime) -> Poll | None:
+        """The poll with its closing time in UTC (read in the gateway's zone without an
+        offset); it must close after the broadcast starts."""
+        if poll is None:
+            return None
+        closes_at = poll.closes_at
+        if closes_at.tzinfo is None:
+            closes_at = closes_at.replace(tzinfo=self._zone)
+        try:
+            closes_at = closes_at.astimezone(UTC)
+        except OverflowError:
+            raise Invalid("poll.closes_at is out of range", field="poll.closes_at") from None
+        if closes_at <= start:
+            raise Invalid("the poll closes before the broadcast is sent", field="poll.closes_at")
+        return dataclasses.replace(poll, closes_at=closes_at)
 
     def _send_at(self, send_at: datetime | None, now: datetime) -> datetime | None:
         if send_at is None:
@@ -194,6 +227,7 @@ class BroadcastService:
             created_at=now,
             updated_at=now,
             districts=draft.districts,
+            poll=draft.poll,
         )
         broadcast_id = await self._broadcasts.add_broadcast(broadcast)
         priority = draft.priority.label
@@ -205,7 +239,8 @@ class BroadcastService:
             AuditEntry.by(actor, AuditAction.BROADCAST_CREATED, str(broadcast_id), at=now,
                           service=service.keyword, priority=priority, state=state.value,
                           audience=draft.audience, texts=draft.texts, send_at=draft.send_at,
-                          districts=draft.districts)
+                          districts=draft.districts,
+                          poll=None if draft.poll is None else draft.poll.to_json())
         )  # fmt: skip
         self._changed(None)
         return dataclasses.replace(broadcast, id=broadcast_id), draft

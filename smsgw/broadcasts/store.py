@@ -65,6 +65,10 @@ class BroadcastStore(Protocol):
 
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats: ...
 
+    async def started_since(self, since: datetime) -> list[Broadcast]:
+        """The broadcasts whose fan-out began at or after ``since``, the latest first (the
+        replies and poll answers citizens send come after them)."""
+
     async def carrier_progress(self, broadcast_id: int) -> CarrierProgress:
         """Its outbox messages per carrier and state, and the first submit (nothing once
         retention removed them), in one query."""

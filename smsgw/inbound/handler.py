@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -21,6 +22,7 @@ import structlog
 from smsgw.errors import StorageUnavailable
 from smsgw.inbound.guard import Guard
 from smsgw.inbound.queue import HandledInbound, InboundOutcome, InboundQueue, StoredInbound
+from smsgw.inbound.said import Said, Taker, wanted
 from smsgw.metrics import Metrics
 from smsgw.tasks import Tasks
 from subscriptions.numbers import InvalidNumber, is_short_or_alphanumeric, normalise_msisdn
@@ -48,8 +50,12 @@ class InboundHandler:
         clock: Callable[[], datetime] = _utcnow,
         metrics: Metrics | None = None,
         poll_s: float | None = None,
+        inbox: Taker | None = None,
     ) -> None:
+        """``inbox``: takes questions, replies to broadcasts and poll answers (None: each
+        gets the usual reply)."""
         self._queue = queue
+        self._inbox = inbox
         self._service = service
         self._reply = reply
         self._region = region
@@ -111,6 +117,7 @@ class InboundHandler:
             _log.exception("inbound_batch_failed", texts=len(admitted))
             outcomes.update((text.id, InboundOutcome.FAILED) for text, _ in admitted)
         else:
+            answers = await self._conversations(admitted, answers)
             for (text, incoming), handled in zip(admitted, answers, strict=True):
                 outcomes[text.id] = self._answer(text, incoming.msisdn, handled, replies)
         # The batch is marked handled once all its replies are stored (see the module docstring).
@@ -122,6 +129,43 @@ class InboundHandler:
             [HandledInbound(text.id, outcomes[text.id], now) for text in texts]
         )
         self.handled += len(texts)
+
+    async def _conversations(
+        self, admitted: list[tuple[StoredInbound, IncomingText]], answers: list[Handled]
+    ) -> list[Handled]:
+        """The answers, with the inbox's replies to the texts it took."""
+        if self._inbox is None:
+            return answers
+        said = [
+            (
+                i,
+                Said(
+                    incoming.msisdn,
+                    incoming.text,
+                    handled.command,
+                    handled.language,
+                    text.channel,
+                    text.id,
+                    incoming.received_at,
+                ),
+            )
+            for i, ((text, incoming), handled) in enumerate(zip(admitted, answers, strict=True))
+            if wanted(handled.command, incoming.text)
+        ]
+        if not said:
+            return answers
+        try:
+            taken = await self._inbox.take([item for _, item in said])
+        except StorageUnavailable:
+            raise
+        except Exception:  # noqa: BLE001  # the usual replies go; the texts stay stored
+            _log.exception("inbox_failed", texts=len(said))
+            return answers
+        answers = list(answers)
+        for (i, _), replies in zip(said, taken, strict=True):
+            if replies is not None:
+                answers[i] = dataclasses.replace(answers[i], replies=replies)
+        return answers
 
     def _admit(self, text: StoredInbound) -> IncomingText | InboundOutcome:
         """The text to handle, or why it is not handled."""

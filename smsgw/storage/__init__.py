@@ -13,6 +13,7 @@ from smsgw.access.idempotency import IdempotencyStore
 from smsgw.access.quota import SharedQuota
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.alerts.store import AlertStore
+from smsgw.broadcasts.poll import PollStore
 from smsgw.broadcasts.store import BroadcastOutbox, BroadcastStore
 from smsgw.cluster.leases import LeaseStore
 from smsgw.config import DatabaseConfig
@@ -21,6 +22,7 @@ from smsgw.delivery.outbox import OutboxStore
 from smsgw.delivery.retention import RetentionStore
 from smsgw.delivery.store import DeliveryLog, MessageStore
 from smsgw.inbound.queue import InboundQueue
+from smsgw.inbox.store import InboxStore
 from smsgw.kpis.store import KpiStore
 from smsgw.storage.postgres import PostgresStore
 from smsgw.storage.postgres import migrations as postgres_migrations
@@ -65,6 +67,10 @@ class Store(Protocol):
     def idempotency(self) -> IdempotencyStore: ...
     @property
     def alerts(self) -> AlertStore: ...
+    @property
+    def inbox(self) -> InboxStore: ...
+    @property
+    def polls(self) -> PollStore: ...
     @property
     def callbacks(self) -> CallbackQueue: ...
     @property

@@ -56,7 +56,8 @@ async def texts(simulator: Simulator, *bodies: str, sender: str = CITIZEN) -> li
     ("bodies", "expected"),
     [
         (["JOIN HEALTH"], "Welcome to Health alerts"),
-        (["Salud"], "Welcome to Health alerts"),
+        (["Salud"], "Bienvenido a Alertas de salud"),  # a Spanish alias: a Spanish reply
+        (["JOIN SALUD"], "Welcome to Health alerts"),  # words of two languages: the default
         (["unir salud"], "Bienvenido a Alertas de salud"),
         (["HEALTH", "STOP HEALTH"], "You left Health alerts"),
         (["HEALTH", "ALTO SALUD"], "Alertas de salud"),
@@ -72,8 +73,8 @@ async def texts(simulator: Simulator, *bodies: str, sender: str = CITIZEN) -> li
         (["HEALHT"], "HEALTH"),
         (["what is this"], "LIST"),
     ],
-    ids=["join", "alias", "join-es", "leave", "leave-es", "stop", "stop-es", "start", "help",
-         "help-es", "list", "list-es", "my", "lang", "near-miss", "unknown"],
+    ids=["join", "alias", "join-alias", "join-es", "leave", "leave-es", "stop", "stop-es",
+         "start", "help", "help-es", "list", "list-es", "my", "lang", "near-miss", "unknown"],
 )  # fmt: skip
 async def test_every_command_is_answered_over_smpp(simulator, bodies, expected):
     got = await texts(simulator, *bodies)
@@ -103,12 +104,23 @@ async def test_join_leave_rejoin_is_kept_as_consent_history(simulator, gateway):
 
 
 @pytest.mark.usefixtures("catalogue")
+async def test_a_spanish_alias_from_a_new_number_is_welcomed_in_spanish_and_kept(
+    simulator, gateway
+):
+    got = await texts(simulator, "SALUD", "HEALTH")
+    assert got[0].startswith("Bienvenido a Alertas de salud del Ministerio de Salud.")
+    assert got[1].startswith("Usted ya recibe Alertas de salud.")  # HEALTH tells none: theirs
+    subscriber = await gateway.store.subscriptions.subscriber(CITIZEN)
+    assert subscriber.language == "es"
+
+
+@pytest.mark.usefixtures("catalogue")
 async def test_a_citizen_says_their_district_with_the_join_and_my_shows_it(simulator, gateway):
     got = await texts(simulator, "HURACAN toledo", "JOIN HURRICANE DANGRIGA", "MY")
-    assert got[0].startswith("Welcome to Hurricane")
-    assert " for Toledo! " in got[0]
-    assert "Your district is now Stann Creek." in got[1]
-    assert "District: Stann Creek." in got[2]
+    assert got[0].startswith("¡Le damos la bienvenida a Alertas de huracan")  # HURACAN: Spanish
+    assert " en Toledo! " in got[0]
+    assert "Your district is now Stann Creek." in got[1]  # JOIN HURRICANE: English
+    assert "District: Stann Creek." in got[2]  # MY: English
     subscriber = await gateway.store.subscriptions.subscriber(CITIZEN)
     assert subscriber.district == "Stann Creek"
 

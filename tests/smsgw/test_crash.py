@@ -22,8 +22,8 @@ from channels.simulator import Simulator
 from channels.smpp.codec import Command, Status
 from smsgw.access.tokens import Role, issue
 from smsgw.storage.sqlite import SqliteStore
-from subscriptions.models import Service, Source
-from tests.smsgw.api.catalogue_testbed import health_body
+from subscriptions.models import Source
+from tests.smsgw.api.catalogue_testbed import health_body, service_of
 from tests.smsgw.broadcast_testbed import BROADCASTS, numbers, sent_to
 from tests.smsgw.test_dispatch import BINDS, CONFIG, WINDOW
 from tests.smsgw.testbed import WAIT, WriteConfig, eventually
@@ -44,8 +44,7 @@ async def prepare(database: Path, audience: list[str] = AUDIENCE) -> str:
     """The service, its audience and an admin token, stored before the gateway starts."""
     store = await SqliteStore.open(database)
     try:
-        body = health_body()
-        await store.catalogue.add_service(Service(**{**body, "aliases": tuple(body["aliases"])}))
+        await store.catalogue.add_service(service_of(health_body()))
         await store.subscriptions.join_many(
             [(n, None) for n in audience], "HEALTH", at=datetime.now(UTC),
             source=Source.IMPORT, consent="test list",

@@ -78,6 +78,8 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ("alias-yes", {"aliases": ("YES",)}, "aliases", "command word"),
     ("name-unknown-language", {"names": {"en": "Health", "fr": "Santé"}}, "names.fr", "'fr'"),
     ("welcome-unknown-language", {"welcome": {"kr": "Welkum"}}, "welcome.kr", "'kr'"),
+    ("alias-unknown-language", {"alias_languages": {"SALUD": "fr"}}, "aliases.fr", "'fr'"),
+    ("language-of-no-alias", {"alias_languages": {"CLINIC": "en"}}, "aliases", "not an alias"),
     ("description-unknown-language", {"descriptions": {"xx": "?"}}, "descriptions.xx", "'xx'"),
     ("name-empty", {"names": {"en": " "}}, "names.en", "empty"),
     ("default-language-unknown", {"default_language": "fr"}, "default_language", "'fr'"),

@@ -17,8 +17,13 @@ from subscriptions.words import Verb, normalise
 TEMPLATES = Path(__file__).parents[2] / "templates"
 
 
-def service(keyword: str, alias: str, name: str, *, active: bool = True) -> Service:
-    return Service(keyword, "gov", {"en": name}, aliases=(alias,), active=active)
+def service(
+    keyword: str, alias: str, name: str, *, language: str | None = "es", active: bool = True
+) -> Service:
+    """A service whose alias is a word of ``language`` (None: its language is not known)."""
+    languages = {alias: language} if language else {}
+    return Service(keyword, "gov", {"en": name}, aliases=(alias,), alias_languages=languages,
+                   active=active)  # fmt: skip
 
 
 CATALOGUE = (
@@ -26,7 +31,7 @@ CATALOGUE = (
     service("WEATHER", "CLIMA", "Weather"),
     service("HURRICANE", "HURACAN", "Hurricane and flood alerts"),
     service("EDUCATION", "EDUCACION", "School news"),
-    service("AGRI", "AGRO", "Farm prices"),
+    service("AGRI", "AGRO", "Farm prices", language=None),  # as an alias given in a plain list
     service("JOBS", "EMPLEO", "Job offers"),
     service("FISHERIES", "PESCA", "Fishing seasons", active=False),
 )
@@ -58,27 +63,32 @@ EN_STOP_ALL = verb(Verb.STOP_ALL, "en")
 ES_STOP_ALL = verb(Verb.STOP_ALL, "es")
 
 CASES = [
-    # JOIN: the keyword alone, after a join word, by alias, in either language
+    # JOIN: the keyword alone, after a join word, by alias, in either language. The language
+    # is the one the words tell: a command word's, a Spanish alias's (a keyword tells none);
+    # none when they disagree (JOIN SALUD) or when the alias's language is not known (AGRO)
     ("HEALTH", join("HEALTH")),
     ("JOIN HEALTH", join("HEALTH", "en")),
     ("START HEALTH", join("HEALTH", "en")),
     ("SUB HEALTH", join("HEALTH", "en")),
     ("SUBSCRIBE WEATHER", join("WEATHER", "en")),
-    ("SALUD", join("HEALTH")),
-    ("JOIN SALUD", join("HEALTH", "en")),
+    ("SALUD", join("HEALTH", "es")),
+    ("JOIN SALUD", join("HEALTH")),
     ("UNIR SALUD", join("HEALTH", "es")),
+    ("UNIRSALUD", join("HEALTH", "es")),
     ("ALTA CLIMA", join("WEATHER", "es")),
     ("SUSCRIBIR HURACAN", join("HURRICANE", "es")),
     ("Suscribirme empleo", join("JOBS", "es")),
     ("agro", join("AGRI")),
+    ("JOIN AGRO", join("AGRI", "en")),
+    ("UNIR AGRO", join("AGRI", "es")),
     # case, accents, spaces, punctuation
     ("join health!", join("HEALTH", "en")),
     ("Join  Héalth", join("HEALTH", "en")),
     ("jOiN hEaLtH", join("HEALTH", "en")),
     ("  health  ", join("HEALTH")),
     ("JOIN-HEALTH", join("HEALTH", "en")),
-    ("Huracán", join("HURRICANE")),
-    ("Educación", join("EDUCATION")),
+    ("Huracán", join("HURRICANE", "es")),
+    ("Educación", join("EDUCATION", "es")),
     ("'Health.'", join("HEALTH")),
     ("joinhealth", join("HEALTH", "en")),
     ("JOIN HEALTH please", join("HEALTH", "en")),
@@ -86,7 +96,8 @@ CASES = [
     ("STOP HEALTH", leave("HEALTH")),
     ("LEAVE HEALTH", leave("HEALTH", "en")),
     ("stop health.", leave("HEALTH")),
-    ("Stop Salud", leave("HEALTH")),
+    ("Stop Salud", leave("HEALTH", "es")),  # STOP is a word of both languages
+    ("LEAVE SALUD", leave("HEALTH")),
     ("CANCEL JOBS", leave("JOBS", "en")),
     ("ALTO SALUD", leave("HEALTH", "es")),
     ("BAJA CLIMA", leave("WEATHER", "es")),
@@ -158,6 +169,9 @@ CASES = [
     ("😀", unknown()),
     # an inactive service: named, not joined (the reply says it is closed)
     ("FISHERIES", Command(Verb.UNKNOWN, service="FISHERIES")),
+    ("PESCA", Command(Verb.UNKNOWN, service="FISHERIES", language="es")),
+    ("JOIN FISHERIES", Command(Verb.UNKNOWN, service="FISHERIES", language="en")),
+    ("UNIR PESCA", Command(Verb.UNKNOWN, service="FISHERIES", language="es")),
     ("JOIN PESCA", Command(Verb.UNKNOWN, service="FISHERIES")),
 ]
 
@@ -285,7 +299,8 @@ DISTRICTS = Districts([District("Stann Creek", ("Dangriga",)), District("Toledo"
     [
         ("JOIN HURRICANE TOLEDO", Command(Verb.JOIN, "HURRICANE", "en", district="Toledo")),
         ("hurricane toledo", Command(Verb.JOIN, "HURRICANE", district="Toledo")),
-        ("HURACAN Toledo", Command(Verb.JOIN, "HURRICANE", district="Toledo")),
+        ("HURACAN Toledo", Command(Verb.JOIN, "HURRICANE", "es", district="Toledo")),
+        ("JOIN HURACAN TOLEDO", Command(Verb.JOIN, "HURRICANE", district="Toledo")),
         ("join hurricane stann creek", Command(Verb.JOIN, "HURRICANE", "en", None, "Stann Creek")),
         ("HURRICANE  Dangriga!", Command(Verb.JOIN, "HURRICANE", district="Stann Creek")),
         ("HURRICANE PG", Command(Verb.JOIN, "HURRICANE", district="Toledo")),
@@ -297,4 +312,33 @@ DISTRICTS = Districts([District("Stann Creek", ("Dangriga",)), District("Toledo"
 )  # fmt: skip
 def test_a_join_followed_by_a_district_says_where_they_live(text: str, expected: Command):
     parser = KeywordParser(CATALOGUE, Templates.load(TEMPLATES), DISTRICTS.words)
+    assert parser.parse(text) == expected
+
+
+ASK = Verb.ASK
+QUESTIONS = [
+    (
+        "ASK HEALTH Where is the clinic?",
+        Command(ASK, "HEALTH", "en", question="Where is the clinic?"),
+    ),
+    ("pregunta salud: ¿dónde?", Command(ASK, "HEALTH", "es", question="¿dónde?")),
+    ("Ask-Health hi", Command(ASK, "HEALTH", "en", question="hi")),
+    ("ASK SALUD hola", Command(ASK, "HEALTH", None, question="hola")),  # two languages: none
+    # a question may say STOP: it is a question (STOP alone after it is still a STOP)
+    (
+        "ASK HEALTH how do I stop mosquitoes",
+        Command(ASK, "HEALTH", "en", question="how do I stop mosquitoes"),
+    ),
+    ("ASK HEALTH STOP", Command(Verb.STOP_ALL)),
+    # no question, no service: the reply explains how to ask
+    ("ASK HEALTH", Command(ASK, "HEALTH", "en")),
+    ("ASK", Command(ASK, language="en")),
+    ("PREGUNTA", Command(ASK, language="es")),
+    ("ASK where is the clinic", Command(ASK, language="en")),
+    ("ASK please stop", Command(Verb.STOP_ALL)),  # not a question to a service: rule 3
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), QUESTIONS, ids=[t for t, _ in QUESTIONS])
+def test_a_question_names_its_service_and_keeps_its_words(parser, text, expected):
     assert parser.parse(text) == expected

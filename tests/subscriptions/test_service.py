@@ -87,11 +87,72 @@ async def test_spanish_command_word_joins_and_answers_in_spanish(service, store)
     assert subscriber.language == "es"
 
 
-async def test_an_alias_alone_tells_no_language_so_the_service_default_answers(service):
-    handled = await service.handle(text("Salud"))
+async def test_an_alias_of_no_known_language_tells_none_so_the_service_default_answers(service):
+    handled = await service.handle(text("Salud"))  # HEALTH's SALUD: its language not given
 
     assert handled.command.service == "HEALTH"
     assert handled.language == "en"
+
+
+HURRICANE = Service(
+    "HURRICANE",
+    "nemo",
+    {"en": "Hurricane alerts", "es": "Alertas de huracan"},
+    aliases=("HURACAN", "STORM"),
+    alias_languages={"HURACAN": "es", "STORM": "en"},
+    welcome={"en": "Welcome to Hurricane alerts.", "es": "Bienvenido a Alertas de huracan."},
+)
+
+
+@pytest.fixture
+async def hurricane(service: SubscriptionService, store: SqliteStore) -> SubscriptionService:
+    await store.catalogue.add_service(HURRICANE)
+    await service.refresh()
+    return service
+
+
+async def test_a_spanish_alias_alone_joins_in_spanish_and_a_new_subscriber_keeps_it(
+    hurricane, store
+):
+    handled = await hurricane.handle(text("Huracán"))
+
+    assert (handled.command.verb, handled.command.service) == (Verb.JOIN, "HURRICANE")
+    assert (handled.language, handled.replies) == ("es", ("Bienvenido a Alertas de huracan.",))
+    subscriber = await store.subscriptions.subscriber(CITIZEN)
+    assert subscriber is not None
+    assert subscriber.language == "es"  # as after UNIR HEALTH: they wrote Spanish
+    later = await hurricane.handle(text("HEALTH"))  # a keyword tells none: theirs is used
+    assert later.language == "es"
+
+
+async def test_a_spanish_alias_answers_in_spanish_but_keeps_a_language_already_known(
+    hurricane, store
+):
+    await hurricane.handle(text("JOIN HEALTH"))  # English remembered
+    handled = await hurricane.handle(text("ALTO HURACAN"))
+
+    assert (handled.command.verb, handled.language) == (Verb.LEAVE, "es")
+    assert "Alertas de huracan" in handled.replies[0]
+    subscriber = await store.subscriptions.subscriber(CITIZEN)
+    assert subscriber is not None
+    assert subscriber.language == "en"
+
+
+@pytest.mark.parametrize(
+    ("body", "language"),
+    [("STORM", "en"), ("UNIR HURACAN", "es"), ("JOIN STORM", "en"), ("JOIN HURACAN", None)],
+)
+async def test_the_words_of_a_join_tell_its_language_unless_they_disagree(
+    hurricane, store, body, language
+):
+    handled = await hurricane.handle(text(body))
+
+    assert handled.command.language == language
+    reply = HURRICANE.welcome[language or HURRICANE.default_language]
+    assert (handled.language, handled.replies) == (language or "en", (reply,))
+    subscriber = await store.subscriptions.subscriber(CITIZEN)
+    assert subscriber is not None
+    assert subscriber.language == language  # JOIN HURACAN: none told, none stored
 
 
 @pytest.mark.parametrize(

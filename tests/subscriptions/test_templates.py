@@ -37,6 +37,8 @@ VALUES = {
     "ministry": "public-works",
     "event": "Tropical Storm Warning",
     "district": "Stann Creek",
+    "ticket": "#1234567",
+    "answer": "9",
 }
 
 
@@ -180,6 +182,7 @@ FRENCH_KEYWORDS = {
     "list": ["LISTE"],
     "my": ["MES"],
     "language": ["LANGUE"],
+    "ask": ["QUESTION"],
 }
 
 

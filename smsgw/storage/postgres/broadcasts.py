@@ -16,23 +16,26 @@ from typing import Any
 
 from smsgw.access.tokens import ministry_key
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
+from smsgw.broadcasts.poll import Poll
 from smsgw.delivery.outbox import Priority
 from smsgw.storage.postgres.db import Conn, Database
 
 _COLUMNS = """id, service, ministry, texts, segments, encodings, default_language, priority,
     state, send_at, expires_at, audience, cost_estimate, created_by, created_at, updated_at,
     approved_by, approved_at, cancelled_by, cancelled_at, started_at, finished_at,
-    cancel_reason, joined_at, districts"""
+    cancel_reason, joined_at, districts, poll"""
 _OPEN = "('awaiting_approval', 'scheduled', 'queued', 'sending')"
 _BY_CARRIER = """SELECT coalesce(carrier, 'none'), state, count(*), min(submitted_at)
     FROM outbox WHERE broadcast = $1 GROUP BY carrier, state"""
 
 _ADD = """INSERT INTO broadcasts (service, ministry, texts, segments, encodings,
     default_language, priority, state, send_at, expires_at, cost_estimate, created_by,
-    created_at, updated_at, joined_at, districts)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    created_at, updated_at, joined_at, districts, poll)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
     RETURNING id"""
 _GET = f"SELECT {_COLUMNS} FROM broadcasts WHERE id = $1"
+_STARTED_SINCE = f"""SELECT {_COLUMNS} FROM broadcasts WHERE started_at >= $1
+    ORDER BY started_at DESC"""
 # ministries compared as officers' scopes are (access.tokens.ministry_key, Python's casefold,
 # which SQL's lower() is not): the few distinct ones are keyed in Python, then matched exactly
 _MINISTRIES = "SELECT DISTINCT ministry FROM broadcasts"
@@ -89,6 +92,9 @@ class PgBroadcasts:
         self, *, ministry: str | None, before: int | None, limit: int
     ) -> list[Broadcast]:
         return await self._db.read(partial(listing, ministry=ministry, before=before, limit=limit))
+
+    async def started_since(self, since: datetime) -> list[Broadcast]:
+        return await self._db.read(partial(_all, sql=_STARTED_SINCE, args=(since,)))
 
     async def open_broadcasts(self) -> list[Broadcast]:
         return await self._db.read(open_broadcasts)
@@ -155,7 +161,7 @@ def _broadcast(row: Any) -> Broadcast:
     (id_, service, ministry, texts, segments, encodings, default_language, priority, state,
      send_at, expires_at, audience, cost, created_by, created_at, updated_at, approved_by,
      approved_at, cancelled_by, cancelled_at, started_at, finished_at,
-     cancel_reason, joined_at, districts) = row  # fmt: skip
+     cancel_reason, joined_at, districts, poll) = row  # fmt: skip
     return Broadcast(
         id=id_,
         service=service,
@@ -182,7 +188,12 @@ def _broadcast(row: Any) -> Broadcast:
         cancel_reason=cancel_reason,
         joined_at=joined_at,
         districts=None if districts is None else tuple(districts),
+        poll=None if poll is None else Poll.from_json(json.loads(poll)),
     )
+
+
+async def _all(conn: Conn, sql: str, args: tuple[Any, ...]) -> list[Broadcast]:
+    return [_broadcast(row) for row in await conn.fetch(sql, *args)]
 
 
 def _count(status: str) -> int:
@@ -197,6 +208,7 @@ async def add(conn: Conn, b: Broadcast) -> int:
         json.dumps(b.encodings), b.default_language, int(b.priority), b.state.value, b.send_at,
         b.expires_at, b.cost_estimate, b.created_by, b.created_at, b.updated_at, b.joined_at,
         None if b.districts is None else list(b.districts),
+        None if b.poll is None else json.dumps(b.poll.to_json(), ensure_ascii=False),
     )  # fmt: skip
     return int(broadcast_id)
 

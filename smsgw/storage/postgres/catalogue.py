@@ -22,7 +22,9 @@ from subscriptions.store import ServiceConflict
 _SERVICES = """SELECT s.keyword, s.ministry, s.names, s.descriptions, s.welcome,
         s.default_language, s.requires_approval, s.active, s.confirm_sign_ups,
         array(SELECT w.word FROM service_words w WHERE w.keyword = s.keyword AND w.position > 0
-              ORDER BY w.position) AS aliases
+              ORDER BY w.position) AS aliases,
+        array(SELECT w.language FROM service_words w WHERE w.keyword = s.keyword
+              AND w.position > 0 ORDER BY w.position) AS languages
     FROM services s
     WHERE (s.active OR NOT $1) AND ($2::text IS NULL OR s.keyword = $2)
     ORDER BY s.keyword COLLATE "C" """
@@ -35,8 +37,9 @@ _UPDATE_SERVICE = """UPDATE services SET ministry = $2, names = $3, descriptions
     confirm_sign_ups = $9, updated_at = $10
     WHERE keyword = $1 RETURNING keyword"""
 # a word already naming a service (this one's included: an alias given twice) is not inserted
-_CLAIM_WORDS = """INSERT INTO service_words (word, keyword, position)
-    SELECT word, $1, position - 1 FROM unnest($2::text[]) WITH ORDINALITY AS w (word, position)
+_CLAIM_WORDS = """INSERT INTO service_words (word, keyword, position, language)
+    SELECT word, $1, position - 1, language
+    FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS w (word, language, position)
     ON CONFLICT (word) DO NOTHING"""
 _TAKEN = """SELECT word, keyword FROM service_words WHERE keyword <> $1 AND word = ANY($2::text[])
     ORDER BY word COLLATE "C" """
@@ -73,6 +76,11 @@ def _service(row: asyncpg.Record) -> Service:
         names=json.loads(row["names"]),
         default_language=row["default_language"],
         aliases=tuple(row["aliases"]),
+        alias_languages={
+            word: language
+            for word, language in zip(row["aliases"], row["languages"], strict=True)
+            if language is not None
+        },
         descriptions=json.loads(row["descriptions"]),
         welcome=json.loads(row["welcome"]),
         requires_approval=row["requires_approval"],
@@ -98,7 +106,8 @@ async def _claim_words(conn: Conn, service: Service) -> None:
     """Insert the words naming the service; a word that already names a service (another, or
     this one: given twice) is refused, and the caller's transaction undoes the whole change."""
     words = list(service.words)
-    status = await conn.execute(_CLAIM_WORDS, service.keyword, words)
+    languages = [None, *(service.alias_languages.get(alias) for alias in service.aliases)]
+    status = await conn.execute(_CLAIM_WORDS, service.keyword, words, languages)
     if int(status.rsplit(" ", 1)[-1]) == len(words):
         return
     taken = await conn.fetch(_TAKEN, service.keyword, words)

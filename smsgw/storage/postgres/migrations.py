@@ -368,6 +368,57 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE subscribers ADD COLUMN district text",
         "ALTER TABLE broadcasts ADD COLUMN districts text[]",
     ),
+    17: (
+        # the language of an alias (SQLite 17)
+        "ALTER TABLE service_words ADD COLUMN language text",
+    ),
+    18: (
+        # tickets and polls (SQLite 18)
+        f"""CREATE TABLE tickets (
+            id {_ID},
+            service text NOT NULL,
+            ministry text NOT NULL,
+            msisdn text NOT NULL,
+            language text NOT NULL,
+            channel text,
+            broadcast bigint,
+            state text NOT NULL,
+            assigned_to text,
+            opened_at timestamptz NOT NULL,
+            due_at timestamptz,
+            first_answer_at timestamptz,
+            last_text_at timestamptz NOT NULL,
+            closed_at timestamptz,
+            updated_at timestamptz NOT NULL
+        )""",
+        "CREATE INDEX tickets_ministry ON tickets (ministry, state, id)",
+        "CREATE UNIQUE INDEX tickets_open ON tickets (msisdn, service) WHERE state <> 'closed'",
+        "CREATE INDEX tickets_opened ON tickets (opened_at)",
+        f"""CREATE TABLE ticket_entries (
+            id {_ID},
+            ticket bigint NOT NULL REFERENCES tickets (id),
+            kind text NOT NULL,
+            text text NOT NULL,
+            actor text,
+            at timestamptz NOT NULL,
+            message_id text,
+            inbound_id text
+        )""",
+        "CREATE INDEX ticket_entries_ticket ON ticket_entries (ticket, id)",
+        # a text handled again (a crash before it was marked handled) is filed once
+        """CREATE UNIQUE INDEX ticket_entries_inbound ON ticket_entries (inbound_id)
+            WHERE inbound_id IS NOT NULL""",
+        "ALTER TABLE broadcasts ADD COLUMN poll text",
+        """CREATE TABLE poll_answers (
+            broadcast bigint NOT NULL,
+            msisdn text NOT NULL,
+            option integer NOT NULL,
+            language text NOT NULL,
+            district text,
+            answered_at timestamptz NOT NULL,
+            PRIMARY KEY (broadcast, msisdn)
+        )""",
+    ),
 }
 
 LATEST = max(MIGRATIONS)

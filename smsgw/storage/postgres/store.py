@@ -21,6 +21,7 @@ from smsgw.storage.postgres.catalogue import PgCatalogue
 from smsgw.storage.postgres.db import Conn, Database
 from smsgw.storage.postgres.delivery import PgDeliveryLog
 from smsgw.storage.postgres.idempotency import PgIdempotency
+from smsgw.storage.postgres.inbox import PgInbox, PgPolls
 from smsgw.storage.postgres.kpis import PgKpis
 from smsgw.storage.postgres.leases import PgLeases
 from smsgw.storage.postgres.listen import Listener, Topic, Watcher
@@ -58,6 +59,8 @@ class PostgresStore:
         self.tokens = PgTokens(db)
         self.audit = PgAudit(db)
         self.catalogue = PgCatalogue(db)
+        self.inbox = PgInbox(db)
+        self.polls = PgPolls(db)
         self.subscriptions = PgSubscriptions(db)
         self.broadcasts = PgBroadcasts(db)
         self.outbox = PgOutbox(db, **({} if claim is None else {"lease": claim}))

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
+from smsgw.broadcasts.poll import Poll
 from smsgw.delivery.outbox import Priority
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
@@ -17,7 +18,7 @@ from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
 _COLUMNS = """id, service, ministry, texts, segments, encodings, default_language, priority,
     state, send_at, expires_at, audience, cost_estimate, created_by, created_at, updated_at,
     approved_by, approved_at, cancelled_by, cancelled_at, started_at, finished_at,
-    cancel_reason, joined_at, districts"""
+    cancel_reason, joined_at, districts, poll"""
 _OPEN = "('awaiting_approval', 'scheduled', 'queued', 'sending')"
 _BY_CARRIER = """SELECT coalesce(carrier, 'none'), state, count(*), min(submitted_at)
     FROM outbox WHERE broadcast = ? GROUP BY carrier, state"""
@@ -96,6 +97,9 @@ class SqliteBroadcasts:
                     districts=districts)
         )  # fmt: skip
 
+    async def started_since(self, since: datetime) -> list[Broadcast]:
+        return await self._db.read(partial(started_since, since=since))
+
     async def broadcast_stats(self, broadcast_id: int) -> BroadcastStats:
         # for people to look at (a broadcast's page, the list): a report, not a send's scan
         return await self._db.report(partial(stats, broadcast_id=broadcast_id))
@@ -111,7 +115,7 @@ def _broadcast(row: Any) -> Broadcast:
     (id_, service, ministry, texts, segments, encodings, default_language, priority, state,
      send_at, expires_at, audience, cost, created_by, created_at, updated_at, approved_by,
      approved_at, cancelled_by, cancelled_at, started_at, finished_at,
-     cancel_reason, joined_at, districts) = row  # fmt: skip
+     cancel_reason, joined_at, districts, poll) = row  # fmt: skip
     return Broadcast(
         id=id_,
         service=service,
@@ -138,6 +142,7 @@ def _broadcast(row: Any) -> Broadcast:
         cancel_reason=cancel_reason,
         joined_at=maybe_time(joined_at),
         districts=None if districts is None else tuple(json.loads(districts)),
+        poll=None if poll is None else Poll.from_json(json.loads(poll)),
     )
 
 
@@ -145,8 +150,8 @@ def add(db: sqlite3.Connection, b: Broadcast) -> int:
     cursor = db.execute(
         """INSERT INTO broadcasts (service, ministry, texts, segments, encodings,
             default_language, priority, state, send_at, expires_at, cost_estimate, created_by,
-            created_at, updated_at, joined_at, districts)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            created_at, updated_at, joined_at, districts, poll)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
         (
             b.service, b.ministry, json.dumps(b.texts, ensure_ascii=False),
             json.dumps(b.segments), json.dumps(b.encodings), b.default_language,
@@ -154,10 +159,19 @@ def add(db: sqlite3.Connection, b: Broadcast) -> int:
             b.cost_estimate, b.created_by, timestamp(b.created_at), timestamp(b.updated_at),
             maybe_timestamp(b.joined_at),
             None if b.districts is None else json.dumps(b.districts, ensure_ascii=False),
+            None if b.poll is None else json.dumps(b.poll.to_json(), ensure_ascii=False),
         ),
     )  # fmt: skip
     assert cursor.lastrowid is not None  # noqa: S101 - an INSERT into a rowid table
     return cursor.lastrowid
+
+
+def started_since(db: sqlite3.Connection, since: datetime) -> list[Broadcast]:
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM broadcasts WHERE started_at >= ? ORDER BY started_at DESC",
+        (timestamp(since),),
+    ).fetchall()
+    return [_broadcast(row) for row in rows]
 
 
 def get(db: sqlite3.Connection, broadcast_id: int) -> Broadcast | None:

@@ -21,7 +21,7 @@ from subscriptions.store import ServiceConflict
 _SERVICES = """SELECT keyword, ministry, names, descriptions, welcome, default_language,
     requires_approval, active, confirm_sign_ups FROM services
     WHERE (active OR NOT ?) AND (? IS NULL OR keyword = ?) ORDER BY keyword"""
-_ALIASES = """SELECT keyword, word FROM service_words
+_ALIASES = """SELECT keyword, word, language FROM service_words
     WHERE position > 0 AND (? IS NULL OR keyword = ?) ORDER BY keyword, position"""
 _INSERT_SERVICE = """INSERT INTO services (keyword, ministry, names, descriptions, welcome,
     default_language, requires_approval, active, confirm_sign_ups, created_at, updated_at)
@@ -60,12 +60,16 @@ def _services(db: sqlite3.Connection, *, active_only: bool, keyword: str | None)
     rows = db.execute(_SERVICES, (active_only, keyword, keyword)).fetchall()
     words = db.execute(_ALIASES, (keyword, keyword)).fetchall()
     aliases: defaultdict[str, list[str]] = defaultdict(list)
-    for owner, word in words:
+    languages: defaultdict[str, dict[str, str]] = defaultdict(dict)
+    for owner, word, language in words:
         aliases[owner].append(word)
+        if language is not None:
+            languages[owner][word] = language
     return [
         Service(
             keyword=keyword, ministry=ministry, names=json.loads(names),
             default_language=default_language, aliases=tuple(aliases[keyword]),
+            alias_languages=languages[keyword],
             descriptions=json.loads(descriptions), welcome=json.loads(welcome),
             requires_approval=bool(requires_approval), active=bool(active),
             confirm_sign_ups=bool(confirm),
@@ -95,8 +99,11 @@ def _claim_words(db: sqlite3.Connection, service: Service) -> None:
     that names another service (as its keyword or an alias)."""
     try:
         db.executemany(
-            "INSERT INTO service_words (word, keyword, position) VALUES (?, ?, ?)",
-            [(word, service.keyword, i) for i, word in enumerate(service.words)],
+            "INSERT INTO service_words (word, keyword, position, language) VALUES (?, ?, ?, ?)",
+            [
+                (word, service.keyword, i, service.alias_languages.get(word) if i else None)
+                for i, word in enumerate(service.words)
+            ],
         )
     except sqlite3.IntegrityError:
         taken = db.execute(

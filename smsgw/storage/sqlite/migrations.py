@@ -340,6 +340,57 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE subscribers ADD COLUMN district TEXT",
         "ALTER TABLE broadcasts ADD COLUMN districts TEXT",
     ),
+    (  # 17: the language of an alias (a language code of templates/; NULL: not known, and
+        # always for a keyword, position 0): a text in one language's words is answered in it
+        "ALTER TABLE service_words ADD COLUMN language TEXT",
+    ),
+    (  # 18: citizens' questions (tickets: one open per number and service, and their thread)
+        # and polls (a broadcast's options as JSON; one answer per number, its last)
+        """CREATE TABLE tickets (
+            id INTEGER PRIMARY KEY,
+            service TEXT NOT NULL,
+            ministry TEXT NOT NULL,
+            msisdn TEXT NOT NULL,
+            language TEXT NOT NULL,
+            channel TEXT,
+            broadcast INTEGER,
+            state TEXT NOT NULL,
+            assigned_to TEXT,
+            opened_at TEXT NOT NULL,
+            due_at TEXT,
+            first_answer_at TEXT,
+            last_text_at TEXT NOT NULL,
+            closed_at TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX tickets_ministry ON tickets (ministry, state, id)",
+        "CREATE UNIQUE INDEX tickets_open ON tickets (msisdn, service) WHERE state != 'closed'",
+        "CREATE INDEX tickets_opened ON tickets (opened_at)",
+        """CREATE TABLE ticket_entries (
+            id INTEGER PRIMARY KEY,
+            ticket INTEGER NOT NULL REFERENCES tickets (id),
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            actor TEXT,
+            at TEXT NOT NULL,
+            message_id TEXT,
+            inbound_id TEXT
+        )""",
+        "CREATE INDEX ticket_entries_ticket ON ticket_entries (ticket, id)",
+        # a text handled again (a crash before it was marked handled) is filed once
+        """CREATE UNIQUE INDEX ticket_entries_inbound ON ticket_entries (inbound_id)
+            WHERE inbound_id IS NOT NULL""",
+        "ALTER TABLE broadcasts ADD COLUMN poll TEXT",
+        """CREATE TABLE poll_answers (
+            broadcast INTEGER NOT NULL,
+            msisdn TEXT NOT NULL,
+            option INTEGER NOT NULL,
+            language TEXT NOT NULL,
+            district TEXT,
+            answered_at TEXT NOT NULL,
+            PRIMARY KEY (broadcast, msisdn)
+        ) WITHOUT ROWID""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -20,6 +20,7 @@ from smsgw.storage.sqlite.catalogue import SqliteCatalogue
 from smsgw.storage.sqlite.checkpoint import WRITER_PRAGMA, Checkpointer
 from smsgw.storage.sqlite.delivery import SqliteDeliveryLog, create_temp_tables
 from smsgw.storage.sqlite.idempotency import SqliteIdempotency
+from smsgw.storage.sqlite.inbox import SqliteInbox, SqlitePolls
 from smsgw.storage.sqlite.kpis import SqliteKpis
 from smsgw.storage.sqlite.leases import LocalLeases
 from smsgw.storage.sqlite.messages import SqliteInbound, SqliteMessages
@@ -79,6 +80,8 @@ class SqliteStore:
         self.retention = SqliteRetention(db)
         self.idempotency = SqliteIdempotency(db)
         self.alerts = SqliteAlerts(db)
+        self.inbox = SqliteInbox(db)
+        self.polls = SqlitePolls(db)
         self.leases = LocalLeases()
         self.shared_quota = None  # one gateway per database: it counts alone
         self.callbacks = SqliteCallbacks(db)

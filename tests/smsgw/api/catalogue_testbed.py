@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import ClientResponse
 
+from smsgw.api.services import NewService
 from smsgw.app import Gateway
 from subscriptions.models import Service
 
@@ -16,7 +17,7 @@ IMPORT = f"{SUBSCRIPTIONS}/import"
 
 _HEALTH: dict[str, Any] = {
     "keyword": "HEALTH",
-    "aliases": ["SALUD"],
+    "aliases": {"es": ["SALUD"]},
     "ministry": "health",
     "names": {"en": "Health alerts", "es": "Alertas de salud"},
     "descriptions": {"en": "Clinics, vaccination days, outbreaks", "es": "Clínicas, vacunación"},
@@ -36,10 +37,14 @@ def health_body(**changes: Any) -> dict[str, Any]:
     return copy.deepcopy(_HEALTH) | changes
 
 
+def service_of(body: dict[str, Any]) -> Service:
+    """The service a body of POST /api/v1/services describes (aliases by language or a list)."""
+    return NewService.model_validate(body).service()
+
+
 async def add_service(gateway: Gateway, **changes: Any) -> Service:
     """A service stored directly (for the tests of what comes after creating one)."""
-    body = health_body(**changes)
-    service = Service(**{**body, "aliases": tuple(body["aliases"])})
+    service = service_of(health_body(**changes))
     await gateway.store.catalogue.add_service(service)
     return service
 

@@ -75,6 +75,14 @@ _SCOPED: dict[str, dict[str, Any]] = {
     "GET /api/v1/broadcasts/{id}": {},
     "POST /api/v1/broadcasts/{id}/cancel": {},
     "POST /api/v1/broadcasts/{id}/approve": {},
+    "GET /api/v1/broadcasts/{id}/poll": {},
+    # tickets: their scope, with tickets that exist, is tests/smsgw/test_inbox.py's
+    "GET /api/v1/inbox/{id}": {},
+    "POST /api/v1/inbox/{id}/answer": {"json": {"text": "x"}},
+    "POST /api/v1/inbox/{id}/assign": {"json": {"to": "me"}},
+    "POST /api/v1/inbox/{id}/note": {"json": {"text": "x"}},
+    "POST /api/v1/inbox/{id}/close": {},
+    "POST /api/v1/inbox/{id}/reopen": {},
     "POST /api/v1/subscriptions": {"json": {"msisdn": "+5016012345", "service": "HEALTH",
                                             "consent_source": "form 12"}},
     "DELETE /api/v1/subscriptions": {"json": {"msisdn": "+5016012345", "service": "HEALTH",
@@ -97,6 +105,9 @@ _OPEN = {
     "GET /api/v1/me",
     "GET /api/v1/kpis",
     "GET /api/v1/broadcasts",
+    "GET /api/v1/inbox",
+    "GET /api/v1/inbox/canned",
+    "GET /api/v1/inbox/kpis",
 }
 
 

@@ -38,8 +38,42 @@ async def test_keywords_are_stored_as_citizens_texts_are_matched(
     assert response.status == 201
     assert {k: (await response.json())[k] for k in ("keyword", "aliases")} == {
         "keyword": "MUSICA",
-        "aliases": ["RADIO1"],
+        "aliases": {"und": ["RADIO1"]},  # a plain list: their language is not known
     }
+
+
+async def test_aliases_are_given_and_shown_by_language_and_read_back_as_given(
+    client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    aliases = {"es": ["Salud", "clínica"], "en": ["clinic"], "und": ["h1"]}
+    response = await client.post(SERVICES, json=health_body(aliases=aliases), headers=admin)
+    assert response.status == 201, await response.text()
+    shown = {"es": ["SALUD", "CLINICA"], "en": ["CLINIC"], "und": ["H1"]}
+    created = await response.json()
+    assert created["aliases"] == shown
+    service = await gateway.store.catalogue.service("HEALTH")
+    assert service is not None
+    assert service.aliases == ("SALUD", "CLINICA", "CLINIC", "H1")
+    assert service.alias_languages == {"SALUD": "es", "CLINICA": "es", "CLINIC": "en"}
+
+    got = await (await client.get(f"{SERVICES}/clinica", headers=admin)).json()
+    assert got == created
+    again = await client.patch(f"{SERVICES}/HEALTH", json={"aliases": got["aliases"]},
+                               headers=admin)  # fmt: skip
+    assert (again.status, await again.json()) == (200, created)
+    assert await gateway.store.catalogue.service("HEALTH") == service
+
+
+async def test_a_plain_list_of_aliases_is_still_read_as_of_no_known_language(
+    client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)  # SALUD: Spanish
+    response = await client.patch(f"{SERVICES}/HEALTH", json={"aliases": ["SALUD", "H1"]},
+                                  headers=admin)  # fmt: skip
+    assert (await response.json())["aliases"] == {"und": ["SALUD", "H1"]}
+    service = await gateway.store.catalogue.service("HEALTH")
+    assert service is not None
+    assert (service.aliases, service.alias_languages) == (("SALUD", "H1"), {})
 
 
 async def test_the_subscriber_count_is_the_audience(
@@ -58,10 +92,12 @@ async def test_a_patch_changes_only_the_fields_given(
     client: Client, gateway: Gateway, admin: dict[str, str]
 ) -> None:
     await add_service(gateway)
-    changes = {"aliases": ["SALUD", "clinic"], "welcome": {"en": "Welcome!"}, "active": False}
+    aliases = {"es": ["SALUD"], "en": ["clinic"]}
+    changes = {"aliases": aliases, "welcome": {"en": "Welcome!"}, "active": False}
     response = await client.patch(f"{SERVICES}/salud", json=changes, headers=admin)
     assert response.status == 200
-    expected = health_body(aliases=["SALUD", "CLINIC"], welcome={"en": "Welcome!"}, active=False)
+    aliases = {"es": ["SALUD"], "en": ["CLINIC"]}
+    expected = health_body(aliases=aliases, welcome={"en": "Welcome!"}, active=False)
     assert await response.json() == expected | {"subscribers": 0}
     service = await gateway.store.catalogue.service("HEALTH")
     assert service is not None
@@ -95,6 +131,12 @@ _BAD = [
     ({"aliases": ["ALTO"]}, "aliases"),
     ({"aliases": ["SALUD", "salud"]}, "aliases"),
     ({"aliases": ["SA-LUD"]}, "aliases"),
+    ({"aliases": {"fr": ["SANTE"]}}, "aliases.fr"),
+    ({"aliases": {"es": ["SALUD"], "EN": []}}, "aliases.EN"),
+    ({"aliases": {"es": ["SALUD"], "und": ["salud"]}}, "aliases"),
+    ({"aliases": {"es": ["ALTO"]}}, "aliases"),
+    ({"aliases": {"es": [f"SALUD{i}" for i in range(21)]}}, "aliases"),
+    ({"aliases": {"es": "SALUD"}}, "aliases.es"),
     ({"names": {"en": "Health", "fr": "Santé"}}, "names.fr"),
     ({"welcome": {"en": " "}}, "welcome.en"),
     ({"default_language": "fr"}, "default_language"),
@@ -105,7 +147,9 @@ _BAD = [
     ({"colour": "blue"}, "colour"),
 ]
 _BAD_IDS = ["punctuation", "space", "one-letter", "reserved-join", "reserved-all",
-            "reserved-alias", "alias-twice", "alias-punctuation", "unknown-language",
+            "reserved-alias", "alias-twice", "alias-punctuation", "alias-unknown-language",
+            "alias-language-in-capitals", "alias-twice-in-two-languages", "reserved-spanish-alias",
+            "21-aliases", "alias-group-not-a-list", "unknown-language",
             "empty-welcome", "unknown-default-language", "no-default-name", "blank-ministry",
             "null-ministry", "not-a-bool", "unknown-field"]  # fmt: skip
 
@@ -140,9 +184,10 @@ async def test_an_invalid_service_is_400_naming_the_field(
 
 @pytest.mark.parametrize(
     ("changes", "field"),
-    [({"aliases": ["SALUD"]}, "aliases"), ({"keyword": "salud"}, "keyword"),
-     ({"keyword": "HEALTH", "aliases": []}, "keyword")],
-    ids=["alias-taken", "keyword-is-an-alias", "keyword-taken"],
+    [({"aliases": ["SALUD"]}, "aliases"), ({"aliases": {"en": ["salud"]}}, "aliases"),
+     ({"keyword": "salud"}, "keyword"), ({"keyword": "HEALTH", "aliases": []}, "keyword")],
+    ids=["alias-taken", "alias-taken-in-another-language", "keyword-is-an-alias",
+         "keyword-taken"],
 )  # fmt: skip
 async def test_a_word_naming_another_service_is_409(
     client: Client, gateway: Gateway, admin: dict[str, str], changes: dict[str, Any], field: str
@@ -158,8 +203,10 @@ async def test_a_word_naming_another_service_is_409(
     ("changes", "status", "field"),
     [({"keyword": "CLINIC"}, 400, "keyword"), ({"aliases": ["STOP"]}, 400, "aliases"),
      ({"aliases": ["WEATHER"]}, 409, "aliases"), ({"names": None}, 400, "names"),
-     ({"default_language": "es", "names": {"en": "x"}}, 400, "names")],
-    ids=["keyword-change", "reserved-alias", "alias-taken", "null", "no-default-name"],
+     ({"default_language": "es", "names": {"en": "x"}}, 400, "names"),
+     ({"aliases": {"es": ["SALUD"], "xx": ["H1"]}}, 400, "aliases.xx")],
+    ids=["keyword-change", "reserved-alias", "alias-taken", "null", "no-default-name",
+         "alias-unknown-language"],
 )  # fmt: skip
 async def test_an_invalid_patch_is_refused_and_changes_nothing(
     client: Client,
@@ -214,3 +261,7 @@ async def test_the_catalogue_routes_are_documented(client: Client) -> None:
     assert set(schemas["NewService"]["required"]) == {"keyword", "ministry", "names"}
     assert "keyword" not in schemas["ServicePatch"].get("required", [])
     assert "subscribers" in schemas["ServiceView"]["properties"]
+    aliases = schemas["NewService"]["properties"]["aliases"]  # by language, or a plain list
+    assert {form["type"] for form in aliases["anyOf"]} == {"object", "array"}
+    assert "und" in aliases["description"]
+    assert schemas["ServiceView"]["properties"]["aliases"]["type"] == "object"

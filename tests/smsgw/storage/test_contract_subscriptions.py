@@ -8,6 +8,7 @@ the database itself refuses: the per-backend helper under "Rows no method shows"
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import re
 import sqlite3
@@ -114,6 +115,25 @@ async def test_every_field_of_a_service_reads_back(any_store: AnyStore) -> None:
     await any_store.catalogue.add_service(bare)
     assert await any_store.catalogue.service("A1") == bare
     assert await any_store.catalogue.services() == [bare]
+
+
+async def test_the_language_of_each_alias_reads_back_and_changes_with_the_service(
+    store: AnyStore,
+) -> None:
+    edu = dataclasses.replace(
+        service("EDUCATION", "ESCUELA", "SKUL", "SCHOOLS"),
+        alias_languages={"ESCUELA": "es", "SCHOOLS": "en"},  # SKUL: not known
+    )
+    await store.catalogue.add_service(edu)
+    assert await store.catalogue.service("EDUCATION") == edu
+    assert edu in await store.catalogue.services()
+    health = await store.catalogue.service("HEALTH")
+    assert health is not None
+    assert health.alias_languages == {}  # none given: none known
+
+    changed = dataclasses.replace(edu, aliases=("SKUL", "ESCUELA"), alias_languages={"SKUL": "en"})
+    await store.catalogue.replace_service(changed)
+    assert await store.catalogue.service("EDUCATION") == changed
 
 
 async def test_replacing_a_service_changes_it_and_frees_its_old_aliases(store: AnyStore) -> None:

@@ -1,0 +1,1 @@
+"""Citizens ask, ministries answer: tickets per service, their threads, and service levels."""
