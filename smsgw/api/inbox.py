@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -121,8 +122,11 @@ class CannedQuery(BaseModel):
 class KpiQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    since: datetime | None = Field(None, description="default: 30 days ago")
-    until: datetime | None = Field(None, description="default: now")
+    since: datetime | None = Field(
+        None, description="questions opened from then (default: 30 days before until); without"
+        " an offset, the gateway's time zone",
+    )  # fmt: skip
+    until: datetime | None = Field(None, description="and before then (default: now)")
 
 
 class QuestionFigures(BaseModel):
@@ -236,8 +240,9 @@ async def canned_answers(request: web.Request) -> web.Response:
 async def inbox_kpis(request: web.Request) -> web.Response:
     query = read_query(request, KpiQuery)
     now = datetime.now(UTC)
-    until = _utc(query.until) if query.until else now
-    since = _utc(query.since) if query.since else until - timedelta(days=30)
+    zone = request.app[SERVICES].timezone
+    until = _utc(query.until, zone) if query.until else now
+    since = _utc(query.since, zone) if query.since else until - timedelta(days=30)
     if since >= until:
         raise Invalid("since must be before until", field="since")
     found = await request.app[SERVICES].inbox.figures(request[PRINCIPAL], since, until)
@@ -262,8 +267,9 @@ def _figures(found: list[ServiceFigures]) -> QuestionFigures:
     )
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _utc(value: datetime, zone: ZoneInfo) -> datetime:
+    """A time without an offset is read in the gateway's zone, as a broadcast's send_at."""
+    return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
 
 
 _ERRORS: dict[int, type[BaseModel] | None] = {400: ErrorBody, 404: ErrorBody, 409: ErrorBody}

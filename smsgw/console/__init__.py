@@ -18,7 +18,10 @@ PATH = "/console/"
 CONTENT_TYPES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "page.js": "text/javascript; charset=utf-8",
     "text.js": "text/javascript; charset=utf-8",
+    "inbox.js": "text/javascript; charset=utf-8",
+    "polls.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }  # the only files served: a fixed list, so no path can reach anything else

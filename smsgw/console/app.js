@@ -1,76 +1,35 @@
 // The console: views of one page picked by the URL's hash, each reading the gateway's own API
 // with the token kept in sessionStorage (gone when the tab closes). DOM text only through
 // textContent: nothing from the API is ever parsed as HTML.
-import { notGsm, textInfo } from "./text.js";
+import { showInbox, showQuestionFigures, showTicket } from "./inbox.js";
+import {
+  $,
+  api,
+  count,
+  date,
+  go,
+  languageName,
+  MINISTRY,
+  POLL_MS,
+  poll,
+  polling,
+  ROLE,
+  routeWith,
+  say,
+  show,
+  stop,
+  TOKEN,
+  tabulate,
+} from "./page.js";
+import { pollBody, pollFields, resetPoll, showPollResults } from "./polls.js";
 
-const $ = (selector) => document.querySelector(selector);
-const TOKEN = "smsgw.token";
-const ROLE = "smsgw.role"; // what the token may do: an operator gets no composer
-const POLL_MS = 2000;
 const BARS = 30; // the operator's chart: one a scrape, a minute in all
 const RECENT = 20; // the operator's recent errors, the newest first
 const OPEN = new Set(["awaiting_approval", "scheduled", "queued", "sending"]);
-let timer = null; // the shown view's polling, stopped when the view changes
 let created = null; // the answer to the last POST, shown once on its broadcast's page
 let services = [];
 let counted = null; // the error counters and bind states of the last scrape (null: none yet)
 let recent = []; // [when, text] of what went wrong since, the newest first
-
-async function api(path, options = {}) {
-  const headers = {
-    ...options.headers,
-    Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}`,
-  };
-  if (options.body) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { ...options, headers });
-  const body = (response.headers.get("Content-Type") || "").startsWith("application/json")
-    ? await response.json()
-    : null;
-  if (response.ok) return body;
-  const error = body?.error;
-  const named = error?.field && !error.message.includes(error.field); // "texts.es: too long"
-  const message = error
-    ? `${named ? `${error.field}: ` : ""}${error.message}`
-    : `${response.status} ${response.statusText}`;
-  if (response.status === 401 && $("#login").hidden) {
-    sessionStorage.removeItem(TOKEN); // expired or revoked meanwhile: log in again
-    route();
-    say("#login-error", message);
-  }
-  throw new Error(message);
-}
-
-// sticky: the answer to something the user did, kept until the next one (polling goes on)
-function say(selector, message, { sticky = false } = {}) {
-  const node = $(selector);
-  node.textContent = message || "";
-  node.hidden = !message;
-  node.toggleAttribute("data-sticky", Boolean(message) && sticky);
-}
-
-function go(hash) {
-  if (location.hash === hash) route();
-  else location.hash = hash; // hashchange calls route()
-}
-
-function show(id, title) {
-  for (const section of document.querySelectorAll("main > section")) {
-    section.hidden = section.id !== id;
-  }
-  for (const link of document.querySelectorAll("nav a")) {
-    if (location.hash.startsWith(link.hash)) link.setAttribute("aria-current", "page");
-    else link.removeAttribute("aria-current");
-  }
-  for (const error of document.querySelectorAll(`#${id} .error`)) say(`#${error.id}`, "");
-  document.title = `${title} · smsgw`;
-  $(`#${id} h1`).focus(); // a screen reader hears the new view; Tab goes on from there
-}
-
-function poll(every, step) {
-  const id = setInterval(() => timer === id && step(id), every);
-  timer = id;
-  step(id);
-}
 
 const ROUTES = [
   [/^#\/compose$/, showCompose],
@@ -79,16 +38,18 @@ const ROUTES = [
   [/^#\/alerts$/, showAlerts],
   [/^#\/operator$/, showOperator],
   [/^#\/kpis$/, showKpis],
+  [/^#\/inbox(?:\?(.*))?$/, (query) => showInbox(new URLSearchParams(query ?? ""))],
+  [/^#\/inbox\/(\d+)$/, showTicket],
 ];
 
 function route() {
-  clearInterval(timer);
-  timer = null;
+  stop();
   const signedIn = sessionStorage.getItem(TOKEN) !== null;
   $("#nav").hidden = !signedIn;
   if (!signedIn) return show("login", "Log in");
   const watching = sessionStorage.getItem(ROLE) === "operator";
   $('#nav a[href="#/compose"]').hidden = watching;
+  $('#nav a[href="#/inbox"]').hidden = watching; // the ministries' questions are not theirs
   for (const [pattern, view] of ROUTES) {
     const match = location.hash.match(pattern);
     if (match) return view(...match.slice(1));
@@ -102,19 +63,23 @@ $("#login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   sessionStorage.setItem(TOKEN, $("#token").value.trim());
   try {
-    sessionStorage.setItem(ROLE, (await api("/api/v1/me")).role);
+    const me = await api("/api/v1/me");
+    sessionStorage.setItem(ROLE, me.role);
+    if (me.ministry) sessionStorage.setItem(MINISTRY, me.ministry);
   } catch (error) {
-    sessionStorage.removeItem(TOKEN);
-    sessionStorage.removeItem(ROLE);
+    forget();
     return say("#login-error", error.message);
   }
   $("#token").value = "";
   return route();
 });
 
+function forget() {
+  for (const key of [TOKEN, ROLE, MINISTRY]) sessionStorage.removeItem(key);
+}
+
 $("#logout").addEventListener("click", () => {
-  sessionStorage.removeItem(TOKEN);
-  sessionStorage.removeItem(ROLE);
+  forget();
   created = null;
   counted = null;
   recent = [];
@@ -122,15 +87,6 @@ $("#logout").addEventListener("click", () => {
 });
 
 // Composer
-
-const languageNames = new Intl.DisplayNames(["en"], { type: "language" });
-const languageName = (code) => {
-  try {
-    return languageNames.of(code);
-  } catch {
-    return code; // not a language tag the browser knows
-  }
-};
 
 async function showCompose() {
   show("compose", "New broadcast");
@@ -200,6 +156,7 @@ function showLanguages() {
   $("#tabs").replaceChildren(...tabs);
   $("#panels").replaceChildren(...panels);
   if (tabs.length) selectTab(tabs[0]);
+  pollFields(languages);
 }
 
 function selectTab(chosen) {
@@ -221,18 +178,6 @@ $("#tabs").addEventListener("keydown", (event) => {
   selectTab(tab);
   tab.focus();
 });
-
-function count(area, counter) {
-  const info = textInfo(area.value);
-  const other = notGsm(area.value);
-  const encoding = info.encoding === "gsm7" ? "GSM 7-bit" : `Unicode (UCS-2: ${other.join(" ")})`;
-  const sms = `${info.segments} SMS`;
-  counter.textContent = `${info.units} used, ${info.remaining} left · ${sms} · ${encoding}`;
-  counter.dataset.segments = info.segments;
-  counter.dataset.encoding = info.encoding;
-  counter.dataset.units = info.units;
-  counter.dataset.remaining = info.remaining;
-}
 
 $("#service").addEventListener("change", showLanguages);
 
@@ -267,6 +212,9 @@ function draft(form) {
   if ($("#send-at").value) body.send_at = new Date($("#send-at").value).toISOString();
   const districts = [...document.querySelectorAll('#districts input:checked')].map((b) => b.value);
   if (districts.length) body.districts = districts;
+  const poll = pollBody();
+  if (poll === null) return null; // it said what is missing
+  if (poll) body.poll = poll;
   say("#compose-error", "");
   return body;
 }
@@ -352,6 +300,7 @@ $("#compose-form").addEventListener("submit", async (event) => {
   $("#estimate").replaceChildren();
   $("#service").value = body.service;
   $("#emergency").hidden = $("#confirm-emergency").disabled = true;
+  resetPoll();
   showLanguages();
   return go(`#/broadcasts/${created.id}`);
 });
@@ -371,10 +320,6 @@ const FORMATS = {
   state: (value) => value.replaceAll("_", " "),
   districts: (value) => value.join(", "),
 };
-
-function date(value) {
-  return new Date(value).toLocaleString();
-}
 
 function fill(root, broadcast) {
   for (const node of root.querySelectorAll("[data-field]")) {
@@ -397,13 +342,16 @@ function showBroadcast(id) {
         `estimated cost ${notice.cost_estimate} ${notice.currency}.`,
     );
   } else say("#created", "");
+  $("#poll-results").hidden = true;
   poll(POLL_MS, async (id_) => {
     try {
       const broadcast = await api(`/api/v1/broadcasts/${id}`);
-      if (timer !== id_) return;
+      if (!polling(id_)) return;
       if (!$("#broadcast-error").hasAttribute("data-sticky")) say("#broadcast-error", "");
       showProgress(broadcast);
-      if (!OPEN.has(broadcast.state) && broadcast.submitted === 0) clearInterval(id_);
+      // a poll's answers come in until it closes, after the broadcast's messages are done
+      const counting = broadcast.poll && (await showPollResults(broadcast.id, id_));
+      if (!OPEN.has(broadcast.state) && broadcast.submitted === 0 && !counting) clearInterval(id_);
     } catch (error) {
       say("#broadcast-error", error.message);
     }
@@ -508,7 +456,7 @@ function showAlerts() {
     } catch (error) {
       return say("#alerts-error", error.message);
     }
-    if (timer !== id_) return null;
+    if (!polling(id_)) return null;
     say("#alerts-error", "");
     const rows = alerts.map((alert) => {
       const row = document.createElement("tr");
@@ -563,7 +511,7 @@ function showOperator() {
     } catch (error) {
       return say("#operator-error", error.message);
     }
-    if (timer !== id) return;
+    if (!polling(id)) return;
     say("#operator-error", "");
     showChannels(health);
     const accepted = sum(metrics, /^smsgw_submits_total\{[^}]*status="ok"[^}]*\} (\S+)$/gm);
@@ -691,6 +639,9 @@ function drawRates(samples) {
 
 async function showKpis() {
   show("kpis", "KPIs");
+  const asked = sessionStorage.getItem(ROLE) !== "operator"; // the inbox is not theirs
+  $("#questions").hidden = !asked;
+  if (asked) showQuestionFigures();
   let kpis;
   try {
     kpis = await api("/api/v1/kpis");
@@ -724,18 +675,6 @@ async function showKpis() {
   $("#daily-scale").textContent =
     `${daily[0].period} to ${daily.at(-1).period}; the top of the chart is ${top} a day.`;
   return drawLines($("#daily-chart"), daily.map((d) => [d.joined, d.left]));
-}
-
-// The charts' text alternative: a table only screen readers see.
-function tabulate(selector, rows) {
-  const body = $(`${selector} tbody`);
-  body.replaceChildren(
-    ...rows.map((cells) => {
-      const row = document.createElement("tr");
-      for (const cell of cells) row.insertCell().textContent = cell;
-      return row;
-    }),
-  );
 }
 
 // One labelled bar per [label, value], scaled to the largest.
@@ -773,5 +712,6 @@ function drawLines(canvas, points) {
   });
 }
 
+routeWith(route);
 window.addEventListener("hashchange", route);
 route();

@@ -33,6 +33,7 @@ from smsgw.inbox.model import (
     TicketState,
 )
 from smsgw.inbox.store import InboxStore
+from subscriptions.catalogue import find_service
 from subscriptions.store import CatalogueStore
 
 _log = structlog.get_logger(__name__)
@@ -83,9 +84,15 @@ class InboxService:
         self, actor: ApiToken, *, service: str | None = None, state: TicketState | None = None,
         mine: bool = False, overdue: bool = False, before: int | None = None, limit: int = 50,
     ) -> list[Ticket]:  # fmt: skip
+        keyword = None
+        if service:
+            found = await find_service(self._catalogue, service)
+            if found is None:
+                raise Invalid(f"no service {service!r}", field="service")
+            keyword = found.keyword
         query = TicketQuery(
             ministries=await self._ministries(actor),
-            service=service.strip().upper() if service else None,
+            service=keyword,
             state=state,
             assigned_to=person(actor) if mine else None,
             overdue_at=datetime.now(UTC) if overdue else None,

@@ -4,21 +4,27 @@ that records every error the page or the network shows."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.async_api import ConsoleMessage, Page, Request, Response, expect
 
-from smsgw.access.tokens import Role
+from smsgw.access.tokens import Role, issue
 from smsgw.app import Gateway
-from tests.smsgw.testbed import bearer
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (Playwright's own builds never come)
 
 
-async def secret(gateway: Gateway, role: Role, *, ministry: str = "health") -> str:
-    """A new token's secret, as a user pastes it."""
-    headers = await bearer(gateway, role, ministry=ministry)
-    return headers["Authorization"].removeprefix("Bearer ")
+async def secret(
+    gateway: Gateway, role: Role, *, ministry: str = "health", person: str | None = None
+) -> str:
+    """A new token's secret, as a user pastes it (officers and supervisors act for
+    ``ministry``; ``person``: whom it belongs to, as tickets are assigned)."""
+    scoped = role in (Role.OFFICER, Role.SUPERVISOR)
+    token_secret, token = issue(role, now=datetime.now(UTC), ministry=ministry if scoped else None,
+                                expires_days=1, person=person)  # fmt: skip
+    await gateway.store.tokens.add_token(token)
+    return token_secret
 
 
 @dataclass

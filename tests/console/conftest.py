@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from smsgw.app import Gateway
+from smsgw.demo_catalogue import DEMO_SERVICES
 from tests.console.browser import CHROMIUM, Console
 from tests.smsgw.conftest import (  # noqa: F401  # fixtures, found by name
     admin,
@@ -54,3 +56,11 @@ async def console(
     context = await browser.new_context(viewport={"width": 1100, "height": 900})
     yield Console.watching(await context.new_page(), str(client.make_url("/console/")), artefacts)
     await context.close()
+
+
+@pytest.fixture
+async def catalogue(gateway: Gateway) -> None:  # noqa: F811  # the fixture imported above
+    """The demo's services (HEALTH of the ministry health, WEATHER of met, ...)."""
+    for service in DEMO_SERVICES:
+        await gateway.store.catalogue.add_service(service)
+    await gateway.catalogue_changed()

@@ -32,6 +32,8 @@ async def test_the_token_lives_in_the_tab_until_logout(
     await console.log_in(await secret(gateway, Role.OFFICER))
     await page.reload()  # the same tab keeps it
     await expect(page.get_by_role("heading", name="New broadcast")).to_be_visible()
+    # loaded: a log-out would otherwise abort its reads (a problem to the test, not a user)
+    await expect(page.get_by_role("checkbox", name="Toledo")).to_be_visible()
     assert await page.evaluate("localStorage.length") == 0  # nothing outlives the tab
 
     other = await browser.new_page()  # another tab (another session) has to log in

@@ -109,6 +109,10 @@ async def test_a_citizen_and_an_officer_hold_a_conversation(client, gateway, sim
     closed = await client.post("/api/v1/inbox/1/close", headers=officer)
     assert (await closed.json())["ticket"]["state"] == "closed"
     assert await inbox(client, officer, "?state=open") == []
+    assert [t["id"] for t in await inbox(client, officer, "?service=salud")] == [1]  # an alias
+    unknown = await client.get("/api/v1/inbox?service=NOPE", headers=officer)
+    assert unknown.status == 400
+    assert (await unknown.json())["error"]["field"] == "service"
     kinds = [e["kind"] for e in (await closed.json())["entries"]]
     assert kinds == ["question", "answer", "question", "note", "assigned", "closed"]
     # a closed ticket is answered only once reopened
@@ -347,3 +351,37 @@ async def test_a_bad_poll_is_refused_naming_the_field(client, gateway):
         "poll": {"options": [{"number": 1}, {"number": 2}], "closes_at": past}})  # fmt: skip
     assert response.status == 400
     assert (await response.json())["error"]["field"] == "poll.closes_at"
+
+
+@pytest.mark.usefixtures("catalogue")
+async def test_bad_requests_to_the_inbox_get_clear_errors_and_change_nothing(
+    client, gateway, simulator
+):
+    officer = await person(gateway, Role.OFFICER, "maria", "health")
+    await texts(simulator, "ASK HEALTH Is the water safe?", sender=ANA)
+    cases = [
+        ("post", "/api/v1/inbox/1/answer", {"text": "   "}, 400, "text"),
+        ("post", "/api/v1/inbox/1/answer", {"text": "x" * 1601}, 400, "text"),
+        ("post", "/api/v1/inbox/1/answer", {"text": "á" * 800}, 400, "text"),  # 12 SMS > 6
+        ("post", "/api/v1/inbox/1/answer", {"txt": "hi"}, 400, None),
+        ("post", "/api/v1/inbox/1/note", {"text": ""}, 400, "text"),
+        ("post", "/api/v1/inbox/1/assign", {"to": "nobody"}, 400, "to"),
+        ("get", "/api/v1/inbox/abc", None, 400, None),
+        ("get", "/api/v1/inbox/99", None, 404, None),
+        ("get", "/api/v1/inbox?state=pending", None, 400, "state"),
+        ("get", "/api/v1/inbox/kpis?since=2026-02-01&until=2026-01-01", None, 400, "since"),
+    ]
+    for method, path, body, status, field in cases:
+        response = await client.request(method, path, headers=officer,
+                                        **({} if body is None else {"json": body}))  # fmt: skip
+        assert response.status == status, (path, body, await response.text())
+        if field is not None:
+            assert (await response.json())["error"]["field"] == field, (path, body)
+    thread = await (await client.get("/api/v1/inbox/1", headers=officer)).json()
+    assert [e["kind"] for e in thread["entries"]] == ["question"]
+    assert thread["ticket"]["state"] == "open"
+    assert thread["ticket"]["assigned_to"] is None
+    # assigned, then to no one
+    await client.post("/api/v1/inbox/1/assign", headers=officer, json={"to": "maria"})
+    cleared = await client.post("/api/v1/inbox/1/assign", headers=officer, json={"to": None})
+    assert (await cleared.json())["ticket"]["assigned_to"] is None

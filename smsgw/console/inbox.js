@@ -1,0 +1,347 @@
+// The inbox: citizens' questions to the user's ministry, one ticket's conversation, and the
+// answer, note, assignment and closing of it; the questions' figures on the KPIs page.
+import {
+  $,
+  api,
+  count,
+  date,
+  duration,
+  go,
+  languageName,
+  MINISTRY,
+  POLL_MS,
+  poll,
+  polling,
+  say,
+  show,
+  tabulate,
+  time,
+} from "./page.js";
+
+const FILTERS = ["service", "state", "assigned", "overdue", "cursor", "limit"]; // as the API's
+let list = "#/inbox"; // the list last shown, with its filters: where "Back to the inbox" leads
+let shown = ""; // the JSON last drawn: a poll that brings nothing new redraws nothing
+let ticket = null; // the ticket shown
+let acting = false; // a request of the user's on its way: no second one meanwhile
+let asked = 0; // requests of the thread made, numbered: an older answer never overdraws a newer
+let drawn = 0;
+
+// The inbox's services: the user's ministry's (an admin's: all), for the filter.
+async function ownServices() {
+  const ministry = sessionStorage.getItem(MINISTRY)?.toLowerCase();
+  const { services } = await api("/api/v1/services");
+  return services.filter((s) => !ministry || s.ministry.toLowerCase() === ministry);
+}
+
+function badge(text, kind) {
+  const node = document.createElement("span");
+  node.className = `badge ${kind}`;
+  node.textContent = text;
+  return node;
+}
+
+// the state in words, and "Overdue" beside it: never told by colour alone
+function stateOf(t) {
+  const nodes = [t.state];
+  if (t.overdue) nodes.push(" ", badge("Overdue", "overdue"));
+  return nodes;
+}
+
+export async function showInbox(params) {
+  show("inbox", "Inbox");
+  list = location.hash || "#/inbox";
+  const form = $("#inbox-filters");
+  form.elements.state.value = params.get("state") ?? "";
+  form.elements.assigned.checked = params.get("assigned") === "me";
+  form.elements.overdue.checked = params.get("overdue") === "true";
+  const query = new URLSearchParams();
+  for (const name of FILTERS) if (params.get(name)) query.set(name, params.get(name));
+  shown = "";
+  poll(POLL_MS, async (id) => {
+    let page;
+    try {
+      page = await api(`/api/v1/inbox?${query}`);
+    } catch (error) {
+      return say("#inbox-error", error.message);
+    }
+    if (!polling(id)) return null;
+    say("#inbox-error", "");
+    return showTickets(page, params);
+  });
+  let services;
+  try {
+    services = await ownServices();
+  } catch (error) {
+    return say("#inbox-error", error.message);
+  }
+  const select = form.elements.service;
+  const all = new Option("every service", "");
+  select.replaceChildren(all, ...services.map((s) => new Option(s.keyword, s.keyword)));
+  select.value = params.get("service") ?? "";
+  return null;
+}
+
+function showTickets(page, params) {
+  const drawn = JSON.stringify(page);
+  if (drawn === shown) return; // redrawn, a focused link would lose the focus
+  shown = drawn;
+  const rows = page.tickets.map((t) => {
+    const row = document.createElement("tr");
+    row.toggleAttribute("data-overdue", t.overdue);
+    const link = document.createElement("a");
+    link.href = `#/inbox/${t.id}`;
+    link.textContent = t.ticket;
+    row.insertCell().append(link);
+    row.insertCell().append(...stateOf(t));
+    row.insertCell().textContent = t.service;
+    row.insertCell().textContent = t.msisdn;
+    row.insertCell().textContent = t.language;
+    row.insertCell().textContent = t.assigned_to ?? "no one";
+    row.insertCell().append(time(t.last_text_at, { short: true }));
+    const due = row.insertCell();
+    if (t.first_answer_at) due.append("answered ", time(t.first_answer_at, { short: true }));
+    else if (t.due_at) due.append(time(t.due_at, { short: true }));
+    else due.textContent = "—";
+    return row;
+  });
+  $("#tickets").replaceChildren(...rows);
+  $("#inbox-empty").hidden = rows.length > 0;
+  const older = new URLSearchParams(params);
+  const newest = new URLSearchParams(params);
+  newest.delete("cursor");
+  if (page.next !== null) older.set("cursor", page.next);
+  $("#inbox-older").hidden = page.next === null;
+  $("#inbox-older").href = `#/inbox?${older}`;
+  $("#inbox-newest").hidden = !params.has("cursor");
+  $("#inbox-newest").href = newest.size ? `#/inbox?${newest}` : "#/inbox";
+}
+
+// A changed filter shows its first page (the address keeps the filters: Back, a bookmark).
+$("#inbox-filters").addEventListener("change", () => {
+  const form = $("#inbox-filters");
+  const params = new URLSearchParams();
+  const limit = new URLSearchParams(location.hash.split("?")[1] ?? "").get("limit");
+  if (form.elements.service.value) params.set("service", form.elements.service.value);
+  if (form.elements.state.value) params.set("state", form.elements.state.value);
+  if (form.elements.assigned.checked) params.set("assigned", "me");
+  if (form.elements.overdue.checked) params.set("overdue", "true");
+  if (limit) params.set("limit", limit);
+  go(params.size ? `#/inbox?${params}` : "#/inbox");
+});
+$("#inbox-filters").addEventListener("submit", (event) => event.preventDefault());
+
+// One ticket
+
+export function showTicket(id) {
+  show("ticket", `Question #${id}`);
+  $("#ticket-back").href = list;
+  $("#ticket-number").textContent = `#${id}`;
+  say("#ticket-done", "");
+  for (const form of ["#answer-form", "#note-form", "#assign-form"]) $(form).reset();
+  count($("#answer"), $("#answer-count"));
+  ticket = null;
+  shown = "";
+  poll(POLL_MS, async (timer) => {
+    const mine = ++asked;
+    let thread;
+    try {
+      thread = await api(`/api/v1/inbox/${id}`);
+    } catch (error) {
+      return say("#ticket-error", error.message);
+    }
+    if (!polling(timer) || mine < drawn) return; // an action's answer came meanwhile
+    drawn = mine;
+    if (!$("#ticket-error").hasAttribute("data-sticky")) say("#ticket-error", "");
+    showThread(thread);
+  });
+}
+
+function showThread(thread) {
+  const drawn = JSON.stringify(thread);
+  if (drawn === shown) return;
+  shown = drawn;
+  const first = ticket?.id !== thread.ticket.id;
+  ticket = thread.ticket;
+  showFacts(thread.ticket);
+  const stopped = $("#ticket-stopped");
+  stopped.hidden = !thread.stopped_at;
+  if (thread.stopped_at) {
+    stopped.textContent =
+      `The citizen sent STOP on ${date(thread.stopped_at)}: no answer can reach them ` +
+      "until they send START. Notes can still be added.";
+  }
+  $("#thread").replaceChildren(...thread.entries.map(entryOf));
+  const closed = ticket.state === "closed";
+  $("#answer-form").hidden = closed;
+  $("#answer-closed").hidden = !closed;
+  $("#close-ticket").hidden = closed;
+  $("#reopen-ticket").hidden = !closed;
+  if (first) showCanned(ticket);
+}
+
+function showFacts(t) {
+  const values = {
+    service: t.service,
+    msisdn: t.msisdn,
+    language: `${languageName(t.language)} (${t.language})`,
+    assigned_to: t.assigned_to ?? "no one",
+    opened_at: date(t.opened_at),
+    due_at: t.due_at ? date(t.due_at) : "—",
+    first_answer_at: t.first_answer_at ? date(t.first_answer_at) : "not yet",
+  };
+  for (const node of $("#ticket").querySelectorAll("[data-ticket]")) {
+    const field = node.dataset.ticket;
+    if (field === "state") node.replaceChildren(...stateOf(t));
+    else if (field === "broadcast") {
+      node.replaceChildren();
+      if (t.broadcast === null) node.textContent = "— (asked with ASK)";
+      else {
+        const link = document.createElement("a");
+        link.href = `#/broadcasts/${t.broadcast}`;
+        link.textContent = `Broadcast ${t.broadcast}`;
+        node.append(link);
+      }
+    } else node.textContent = values[field];
+  }
+}
+
+const EVENTS = {
+  assigned: (e) => (e.text ? `assigned it to ${e.text}` : "left it assigned to no one"),
+  closed: () => "closed it",
+  reopened: () => "reopened it",
+};
+
+// One entry of the thread: whose it is in words (Citizen, Answer, Internal note), then the text.
+function entryOf(entry) {
+  const item = document.createElement("li");
+  item.className = `entry ${entry.kind}`;
+  const head = document.createElement("p");
+  head.className = "who";
+  const label = document.createElement("strong");
+  if (entry.kind in EVENTS) {
+    label.textContent = entry.by ?? "someone";
+    head.append(label, ` ${EVENTS[entry.kind](entry)} · `, time(entry.at));
+    item.append(head);
+    return item;
+  }
+  const labels = {
+    question: "Citizen",
+    answer: `Answer by ${entry.by} (SMS)`,
+    note: `Internal note by ${entry.by} (not sent)`,
+  };
+  label.textContent = labels[entry.kind] ?? entry.kind;
+  head.append(label, " · ", time(entry.at));
+  if (entry.kind === "answer") {
+    const state = entry.state ?? "unknown";
+    const delivery = badge(`delivery: ${state.replaceAll("_", " ")}`, "delivery");
+    delivery.dataset.state = state;
+    head.append(" · ", delivery);
+  }
+  const text = document.createElement("p");
+  text.className = "text";
+  text.textContent = entry.text;
+  item.append(head, text);
+  return item;
+}
+
+// The canned answers in the citizen's language, of the ticket's ministry (an admin reads all).
+async function showCanned(t) {
+  const field = $("#canned-field");
+  field.hidden = true;
+  let answers;
+  try {
+    ({ answers } = await api(`/api/v1/inbox/canned?language=${encodeURIComponent(t.language)}`));
+  } catch (error) {
+    return say("#ticket-error", error.message);
+  }
+  if (ticket?.id !== t.id) return null; // another ticket meanwhile
+  const own = answers.filter((a) => a.ministry.toLowerCase() === t.ministry.toLowerCase());
+  const options = own.map((a) => Object.assign(new Option(a.title, a.title), { answer: a.text }));
+  const none = new Option(`Choose one (${languageName(t.language)})…`, "");
+  $("#canned").replaceChildren(none, ...options);
+  field.hidden = own.length === 0;
+  return null;
+}
+
+$("#canned").addEventListener("change", () => {
+  const chosen = $("#canned").selectedOptions[0];
+  if (!chosen?.value) return;
+  $("#answer").value = chosen.answer; // a start: the officer may change it before sending
+  count($("#answer"), $("#answer-count"));
+  $("#answer").focus();
+});
+$("#answer").addEventListener("input", () => count($("#answer"), $("#answer-count")));
+
+// POST to the ticket; its answer (the thread) is drawn. Every button waits meanwhile.
+async function act(path, body, done) {
+  if (acting || !ticket) return false;
+  acting = true;
+  const buttons = [...$("#ticket").querySelectorAll("button")];
+  for (const button of buttons) button.disabled = true;
+  $("#ticket").setAttribute("aria-busy", "true");
+  const mine = ++asked;
+  try {
+    const options = { method: "POST", ...(body ? { body: JSON.stringify(body) } : {}) };
+    const thread = await api(`/api/v1/inbox/${ticket.id}/${path}`, options);
+    drawn = mine;
+    say("#ticket-error", "");
+    say("#ticket-done", done);
+    showThread(thread);
+    return true;
+  } catch (error) {
+    say("#ticket-done", "");
+    say("#ticket-error", error.message, { sticky: true });
+    return false;
+  } finally {
+    acting = false;
+    for (const button of buttons) button.disabled = false;
+    $("#ticket").removeAttribute("aria-busy");
+  }
+}
+
+$("#answer-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!(await act("answer", { text: $("#answer").value }, "Answer sent to the citizen."))) return;
+  $("#answer-form").reset();
+  count($("#answer"), $("#answer-count"));
+});
+
+$("#note-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (await act("note", { text: $("#note").value }, "Note added.")) $("#note-form").reset();
+});
+
+$("#assign-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const to = $("#assignee").value.trim();
+  if (await act("assign", { to }, `Assigned to ${to}.`)) $("#assign-form").reset();
+});
+
+$("#assign-me").addEventListener("click", () => act("assign", { to: "me" }, "Assigned to you."));
+$("#unassign").addEventListener("click", () => act("assign", { to: null }, "Assigned to no one."));
+
+$("#close-ticket").addEventListener("click", async () => {
+  if (await act("close", null, "Closed.")) $("#reopen-ticket").focus(); // not lost when hidden
+});
+
+$("#reopen-ticket").addEventListener("click", async () => {
+  if (await act("reopen", null, "Reopened.")) $("#close-ticket").focus();
+});
+
+// The questions' figures (KPIs page): received, answered, how soon, overdue.
+
+export async function showQuestionFigures() {
+  let kpis;
+  try {
+    kpis = await api("/api/v1/inbox/kpis");
+  } catch (error) {
+    return say("#questions-error", error.message);
+  }
+  const figures = (f) => [f.received, f.answered, duration(f.median_first_answer_s), f.overdue];
+  const services = kpis.services.map((f) => [f.service, f.ministry, ...figures(f)]);
+  tabulate("#questions-by-service", services);
+  const ministries = Object.entries(kpis.ministries);
+  tabulate("#questions-by-ministry", ministries.map(([name, f]) => [name, ...figures(f)]));
+  $("#questions-period").textContent = `${date(kpis.since)} to ${date(kpis.until)}`;
+  return null;
+}
