@@ -275,6 +275,8 @@ class Gateway:
             dispatcher,
             carrier_of=self._router.try_carrier,
             quiet=quiet,
+            # replies and poll answers to it may come at once: the inbox reads it again
+            started=lambda: self._conversations.forget_recent() if self._conversations else None,
         )
         await scheduler.start()
         self._stack.push_async_callback(scheduler.stop)

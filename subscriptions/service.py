@@ -211,7 +211,17 @@ class SubscriptionService:
 
     def _say(self, language: str, key: str, service: Service, **values: str) -> str:
         name = self._name(language, service)
-        return self._render(language, key, name=name, keyword=service.keyword, **values)
+        return self._render(language, key, name=name, keyword=_keyword(service, language),
+                            **values)  # fmt: skip
 
     def _render(self, language: str, key: str, /, **values: str) -> str:
         return self._templates.render(language, key, **self._common, **values)
+
+
+def _keyword(service: Service, language: str) -> str:
+    """The word a reply in ``language`` names the service by: its alias in that language
+    (ALTO SALUD in Spanish), else its keyword."""
+    for alias in service.aliases:
+        if service.alias_languages.get(alias) == language:
+            return alias
+    return service.keyword

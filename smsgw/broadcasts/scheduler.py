@@ -47,7 +47,10 @@ class Scheduler:
         chunk: int = 10_000,
         tick_s: float = 1.0,
         clock: Callable[[], datetime] = _utcnow,
+        started: Callable[[], None] = lambda: None,
     ) -> None:
+        """``started``: called as a fan-out begins (replies to it may come from then on)."""
+        self._started = started
         self._store = store
         self._outbox = outbox
         self._dispatch = dispatch
@@ -111,6 +114,7 @@ class Scheduler:
                 await store.set_broadcast_state(broadcast.id, BroadcastState.QUEUED, at=now)
             return False
         await store.set_broadcast_state(broadcast.id, BroadcastState.SENDING, at=now, started=True)
+        self._started()
         _log.info("broadcast_sending", broadcast=broadcast.id, priority=broadcast.priority.label)
         await self._fan_out(broadcast, now)
         return True

@@ -75,7 +75,9 @@ class Conversations:
         if not said:
             return []
         recent = await self._recent_broadcasts()
-        citizens = await self._inbox.citizens({s.msisdn for s in said})
+        # only the services of recent broadcasts tell who a broadcast reached
+        services = {broadcast.service for broadcast in recent}
+        citizens = await self._inbox.citizens({s.msisdn for s in said}, services)
         results: list[tuple[str, ...] | None] = [None] * len(said)
         answers: list[PollAnswer] = []
         filing: list[tuple[int, CitizenText, bool]] = []  # index, text, asked

@@ -19,9 +19,12 @@ from smsgw.inbox.model import (
 
 
 class InboxStore(Protocol):
-    async def citizens(self, msisdns: Collection[str]) -> dict[str, Citizen]:
-        """For each number known: language, district, STOP, active subscriptions, tickets
-        not closed. Numbers not known are left out."""
+    async def citizens(
+        self, msisdns: Collection[str], services: Collection[str] | None = None
+    ) -> dict[str, Citizen]:
+        """For each number known: tickets not closed, and language, district, STOP and active
+        subscriptions among ``services`` (None: all; empty: none of these: only the tickets
+        are read). Numbers not known are left out."""
 
     async def file(self, texts: list[CitizenText]) -> list[Filed]:
         """Each text into its number's ticket of its service not closed (reopening it when

@@ -33,19 +33,29 @@ _ENTRY = "id, ticket, kind, text, actor, at, message_id, inbound_id"
 _SUBSCRIBERS = """SELECT msisdn, language, district, opted_out_at FROM subscribers
     WHERE msisdn = ANY($1)"""
 _SUBSCRIBED = """SELECT msisdn, service, subscribed_at FROM subscriptions
-    WHERE msisdn = ANY($1) AND left_at IS NULL"""
+    WHERE msisdn = ANY($1) AND left_at IS NULL AND ($2::text[] IS NULL OR service = ANY($2))"""
 _OPEN_TICKETS = """SELECT id, msisdn, service, last_text_at FROM tickets
     WHERE msisdn = ANY($1) AND state <> 'closed'"""
-_INSERT = """INSERT INTO tickets (service, ministry, msisdn, language, channel, broadcast,
+_FILED = """SELECT inbound_id, ticket FROM ticket_entries WHERE inbound_id = ANY($1::text[])"""
+_OPEN = """SELECT t.id, t.msisdn, t.service FROM tickets t
+    JOIN unnest($1::text[], $2::text[]) AS p (msisdn, service)
+        ON t.msisdn = p.msisdn AND t.service = p.service
+    WHERE t.state <> 'closed' FOR UPDATE OF t"""
+_OPEN_NEW = """INSERT INTO tickets (service, ministry, msisdn, language, channel, broadcast,
         state, opened_at, due_at, last_text_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $7, $7)
-    ON CONFLICT (msisdn, service) WHERE state <> 'closed' DO NOTHING RETURNING id"""
-_REOPEN = """UPDATE tickets SET state = 'open', last_text_at = greatest(last_text_at, $3),
-        updated_at = $3
-    WHERE msisdn = $1 AND service = $2 AND state <> 'closed' RETURNING id"""
-_FILED = "SELECT ticket FROM ticket_entries WHERE inbound_id = $1"
-_QUESTION = """INSERT INTO ticket_entries (ticket, kind, text, at, inbound_id)
-    VALUES ($1, 'question', $2, $3, $4)"""
+    SELECT service, ministry, msisdn, language, channel, broadcast, 'open', at, due_at, at, at
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                $7::timestamptz[], $8::timestamptz[])
+        AS n (service, ministry, msisdn, language, channel, broadcast, at, due_at)
+    ON CONFLICT (msisdn, service) WHERE state <> 'closed' DO NOTHING
+    RETURNING id, msisdn, service"""
+_REOPEN_MANY = """UPDATE tickets t SET state = 'open', updated_at = r.at,
+        last_text_at = greatest(t.last_text_at, r.at)
+    FROM unnest($1::bigint[], $2::timestamptz[]) AS r (id, at) WHERE t.id = r.id"""
+_QUESTIONS = """INSERT INTO ticket_entries (ticket, kind, text, at, inbound_id)
+    SELECT ticket, 'question', text, at, inbound_id
+    FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[])
+        AS q (ticket, text, at, inbound_id)"""
 _ANSWER = """INSERT INTO poll_answers (broadcast, msisdn, option, language, district, answered_at)
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (broadcast, msisdn) DO UPDATE
     SET option = excluded.option, language = excluded.language, district = excluded.district,
@@ -63,8 +73,11 @@ class PgInbox:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def citizens(self, msisdns: Collection[str]) -> dict[str, Citizen]:
-        return await self._db.read(partial(_citizens, msisdns=list(msisdns)))
+    async def citizens(
+        self, msisdns: Collection[str], services: Collection[str] | None = None
+    ) -> dict[str, Citizen]:
+        chosen = None if services is None else list(services)
+        return await self._db.read(partial(_citizens, msisdns=list(msisdns), services=chosen))
 
     async def file(self, texts: list[CitizenText]) -> list[Filed]:
         return await self._db.write(partial(_file, texts=texts))
@@ -114,14 +127,18 @@ async def _overdue(conn: Conn, now: datetime) -> dict[str, int]:
     return {row[0]: row[1] for row in await conn.fetch(_OVERDUE, now)}
 
 
-async def _citizens(conn: Conn, msisdns: list[str]) -> dict[str, Citizen]:
+async def _citizens(
+    conn: Conn, msisdns: list[str], services: list[str] | None
+) -> dict[str, Citizen]:
     found: dict[str, dict[str, Any]] = {}
-    for msisdn, language, district, opted_out in await conn.fetch(_SUBSCRIBERS, msisdns):
-        found[msisdn] = {"language": language, "district": district,
-                         "opted_out_at": opted_out, "subscribed": {}, "tickets": []}  # fmt: skip
-    for msisdn, service, since in await conn.fetch(_SUBSCRIBED, msisdns):
-        if msisdn in found:
-            found[msisdn]["subscribed"][service] = since
+    if services is None or services:  # else no broadcast may have reached them
+        for msisdn, language, district, opted_out in await conn.fetch(_SUBSCRIBERS, msisdns):
+            found[msisdn] = {"language": language, "district": district,
+                             "opted_out_at": opted_out, "subscribed": {},
+                             "tickets": []}  # fmt: skip
+        for msisdn, service, since in await conn.fetch(_SUBSCRIBED, msisdns, services):
+            if msisdn in found:
+                found[msisdn]["subscribed"][service] = since
     for ticket_id, msisdn, service, last in await conn.fetch(_OPEN_TICKETS, msisdns):
         citizen = found.setdefault(msisdn, {"subscribed": {}, "tickets": []})
         citizen["tickets"].append((ticket_id, service, last))
@@ -133,27 +150,59 @@ async def _citizens(conn: Conn, msisdns: list[str]) -> dict[str, Citizen]:
 
 
 async def _file(conn: Conn, texts: list[CitizenText]) -> list[Filed]:
-    filed = []
-    for text in texts:
-        ticket_id = await conn.fetchval(_FILED, text.inbound_id)
-        if ticket_id is not None:  # handled before a crash, not marked handled: filed already
-            filed.append(Filed(int(ticket_id), False))
-            continue
-        # its open ticket first: an INSERT that conflicts still takes a number from the
-        # sequence, and ticket numbers are what citizens are told
-        ticket_id = await conn.fetchval(_REOPEN, text.msisdn, text.service, text.at)
-        new = ticket_id is None
+    """A batch in a few set-based statements (per text, four round trips capped a gateway
+    near 550 questions a second): texts filed before, the open tickets of the batch's
+    numbers, the new tickets, the reopened ones, the entries."""
+    rows = await conn.fetch(_FILED, [t.inbound_id for t in texts])
+    before: dict[str, int] = {row[0]: row[1] for row in rows}
+    fresh = [t for t in texts if t.inbound_id not in before]
+    pairs = list(dict.fromkeys((t.msisdn, t.service) for t in fresh))
+    tickets: dict[tuple[str, str], int] = {}
+    created: set[int] = set()
+    for _ in range(2):  # a pair another gateway opens meanwhile is found the second time
+        missing = [pair for pair in pairs if pair not in tickets]
+        if not missing:
+            break
+        found = await conn.fetch(_OPEN, [m for m, _ in missing], [s for _, s in missing])
+        tickets.update(((row[1], row[2]), row[0]) for row in found)
+        first = {(t.msisdn, t.service): t for t in reversed(fresh)}  # each pair's first text
+        new = [first[pair] for pair in missing if pair not in tickets]
         if new:
-            ticket_id = await conn.fetchval(
-                _INSERT, text.service, text.ministry, text.msisdn, text.language, text.channel,
-                text.broadcast, text.at, text.due_at,
-            )  # fmt: skip
-        if ticket_id is None:  # another gateway opened it meanwhile
-            new = False
-            ticket_id = await conn.fetchval(_REOPEN, text.msisdn, text.service, text.at)
-        await conn.execute(_QUESTION, ticket_id, text.text, text.at, text.inbound_id)
-        filed.append(Filed(int(ticket_id), new))
+            rows = await conn.fetch(_OPEN_NEW, *_columns(new))
+            tickets.update(((row[1], row[2]), row[0]) for row in rows)
+            created.update(row[0] for row in rows)
+    last: dict[int, datetime] = {}
+    count: dict[int, int] = {}
+    for text in fresh:
+        ticket = tickets[(text.msisdn, text.service)]
+        last[ticket] = max(last.get(ticket, text.at), text.at)
+        count[ticket] = count.get(ticket, 0) + 1
+    # tickets there before (an answered one opens again), and new ones given more texts
+    reopened = [t for t in last if t not in created or count[t] > 1]
+    if reopened:
+        await conn.execute(_REOPEN_MANY, reopened, [last[t] for t in reopened])
+    if fresh:
+        await conn.execute(
+            _QUESTIONS, [tickets[(t.msisdn, t.service)] for t in fresh],
+            [t.text for t in fresh], [t.at for t in fresh], [t.inbound_id for t in fresh],
+        )  # fmt: skip
+    filed, seen = [], set()
+    for text in texts:
+        if text.inbound_id in before:
+            filed.append(Filed(int(before[text.inbound_id]), False))
+            continue
+        ticket = tickets[(text.msisdn, text.service)]
+        filed.append(Filed(ticket, ticket in created and ticket not in seen))
+        seen.add(ticket)
     return filed
+
+
+def _columns(texts: list[CitizenText]) -> tuple[list[Any], ...]:
+    return (
+        [t.service for t in texts], [t.ministry for t in texts], [t.msisdn for t in texts],
+        [t.language for t in texts], [t.channel for t in texts], [t.broadcast for t in texts],
+        [t.at for t in texts], [t.due_at for t in texts],
+    )  # fmt: skip
 
 
 async def _tickets(conn: Conn, query: TicketQuery) -> list[Ticket]:

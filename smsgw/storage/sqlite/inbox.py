@@ -34,8 +34,11 @@ class SqliteInbox:
     def __init__(self, db: SqliteThread) -> None:
         self._db = db
 
-    async def citizens(self, msisdns: Collection[str]) -> dict[str, Citizen]:
-        return await self._db.read(partial(_citizens, msisdns=list(msisdns)))
+    async def citizens(
+        self, msisdns: Collection[str], services: Collection[str] | None = None
+    ) -> dict[str, Citizen]:
+        chosen = None if services is None else set(services)
+        return await self._db.read(partial(_citizens, msisdns=list(msisdns), services=chosen))
 
     async def file(self, texts: list[CitizenText]) -> list[Filed]:
         return await self._db.write(partial(_file, texts=texts))
@@ -102,24 +105,15 @@ class SqlitePolls:
         return PollTally.of(rows)
 
 
-def _citizens(db: sqlite3.Connection, msisdns: list[str]) -> dict[str, Citizen]:
+def _citizens(
+    db: sqlite3.Connection, msisdns: list[str], services: set[str] | None
+) -> dict[str, Citizen]:
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(msisdns), _CHUNK):
         chunk = msisdns[start : start + _CHUNK]
         marks = ",".join("?" * len(chunk))
-        for msisdn, language, district, opted_out in db.execute(
-            f"SELECT msisdn, language, district, opted_out_at FROM subscribers"
-            f" WHERE msisdn IN ({marks})", chunk,
-        ):  # fmt: skip
-            found[msisdn] = {"language": language, "district": district,
-                             "opted_out_at": maybe_time(opted_out), "subscribed": {},
-                             "tickets": []}  # fmt: skip
-        for msisdn, service, since in db.execute(
-            f"SELECT msisdn, service, subscribed_at FROM subscriptions"
-            f" WHERE msisdn IN ({marks}) AND left_at IS NULL", chunk,
-        ):  # fmt: skip
-            if msisdn in found:
-                found[msisdn]["subscribed"][service] = datetime.fromisoformat(since)
+        if services is None or services:  # else no broadcast may have reached them
+            _subscribers(db, chunk, marks, services, found)
         for ticket_id, msisdn, service, last in db.execute(
             f"SELECT id, msisdn, service, last_text_at FROM tickets"
             f" WHERE msisdn IN ({marks}) AND state != 'closed'", chunk,
@@ -131,6 +125,25 @@ def _citizens(db: sqlite3.Connection, msisdns: list[str]) -> dict[str, Citizen]:
         tickets = sorted(values.pop("tickets"), key=lambda t: (t[2], t[0]), reverse=True)
         result[msisdn] = Citizen(**values, tickets=tuple(tickets))
     return result
+
+
+def _subscribers(
+    db: sqlite3.Connection, chunk: list[str], marks: str, services: set[str] | None,
+    found: dict[str, dict[str, Any]],
+) -> None:  # fmt: skip
+    for msisdn, language, district, opted_out in db.execute(
+        f"SELECT msisdn, language, district, opted_out_at FROM subscribers"
+        f" WHERE msisdn IN ({marks})", chunk,
+    ):  # fmt: skip
+        found[msisdn] = {"language": language, "district": district,
+                         "opted_out_at": maybe_time(opted_out), "subscribed": {},
+                         "tickets": []}  # fmt: skip
+    for msisdn, service, since in db.execute(
+        f"SELECT msisdn, service, subscribed_at FROM subscriptions"
+        f" WHERE msisdn IN ({marks}) AND left_at IS NULL", chunk,
+    ):  # fmt: skip
+        if msisdn in found and (services is None or service in services):
+            found[msisdn]["subscribed"][service] = datetime.fromisoformat(since)
 
 
 def _file(db: sqlite3.Connection, texts: list[CitizenText]) -> list[Filed]:

@@ -122,6 +122,11 @@ async def test_citizens_are_told_with_their_subscriptions_and_open_tickets(any_s
     assert ana.subscribed == {"HEALTH": T0}
     assert ana.tickets == ((1, "HEALTH", T0 + timedelta(seconds=1)),)
     assert citizens[JUAN].tickets == ((2, "HEALTH", T0),)
+    # no recent broadcast of any service: only the tickets are read
+    only = await any_store.inbox.citizens([ANA], ())
+    assert only[ANA].tickets == ana.tickets
+    assert only[ANA].subscribed == {}
+    assert (await any_store.inbox.citizens([ANA], ["WEATHER"]))[ANA].subscribed == {}
 
 
 async def test_a_numbers_last_poll_answer_counts(any_store: AnyStore):
