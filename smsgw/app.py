@@ -25,7 +25,11 @@ from channels.routing import Router
 from channels.smpp.config import SmppChannelConfig
 from channels.text import text_info
 from smsgw import api, console
+from smsgw.access.accounts import Accounts
 from smsgw.access.cache import TokenCache
+from smsgw.access.logins import Logins
+from smsgw.access.passwords import Passwords
+from smsgw.access.principals import Principals
 from smsgw.access.quota import DailyQuota
 from smsgw.access.store import TokenStore
 from smsgw.alerts.feeds import FeedPoller
@@ -341,7 +345,9 @@ class Gateway:
         """What the HTTP API's handlers use (valid once started)."""
         settings = self.settings
         tokens = TokenCache(self.store.tokens)  # every request looks its token up
-        broadcasts = self._broadcast_service(tokens)
+        principals = Principals(tokens, self.store.people)  # approval and the inbox: people too
+        broadcasts = self._broadcast_service(principals)
+        passwords = Passwords(settings.http.password_hash_memory_kib)
         return Services(
             region=settings.gateway.default_region,
             timezone=settings.gateway.zone,
@@ -363,6 +369,14 @@ class Gateway:
             ),
             idempotency=self.store.idempotency,
             tokens=tokens,
+            logins=Logins(
+                self.store.people,
+                self.store.audit,
+                passwords,
+                idle=timedelta(minutes=settings.http.session_idle_minutes),
+                lifetime=timedelta(hours=settings.http.session_hours),
+            ),
+            accounts=Accounts(self.store.people, passwords),
             audit=self.store.audit,
             catalogue=self.store.catalogue,
             subscriptions=self.store.subscriptions,
@@ -372,7 +386,7 @@ class Gateway:
             inbox=InboxService(
                 self.store.inbox,
                 self.store.catalogue,
-                tokens,
+                principals,
                 self.store.audit,
                 self.sender,
                 settings.inbox,

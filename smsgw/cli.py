@@ -21,13 +21,16 @@ from pydantic import ValidationError
 
 from smsgw import __version__, demo, server
 from smsgw import logging as gateway_logging
+from smsgw.access.accounts import Accounts, Update
 from smsgw.access.audit import CLI, AuditAction, AuditEntry
+from smsgw.access.passwords import Passwords, generate
+from smsgw.access.people import person_ministry, person_name
 from smsgw.access.store import TokenStore
-from smsgw.access.tokens import Role, issue, token_ministry, token_person
+from smsgw.access.tokens import STAFF, Role, issue, token_ministry, token_person
 from smsgw.app import build_app
 from smsgw.config import DatabaseConfig, Settings, load, secrets_exposed
 from smsgw.drill import command as drill
-from smsgw.errors import ConfigError
+from smsgw.errors import ConfigError, Refused
 from smsgw.storage import open_store, schema_status
 from smsgw.storage.copy import copy_database
 from smsgw.storage.sqlite.backup import backup
@@ -101,6 +104,7 @@ def parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", help="revoke a token at once")
     revoke.add_argument("id", help="the token's id (from token list)")
     revoke.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
+    _user_commands(commands)
     db = commands.add_parser("db", help="database").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -128,6 +132,29 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _user_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    user = commands.add_parser("user", help="people who log in to the console").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+
+    def action(name: str, help_: str) -> argparse.ArgumentParser:
+        sub = user.add_parser(name, help=help_, description=help_)
+        sub.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="default: %(default)s")
+        return sub
+
+    add = action("add", "add a person; prints their password once (they may change it)")
+    add.add_argument("name", metavar="NAME", help='e.g. "Maria Chen" (unique, ignoring case)')
+    add.add_argument("--role", required=True, choices=[role.value for role in STAFF])
+    add.add_argument("--ministry", help="required for officers and supervisors")
+    action("list", "every person: name, role, ministry, TOTP, state")
+    disable = action("disable", "disable a person (their sessions end at once)")
+    disable.add_argument("name", metavar="NAME")
+    reset = action(
+        "reset", "a new password (printed once) and no TOTP: they enrol again; sessions end"
+    )
+    reset.add_argument("name", metavar="NAME")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)  # exits 2 on bad usage
@@ -139,6 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             token_person(args.person)
         except ValueError as exc:
             cli.error(f"token create: {exc}")
+    if args.command == "user" and args.action == "add":
+        try:
+            person_name(args.name)
+            person_ministry(Role(args.role), args.ministry)
+        except ValueError as exc:
+            cli.error(f"user add: {exc}")
     if args.command == "drill" and (problem := drill.usage_error(args)):
         cli.error(problem)
     gateway_logging.configure(args.log_level)
@@ -189,6 +222,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return await drill.run(settings, args)
     elif args.command == "token":
         return await _token(settings, args)
+    elif args.command == "user":
+        return await _user(settings, args)
     elif args.command == "backup":
         if settings.database.is_postgres:
             raise ConfigError(
@@ -258,6 +293,38 @@ async def _revoke_token(store: TokenStore, token_id: str) -> bool:
         else f"smsgw: error: no token {token_id}\n"
     )
     return False
+
+
+async def _user(settings: Settings, args: argparse.Namespace) -> int:
+    store = await open_store(settings.database)
+    try:
+        accounts = Accounts(store.people, Passwords(settings.http.password_hash_memory_kib))
+        if args.action == "add":
+            person, password = await accounts.create(
+                None, name=args.name, role=Role(args.role), ministry=args.ministry
+            )
+            sys.stdout.write(f"{password}\n")
+        elif args.action == "list":
+            for person in await accounts.people():
+                state = "disabled" if person.disabled_at else "active"
+                sys.stdout.write(
+                    f"{person.role:<10} {person.ministry or '-':<12} totp {person.totp:<8}"
+                    f" {state:<8} {person.name}\n"
+                )
+        else:
+            person = await accounts.find(args.name)
+            reset = args.action == "reset"
+            update = (
+                Update(password=generate(), reset_totp=True) if reset else Update(disabled=True)
+            )
+            await accounts.update(None, person.id, update)
+            sys.stdout.write(f"{update.password}\n" if reset else f"disabled {person.name}\n")
+    except Refused as exc:
+        sys.stderr.write(f"smsgw: error: {exc.message}\n")
+        return 1
+    finally:
+        await store.close()
+    return 0
 
 
 async def _migrate(settings: Settings) -> None:

@@ -128,6 +128,19 @@ class HttpConfig(_Section):
     daily_messages_per_token: int = Field(
         default=10_000, ge=1, description="POST /api/v1/messages per token and day, then 429"
     )
+    session_idle_minutes: float = Field(
+        default=30, gt=0, le=24 * 60, description="a console session unused this long ends"
+    )
+    session_hours: float = Field(
+        default=12, gt=0, le=24 * 31, description="a console session ends this long after log-in"
+    )
+    password_hash_memory_kib: int = Field(
+        default=65536,  # argon2-cffi's default (RFC 9106's second recommendation)
+        ge=64,
+        le=4 * 1024 * 1024,
+        description="argon2id memory per password hash; lower only for tests (a stored hash"
+        " keeps its own and is redone at the next log-in)",
+    )
 
 
 class DatabaseConfig(_Section):

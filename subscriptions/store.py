@@ -7,7 +7,7 @@ history is append-only.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -124,6 +124,18 @@ class SubscriptionStore(Protocol):
 
     async def history(self, msisdn: str) -> list[ConsentEvent]:
         """Oldest first."""
+
+    # ---------------------------------------------------------------- look-ups (issue 17)
+
+    async def every_subscription(self, msisdn: str) -> list[Subscription]:
+        """Active and left ones (``left_at`` set), by subscribed_at: a person's look-up."""
+
+    async def latest_events(
+        self, msisdn: str, *, limit: int, services: Collection[str] | None = None
+    ) -> list[ConsentEvent]:
+        """Newest first, at most ``limit``. ``services``: only the events about one of them
+        and those about no one service (STOP, START, language, district), which concern
+        them all; None: every event."""
 
     # ---------------------------------------------------------------- audiences (issue 4)
 

@@ -19,8 +19,11 @@ from smsgw.api import (
     metrics,
     openapi,
     services,
+    session,
+    subscribers,
     subscriptions,
     tokens,
+    users,
 )
 from smsgw.api.auth import FailedAuth, auth_middleware
 from smsgw.api.context import METRICS, SERVICES, Services
@@ -42,11 +45,14 @@ def routes() -> list[Route]:
         *messages.ROUTES,
         *services.ROUTES,
         *subscriptions.ROUTES,
+        *subscribers.ROUTES,
         *broadcasts.ROUTES,
         *alerts.ROUTES,
         *districts.ROUTES,
         *inbox.ROUTES,
         *tokens.ROUTES,
+        *session.ROUTES,
+        *users.ROUTES,
         *audit.ROUTES,
         *kpis.ROUTES,
     ]

@@ -26,7 +26,10 @@ class AuditQuery(BaseModel):
 class AuditView(BaseModel):
     id: int
     at: datetime
-    actor: str = Field(description="the token id of who did it, or 'cli'")
+    actor: str = Field(
+        description="the token id of who did it, 'user:<name>' for a person logged in, or 'cli'"
+    )
+    person: str | None = Field(description="whom the actor's token or session belongs to")
     role: str | None
     ministry: str | None
     action: str
@@ -44,8 +47,8 @@ async def list_audit(request: web.Request) -> web.Response:
         before=query.before, limit=query.limit, action=query.action
     )
     views = [
-        AuditView(id=e.id, at=e.at, actor=e.actor, role=e.role, ministry=e.ministry,
-                  action=e.action.value, target=e.target, detail=e.detail)
+        AuditView(id=e.id, at=e.at, actor=e.actor, person=e.person, role=e.role,
+                  ministry=e.ministry, action=e.action.value, target=e.target, detail=e.detail)
         for e in entries
     ]  # fmt: skip
     return json_response(AuditList(entries=views))

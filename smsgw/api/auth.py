@@ -1,9 +1,11 @@
-"""Bearer-token authentication (a middleware) and role checks (per route)."""
+"""Authentication (a middleware: a bearer token, or a person's session cookie with its CSRF
+header on unsafe requests) and role checks (per route)."""
 
 from __future__ import annotations
 
 import functools
 import math
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Collection
@@ -13,11 +15,19 @@ from ipaddress import IPv4Network, IPv6Network, ip_address
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from smsgw.access.logins import Active
 from smsgw.access.tokens import ApiToken, Role, hash_secret
-from smsgw.api.context import PRINCIPAL, SERVICES
+from smsgw.api.context import PRINCIPAL, SERVICES, SESSION
 from smsgw.api.errors import ApiError, Handler
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="smsgw"'}
+SESSION_COOKIE = "smsgw_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+# all that a session of an admin or supervisor without TOTP yet may call (and log out, public)
+ENROLMENT_PATHS = frozenset(
+    {"/api/v1/me", "/api/v1/me/totp", "/api/v1/me/totp/confirm", "/api/v1/me/password"}
+)
 
 
 class FailedAuth:
@@ -67,7 +77,8 @@ def auth_middleware(
     failed: FailedAuth | None = None,
     trusted_proxies: Collection[IPv4Network | IPv6Network] = (),
 ) -> Middleware:
-    """Every ``/api/`` request needs a valid token, except those to ``public_paths``."""
+    """Every ``/api/`` request needs a valid token or session, except those to
+    ``public_paths``."""
     failures = failed or FailedAuth()
 
     @web.middleware
@@ -89,6 +100,8 @@ def auth_middleware(
                         headers={"Retry-After": str(math.ceil(wait))},
                     ) from None  # fmt: skip
                 raise
+            if SESSION in request:  # after: a 403 here is no failed authentication
+                _session_rules(request)
         return await handler(request)
 
     return authenticate
@@ -117,14 +130,53 @@ def _trusted(address: str, proxies: Collection[IPv4Network | IPv6Network]) -> bo
     return any(ip in network for network in proxies)
 
 
+def is_https(request: web.Request, trusted_proxies: Collection[IPv4Network | IPv6Network]) -> bool:
+    """The client reached us over TLS: its own connection, or a trusted proxy's
+    (X-Forwarded-Proto: its first hop's scheme)."""
+    if request.secure:
+        return True
+    if not trusted_proxies or not _trusted(request.remote or "", trusted_proxies):
+        return False
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0]
+    return proto.strip().lower() == "https"
+
+
 async def _principal(request: web.Request) -> ApiToken:
+    if "Authorization" not in request.headers and SESSION_COOKIE in request.cookies:
+        active = await request.app[SERVICES].logins.session(request.cookies[SESSION_COOKIE])
+        if active is None:
+            raise ApiError(401, "unauthorized", "the session has ended: log in again")
+        request[SESSION] = active
+        return active.principal
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        raise ApiError(401, "unauthorized", "a bearer token is required", headers=_CHALLENGE)
+        raise ApiError(
+            401, "unauthorized", "a bearer token (or a session) is required", headers=_CHALLENGE
+        )
     token = await request.app[SERVICES].tokens.token_by_hash(hash_secret(secret.strip()))
     if token is None or not token.usable(datetime.now(UTC)):
         raise ApiError(401, "unauthorized", "invalid, expired or revoked token", headers=_CHALLENGE)
     return token
+
+
+def _session_rules(request: web.Request) -> None:
+    """A session's unsafe request carries its CSRF token (a cookie goes with any request the
+    browser makes, this header only with the console's own); one that must enrol TOTP does
+    that first."""
+    active = request[SESSION]
+    if request.method not in _SAFE:
+        require_csrf(request, active)
+    if active.enrolling and request.path not in ENROLMENT_PATHS:
+        raise ApiError(
+            403, "totp_required", "set up TOTP first: POST /api/v1/me/totp, then confirm a code"
+        )
+
+
+def require_csrf(request: web.Request, active: Active) -> None:
+    """403 unless the request carries the session's CSRF token."""
+    given = request.headers.get(CSRF_HEADER, "").encode(errors="replace")
+    if not secrets.compare_digest(given, active.session.csrf.encode()):
+        raise ApiError(403, "csrf", f"this needs the {CSRF_HEADER} header of the log-in")
 
 
 def require_role(roles: Collection[Role], handler: Handler) -> Handler:

@@ -5,7 +5,7 @@ Parses, calls smsgw.broadcasts.service, renders; the rules are there.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import structlog
@@ -16,11 +16,13 @@ from smsgw.access.tokens import Role
 from smsgw.api.context import PRINCIPAL, SERVICES, Services
 from smsgw.api.errors import ErrorBody
 from smsgw.api.idempotency import idempotent
+from smsgw.api.report import stream as stream_report
 from smsgw.api.routes import Route, json_response, read_body
-from smsgw.broadcasts.model import Broadcast
+from smsgw.broadcasts.model import Broadcast, BroadcastState
 from smsgw.broadcasts.poll import MAX_OPTIONS, MIN_OPTIONS, Poll, PollOption
 from smsgw.broadcasts.service import Draft, Order, Progress
 from smsgw.delivery.outbox import Priority
+from smsgw.delivery.quiet import QuietHours
 from smsgw.errors import Invalid, NotFound
 from subscriptions.districts import Districts
 from subscriptions.templates import Templates
@@ -228,6 +230,11 @@ class BroadcastView(BaseModel):
     poll: PollView | None = Field(default=None, description="results: GET .../{id}/poll")
     started_at: datetime | None
     finished_at: datetime | None
+    held_until: datetime | None = Field(
+        default=None,
+        description="a routine broadcast that quiet hours hold back now: when they end"
+        " (gateway.timezone); null: none hold it",
+    )
     cost_estimate: float
     audience: int = Field(description="recipients put in the outbox (0 before the fan-out)")
     queued: int
@@ -237,7 +244,7 @@ class BroadcastView(BaseModel):
     expired: int
     cancelled: int = Field(description="cancelled, or stopped by a STOP after the fan-out")
     by_state: dict[str, int]
-    delivery_rate: float | None = Field(description="delivered / (audience - cancelled)")
+    delivery_rate: float | None = Field(description="delivered / finished (final, not cancelled)")
     latency_p50_s: float | None = Field(description="submit → delivery receipt")
     latency_p95_s: float | None
     throughput_per_s: float | None = Field(
@@ -283,7 +290,7 @@ async def _estimate(services: Services, draft: Draft) -> BroadcastEstimate:
     )
 
 
-def _view(progress: Progress) -> BroadcastView:
+def _view(progress: Progress, held_until: datetime | None = None) -> BroadcastView:
     b, counts = progress.broadcast, progress.by_state
     return BroadcastView(
         id=b.id,
@@ -307,6 +314,7 @@ def _view(progress: Progress) -> BroadcastView:
         poll=None if b.poll is None else PollView.of(b.poll),
         started_at=b.started_at,
         finished_at=b.finished_at,
+        held_until=held_until,
         cost_estimate=b.cost_estimate,
         audience=progress.audience,
         queued=counts.get("queued", 0),
@@ -348,9 +356,27 @@ async def _find(request: web.Request) -> Broadcast:
     return await request.app[SERVICES].broadcasts.find(request[PRINCIPAL], _number(raw), raw)
 
 
+def _held_until(services: Services, progress: Progress, now: datetime) -> datetime | None:
+    """When quiet hours end, if they hold this routine broadcast back now (as the scheduler
+    and the dispatcher do: its fan-out, or its messages still queued)."""
+    b, hours, zone = progress.broadcast, services.broadcast_settings.quiet_hours, services.timezone
+    waiting = b.state is BroadcastState.QUEUED or (
+        b.state is BroadcastState.SENDING and progress.by_state.get("queued", 0) > 0
+    )
+    if hours is None or b.priority is Priority.EMERGENCY or not waiting:
+        return None
+    if not QuietHours(hours, zone).active(now):
+        return None
+    local = now.astimezone(zone)
+    end = datetime.combine(local.date(), hours[1], tzinfo=zone)
+    return end if end > local else end + timedelta(days=1)  # the next end: 07:00 tomorrow
+
+
 async def get_broadcast(request: web.Request) -> web.Response:
     broadcast = await _find(request)
-    return json_response(_view(await request.app[SERVICES].broadcasts.progress(broadcast)))
+    services = request.app[SERVICES]
+    progress = await services.broadcasts.progress(broadcast)
+    return json_response(_view(progress, _held_until(services, progress, datetime.now(UTC))))
 
 
 async def list_broadcasts(request: web.Request) -> web.Response:
@@ -362,7 +388,9 @@ async def list_broadcasts(request: web.Request) -> web.Response:
     found = await request.app[SERVICES].broadcasts.listing(
         request[PRINCIPAL], before=before, limit=limit
     )
-    return json_response(BroadcastList(broadcasts=[_view(progress) for progress in found]))
+    services, now = request.app[SERVICES], datetime.now(UTC)
+    views = [_view(progress, _held_until(services, progress, now)) for progress in found]
+    return json_response(BroadcastList(broadcasts=views))
 
 
 async def approve_broadcast(request: web.Request) -> web.Response:
@@ -417,6 +445,13 @@ async def poll_results(request: web.Request) -> web.Response:
     ))  # fmt: skip
 
 
+async def broadcast_report(request: web.Request) -> web.StreamResponse:
+    broadcast = await _find(request)
+    pages = request.app[SERVICES].broadcasts.recipients(broadcast)
+    masked = request[PRINCIPAL].role is Role.OFFICER
+    return await stream_report(request, broadcast.id, pages, masked=masked)
+
+
 _WRITERS = (Role.OFFICER, Role.SUPERVISOR, Role.ADMIN)
 _ERRORS: dict[int, type[BaseModel] | None] = {403: ErrorBody, 404: ErrorBody, 409: ErrorBody}
 ROUTES = [
@@ -434,6 +469,10 @@ ROUTES = [
     Route("GET", "/api/v1/broadcasts/{id}/poll", poll_results,
           "A poll's answers: per option, per language, per district", roles=_WRITERS,
           responses={200: PollResults, 404: ErrorBody}),
+    Route("GET", "/api/v1/broadcasts/{id}/report.csv", broadcast_report,
+          "One CSV row per recipient (msisdn, masked for officers; language, carrier, state,"
+          " error, submitted_at, done_at), streamed; 410 once retention deleted the rows",
+          roles=_WRITERS, responses={200: None, 404: ErrorBody, 410: ErrorBody}),
     Route("POST", "/api/v1/broadcasts/{id}/approve", approve_broadcast,
           "Approve a broadcast (a second person)", roles=(Role.SUPERVISOR, Role.ADMIN),
           responses={200: BroadcastView, **_ERRORS}),

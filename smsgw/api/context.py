@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from channels.base import Channel
+from smsgw.access.accounts import Accounts
 from smsgw.access.idempotency import IdempotencyStore
+from smsgw.access.logins import Active, Logins
 from smsgw.access.quota import DailyQuota
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
@@ -73,6 +75,8 @@ class Services:
     message_quota: DailyQuota  # POST /api/v1/messages per token and day
     idempotency: IdempotencyStore  # the sends' Idempotency-Key
     tokens: TokenStore
+    logins: Logins  # people's log-ins and sessions
+    accounts: Accounts  # people's accounts, as admins keep them
     audit: AuditLog
     catalogue: CatalogueStore
     subscriptions: SubscriptionStore
@@ -95,3 +99,4 @@ class Services:
 SERVICES = web.AppKey("services", Services)  # set when the gateway has started
 METRICS = web.AppKey("metrics", Metrics)  # from the start: the middleware counts every request
 PRINCIPAL = web.RequestKey("principal", ApiToken)  # set by the auth middleware
+SESSION = web.RequestKey("session", Active)  # set too when a session cookie authenticated

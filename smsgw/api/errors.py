@@ -127,7 +127,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Refused as exc:
         response = error_response(ApiError(_status(exc), exc.code, exc.message, field=exc.field))
     except ConnectionResetError:  # the client left mid-body: nobody to answer, not our fault
-        _log.info("request_abandoned", method=request.method, path=request.path)
+        _log.info("request_abandoned", method=request.method, path=_logged_path(request))
         response = error_response(ApiError(CLIENT_GONE, "client_gone", "the client went"))
     except StorageUnavailable as exc:
         _log.warning("request_refused_storage", method=request.method, error=str(exc))
@@ -135,15 +135,25 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         retry = {"Retry-After": "10"}
         response = error_response(ApiError(503, "storage_unavailable", message, headers=retry))
     except Exception:  # noqa: BLE001  # the root of every request: log, answer 500, go on
-        _log.exception("request_failed", method=request.method, path=request.path)
+        _log.exception("request_failed", method=request.method, path=_logged_path(request))
         response = error_response(ApiError(500, "internal_error", "internal server error"))
     # probes poll /healthz every few seconds: keep them out of the info log
     log = _log.debug if request.path == "/healthz" else _log.info
     log(
         "request_handled",
         method=request.method,
-        path=request.path,
+        path=_logged_path(request),
         status=response.status,
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
     )
     return response
+
+
+def _logged_path(request: web.Request) -> str:
+    """The path, or its route's template where it holds a number (a look-up's, in any form a
+    person typed it: "601 2345" escapes the logs' masking of digit runs)."""
+    if "msisdn" in request.match_info:
+        resource = request.match_info.route.resource
+        if resource is not None:
+            return resource.canonical
+    return request.path

@@ -22,9 +22,10 @@ _PATH_PARAM = re.compile(r"{(\w+)}")
 _DESCRIPTIONS = {
     200: "OK",
     201: "Created",
+    204: "Done; no content",
     400: "Malformed JSON or an invalid field (named in error.field)",
-    401: "Missing, invalid, expired or revoked token",
-    403: "The token's role may not do this",
+    401: "Missing, invalid, expired or revoked token (or ended session)",
+    403: "The token's role may not do this (a session: no X-CSRF-Token, or TOTP to enrol first)",
     404: "Not found",
     413: "Body too large",
     429: "Too many requests: failed authentications from this address or with this token, or"
@@ -74,7 +75,16 @@ def document(routes: list[Route]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                # what the console uses in place of a token (POST /api/v1/session)
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "smsgw_session",
+                    "description": "a person's log-in; unsafe requests add X-CSRF-Token",
+                },
+            },
         },
     }
 

@@ -13,6 +13,7 @@ from smsgw.access.tokens import ApiToken, Role, http_url, issue, token_ministry,
 from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ErrorBody
 from smsgw.api.routes import Route, json_response, read_body
+from smsgw.api.session import session_fields
 from smsgw.errors import Conflict, NotFound
 
 _log = structlog.get_logger(__name__)
@@ -76,6 +77,14 @@ class TokenIssued(TokenView):
     token: str = Field(description="the secret: shown this once, only its hash is kept")
 
 
+class Me(TokenView):
+    timezone: str = Field(
+        description="the gateway's (IANA): its times are shown in it", examples=["America/Belize"]
+    )
+    csrf: str | None = Field(None, description="a person logged in: their X-CSRF-Token")
+    totp: str | None = Field(None, description="a person logged in: required, enrolled, optional")
+
+
 class TokenList(BaseModel):
     tokens: list[TokenView]
 
@@ -95,8 +104,11 @@ def _view(token: ApiToken, now: datetime) -> TokenView:
 
 
 async def who_am_i(request: web.Request) -> web.Response:
-    """The caller's own token (the console picks its pages by role)."""
-    return json_response(_view(request[PRINCIPAL], datetime.now(UTC)))
+    """The caller's own token (the console picks its pages by role, and shows times in the
+    gateway's time zone)."""
+    token = _view(request[PRINCIPAL], datetime.now(UTC))
+    zone = request.app[SERVICES].timezone.key
+    return json_response(Me(**token.model_dump(), timezone=zone, **session_fields(request)))
 
 
 async def list_tokens(request: web.Request) -> web.Response:
@@ -141,7 +153,7 @@ async def revoke_token(request: web.Request) -> web.Response:
 _ADMIN = (Role.ADMIN,)
 ROUTES = [
     Route("GET", "/api/v1/me", who_am_i, "The caller's own token: role, ministry, expiry",
-          roles=(), responses={200: TokenView}),
+          roles=(), responses={200: Me}),
     Route("GET", "/api/v1/tokens", list_tokens, "API tokens (never their secrets)",
           roles=_ADMIN, responses={200: TokenList}),
     Route("POST", "/api/v1/tokens", create_token, "Issue a token (its secret is shown once)",

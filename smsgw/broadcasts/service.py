@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
 from smsgw.broadcasts.poll import Poll
-from smsgw.broadcasts.store import BroadcastStore
+from smsgw.broadcasts.store import BroadcastStore, Recipient
 from smsgw.config import BroadcastsConfig
 from smsgw.delivery.outbox import Priority
 from smsgw.errors import Conflict, Forbidden, Invalid, NotFound
@@ -36,6 +36,7 @@ _log = structlog.get_logger(__name__)
 SERVICE_DEACTIVATED = "service_deactivated"
 _FAILED = ("undeliverable", "rejected", "failed")
 _UNSENT = ("queued", "cancelled", "expired")
+_UNFINISHED = ("queued", "submitted", "cancelled")  # not final, or final without an outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,9 @@ class Progress:
     by_state: dict[str, int]  # its outbox messages per state
     audience: int
     failed: int
-    delivery_rate: float | None  # delivered / (audience - cancelled)
+    # delivered / the messages that reached a final state, cancelled ones aside: mid-send, those
+    # still queued or in flight are no failures (None: none finished yet)
+    delivery_rate: float | None
     latency_p50_s: float | None
     latency_p95_s: float | None
     throughput_per_s: float | None  # submitted per second, from the start of the fan-out
@@ -304,6 +307,11 @@ class BroadcastService:
         """What an alert's page shows to anyone who may see the alert: counts, no texts."""
         return await self._broadcasts.carrier_progress(broadcast_id)
 
+    def recipients(self, broadcast: Broadcast) -> AsyncIterator[Sequence[Recipient]]:
+        """Its recipients, in batches, for its report (``broadcast`` as find gave it: the
+        caller's to see); OutboxPurged once retention deleted them."""
+        return self._broadcasts.recipients(broadcast.id)
+
     async def approve(self, actor: ApiToken, broadcast: Broadcast) -> None:
         if broadcast.state is not BroadcastState.AWAITING_APPROVAL:
             raise Conflict(f"broadcast {broadcast.id} is {broadcast.state.value}")
@@ -391,9 +399,8 @@ def _texts(order: Order, service: Service, max_segments: int) -> dict[str, str]:
 
 def _progress(b: Broadcast, stats: BroadcastStats) -> Progress:
     counts = stats.by_state
-    cancelled = counts.get("cancelled", 0)
     audience = b.audience or 0
-    reachable = audience - cancelled
+    finished = sum(n for state, n in counts.items() if state not in _UNFINISHED)
     throughput = None
     if stats.first_submit_at and stats.last_submit_at:
         # from the start of the fan-out: two messages a millisecond apart are no 2,000/s
@@ -406,7 +413,7 @@ def _progress(b: Broadcast, stats: BroadcastStats) -> Progress:
         by_state=counts,
         audience=audience,
         failed=sum(counts.get(state, 0) for state in _FAILED),
-        delivery_rate=round(counts.get("delivered", 0) / reachable, 4) if reachable > 0 else None,
+        delivery_rate=round(counts.get("delivered", 0) / finished, 4) if finished > 0 else None,
         latency_p50_s=stats.latency_p50_s,
         latency_p95_s=stats.latency_p95_s,
         throughput_per_s=throughput,

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
+
+
+class OutboxPurged(Exception):  # noqa: N818 - a domain outcome, answered 410 by the API
+    """Retention deleted the broadcast's per-recipient rows ([retention] outbox_days after it
+    finished); its figures are kept, summed up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One recipient of a broadcast, as its outbox row says."""
+
+    id: int  # the outbox row's: the pages' cursor
+    msisdn: str
+    language: str
+    carrier: str | None  # None: no channel serves the number
+    state: str  # a message state: queued, submitted, delivered, undeliverable, …
+    error: str | None  # the carrier's or the gateway's reason, e.g. "ESME_RINVDSTADR"
+    submitted_at: datetime | None
+    done_at: datetime | None  # its final state reached
 
 
 class BroadcastStore(Protocol):
@@ -72,6 +92,15 @@ class BroadcastStore(Protocol):
     async def carrier_progress(self, broadcast_id: int) -> CarrierProgress:
         """Its outbox messages per carrier and state, and the first submit (nothing once
         retention removed them), in one query."""
+
+    def recipients(
+        self, broadcast_id: int, *, batch: int = 5000
+    ) -> AsyncIterator[Sequence[Recipient]]:
+        """Its recipients in the outbox when asked (rows added later are left out), by id, in
+        batches: keyset pages, each a short query of its own, so memory stays flat at a
+        million. Raises OutboxPurged, before the first batch or between two, once retention
+        summed the broadcast up."""
+        ...
 
 
 class BroadcastOutbox(Protocol):

@@ -11,7 +11,7 @@ import asyncpg
 
 from smsgw.access.idempotency import IdempotencyStore
 from smsgw.access.quota import SharedQuota
-from smsgw.access.store import AuditLog, TokenStore
+from smsgw.access.store import AuditLog, PeopleStore, TokenStore
 from smsgw.alerts.store import AlertStore
 from smsgw.broadcasts.poll import PollStore
 from smsgw.broadcasts.store import BroadcastOutbox, BroadcastStore
@@ -51,6 +51,8 @@ class Store(Protocol):
     def tokens(self) -> TokenStore: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def people(self) -> PeopleStore: ...
     @property
     def catalogue(self) -> CatalogueStore: ...
     @property

@@ -1,10 +1,11 @@
 """``smsgw db copy``: a whole deployment from one database to another (SQLite to PostgreSQL),
 table by table, and verified by counts.
 
-Everything goes: the catalogue, subscribers with their consent history, tokens, the audit log,
-broadcasts, outbox, messages, texts. Both ends must be at the same schema version (the copy
-migrates the target first) and the target must be empty: a copy never merges. The gateway on
-the source should be stopped first (the copy reads a snapshot of each table in turn).
+Everything goes: the catalogue, subscribers with their consent history, tokens, people and
+their sessions, the audit log, broadcasts, outbox, messages, texts. Both ends must be at the
+same schema version (the copy migrates the target first) and the target must be empty: a copy
+never merges. The gateway on the source should be stopped first (the copy reads a snapshot of
+each table in turn).
 
 Rows keep their ids (the identities are set past them after), times become timestamptz and
 flags booleans: the column types of the target say how each value is read.
@@ -29,8 +30,9 @@ from smsgw.storage.postgres.db import Conn
 from smsgw.storage.sqlite import migrations as sqlite_migrations
 
 _CHUNK = 10_000  # rows per COPY: constant memory whatever the size of a table
-# parents before children (service_words and subscriptions refer to services)
-_FIRST = ("services",)
+# parents before children (service_words and subscriptions refer to services, sessions and
+# recovery codes to people)
+_FIRST = ("services", "people")
 
 
 @dataclass(frozen=True)

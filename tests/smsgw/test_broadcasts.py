@@ -71,6 +71,31 @@ async def test_a_broadcast_reaches_every_subscriber_once_in_their_language(
             assert submit.short_message == b"Vaccination day Saturday 9am."
 
 
+@pytest.mark.parametrize("simulator", [{"receipts": False}], indirect=True, ids=["no-receipts"])
+async def test_the_delivery_rate_is_over_the_finished_messages_not_the_audience(
+    client: Client, gateway: Gateway, simulator: Simulator, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    await seed(gateway, "HEALTH", numbers("+50160", 10))
+    created = await create(client, admin, service="HEALTH", texts={"en": "Clinic hours."})
+    in_flight = await wait_state(client, admin, created["id"], state="done", submitted=10)
+    assert in_flight["delivery_rate"] is None  # none finished: no rate, not 0 %
+
+    accepted = [s for s in simulator.submits if s.status == 0]
+    outcomes = ["delivered"] * 6 + ["undeliverable"] * 2 + ["expired"]  # the last: none yet
+    for submit, outcome in zip(accepted, outcomes, strict=False):
+        await simulator.send_receipt(submit.message_id, outcome, system_id=submit.system_id)
+    seen = await wait_state(
+        client, admin, created["id"], state="done", delivered=6, failed=2, expired=1, submitted=1
+    )
+    assert seen["delivery_rate"] == round(6 / 9, 4)  # not 6 / 10: one is still on its way
+
+    last = accepted[-1]
+    await simulator.send_receipt(last.message_id, "delivered", system_id=last.system_id)
+    done = await wait_state(client, admin, created["id"], state="done", delivered=7, submitted=0)
+    assert done["delivery_rate"] == 0.7
+
+
 async def test_a_broadcast_for_some_districts_reaches_them_and_who_never_said(
     client: Client, gateway: Gateway, simulator: Simulator, admin: dict[str, str]
 ) -> None:
@@ -141,10 +166,18 @@ async def test_routine_broadcasts_wait_out_quiet_hours_and_emergencies_do_not(
         client, admin, service="HURRICANE", priority="emergency", texts={"en": "Shelter now."}
     )
 
-    await wait_state(client, admin, urgent["id"], state="done", delivered=10)
+    done = await wait_state(client, admin, urgent["id"], state="done", delivered=10)
     await asyncio.sleep(1.5)  # the scheduler looked at the routine one again meanwhile
-    assert (await view(client, admin, waiting["id"]))["state"] == "queued"
+    held = await view(client, admin, waiting["id"])
+    assert held["state"] == "queued"
     assert set(sent_to(simulator)) == set(alert)
+    # the view says until when: the quiet hours' end, on the gateway's clock, within the hour
+    quiet = gateway.settings.broadcasts.quiet_hours
+    assert quiet is not None
+    until = datetime.fromisoformat(held["held_until"])
+    assert until.astimezone(ZoneInfo("America/Belize")).time() == quiet[1]
+    assert timedelta(0) < until - datetime.now(UTC) <= timedelta(hours=1)
+    assert done["held_until"] is None  # an emergency is never held
 
 
 async def test_receipts_that_come_before_their_submit_response_still_count(

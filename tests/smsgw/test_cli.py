@@ -163,6 +163,43 @@ async def test_tokens_are_listed_and_revoked_from_the_command_line(
     assert actions == [("cli", "token_issued", token_id), ("cli", "token_revoked", token_id)]
 
 
+async def test_people_are_added_listed_disabled_and_reset_from_the_command_line(
+    settings: Settings, tmp_path: Path
+) -> None:
+    refused = smsgw("user", "add", "Ana", "--role", "officer", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "an officer needs a ministry" in refused.stderr
+    added = smsgw("user", "add", "Maria Chen", "--role", "officer", "--ministry", "health",
+                  cwd=tmp_path)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    password = added.stdout.strip()
+    assert password not in added.stderr
+    twice = smsgw("user", "add", "maria chen", "--role", "operator", cwd=tmp_path)
+    assert twice.returncode == 1
+    assert "smsgw: error: there is a person named maria chen already" in twice.stderr
+    listed = smsgw("user", "list", cwd=tmp_path)
+    assert listed.stdout.split() == ["officer", "health", "totp", "optional", "active", "Maria",
+                                     "Chen"]  # fmt: skip
+    app = build_app(settings)  # on the same config.toml, so the same database
+    async with TestClient(TestServer(app)) as client:
+        login = {"name": "Maria Chen", "password": password}
+        assert (await client.post("/api/v1/session", json=login)).status == 200
+        assert smsgw("user", "disable", "Maria Chen", cwd=tmp_path).returncode == 0
+        assert (await client.get("/api/v1/me")).status == 401  # her session ended
+        assert (await client.post("/api/v1/session", json=login)).status == 401
+        reset = smsgw("user", "reset", "Maria Chen", cwd=tmp_path)
+        assert reset.returncode == 0, reset.stderr
+        login["password"] = reset.stdout.strip()
+        assert (await client.post("/api/v1/session", json=login)).status == 401  # disabled
+    assert "no person named Nobody" in smsgw("user", "disable", "Nobody", cwd=tmp_path).stderr
+    with sqlite3.connect(tmp_path / "data" / "test.db") as db:
+        actions = db.execute("SELECT actor, action FROM audit_log ORDER BY id").fetchall()
+    refused_login = ("address:127.0.0.1", "login_failed")
+    assert actions == [("cli", "person_created"), ("user:Maria Chen", "logged_in"),
+                       ("cli", "person_updated"), refused_login,
+                       ("cli", "person_updated"), refused_login]  # fmt: skip
+
+
 def test_db_migrate_creates_the_schema(write_config: WriteConfig, tmp_path: Path) -> None:
     write_config(CONFIG)
     for _ in range(2):

@@ -28,6 +28,7 @@ data_dir = "data"
 [http]
 host = "127.0.0.1"
 port = 0
+password_hash_memory_kib = 64  # people's passwords hashed in microseconds, not 0.2 s
 
 [database]
 url = "sqlite:///data/test.db"

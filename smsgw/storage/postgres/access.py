@@ -16,7 +16,7 @@ _ISSUE = """INSERT INTO api_tokens (id, token_hash, role, ministry, created_at, 
     revoked_at, person, callback_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
 _ISSUED = """SELECT id, token_hash, role, ministry, created_at, expires_at, revoked_at, person,
     callback_url FROM api_tokens"""
-_AUDIT = "SELECT id, at, actor, role, ministry, action, target, detail FROM audit_log"
+_AUDIT = "SELECT id, at, actor, role, ministry, action, target, detail, person FROM audit_log"
 # a token by id or by hash: two statements, so that each is prepared once with its own plan
 _BY_ID = """SELECT id, token_hash, role, ministry, created_at, expires_at, revoked_at,
     person, callback_url FROM api_tokens WHERE id = $1"""
@@ -64,10 +64,10 @@ class PgAudit:
 async def append_audit(conn: Conn, *, entry: AuditEntry) -> None:
     """One entry, in the caller's transaction (a token issued, a batch of messages sent)."""
     await conn.execute(
-        "INSERT INTO audit_log (at, actor, role, ministry, action, target, detail)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit_log (at, actor, role, ministry, action, target, detail, person)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         entry.at, entry.actor, entry.role, entry.ministry, entry.action.value, entry.target,
-        json.dumps(entry.detail, ensure_ascii=False, default=str),
+        json.dumps(entry.detail, ensure_ascii=False, default=str), entry.person,
     )  # fmt: skip
 
 
@@ -77,15 +77,16 @@ async def append_audits(conn: Conn, entries: list[AuditEntry]) -> None:
         await append_audit(conn, entry=entries[0])
         return
     await conn.execute(
-        "INSERT INTO audit_log (at, actor, role, ministry, action, target, detail)"
-        " SELECT at, actor, role, ministry, action, target, detail FROM unnest("
+        "INSERT INTO audit_log (at, actor, role, ministry, action, target, detail, person)"
+        " SELECT at, actor, role, ministry, action, target, detail, person FROM unnest("
         "$1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-        " $7::text[]) WITH ORDINALITY AS e (at, actor, role, ministry, action, target, detail, n)"
-        " ORDER BY n",
+        " $7::text[], $8::text[]) WITH ORDINALITY"
+        " AS e (at, actor, role, ministry, action, target, detail, person, n) ORDER BY n",
         [e.at for e in entries], [e.actor for e in entries], [e.role for e in entries],
         [e.ministry for e in entries], [e.action.value for e in entries],
         [e.target for e in entries],
         [json.dumps(e.detail, ensure_ascii=False, default=str) for e in entries],
+        [e.person for e in entries],
     )  # fmt: skip
 
 
@@ -146,6 +147,7 @@ async def _entries(
             row["target"],
             json.loads(row["detail"]) if row["detail"] else {},
             id=row["id"],
+            person=row["person"],
         )
         for row in rows
     ]

@@ -10,6 +10,7 @@ awaiting approval (open), as a second call on SQLite is.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -17,7 +18,9 @@ from typing import Any
 from smsgw.access.tokens import ministry_key
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
 from smsgw.broadcasts.poll import Poll
+from smsgw.broadcasts.store import Recipient
 from smsgw.delivery.outbox import Priority
+from smsgw.storage.postgres import recipients as _recipients
 from smsgw.storage.postgres.db import Conn, Database
 
 _COLUMNS = """id, service, ministry, texts, segments, encodings, default_language, priority,
@@ -155,6 +158,11 @@ class PgBroadcasts:
         return CarrierProgress.of(
             (carrier, state, count, first) for carrier, state, count, first in rows
         )
+
+    def recipients(
+        self, broadcast_id: int, *, batch: int = 5000
+    ) -> AsyncIterator[Sequence[Recipient]]:
+        return _recipients.recipients(self._db, broadcast_id, batch=batch)
 
 
 def _broadcast(row: Any) -> Broadcast:

@@ -419,6 +419,40 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (broadcast, msisdn)
         )""",
     ),
+    19: (
+        # people who log in to the console, their recovery codes and sessions (SQLite 19)
+        """CREATE TABLE people (
+            id text PRIMARY KEY,
+            name text NOT NULL,
+            name_key text NOT NULL UNIQUE,
+            role text NOT NULL,
+            ministry text,
+            password_hash text NOT NULL,
+            created_at timestamptz NOT NULL,
+            totp_secret text,
+            totp_pending text,
+            totp_last_step bigint,
+            failures integer NOT NULL DEFAULT 0,
+            next_try_at timestamptz,
+            disabled_at timestamptz
+        )""",
+        """CREATE TABLE recovery_codes (
+            person text NOT NULL REFERENCES people (id),
+            code_hash text NOT NULL,
+            PRIMARY KEY (person, code_hash)
+        )""",
+        """CREATE TABLE sessions (
+            id text PRIMARY KEY,
+            person text NOT NULL REFERENCES people (id),
+            csrf text NOT NULL,
+            created_at timestamptz NOT NULL,
+            last_seen_at timestamptz NOT NULL,
+            expires_at timestamptz NOT NULL,
+            revoked_at timestamptz
+        )""",
+        "CREATE INDEX sessions_person ON sessions (person)",
+        "ALTER TABLE audit_log ADD COLUMN person text",
+    ),
 }
 
 LATEST = max(MIGRATIONS)

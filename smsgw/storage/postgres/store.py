@@ -28,6 +28,7 @@ from smsgw.storage.postgres.listen import Listener, Topic, Watcher
 from smsgw.storage.postgres.messages import PgInbound, PgMessages
 from smsgw.storage.postgres.migrations import migrate
 from smsgw.storage.postgres.outbox import PgOutbox
+from smsgw.storage.postgres.people import PgPeople
 from smsgw.storage.postgres.quota import PgQuota
 from smsgw.storage.postgres.retention import PgRetention
 from smsgw.storage.postgres.serving import ServingLock
@@ -58,6 +59,7 @@ class PostgresStore:
         self.inbound = PgInbound(db)
         self.tokens = PgTokens(db)
         self.audit = PgAudit(db)
+        self.people = PgPeople(db)
         self.catalogue = PgCatalogue(db)
         self.inbox = PgInbox(db)
         self.polls = PgPolls(db)

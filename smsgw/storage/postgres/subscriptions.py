@@ -10,7 +10,7 @@ mid-broadcast takes effect in the later pages.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 
@@ -36,6 +36,13 @@ _SUBSCRIPTIONS = """SELECT msisdn, service, subscribed_at, source, consent FROM 
     WHERE msisdn = $1 AND left_at IS NULL ORDER BY subscribed_at, id"""
 _HISTORY = """SELECT msisdn, action, at, source, consent, service, detail, actor
     FROM consent_events WHERE msisdn = $1 ORDER BY id"""
+_EVERY_SUBSCRIPTION = """SELECT msisdn, service, subscribed_at, source, consent, left_at
+    FROM subscriptions WHERE msisdn = $1 ORDER BY subscribed_at, id"""
+# newest first down the index consent_events_msisdn; $2: the services, or NULL for all
+_LATEST = """SELECT msisdn, action, at, source, consent, service, detail, actor
+    FROM consent_events
+    WHERE msisdn = $1 AND ($2::text[] IS NULL OR service IS NULL OR service = ANY($2::text[]))
+    ORDER BY id DESC LIMIT $3"""
 # keyset pages over the partial index subscriptions_audience (service, msisdn)
 _AUDIENCE = """SELECT s.msisdn, p.language, p.created_at
     FROM subscriptions s JOIN subscribers p ON p.msisdn = s.msisdn
@@ -190,11 +197,21 @@ class PgSubscriptions:
         )  # fmt: skip
 
     async def history(self, msisdn: str) -> list[ConsentEvent]:
-        rows = await self._db.read(partial(_fetch, sql=_HISTORY, args=(msisdn,)))
+        return _events(await self._db.read(partial(_fetch, sql=_HISTORY, args=(msisdn,))))
+
+    async def every_subscription(self, msisdn: str) -> list[Subscription]:
+        rows = await self._db.read(partial(_fetch, sql=_EVERY_SUBSCRIPTION, args=(msisdn,)))
         return [
-            ConsentEvent(msisdn, Action(action), at, Source(source), proof, service, detail, actor)
-            for msisdn, action, at, source, proof, service, detail, actor in rows
+            Subscription(msisdn, service, at, Source(source), proof, left_at)
+            for msisdn, service, at, source, proof, left_at in rows
         ]
+
+    async def latest_events(
+        self, msisdn: str, *, limit: int, services: Collection[str] | None = None
+    ) -> list[ConsentEvent]:
+        wanted = None if services is None else sorted(services)
+        args = (msisdn, wanted, limit)
+        return _events(await self._db.read(partial(_fetch, sql=_LATEST, args=args)))
 
     async def audience(
         self, service: str, *, batch: int = 5000
@@ -217,6 +234,13 @@ class PgSubscriptions:
     async def audience_by_district(self, service: str) -> dict[str | None, int]:
         rows = await self._db.scan(partial(_fetch, sql=_AUDIENCE_BY_DISTRICT, args=(service,)))
         return {district: int(count) for district, count in rows}
+
+
+def _events(rows: list[asyncpg.Record]) -> list[ConsentEvent]:
+    return [
+        ConsentEvent(msisdn, Action(action), at, Source(source), proof, service, detail, actor)
+        for msisdn, action, at, source, proof, service, detail, actor in rows
+    ]
 
 
 async def _fetch(conn: Conn, *, sql: str, args: tuple[object, ...]) -> list[asyncpg.Record]:

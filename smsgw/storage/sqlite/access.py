@@ -106,10 +106,10 @@ def _revoke(db: sqlite3.Connection, *, token_id: str, at: datetime, audit: Audit
 
 def append_audit(db: sqlite3.Connection, *, entry: AuditEntry) -> None:
     db.execute(
-        "INSERT INTO audit_log (at, actor, role, ministry, action, target, detail)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log (at, actor, role, ministry, action, target, detail, person)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (timestamp(entry.at), entry.actor, entry.role, entry.ministry, entry.action.value,
-         entry.target, json.dumps(entry.detail, ensure_ascii=False, default=str)),
+         entry.target, json.dumps(entry.detail, ensure_ascii=False, default=str), entry.person),
     )  # fmt: skip
 
 
@@ -117,7 +117,7 @@ def _entries(
     db: sqlite3.Connection, *, before: int | None, limit: int, action: AuditAction | None
 ) -> list[AuditEntry]:
     rows = db.execute(
-        "SELECT id, at, actor, role, ministry, action, target, detail FROM audit_log"
+        "SELECT id, at, actor, role, ministry, action, target, detail, person FROM audit_log"
         " WHERE (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR action = ?2)"
         " ORDER BY id DESC LIMIT ?3",
         (before, action.value if action else None, limit),
@@ -132,6 +132,7 @@ def _entries(
             target,
             json.loads(detail) if detail else {},
             id=id_,
+            person=person,
         )
-        for id_, at, actor, role, ministry, action_, target, detail in rows
+        for id_, at, actor, role, ministry, action_, target, detail, person in rows
     ]

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
 from smsgw.broadcasts.poll import Poll
+from smsgw.broadcasts.store import Recipient
 from smsgw.delivery.outbox import Priority
+from smsgw.storage.sqlite import recipients as _recipients
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
 
@@ -109,6 +112,11 @@ class SqliteBroadcasts:
         return CarrierProgress.of(
             (carrier, state, count, maybe_time(first)) for carrier, state, count, first in rows
         )
+
+    def recipients(
+        self, broadcast_id: int, *, batch: int = 5000
+    ) -> AsyncIterator[Sequence[Recipient]]:
+        return _recipients.recipients(self._db, broadcast_id, batch=batch)
 
 
 def _broadcast(row: Any) -> Broadcast:

@@ -391,6 +391,41 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (broadcast, msisdn)
         ) WITHOUT ROWID""",
     ),
+    (  # 19: people who log in to the console (a password, TOTP, one-time recovery codes),
+        # their sessions (by the hash of the cookie's secret), and the person behind an audit
+        # entry's token or session
+        """CREATE TABLE people (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL,
+            ministry TEXT,
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            totp_secret TEXT,
+            totp_pending TEXT,
+            totp_last_step INTEGER,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_try_at TEXT,
+            disabled_at TEXT
+        )""",
+        """CREATE TABLE recovery_codes (
+            person TEXT NOT NULL REFERENCES people (id),
+            code_hash TEXT NOT NULL,
+            PRIMARY KEY (person, code_hash)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            person TEXT NOT NULL REFERENCES people (id),
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT
+        )""",
+        "CREATE INDEX sessions_person ON sessions (person)",
+        "ALTER TABLE audit_log ADD COLUMN person TEXT",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -26,6 +26,7 @@ from smsgw.storage.sqlite.leases import LocalLeases
 from smsgw.storage.sqlite.messages import SqliteInbound, SqliteMessages
 from smsgw.storage.sqlite.migrations import migrate
 from smsgw.storage.sqlite.outbox import SqliteOutbox
+from smsgw.storage.sqlite.people import SqlitePeople
 from smsgw.storage.sqlite.retention import SqliteRetention
 from smsgw.storage.sqlite.serving import ServingLock
 from smsgw.storage.sqlite.subscriptions import SqliteSubscriptions
@@ -72,6 +73,7 @@ class SqliteStore:
         self.inbound = SqliteInbound(db)
         self.tokens = SqliteTokens(db)
         self.audit = SqliteAudit(db)
+        self.people = SqlitePeople(db)
         self.catalogue = SqliteCatalogue(db)
         self.subscriptions = SqliteSubscriptions(db)
         self.broadcasts = SqliteBroadcasts(db)

@@ -12,8 +12,9 @@ an import skips the number).
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -39,6 +40,13 @@ _SUBSCRIPTIONS = """SELECT msisdn, service, subscribed_at, source, consent FROM 
     WHERE msisdn = ? AND left_at IS NULL ORDER BY subscribed_at, id"""
 _HISTORY = """SELECT msisdn, action, at, source, consent, service, detail, actor FROM consent_events
     WHERE msisdn = ? ORDER BY id"""
+_EVERY_SUBSCRIPTION = """SELECT msisdn, service, subscribed_at, source, consent, left_at
+    FROM subscriptions WHERE msisdn = ? ORDER BY subscribed_at, id"""
+# newest first down the index consent_events_msisdn; ?2: a JSON list of services, or NULL
+_LATEST = """SELECT msisdn, action, at, source, consent, service, detail, actor FROM consent_events
+    WHERE msisdn = ?1 AND (?2 IS NULL OR service IS NULL
+                           OR service IN (SELECT value FROM json_each(?2)))
+    ORDER BY id DESC LIMIT ?3"""
 _NEW_SUBSCRIBER = """INSERT INTO subscribers (msisdn, language, opted_out_at, created_at)
     VALUES (?, NULL, NULL, ?) ON CONFLICT DO NOTHING"""
 # no row when already subscribed, or when there is no such service
@@ -188,6 +196,15 @@ class SqliteSubscriptions:
 
     async def history(self, msisdn: str) -> list[ConsentEvent]:
         return await self._db.read(partial(_history, msisdn=msisdn))
+
+    async def every_subscription(self, msisdn: str) -> list[Subscription]:
+        return await self._db.read(partial(_every_subscription, msisdn=msisdn))
+
+    async def latest_events(
+        self, msisdn: str, *, limit: int, services: Collection[str] | None = None
+    ) -> list[ConsentEvent]:
+        wanted = None if services is None else json.dumps(sorted(services))
+        return await self._db.read(partial(_latest, msisdn=msisdn, services=wanted, limit=limit))
 
     async def audience(
         self, service: str, *, batch: int = 5000
@@ -364,13 +381,31 @@ def _join_many(
 
 
 def _history(db: sqlite3.Connection, *, msisdn: str) -> list[ConsentEvent]:
+    return _events(db.execute(_HISTORY, (msisdn,)))
+
+
+def _latest(
+    db: sqlite3.Connection, *, msisdn: str, services: str | None, limit: int
+) -> list[ConsentEvent]:
+    return _events(db.execute(_LATEST, (msisdn, services, limit)))
+
+
+def _events(rows: sqlite3.Cursor) -> list[ConsentEvent]:
     return [
         ConsentEvent(
             msisdn, Action(action), datetime.fromisoformat(at), Source(source), consent,
             service, detail, actor,
         )
-        for msisdn, action, at, source, consent, service, detail, actor in db.execute(
-            _HISTORY, (msisdn,)
+        for msisdn, action, at, source, consent, service, detail, actor in rows
+    ]  # fmt: skip
+
+
+def _every_subscription(db: sqlite3.Connection, *, msisdn: str) -> list[Subscription]:
+    return [
+        Subscription(msisdn, service, datetime.fromisoformat(at), Source(source), consent,
+                     maybe_time(left_at))
+        for msisdn, service, at, source, consent, left_at in db.execute(
+            _EVERY_SUBSCRIPTION, (msisdn,)
         )
     ]  # fmt: skip
 

@@ -30,7 +30,8 @@ PROTECTED = [route for route in routes() if route.roles is not None]
 
 
 def _path(route: Route) -> str:
-    return route.path.replace("{id}", "1").replace("{keyword}", "HEALTH")
+    path = route.path.replace("{id}", "1").replace("{keyword}", "HEALTH")
+    return path.replace("{msisdn}", "+5016012345")
 
 
 async def _call(client: Client, route: Route, headers: dict[str, str]) -> int:
