@@ -1,8 +1,9 @@
 """The web console: one HTML page with hash routes and its static files, served at /console/.
 
-The browser does the rest against the public API with the token the user pastes, so the
-console needs no server-side state. No inline script or style: a strict Content-Security-Policy
-can forbid everything that is not one of these files.
+The browser does the rest against the public API, as a person logged in (the session cookie
+and its CSRF token) or with a system's token pasted, so the console needs no state of its own.
+No inline script or style: a strict Content-Security-Policy can forbid everything that is not
+one of these files.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ CONTENT_TYPES = {
     "text.js": "text/javascript; charset=utf-8",
     "inbox.js": "text/javascript; charset=utf-8",
     "polls.js": "text/javascript; charset=utf-8",
+    "login.js": "text/javascript; charset=utf-8",
+    "people.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }  # the only files served: a fixed list, so no path can reach anything else

@@ -1,25 +1,35 @@
 // The console: views of one page picked by the URL's hash, each reading the gateway's own API
-// with the token kept in sessionStorage (gone when the tab closes). DOM text only through
-// textContent: nothing from the API is ever parsed as HTML.
+// as the person logged in (login.js). DOM text only through textContent: nothing from the API
+// is ever parsed as HTML.
 import { showInbox, showQuestionFigures, showTicket } from "./inbox.js";
+import { logOut, showSecurity } from "./login.js";
+import { showPeople } from "./people.js";
 import {
   $,
   api,
+  badge,
+  clock,
   count,
   date,
+  enrolling,
   go,
   languageName,
-  MINISTRY,
+  ours,
   POLL_MS,
   poll,
   polling,
   ROLE,
+  refresh,
   routeWith,
   say,
   show,
+  showNav,
+  signedIn,
   stop,
-  TOKEN,
   tabulate,
+  time,
+  timeZone,
+  ZONE,
 } from "./page.js";
 import { pollBody, pollFields, resetPoll, showPollResults } from "./polls.js";
 
@@ -40,51 +50,28 @@ const ROUTES = [
   [/^#\/kpis$/, showKpis],
   [/^#\/inbox(?:\?(.*))?$/, (query) => showInbox(new URLSearchParams(query ?? ""))],
   [/^#\/inbox\/(\d+)$/, showTicket],
+  [/^#\/people$/, showPeople],
+  [/^#\/security$/, showSecurity],
 ];
 
 function route() {
   stop();
-  const signedIn = sessionStorage.getItem(TOKEN) !== null;
-  $("#nav").hidden = !signedIn;
-  if (!signedIn) return show("login", "Log in");
-  const watching = sessionStorage.getItem(ROLE) === "operator";
-  $('#nav a[href="#/compose"]').hidden = watching;
-  $('#nav a[href="#/inbox"]').hidden = watching; // the ministries' questions are not theirs
+  showNav();
+  if (!signedIn()) {
+    created = null; // nothing of the last user's stays for the next
+    counted = null;
+    recent = [];
+    return show("login", "Log in");
+  }
+  if (enrolling()) return showSecurity(); // an admin or supervisor without TOTP: that first
   for (const [pattern, view] of ROUTES) {
     const match = location.hash.match(pattern);
     if (match) return view(...match.slice(1));
   }
-  return go(watching ? "#/operator" : "#/compose");
+  return go(sessionStorage.getItem(ROLE) === "operator" ? "#/operator" : "#/compose");
 }
 
-// Login
-
-$("#login-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  sessionStorage.setItem(TOKEN, $("#token").value.trim());
-  try {
-    const me = await api("/api/v1/me");
-    sessionStorage.setItem(ROLE, me.role);
-    if (me.ministry) sessionStorage.setItem(MINISTRY, me.ministry);
-  } catch (error) {
-    forget();
-    return say("#login-error", error.message);
-  }
-  $("#token").value = "";
-  return route();
-});
-
-function forget() {
-  for (const key of [TOKEN, ROLE, MINISTRY]) sessionStorage.removeItem(key);
-}
-
-$("#logout").addEventListener("click", () => {
-  forget();
-  created = null;
-  counted = null;
-  recent = [];
-  go("#/login");
-});
+$("#logout").addEventListener("click", () => logOut());
 
 // Composer
 
@@ -93,10 +80,12 @@ async function showCompose() {
   const select = $("#service");
   const chosen = select.value;
   try {
-    services = (await api("/api/v1/services")).services.filter((service) => service.active);
+    // only what the user may send to: their own ministry's active services (an admin: all)
+    services = ours((await api("/api/v1/services")).services).filter((s) => s.active);
   } catch (error) {
     return say("#compose-error", error.message);
   }
+  if (!services.length) say("#compose-error", "No active service of your ministry to send to.");
   const option = (s) =>
     new Option(`${s.keyword} · ${s.names[s.default_language] ?? ""}`, s.keyword);
   select.replaceChildren(...services.map(option));
@@ -309,6 +298,8 @@ $("#compose-form").addEventListener("submit", async (event) => {
 
 const percent = (rate) => `${(rate * 100).toFixed(1)} %`;
 const seconds = (value) => `${value.toFixed(2)} s`;
+// a broadcast's state: its word in a badge of its colour ("badge state-sending")
+const stateBadge = (value) => badge(value.replaceAll("_", " "), `state-${value}`);
 const FORMATS = {
   created_at: date,
   send_at: date,
@@ -317,15 +308,16 @@ const FORMATS = {
   latency_p50_s: seconds,
   latency_p95_s: seconds,
   throughput_per_s: (value) => `${value} / s`,
-  state: (value) => value.replaceAll("_", " "),
+  state: stateBadge,
   districts: (value) => value.join(", "),
 };
 
+// text or a node in each [data-field] of root
 function fill(root, broadcast) {
   for (const node of root.querySelectorAll("[data-field]")) {
     const value = broadcast[node.dataset.field];
     const format = FORMATS[node.dataset.field] ?? String;
-    node.textContent = value === null || value === undefined ? "—" : format(value);
+    node.replaceChildren(value === null || value === undefined ? "—" : format(value));
   }
 }
 
@@ -358,14 +350,45 @@ function showBroadcast(id) {
   });
 }
 
+// A broadcast's messages by outcome, in the bar's order: [field, words, count].
+const OUTCOMES = [
+  ["delivered", "delivered"],
+  ["failed", "failed"],
+  ["expired", "expired"],
+  ["cancelled", "cancelled"],
+  ["submitted", "in flight"], // accepted by a carrier, no final receipt yet
+  ["queued", "queued"],
+];
+const UNFINISHED = new Set(["submitted", "queued", "cancelled"]); // as the API's delivery rate
+const added = (numbers) => numbers.reduce((total, n) => total + n, 0);
+
+function outcomes(broadcast) {
+  const parts = OUTCOMES.map(([field, words]) => [field, words, broadcast[field]]);
+  const known = added(parts.map(([, , n]) => n));
+  const all = added(Object.values(broadcast.by_state));
+  if (all > known) parts.push(["other", "other", all - known]); // a state new to this page
+  return parts;
+}
+
 function showProgress(broadcast) {
   const section = $("#broadcast");
   fill(section, broadcast);
-  const ended = broadcast.delivered + broadcast.failed + broadcast.expired + broadcast.cancelled;
-  const progress = $("#progress");
-  progress.max = Math.max(broadcast.audience, 1);
-  progress.value = ended;
-  $("#progress-text").textContent = `${ended} of ${broadcast.audience} ended`;
+  const parts = outcomes(broadcast);
+  const total = Math.max(broadcast.audience, added(parts.map(([, , n]) => n))); // fanning out
+  const count = (keep) => added(parts.filter(([field]) => keep(field)).map(([, , n]) => n));
+  // over the messages that finished, as the API's: the same meaning mid-send as at the end
+  const finished = count((field) => !UNFINISHED.has(field));
+  section.querySelector('[data-field="delivery_rate"]').textContent =
+    broadcast.delivery_rate === null
+      ? "none finished yet"
+      : `${percent(broadcast.delivery_rate)} of ${finished} finished`;
+  if (!broadcast.audience && OPEN.has(broadcast.state)) {
+    section.querySelector('[data-field="audience"]').textContent = "counted when sending starts";
+  }
+  const ended = count((field) => field !== "submitted" && field !== "queued");
+  $("#progress-text").textContent = total ? `${ended} of ${total} ended` : notStarted(broadcast);
+  showSplit(parts, total);
+  showHeld(broadcast);
   const texts = Object.entries(broadcast.texts).flatMap(([language, text]) => {
     const term = document.createElement("dt");
     term.textContent = `${languageName(language)} · ${broadcast.segments[language]} SMS`;
@@ -380,6 +403,56 @@ function showProgress(broadcast) {
   const approve = $("#approve");
   approve.hidden = broadcast.state !== "awaiting_approval";
   approve.dataset.id = broadcast.id;
+}
+
+// The bar split by outcome, and the same in words: the legend, and the bar's text alternative.
+function showSplit(parts, total) {
+  const shown = parts.filter(([, , n]) => n > 0);
+  const bar = $("#progress");
+  bar.hidden = total === 0;
+  bar.replaceChildren(
+    ...shown.map(([field, , n]) => {
+      const part = document.createElement("span");
+      part.className = `part ${field}`;
+      part.style.width = `${(n / total) * 100}%`; // CSSOM: the CSP forbids style=""
+      return part;
+    }),
+  );
+  const words = shown.map(([, name, n]) => `${n} ${name}`).join(", ");
+  bar.setAttribute("aria-label", `Progress of ${total} messages: ${words}`);
+  $("#progress-legend").replaceChildren(
+    ...shown.map(([field, name, n]) => {
+      const item = document.createElement("li");
+      item.className = `key ${field}`;
+      item.textContent = `${n} ${name}`;
+      return item;
+    }),
+  );
+}
+
+// Why the outbox holds none of its messages (yet, or ever).
+function notStarted(broadcast) {
+  const held = broadcast.held_until && `held until ${clock(broadcast.held_until)} by quiet hours`;
+  const why = {
+    awaiting_approval: "not started: it waits for a second person's approval",
+    scheduled: `not started: scheduled for ${broadcast.send_at && date(broadcast.send_at)}`,
+    queued: `not started: ${held || "sending begins in a moment"}`,
+    sending: "starting: the audience is being counted",
+    cancelled: "nothing sent: cancelled before it started",
+  }[broadcast.state];
+  if (why) return why;
+  return broadcast.started_at ? "nothing sent: no subscriber to send to" : "nothing sent: expired";
+}
+
+// Quiet hours holding a routine broadcast back: said, with when they end, not left to guess.
+function showHeld(broadcast) {
+  const until = broadcast.held_until;
+  const waiting = broadcast.state === "sending" ? ` (${broadcast.queued} messages wait)` : "";
+  const text =
+    until &&
+    `Held until ${clock(until)} ${timeZone()} by quiet hours${waiting}: routine broadcasts ` +
+      "wait them out; emergencies do not.";
+  if ($("#held").textContent !== (text || "")) say("#held", text); // a status: said once
 }
 
 $("#approve").addEventListener("click", async () => {
@@ -431,6 +504,13 @@ async function showList() {
       cell.dataset.field = field;
     }
     fill(row, broadcast);
+    row.querySelector('[data-field="created_at"]').replaceChildren(
+      time(broadcast.created_at, { short: true }),
+    );
+    if (broadcast.held_until) {
+      const state = row.querySelector('[data-field="state"]');
+      state.append(` held until ${clock(broadcast.held_until)} by quiet hours`);
+    }
     return row;
   });
   $("#list-empty").hidden = rows.length > 0;
@@ -575,10 +655,11 @@ function noteErrors(metrics, health) {
 function showErrors() {
   const items = recent.map(([when, text]) => {
     const item = document.createElement("li");
-    const time = document.createElement("time");
-    time.dateTime = when.toISOString();
-    time.textContent = when.toLocaleTimeString();
-    item.append(time, text);
+    const stamp = document.createElement("time");
+    stamp.dateTime = when.toISOString();
+    stamp.textContent = clock(when, { seconds: true }); // the gateway's clock, as every time
+    stamp.title = date(when);
+    item.append(stamp, text);
     return item;
   });
   $("#errors").replaceChildren(...items);
@@ -588,6 +669,7 @@ function showErrors() {
 
 function showChannels(health) {
   $("#health-status").textContent = health.status;
+  $("#health-status").className = `badge health-${health.status}`; // down: the danger colour
   $("#health-status").dataset.status = health.status;
   $("#instance").textContent = health.instance;
   $("#gateways").textContent = `alive: ${health.gateways.join(", ")}`;
@@ -712,6 +794,18 @@ function drawLines(canvas, points) {
   });
 }
 
+// A tab signed in before the console knew the gateway's zone (an upgrade) asks for it once.
+async function start() {
+  if (signedIn() && sessionStorage.getItem(ZONE) === null) {
+    try {
+      await refresh();
+    } catch {
+      if (!signedIn()) return; // refused: api() showed the login
+    }
+  }
+  route();
+}
+
 routeWith(route);
 window.addEventListener("hashchange", route);
-route();
+start();

@@ -3,12 +3,13 @@
 import {
   $,
   api,
+  badge,
   count,
   date,
   duration,
   go,
   languageName,
-  MINISTRY,
+  ours,
   POLL_MS,
   poll,
   polling,
@@ -28,16 +29,7 @@ let drawn = 0;
 
 // The inbox's services: the user's ministry's (an admin's: all), for the filter.
 async function ownServices() {
-  const ministry = sessionStorage.getItem(MINISTRY)?.toLowerCase();
-  const { services } = await api("/api/v1/services");
-  return services.filter((s) => !ministry || s.ministry.toLowerCase() === ministry);
-}
-
-function badge(text, kind) {
-  const node = document.createElement("span");
-  node.className = `badge ${kind}`;
-  node.textContent = text;
-  return node;
+  return ours((await api("/api/v1/services")).services);
 }
 
 // the state in words, and "Overdue" beside it: never told by colour alone

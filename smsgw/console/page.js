@@ -1,12 +1,21 @@
-// What every view of the console shares: the API with the tab's token, messages to the user, the
-// shown view and its polling, and how dates, languages and SMS counts are written.
+// What every view of the console shares: the API with the tab's log-in, messages to the user,
+// the shown view and its polling, and how dates, languages and SMS counts are written.
 import { notGsm, textInfo } from "./text.js";
 
 export const $ = (selector) => document.querySelector(selector);
+// A person's session is the HttpOnly cookie (no script reads it); the tab keeps its CSRF token,
+// sent as X-CSRF-Token with every unsafe request. A system's API token (a wall display) is kept
+// instead, and sent as a bearer token. Both live in sessionStorage: gone when the tab closes.
+export const CSRF = "smsgw.csrf";
 export const TOKEN = "smsgw.token";
-export const ROLE = "smsgw.role"; // what the token may do: an operator gets no composer
+export const ROLE = "smsgw.role"; // what the user may do: an operator gets no composer
 export const MINISTRY = "smsgw.ministry"; // an officer's or supervisor's (none: every ministry)
+export const ZONE = "smsgw.zone"; // the gateway's time zone (IANA): every time is shown in it
+export const TOTP = "smsgw.totp"; // a person's: required (enrol first), enrolled, optional
+const PERSON = "smsgw.person"; // whom the tab acts for (the cookie is the browser's, not the tab's)
 export const POLL_MS = 2000;
+const KEYS = [CSRF, TOKEN, ROLE, MINISTRY, ZONE, TOTP, PERSON];
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 let timer = null; // the shown view's polling, stopped when the view changes
 let route = () => {}; // app.js's router: shows the view of the URL (the login when signed out)
 
@@ -14,11 +23,51 @@ export function routeWith(router) {
   route = router;
 }
 
-export async function api(path, options = {}) {
-  const headers = {
-    ...options.headers,
-    Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}`,
+export const signedIn = () => [CSRF, TOKEN].some((key) => sessionStorage.getItem(key) !== null);
+export const isPerson = () => sessionStorage.getItem(CSRF) !== null;
+export const enrolling = () => sessionStorage.getItem(TOTP) === "required";
+
+// What the console needs of GET /api/v1/me: the user's role and ministry, the gateway's time
+// zone, and a person's CSRF token and second factor.
+export function remember(me) {
+  sessionStorage.setItem(ROLE, me.role);
+  if (me.ministry) sessionStorage.setItem(MINISTRY, me.ministry);
+  else sessionStorage.removeItem(MINISTRY);
+  sessionStorage.setItem(ZONE, me.timezone);
+  if (me.csrf) {
+    sessionStorage.setItem(CSRF, me.csrf);
+    sessionStorage.setItem(TOTP, me.totp);
+    sessionStorage.setItem(PERSON, me.person);
+  }
+}
+
+export function forget() {
+  for (const key of KEYS) sessionStorage.removeItem(key);
+}
+
+// The navigation of the user's role: none signed out, only "Log out" while a person must enrol.
+export function showNav() {
+  $("#nav").hidden = !signedIn();
+  const role = sessionStorage.getItem(ROLE);
+  const allowed = {
+    "#/compose": role !== "operator",
+    "#/inbox": role !== "operator", // the ministries' questions are not theirs
+    "#/people": role === "admin",
+    "#/security": isPerson(), // a token has no password nor second factor
   };
+  for (const link of document.querySelectorAll("#nav a")) {
+    link.hidden = enrolling() || allowed[link.getAttribute("href")] === false;
+  }
+}
+
+// The body of the API's answer; or an Error with the API's message (and .status, .code).
+export async function api(path, options = {}, again = false) {
+  const method = (options.method ?? "GET").toUpperCase();
+  const headers = { ...options.headers };
+  const token = sessionStorage.getItem(TOKEN);
+  const csrf = sessionStorage.getItem(CSRF);
+  if (token !== null) headers.Authorization = `Bearer ${token}`;
+  else if (csrf !== null && !SAFE.has(method)) headers["X-CSRF-Token"] = csrf;
   if (options.body) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { ...options, headers });
   const body = (response.headers.get("Content-Type") || "").startsWith("application/json")
@@ -26,16 +75,46 @@ export async function api(path, options = {}) {
     : null;
   if (response.ok) return body;
   const error = body?.error;
+  if (response.status === 403 && error?.code === "csrf" && csrf !== null && !again) {
+    return replaced(path, options);
+  }
   const named = error?.field && !error.message.includes(error.field); // "texts.es: too long"
-  const message = error
+  let message = error
     ? `${named ? `${error.field}: ` : ""}${error.message}`
     : `${response.status} ${response.statusText}`;
+  const wait = response.headers.get("Retry-After");
+  if (response.status === 429 && wait) {
+    message = `${message.split(/[:;]/)[0]}: try again in ${wait} s`; // "… after Retry-After s"
+  }
   if (response.status === 401 && $("#login").hidden) {
-    sessionStorage.removeItem(TOKEN); // expired or revoked meanwhile: log in again
+    forget(); // expired, revoked or ended meanwhile: log in again
     route();
     say("#login-error", message);
+  } else if (response.status === 403 && error?.code === "totp_required" && !enrolling()) {
+    sessionStorage.setItem(TOTP, "required"); // reset by an admin meanwhile: enrol first
+    route();
   }
+  throw Object.assign(new Error(message), { status: response.status, code: error?.code });
+}
+
+// GET /api/v1/me of a tab logged in: remembered if it is the tab's person still. Another tab of
+// this browser may have logged in since (the cookie is its session now): the same person, its
+// CSRF token is taken; another, the tab never acts as them: it logs in again.
+export async function refresh() {
+  const me = await api("/api/v1/me");
+  const mine = sessionStorage.getItem(PERSON);
+  if (mine === null || me.person === mine) return remember(me);
+  const message = `${me.person} has logged in in this browser since: log in again`;
+  forget();
+  route();
+  say("#login-error", message);
   throw new Error(message);
+}
+
+// A 403 did nothing: ask once more with the session's token now (the same person's).
+async function replaced(path, options) {
+  await refresh();
+  return api(path, options, true);
 }
 
 // sticky: the answer to something the user did, kept until the next one (polling goes on)
@@ -79,17 +158,42 @@ export function stop() {
   timer = null;
 }
 
-export function date(value) {
-  return new Date(value).toLocaleString();
+// The zone times are shown in: the gateway's (the login reads it), else the reader's own.
+export function timeZone() {
+  const name = sessionStorage.getItem(ZONE);
+  try {
+    if (name) return new Intl.DateTimeFormat([], { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    // a zone this browser does not know: the reader's own, named, rather than a wrong one
+  }
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
-const SHORT = { dateStyle: "short", timeStyle: "short" };
+const DAY = { year: "numeric", month: "numeric", day: "numeric" };
+const MINUTE = { hour: "numeric", minute: "2-digit" };
 
-// <time> of an API timestamp, in the reader's locale (short: to the minute, for tables)
+// "12/4/2026, 5:09 PM America/Belize": the reader's locale on the gateway's clock, the zone
+// named (the schedules and quiet hours are the gateway's; a reader elsewhere is not misled).
+export function date(value) {
+  const zone = timeZone();
+  return `${new Date(value).toLocaleString([], { ...DAY, ...MINUTE, timeZone: zone })} ${zone}`;
+}
+
+// "07:00" (or "17:09:07"): a time of day on the gateway's clock, as config.toml writes them.
+export function clock(value, { seconds = false } = {}) {
+  const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: timeZone() };
+  if (seconds) options.second = "2-digit";
+  return new Date(value).toLocaleTimeString([], options);
+}
+
+// <time> of an API timestamp (short, for tables: "12/4/26, 5:09 PM CST", in full in its title)
 export function time(value, { short = false } = {}) {
   const node = document.createElement("time");
   node.dateTime = value;
-  node.textContent = short ? new Date(value).toLocaleString([], SHORT) : date(value);
+  const brief = { ...DAY, year: "2-digit", ...MINUTE, timeZoneName: "short" };
+  node.textContent = short
+    ? new Date(value).toLocaleString([], { ...brief, timeZone: timeZone() })
+    : date(value);
   if (short) node.title = date(value);
   return node;
 }
@@ -114,6 +218,22 @@ export function count(area, counter) {
   counter.dataset.encoding = info.encoding;
   counter.dataset.units = info.units;
   counter.dataset.remaining = info.remaining;
+}
+
+// The services the user acts on: an officer's or supervisor's ministry's, every one for the
+// others; ministries compare as the API compares them, case and surrounding spaces aside.
+export function ours(services) {
+  const key = (ministry) => ministry.trim().toLowerCase();
+  const mine = sessionStorage.getItem(MINISTRY);
+  return mine ? services.filter((service) => key(service.ministry) === key(mine)) : services;
+}
+
+// A word in a badge; its classes colour it (never the colour alone: the word is there).
+export function badge(text, ...classes) {
+  const node = document.createElement("span");
+  node.className = ["badge", ...classes].join(" ");
+  node.textContent = text;
+  return node;
 }
 
 // Rows of cells (text) in a table's body.

@@ -1,4 +1,4 @@
-"""Logging in and out, the keyboard, and a phone's screen."""
+"""Logging in with a token (a system's) and out, the keyboard, and a phone's screen."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from smsgw.access.tokens import Role, hash_secret
 from smsgw.app import Gateway
-from tests.console.browser import Console, secret
+from tests.console.browser import Console, person, secret
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.testbed import Client
 
@@ -14,8 +14,9 @@ from tests.smsgw.testbed import Client
 async def test_a_wrong_token_shows_the_api_s_message(console: Console, gateway: Gateway) -> None:
     page = console.page
     await console.open()
+    await page.get_by_text("Log in with an API token").click()
     await page.get_by_label("API token").fill("not-a-token")
-    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_role("button", name="Log in with the token").click()
     await expect(page.get_by_role("alert")).to_have_text("invalid, expired or revoked token")
     await expect(page.get_by_role("navigation")).to_be_hidden()
     assert await page.evaluate("sessionStorage.length") == 0
@@ -24,26 +25,35 @@ async def test_a_wrong_token_shows_the_api_s_message(console: Console, gateway: 
     assert all("401" in problem for problem in console.problems), console.problems
 
 
-async def test_the_token_lives_in_the_tab_until_logout(
+async def test_the_log_in_lives_in_the_tab_until_logout(
     console: Console, gateway: Gateway, browser: Browser
 ) -> None:
     await add_service(gateway)
     page = console.page
-    await console.log_in(await secret(gateway, Role.OFFICER))
+    await console.log_in(await person(gateway, Role.OFFICER))
     await page.reload()  # the same tab keeps it
     await expect(page.get_by_role("heading", name="New broadcast")).to_be_visible()
     # loaded: a log-out would otherwise abort its reads (a problem to the test, not a user)
     await expect(page.get_by_role("checkbox", name="Toledo")).to_be_visible()
     assert await page.evaluate("localStorage.length") == 0  # nothing outlives the tab
+    assert await page.evaluate("document.cookie") == ""  # the session: HttpOnly, out of reach
+    [cookie] = await page.context.cookies()
+    assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == (
+        "smsgw_session",
+        True,
+        "Strict",
+    )
+    stored = await page.evaluate("Object.values(sessionStorage)")
+    assert cookie["value"] not in stored  # the tab keeps the CSRF token, never the secret
 
     other = await browser.new_page()  # another tab (another session) has to log in
     await other.goto(console.url)
     await expect(other.get_by_role("heading", name="Log in")).to_be_visible()
     await other.close()
 
-    await page.get_by_role("button", name="Log out").click()
-    await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    await console.log_out()
     assert await page.evaluate("sessionStorage.length") == 0
+    assert await page.context.cookies() == []  # ended at the gateway, and cleared
     assert console.problems == []
 
 
@@ -82,9 +92,12 @@ async def test_the_login_and_the_composer_work_with_the_keyboard(
 ) -> None:
     await add_service(gateway)
     page = console.page
+    officer = await person(gateway, Role.OFFICER)
     await console.open()
-    await tab_to(page, page.get_by_label("API token"))
-    await page.keyboard.type(await secret(gateway, Role.OFFICER))
+    await tab_to(page, page.locator("#login-form").get_by_label("Name"))
+    await page.keyboard.type(officer.name)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(officer.password)
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", name="New broadcast")).to_be_focused()
 
@@ -113,13 +126,17 @@ async def test_a_phone_sized_screen_needs_no_sideways_scrolling(
     await add_service(gateway)
     context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     phone = Console.watching(await context.new_page(), console.url, console.artefacts)
-    await phone.log_in(await secret(gateway, Role.OFFICER))
+    await phone.log_in(await person(gateway, Role.OFFICER))
     page = phone.page
     await page.get_by_label("English (en) text").fill("Vaccination day Saturday 9am. " * 8)
     scrolls = "document.documentElement.scrollWidth > document.documentElement.clientWidth"
     assert not await page.evaluate(scrolls)
     await phone.shot("composer-phone")
-    for route, heading in (("#/broadcasts", "Broadcasts"), ("#/operator", "Operator")):
+    for route, heading in (
+        ("#/broadcasts", "Broadcasts"),
+        ("#/operator", "Operator"),
+        ("#/security", "Security"),
+    ):
         await phone.open(route)
         await expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         assert not await page.evaluate(scrolls), route
@@ -131,11 +148,9 @@ async def test_an_operator_lands_on_the_operator_view_without_a_composer(
     console: Console, gateway: Gateway
 ) -> None:
     page = console.page
-    await console.open()
-    await page.get_by_label("API token").fill(await secret(gateway, Role.OPERATOR))
-    await page.get_by_role("button", name="Log in").click()
-
-    await expect(page.get_by_role("heading", name="Operator")).to_be_visible()
+    await console.log_in(await secret(gateway, Role.OPERATOR), lands_on="Operator")  # a wall's
     await expect(page.get_by_role("link", name="New broadcast")).to_be_hidden()
     await expect(page.get_by_role("link", name="KPIs")).to_be_visible()
+    await expect(page.get_by_role("link", name="Security")).to_be_hidden()  # a token has none
+    await expect(page.get_by_role("link", name="People")).to_be_hidden()
     assert console.problems == []

@@ -12,7 +12,7 @@ from playwright.async_api import expect
 from smsgw.access.tokens import Role
 from smsgw.app import Gateway
 from subscriptions.models import Source
-from tests.console.browser import Console, secret
+from tests.console.browser import Console, person
 from tests.smsgw.alerts.cap_testbed import alert, info
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import numbers, seed
@@ -44,7 +44,7 @@ async def test_the_alerts_page_shows_each_alert_an_exercise_as_one_and_its_progr
         response = await client.post("/api/v1/alerts", data=document, headers=authority)
         assert response.status == 201, await response.text()
     page = console.page
-    await console.log_in(await secret(gateway, Role.OFFICER))  # of health: alerts are national
+    await console.log_in(await person(gateway, Role.OFFICER))  # of health: alerts are national
     await page.get_by_role("link", name="Alerts").click()
     await expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
     rows = page.locator("#alert-rows tr")
@@ -76,7 +76,7 @@ async def test_an_officer_limits_a_broadcast_to_districts_and_sees_who_it_reache
             consent="districts", districts=dict.fromkeys(members, district),
         )  # fmt: skip
     page = console.page
-    await console.log_in(await secret(gateway, Role.OFFICER))
+    await console.log_in(await person(gateway, Role.OFFICER))
     await page.get_by_label("English (en) text (required)").fill("Flooding in the south.")
     await page.get_by_role("checkbox", name="Toledo").check()
     await page.get_by_role("button", name="Check audience and cost").click()

@@ -12,7 +12,7 @@ from playwright.async_api import Locator, expect
 from channels.simulator import Simulator
 from smsgw.access.tokens import Role
 from smsgw.app import Gateway
-from tests.console.browser import Console, secret
+from tests.console.browser import Console, person, secret
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import BROADCASTS, create, numbers, seed, sent_to
 from tests.smsgw.testbed import Client
@@ -28,7 +28,7 @@ async def test_an_officer_sends_a_broadcast_and_watches_it_delivered(
     await seed(gateway, "HEALTH", english)
     await seed(gateway, "HEALTH", spanish, language="es")
     page = console.page
-    await console.log_in(await secret(gateway, Role.OFFICER, ministry="health"))
+    await console.log_in(await person(gateway, Role.OFFICER, ministry="health"))
 
     await page.get_by_label("English (en) text").fill("Vaccination day Saturday 9am. Bring [card]")
     await expect(page.locator("#count-en")).to_have_text(
@@ -52,9 +52,10 @@ async def test_an_officer_sends_a_broadcast_and_watches_it_delivered(
     await expect(field("state")).to_have_text("done", timeout=WAIT_MS)
     await expect(field("delivered")).to_have_text("25", timeout=WAIT_MS)
     await expect(field("audience")).to_have_text("25")
-    await expect(field("delivery_rate")).to_have_text("100.0 %")
+    await expect(field("delivery_rate")).to_have_text("100.0 % of 25 finished")
     await expect(field("latency_p50_s")).to_have_text(re.compile(r"^\d+\.\d\d s$"))
     await expect(page.locator("#progress-text")).to_have_text("25 of 25 ended")
+    await expect(field("state").locator(".badge")).to_have_class("badge state-done")
     await expect(page.get_by_role("button", name="Cancel broadcast")).to_be_hidden()
     await console.shot("broadcast")
     assert set(sent_to(simulator)) == set(english + spanish)
@@ -65,6 +66,7 @@ async def test_an_officer_sends_a_broadcast_and_watches_it_delivered(
     await expect(page.get_by_role("heading", name="Broadcasts")).to_be_visible()
     row = page.get_by_role("row").filter(has_text="HEALTH")
     await expect(row).to_contain_text("done")
+    await expect(row.locator(".badge")).to_have_class("badge state-done")
     await console.shot("broadcasts")
     await row.get_by_role("link").click()
     assert page.url == broadcast_url
@@ -76,7 +78,7 @@ async def test_an_emergency_needs_an_explicit_confirmation(
 ) -> None:
     await add_service(gateway)
     page = console.page
-    await console.log_in(await secret(gateway, Role.OFFICER))
+    await console.log_in(await person(gateway, Role.OFFICER))
     await page.get_by_label("English (en) text").fill("Boil water before drinking.")
     confirm = page.get_by_label("I confirm this is an emergency")
     await expect(confirm).to_be_hidden()
@@ -102,17 +104,26 @@ async def test_a_scheduled_broadcast_waits_and_can_be_cancelled(
     await add_service(gateway)
     await seed(gateway, "HEALTH", numbers("+50160", 3))
     page = console.page
-    await console.log_in(await secret(gateway, Role.OFFICER))
+    await console.log_in(await person(gateway, Role.OFFICER))
     await page.get_by_label("English (en) text").fill("Clinic closed on Monday.")
     tomorrow = datetime.now() + timedelta(days=1)  # noqa: DTZ005  # the browser's local time
     await page.get_by_label("Send at").fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
     await page.get_by_role("button", name="Send broadcast").click()
 
-    await expect(page.locator('#broadcast [data-field="state"]')).to_have_text("scheduled")
+    state = page.locator('#broadcast [data-field="state"] .badge')
+    await expect(state).to_have_text("scheduled")
+    await expect(state).to_have_class("badge state-scheduled")
     await expect(page.locator("#created")).to_contain_text("Created for 3 subscribers (scheduled)")
+    await expect(page.locator("#progress-text")).to_have_text(
+        re.compile(r"^not started: scheduled for .+ America/Belize$")
+    )
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Cancel broadcast").click()
-    await expect(page.locator('#broadcast [data-field="state"]')).to_have_text("cancelled")
+    await expect(state).to_have_text("cancelled")
+    await expect(state).to_have_class("badge state-cancelled")
+    await expect(page.locator("#progress-text")).to_have_text(
+        "nothing sent: cancelled before it started"
+    )
     await expect(page.get_by_role("button", name="Cancel broadcast")).to_be_hidden()
     assert console.problems == []
 
@@ -121,9 +132,8 @@ async def test_the_composer_shows_what_is_missing_and_what_the_api_refuses(
     console: Console, gateway: Gateway
 ) -> None:
     await add_service(gateway)
-    await add_service(gateway, keyword="SCHOOLS", aliases=["ESCUELAS"], ministry="education")
     page = console.page
-    await console.log_in(await secret(gateway, Role.OFFICER, ministry="health"))
+    await console.log_in(await person(gateway, Role.OFFICER, ministry="health"))
     await page.get_by_role("tab", name="Spanish (es)").click()
     await page.get_by_label("Spanish (es) text").fill("Escuelas cerradas.")
     send = page.get_by_role("button", name="Send broadcast")
@@ -136,14 +146,34 @@ async def test_the_composer_shows_what_is_missing_and_what_the_api_refuses(
     await page.get_by_label("English (en) text").fill("a" * 153 * 6 + "b")  # over 6 SMS
     await send.click()
     await expect(page.get_by_role("alert")).to_have_text("texts.en: 7 SMS, at most 6")
+    assert [p for p in console.problems if "400" not in p] == []
 
-    await page.get_by_label("Service").select_option("SCHOOLS")  # not the officer's ministry
-    await page.get_by_label("English (en) text").fill("Schools closed.")
-    await send.click()
-    await expect(page.get_by_role("alert")).to_have_text(
-        "SCHOOLS belongs to the ministry education; an officer acts on their own ministry's"
-    )
-    assert [p for p in console.problems if "400" not in p and "403" not in p] == []
+
+async def test_the_composer_offers_an_officer_only_their_ministrys_services(
+    console: Console, gateway: Gateway
+) -> None:
+    await add_service(gateway)  # the ministry "health"
+    # written otherwise, the same ministry: the API compares them without case and spaces
+    await add_service(gateway, keyword="CLINICS", aliases=["CLINICAS"], ministry=" Health ")
+    await add_service(gateway, keyword="SCHOOLS", aliases=["ESCUELAS"], ministry="education")
+    page = console.page
+    options = page.get_by_label("Service").locator("option")
+    await console.log_in(await person(gateway, Role.OFFICER, ministry="health"))
+    await expect(options).to_have_count(2)  # no SCHOOLS to learn about from a 403
+    assert sorted(await options.evaluate_all("all => all.map(o => o.value)")) == [
+        "CLINICS",
+        "HEALTH",
+    ]
+    await console.log_out()
+
+    await console.log_in(await person(gateway, Role.SUPERVISOR, ministry="education"))
+    await expect(options).to_have_count(1)
+    await expect(options).to_have_attribute("value", "SCHOOLS")
+    await console.log_out()
+
+    await console.log_in(await person(gateway, Role.ADMIN))  # every ministry's
+    await expect(options).to_have_count(3)
+    assert console.problems == []
 
 
 @pytest.mark.parametrize(
@@ -193,7 +223,7 @@ async def test_the_officer_sees_the_audience_and_cost_before_sending(
 async def test_the_estimate_shows_what_the_api_refuses(console: Console, gateway: Gateway) -> None:
     await add_service(gateway)
     page = console.page
-    await console.log_in(await secret(gateway, Role.OFFICER, ministry="health"))
+    await console.log_in(await person(gateway, Role.OFFICER, ministry="health"))
     await page.get_by_label("English (en) text").fill("a" * 153 * 6 + "b")  # over 6 SMS
     await page.get_by_role("button", name="Check audience and cost").click()
     await expect(page.get_by_role("alert")).to_have_text("texts.en: 7 SMS, at most 6")
@@ -220,15 +250,16 @@ async def test_a_supervisor_approves_a_broadcast_that_its_author_cannot(
     await console.log_in(officer)  # the author, an officer, may not approve: the API says why
     await console.open(f"#/broadcasts/{created['id']}")
     await expect(field("state")).to_have_text("awaiting approval")
+    await expect(field("state").locator(".badge")).to_have_class("badge state-awaiting_approval")
     await approve.click()
     await expect(page.get_by_role("alert")).to_have_text("this needs the role admin or supervisor")
     await page.wait_for_timeout(2_500)  # a poll of the broadcast: the answer stays
     await expect(page.get_by_role("alert")).to_have_text("this needs the role admin or supervisor")
     await expect(field("state")).to_have_text("awaiting approval")
     await console.shot("approve-refused")
-    await page.get_by_role("button", name="Log out").click()
+    await console.log_out()
 
-    await console.log_in(await secret(gateway, Role.SUPERVISOR, ministry="health"))
+    await console.log_in(await person(gateway, Role.SUPERVISOR, ministry="health"))
     await console.open(f"#/broadcasts/{created['id']}")
     await expect(page.get_by_role("alert")).to_be_hidden()
     await approve.click()
@@ -277,7 +308,7 @@ async def test_a_double_click_on_send_creates_one_broadcast(
             else None
         ),
     )
-    await console.log_in(await secret(gateway, Role.OFFICER, ministry="health"))
+    await console.log_in(await person(gateway, Role.OFFICER, ministry="health"))
     await page.get_by_label("English (en) text").fill("Clinics open Saturday.")
     await page.get_by_role("button", name="Send broadcast").dblclick()
     await expect(page.locator("#created")).to_have_text(re.compile(r"^Created for 4 subscribers"))

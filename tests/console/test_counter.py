@@ -9,7 +9,7 @@ from typing import Any
 from channels.text import text_info
 from smsgw.access.tokens import Role
 from smsgw.app import Gateway
-from tests.console.browser import Console, secret
+from tests.console.browser import Console, person
 from tests.smsgw.api.catalogue_testbed import add_service
 
 ESCAPES = "€[]{}~^|\\\f"
@@ -65,7 +65,7 @@ async def test_the_counter_shows_what_the_server_counts_for_tricky_texts(
     console: Console, gateway: Gateway
 ) -> None:
     await add_service(gateway)
-    await console.log_in(await secret(gateway, Role.OFFICER))
+    await console.log_in(await person(gateway, Role.OFFICER))
     area, counter = (
         console.page.get_by_label("English (en) text"),
         console.page.locator("#count-en"),

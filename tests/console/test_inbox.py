@@ -142,7 +142,7 @@ async def test_an_officer_sees_only_their_ministry_s_questions(
     await expect(page.get_by_role("alert")).to_have_text("no ticket 1")
     await expect(entries(page)).to_have_count(0)
     assert [p for p in console.problems if "404" not in p] == []
-    await page.get_by_role("button", name="Log out").click()
+    await console.log_out()
 
     await console.log_in(await secret(gateway, Role.OPERATOR), lands_on="Operator")
     await expect(page.get_by_role("link", name="Inbox")).to_be_hidden()  # not theirs

@@ -40,6 +40,7 @@ async def test_the_operator_sees_the_binds_and_the_throughput(
     await expect(page.locator("#instance")).to_have_text(me)
     await expect(page.locator("#gateways")).to_have_text(f"alive: {me}")
     await expect(page.locator("#health-status")).to_have_text("ok")
+    await expect(page.locator("#health-status")).to_have_class("badge health-ok")
     await create(client, admin, service="HEALTH", texts={"en": "Clinic hours."})
     # a rate needs two scrapes, 2 s apart; 30 submits fall between some two of them
     await expect(page.locator("#rate")).to_have_text(re.compile(r"peak [1-9]"), timeout=10_000)
@@ -98,6 +99,10 @@ async def test_the_operator_sees_throttling_and_a_bind_going_down(
     down = items.filter(has_text=re.compile(r"btl-1 down"))
     await expect(down).to_have_count(1, timeout=10_000)
     await expect(items.first).to_contain_text("down")  # the newest first
+    status = page.locator("#health-status")
+    await expect(status).to_have_text("down")  # in words, and in the danger colour: a problem
+    await expect(status).to_have_class("badge health-down")
+    await expect(status).to_have_css("background-color", "rgb(179, 38, 30)")
     await console.shot("operator-down")
     assert [p for p in console.problems if "503" not in p] == []
 
