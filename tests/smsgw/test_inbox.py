@@ -17,7 +17,9 @@ from smsgw.demo_catalogue import DEMO_SERVICES
 from tests.smsgw.test_citizens import replies, texts
 from tests.smsgw.testbed import BOTH_BACKENDS, WAIT, Client, bearer, eventually
 
-pytestmark = BOTH_BACKENDS
+# storage matters in these (each on SQLite and PostgreSQL): the conversation, replies to a
+# broadcast, scope, service levels and polls; the rest run on SQLite (the stores' contract is
+# tests/smsgw/storage/test_contract_inbox.py)
 
 ANA = "+5016012345"  # English
 JUAN = "+5016054321"  # Spanish
@@ -53,6 +55,7 @@ async def inbox(client: Client, headers: dict[str, str], query: str = "") -> lis
     return tickets
 
 
+@BOTH_BACKENDS
 @pytest.mark.usefixtures("catalogue")
 async def test_a_citizen_and_an_officer_hold_a_conversation(client, gateway, simulator):
     officer = await person(gateway, Role.OFFICER, "maria", "health")
@@ -140,6 +143,7 @@ async def test_spanish_questions_are_acknowledged_in_spanish(client, gateway, si
     assert got[-1].startswith("Para preguntar a un ministerio")
 
 
+@BOTH_BACKENDS
 @pytest.mark.usefixtures("catalogue")
 async def test_an_officer_never_sees_another_ministrys_tickets(client, gateway, simulator):
     health = await person(gateway, Role.OFFICER, "maria", "health")
@@ -170,6 +174,7 @@ async def test_an_officer_never_sees_another_ministrys_tickets(client, gateway, 
             ).status == 403  # fmt: skip
 
 
+@BOTH_BACKENDS
 @pytest.mark.usefixtures("catalogue")
 async def test_a_reply_to_a_broadcast_goes_to_its_services_inbox(client, gateway, simulator):
     met = await person(gateway, Role.OFFICER, "tom", "met")
@@ -234,6 +239,7 @@ async def test_questions_are_limited_per_number(client, gateway, simulator):
     assert [e["text"] for e in thread["entries"]] == ["one?", "two?"]
 
 
+@BOTH_BACKENDS
 @pytest.mark.usefixtures("catalogue")
 @pytest.mark.parametrize(
     "settings",
@@ -274,6 +280,7 @@ async def test_overdue_questions_stand_out_and_the_kpis_count_them(client, gatew
     assert (await (await client.get("/api/v1/inbox/canned", headers=met)).json())["answers"] == []
 
 
+@BOTH_BACKENDS
 @pytest.mark.usefixtures("catalogue")
 async def test_a_poll_is_tallied_per_option_language_and_district(client, gateway, simulator):
     officer = await person(gateway, Role.OFFICER, "maria", "health")
@@ -388,6 +395,7 @@ async def test_bad_requests_to_the_inbox_get_clear_errors_and_change_nothing(
     assert (await cleared.json())["ticket"]["assigned_to"] is None
 
 
+@BOTH_BACKENDS
 @pytest.mark.usefixtures("catalogue")
 async def test_a_scheduled_polls_answers_count_from_its_start(client, gateway, simulator):
     """The inbox's list of recent broadcasts, read before the poll started, is read again when
