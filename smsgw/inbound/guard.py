@@ -68,7 +68,7 @@ class Guard:
         replies[msisdn] = sent
         while replies and (
             len(replies) > self._max_numbers
-            or not _recent(next(iter(replies.values())), at, self._reply_window)
+            or not recent(next(iter(replies.values())), at, self._reply_window)
         ):
             replies.popitem(last=False)
         return allowed
@@ -77,6 +77,6 @@ class Guard:
 _DAY = timedelta(hours=24)
 
 
-def _recent(sent: deque[datetime], at: datetime, window: timedelta) -> bool:
+def recent(sent: deque[datetime], at: datetime, window: timedelta) -> bool:
     """Some reply of ``sent`` still counts at ``at``."""
     return bool(sent) and at - sent[-1] < window

@@ -33,6 +33,7 @@ from smsgw.broadcasts.model import Broadcast
 from smsgw.broadcasts.poll import PollAnswer, PollStore
 from smsgw.broadcasts.store import BroadcastStore
 from smsgw.config import InboxConfig
+from smsgw.inbound.guard import recent
 from smsgw.inbound.said import Said
 from smsgw.inbox.model import Citizen, CitizenText
 from smsgw.inbox.store import InboxStore
@@ -235,7 +236,7 @@ class Conversations:
 class _Limiter:
     """At most ``per_hour`` texts taken from one number in any hour; the first refused in an
     hour is told so (the rest are silent: an auto-responder gets no loop). In memory and
-    bounded, as the inbound Guard is."""
+    bounded, as the inbound Guard's reply windows are (the same eviction)."""
 
     def __init__(self, per_hour: int, max_numbers: int = 200_000) -> None:
         self._per_hour = per_hour
@@ -258,11 +259,7 @@ class _Limiter:
         self._taken[msisdn] = (taken, told)
         while self._taken and (
             len(self._taken) > self._max
-            or not _recent(next(iter(self._taken.values()))[0], at, hour)
+            or not recent(next(iter(self._taken.values()))[0], at, hour)
         ):
             self._taken.popitem(last=False)
         return result
-
-
-def _recent(taken: deque[datetime], at: datetime, window: timedelta) -> bool:
-    return bool(taken) and at - taken[-1] < window

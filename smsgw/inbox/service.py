@@ -178,18 +178,17 @@ class InboxService:
     async def reopen(self, actor: ApiToken, ticket_id: int) -> Thread:
         ticket = await self.find(actor, ticket_id)
         if ticket.state is TicketState.CLOSED:
-            # the number may have opened another since: that one goes on
-            entry = Entry(0, ticket.id, EntryKind.REOPENED, "", person(actor), datetime.now(UTC))
-            state = TicketState.ANSWERED if ticket.first_answer_at else TicketState.OPEN
-            try:
-                await self._change(ticket, TicketChange(entry, state=state))
-            except Exception as exc:
-                if "unique" not in str(exc).lower():
-                    raise
+            # the number may have opened another of the service since: that one goes on (one
+            # ticket not closed per number and service: the store's unique index)
+            citizen = (await self._inbox.citizens([ticket.msisdn], ())).get(ticket.msisdn)
+            if citizen is not None and any(s == ticket.service for _, s, _ in citizen.tickets):
                 raise Conflict(
                     f"the citizen has another {ticket.service} ticket open: answer there",
                     code="ticket_open_elsewhere",
-                ) from None
+                )
+            entry = Entry(0, ticket.id, EntryKind.REOPENED, "", person(actor), datetime.now(UTC))
+            state = TicketState.ANSWERED if ticket.first_answer_at else TicketState.OPEN
+            await self._change(ticket, TicketChange(entry, state=state))
         return await self.thread(actor, ticket.id)
 
     async def figures(

@@ -124,6 +124,13 @@ async def test_a_citizen_and_an_officer_hold_a_conversation(client, gateway, sim
     assert (await refused.json())["error"]["code"] == "ticket_closed"
     reopened_now = await client.post("/api/v1/inbox/1/reopen", headers=officer)
     assert (await reopened_now.json())["ticket"]["state"] == "answered"
+    # closed again, the citizen asks anew: #2; #1 cannot be reopened beside it
+    await client.post("/api/v1/inbox/1/close", headers=officer)
+    [*_, ack] = await texts(simulator, "ASK HEALTH And the booster?", sender=ANA)
+    assert ack.startswith("Thank you. Your question #2 is with Health alerts")
+    twice = await client.post("/api/v1/inbox/1/reopen", headers=officer)
+    assert twice.status == 409
+    assert (await twice.json())["error"]["code"] == "ticket_open_elsewhere"
 
 
 @pytest.mark.usefixtures("catalogue")
