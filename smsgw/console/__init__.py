@@ -25,6 +25,9 @@ CONTENT_TYPES = {
     "polls.js": "text/javascript; charset=utf-8",
     "login.js": "text/javascript; charset=utf-8",
     "people.js": "text/javascript; charset=utf-8",
+    "i18n.js": "text/javascript; charset=utf-8",
+    "en.json": "application/json; charset=utf-8",
+    "es.json": "application/json; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }  # the only files served: a fixed list, so no path can reach anything else

@@ -1,6 +1,7 @@
 // The console: views of one page picked by the URL's hash, each reading the gateway's own API
 // as the person logged in (login.js). DOM text only through textContent: nothing from the API
 // is ever parsed as HTML.
+import { language, useLanguage } from "./i18n.js";
 import { showInbox, showQuestionFigures, showTicket } from "./inbox.js";
 import { logOut, showSecurity } from "./login.js";
 import { showPeople } from "./people.js";
@@ -118,6 +119,10 @@ function showLanguages() {
   const languages = service
     ? [...new Set([service.default_language, ...Object.keys(service.names)])]
     : [];
+  const typed = {}; // a text already written stays when the view is drawn again (a language)
+  for (const area of document.querySelectorAll("#panels textarea")) {
+    typed[area.dataset.language] = area.value;
+  }
   const tabs = [];
   const panels = [];
   for (const language of languages) {
@@ -135,6 +140,7 @@ function showLanguages() {
     const required = language === service.default_language ? " (required)" : "";
     label.textContent = `${name} text${required}`;
     area.dataset.language = language;
+    area.value = typed[language] ?? "";
     counter.id = `count-${language}`;
     area.setAttribute("aria-describedby", counter.id);
     area.addEventListener("input", () => count(area, counter));
@@ -794,8 +800,16 @@ function drawLines(canvas, points) {
   });
 }
 
+// Another language: the page's words at once, the view drawn again in it (what is typed stays).
+$("#language").addEventListener("change", async (event) => {
+  await useLanguage(event.target.value);
+  route();
+});
+
 // A tab signed in before the console knew the gateway's zone (an upgrade) asks for it once.
 async function start() {
+  await useLanguage();
+  $("#language").value = language;
   if (signedIn() && sessionStorage.getItem(ZONE) === null) {
     try {
       await refresh();
