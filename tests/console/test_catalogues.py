@@ -21,7 +21,10 @@ IN_SCRIPT = re.compile(r"""\bt\(\s*["']([^"'$`]+)["']""")
 
 
 def catalogue(language: str) -> dict[str, str | dict[str, str]]:
-    return json.loads((FOLDER / f"{language}.json").read_text(encoding="utf-8"))
+    texts: dict[str, str | dict[str, str]] = json.loads(
+        (FOLDER / f"{language}.json").read_text(encoding="utf-8")
+    )
+    return texts
 
 
 def forms(text: str | dict[str, str]) -> list[str]:
