@@ -70,7 +70,11 @@ class BroadcastKpis(BaseModel):
     audience: int = Field(description="recipients of this year's broadcasts (any state)")
     delivered: int
     cancelled: int = Field(description="recipients not sent to: their broadcast was cancelled")
-    delivery_rate: float | None = Field(description="delivered / (audience - cancelled)")
+    finished: int = Field(
+        description="recipients whose message has an outcome: delivered, or"
+        " final without delivery (not queued, in flight nor cancelled)"
+    )
+    delivery_rate: float | None = Field(description="delivered / finished, as a broadcast's")
     median_delivery_s: float | None = Field(description="submit → delivery receipt")
     median_sampled: bool = Field(
         description="approximate: over a sample of the delivered messages, or (within 2.5%)"
@@ -154,7 +158,8 @@ async def _broadcasts(deps: Services, years: list[Period], zone: ZoneInfo) -> Br
         audience=totals.audience,
         delivered=totals.delivered,
         cancelled=totals.cancelled,
-        delivery_rate=_ratio(totals.delivered, totals.audience - totals.cancelled),
+        finished=totals.finished,
+        delivery_rate=_ratio(totals.delivered, totals.finished),
         median_delivery_s=(
             round(totals.median_delivery_s, 3) if totals.median_delivery_s is not None else None
         ),

@@ -24,6 +24,7 @@ from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, Ca
 from smsgw.broadcasts.poll import Poll
 from smsgw.broadcasts.store import BroadcastStore, Recipient
 from smsgw.config import BroadcastsConfig
+from smsgw.delivery.message import WITHOUT_OUTCOME
 from smsgw.delivery.outbox import Priority
 from smsgw.errors import Conflict, Forbidden, Invalid, NotFound
 from subscriptions.catalogue import find_service
@@ -36,7 +37,6 @@ _log = structlog.get_logger(__name__)
 SERVICE_DEACTIVATED = "service_deactivated"
 _FAILED = ("undeliverable", "rejected", "failed")
 _UNSENT = ("queued", "cancelled", "expired")
-_UNFINISHED = ("queued", "submitted", "cancelled")  # not final, or final without an outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +400,7 @@ def _texts(order: Order, service: Service, max_segments: int) -> dict[str, str]:
 def _progress(b: Broadcast, stats: BroadcastStats) -> Progress:
     counts = stats.by_state
     audience = b.audience or 0
-    finished = sum(n for state, n in counts.items() if state not in _UNFINISHED)
+    finished = sum(n for state, n in counts.items() if state not in WITHOUT_OUTCOME)
     throughput = None
     if stats.first_submit_at and stats.last_submit_at:
         # from the start of the fan-out: two messages a millisecond apart are no 2,000/s

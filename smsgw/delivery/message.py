@@ -29,6 +29,10 @@ class MessageState(StrEnum):
         return self not in (MessageState.QUEUED, MessageState.SUBMITTED)
 
 
+# Not final, or final without an outcome: what a delivery rate leaves out (over the finished).
+WITHOUT_OUTCOME = frozenset({MessageState.QUEUED, MessageState.SUBMITTED, MessageState.CANCELLED})
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     id: str

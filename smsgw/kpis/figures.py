@@ -46,6 +46,7 @@ class DeliveryTotals:
     audience: int  # outbox rows (recipients)
     delivered: int
     cancelled: int  # never sent: their broadcast was cancelled
+    finished: int  # with an outcome: delivered, or final without delivery (not cancelled)
     segments: int  # SMS the carriers accepted (each message × its language's segments)
     median_delivery_s: float | None  # submit → delivery receipt, over delivered messages
     # the median is approximate: over a sample (too many messages to sort them all), or read

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
+from smsgw.delivery.message import WITHOUT_OUTCOME
 from smsgw.kpis import latency
 from smsgw.kpis.figures import ConsentFlow, DeliveryTotals, Period, ServiceCount, SubscriberCounts
 from smsgw.storage.postgres.db import Conn, Database
@@ -158,11 +159,12 @@ async def _delivery_totals(
         segments_of[id_] = json.loads(segments)
         if kept is not None:
             summaries.append((segments_of[id_], json.loads(kept)))
-    audience = delivered = cancelled = sent = 0
+    audience = delivered = cancelled = finished = sent = 0
     for broadcast, state, language, count in await conn.fetch(_BY_STATE, *bounds):
         audience += count
         delivered += count if state == "delivered" else 0
         cancelled += count if state == "cancelled" else 0
+        finished += 0 if state in WITHOUT_OUTCOME else count
         if state in _SENT_STATES:
             sent += count * segments_of[broadcast].get(language, 1)
     for broadcast, language, count in await conn.fetch(_SENT_OR_NOT, *bounds):
@@ -175,6 +177,7 @@ async def _delivery_totals(
             audience += count
             delivered += count if state == "delivered" else 0
             cancelled += count if state == "cancelled" else 0
+            finished += 0 if state in WITHOUT_OUTCOME else count
             sent += accepted * segments_by_language.get(language, 1)
         summed_up.append(latencies(summary))
     median, sampled = None, delivered > sorted_at_most
@@ -186,4 +189,4 @@ async def _delivery_totals(
         median = await conn.fetchval(_SAMPLED_MEDIAN, *bounds, step)
     elif delivered:
         median = await conn.fetchval(_MEDIAN, *bounds)
-    return DeliveryTotals(audience, delivered, cancelled, sent, median, sampled)
+    return DeliveryTotals(audience, delivered, cancelled, finished, sent, median, sampled)

@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 from functools import partial
 
+from smsgw.delivery.message import WITHOUT_OUTCOME
 from smsgw.kpis import latency
 from smsgw.kpis.figures import (
     ConsentFlow,
@@ -145,11 +146,12 @@ def delivery_totals(
     """The outbox of every broadcast created in ``period`` (whatever its state)."""
     bounds = _bounds(period)
     segments_of = {id_: json.loads(segments) for id_, segments in db.execute(_SEGMENTS, bounds)}
-    audience = delivered = cancelled = sent = 0
+    audience = delivered = cancelled = finished = sent = 0
     for broadcast, state, language, count in db.execute(_BY_STATE, bounds):
         audience += count
         delivered += count if state == "delivered" else 0
         cancelled += count if state == "cancelled" else 0
+        finished += 0 if state in WITHOUT_OUTCOME else count
         if state in _SENT_STATES:
             sent += count * segments_of[broadcast].get(language, 1)
     for broadcast, language, count in db.execute(_SENT_OR_NOT, bounds):
@@ -161,6 +163,7 @@ def delivery_totals(
             audience += count
             delivered += count if state == "delivered" else 0
             cancelled += count if state == "cancelled" else 0
+            finished += 0 if state in WITHOUT_OUTCOME else count
             sent += accepted * segments_by_language.get(language, 1)
         summed_up.append(latencies(summary))
     median, sampled = None, delivered > sorted_at_most
@@ -173,7 +176,7 @@ def delivery_totals(
         median = _first(db.execute(_SAMPLED_MEDIAN, (*bounds, step)))
     elif delivered:
         median = _first(db.execute(_MEDIAN, (*bounds, (delivered - 1) // 2)))
-    return DeliveryTotals(audience, delivered, cancelled, sent, median, sampled)
+    return DeliveryTotals(audience, delivered, cancelled, finished, sent, median, sampled)
 
 
 def _first(cursor: sqlite3.Cursor) -> float | None:

@@ -160,6 +160,7 @@ async def test_every_kpi_is_what_the_scenario_did_beside_its_target(
     assert broadcasts["by_ministry"] == {"health": 1, "nemo": 1}
     # this year's: 4 + 5 + 5 recipients, 4 + 5 + 1 delivered, 4 cancelled while queued
     assert (broadcasts["audience"], broadcasts["delivered"], broadcasts["cancelled"]) == (14, 10, 4)
+    assert broadcasts["finished"] == 10  # the rate is over these, as a broadcast's
     assert broadcasts["delivery_rate"] == 1.0
     # 4 × 1 SMS; 4 es × 1 + 1 en × 2; 1 × 1
     assert broadcasts["segments"] == 4 + 6 + 1

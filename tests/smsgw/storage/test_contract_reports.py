@@ -135,8 +135,8 @@ async def _sent_broadcast(
     return broadcast_id
 
 
-def _totals(totals: DeliveryTotals) -> tuple[int, int, int, int]:
-    return totals.audience, totals.delivered, totals.cancelled, totals.segments
+def _totals(totals: DeliveryTotals) -> tuple[int, int, int, int, int]:
+    return totals.audience, totals.delivered, totals.cancelled, totals.finished, totals.segments
 
 
 # ------------------------------------------------------------------------- the KPIs
@@ -247,6 +247,7 @@ async def test_sent_messages_are_those_a_carrier_accepted_in_their_language(
     totals = await any_store.kpis.delivery_totals(THIS_YEAR)
 
     assert (totals.audience, totals.delivered, totals.cancelled) == (10, 4, 1)
+    assert totals.finished == 8  # neither the cancelled nor the queued one
     # 4 delivered (3 × 1 SMS in English, 1 × 3 in Spanish), undeliverable and expired in Spanish
     assert totals.segments == 3 + 3 + 3 + 3
     assert totals.median_delivery_s == pytest.approx(2.0, abs=1e-3)
