@@ -306,7 +306,12 @@ class RetentionConfig(_Section):
         ge=1,
         description="single messages (POST /messages, replies), their segments and receipt events",
     )
-    inbound_days: int = Field(default=180, ge=1, description="citizens' texts, once handled")
+    inbound_days: int = Field(
+        default=180,
+        ge=1,
+        description="citizens' texts once handled; the inbox's tickets no longer waiting for an"
+        " answer (after their last change); poll answers' numbers (after the poll closed)",
+    )
     outbox_days: int = Field(
         default=90,
         ge=1,

@@ -1,8 +1,10 @@
 """Retention: single messages (with their segments and receipt events) and citizens' texts
 once handled are deleted after ``[retention]`` messages_days and inbound_days; a broadcast's
 per-recipient outbox rows (with theirs) ``outbox_days`` after it finished, once summed up so
-that its figures and the KPIs stay as they were. Consent records and the audit log are kept:
-they are the proof of who agreed to what, and who did what.
+that its figures and the KPIs stay as they were. Citizens' questions go ``inbound_days`` after
+their ticket's last change once no longer waiting for an answer, and poll answers lose their
+number ``inbound_days`` after the poll closed (its results stay). Consent records and the
+audit log are kept: they are the proof of who agreed to what, and who did what.
 
 It runs at start and then hourly, deleting in batches so that the writers that matter
 (receipts, citizens' texts) get the database between them.
@@ -44,6 +46,15 @@ class RetentionStore(Protocol):
         """Delete up to ``limit`` outbox rows of summed-up broadcasts, with their segments
         and events; returns how many."""
 
+    async def purge_tickets(self, before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` tickets no longer waiting for an answer (answered or
+        closed) and unchanged since ``before``, with their threads; returns how many."""
+
+    async def forget_poll_numbers(self, closed_before: datetime, *, limit: int) -> int:
+        """Replace the number of up to ``limit`` answers to polls closed before
+        ``closed_before`` by an opaque one (the tally, by option, language and district,
+        stays); returns how many."""
+
 
 @dataclass(frozen=True, slots=True)
 class Purged:
@@ -51,6 +62,8 @@ class Purged:
     inbound: int
     broadcasts: int = 0  # summed up
     outbox: int = 0  # their recipients' rows
+    tickets: int = 0  # with their threads
+    poll_answers: int = 0  # numbers forgotten
 
 
 class Retention:
@@ -76,6 +89,8 @@ class Retention:
         messages = await self._drain(lambda n: store.purge_messages(old_messages, limit=n))
         old_texts = now - timedelta(days=settings.inbound_days)
         inbound = await self._drain(lambda n: store.purge_inbound(old_texts, limit=n))
+        tickets = await self._drain(lambda n: store.purge_tickets(old_texts, limit=n))
+        answers = await self._drain(lambda n: store.forget_poll_numbers(old_texts, limit=n))
         old_keys = now - KEPT
         await self._drain(lambda n: store.purge_keys(old_keys, limit=n))
         broadcasts = 0
@@ -84,11 +99,12 @@ class Retention:
             broadcasts += 1
             await asyncio.sleep(0.05)
         outbox = await self._drain(lambda n: store.purge_outbox(limit=n))
-        purged = Purged(messages, inbound, broadcasts, outbox)
+        purged = Purged(messages, inbound, broadcasts, outbox, tickets, answers)
         if purged != Purged(0, 0):
             _log.info(
                 "retention_purged", messages=messages, inbound=inbound,
-                broadcasts_summed_up=broadcasts, outbox=outbox,
+                broadcasts_summed_up=broadcasts, outbox=outbox, tickets=tickets,
+                poll_numbers_forgotten=answers,
             )  # fmt: skip
         return purged
 

@@ -456,6 +456,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX sessions_person ON sessions (person)",
         "ALTER TABLE audit_log ADD COLUMN person text",
     ),
+    20: (  # retention of the inbox and polls, as SQLite's 20
+        "CREATE INDEX tickets_quiet ON tickets (updated_at) WHERE state <> 'open'",
+        """CREATE INDEX poll_answers_numbered ON poll_answers (answered_at)
+            WHERE substr(msisdn, 1, 1) <> '~'""",
+    ),
 }
 
 LATEST = max(MIGRATIONS)

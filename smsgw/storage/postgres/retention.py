@@ -41,6 +41,25 @@ _PURGE_OUTBOX = """WITH gone AS (
     deleted AS (DELETE FROM outbox WHERE id IN (SELECT id FROM gone) RETURNING 1)
     SELECT count(*) FROM deleted"""
 
+# partial index tickets_quiet: a ticket waiting for an answer stays, whatever its age
+_PURGE_TICKETS = """WITH gone AS (
+        SELECT id FROM tickets WHERE updated_at < $1 AND state <> 'open'
+        ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+    entries AS (DELETE FROM ticket_entries WHERE ticket IN (SELECT id FROM gone)),
+    deleted AS (DELETE FROM tickets WHERE id IN (SELECT id FROM gone) RETURNING 1)
+    SELECT count(*) FROM deleted"""
+# partial index poll_answers_numbered; answered before $1 is a cheap bound (an answer comes
+# before its poll closes), the poll's closing time decides
+_FORGET_NUMBERS = """WITH gone AS (
+        SELECT a.broadcast, a.msisdn FROM poll_answers a JOIN broadcasts b ON b.id = a.broadcast
+        WHERE a.answered_at < $1 AND substr(a.msisdn, 1, 1) <> '~'
+          AND (b.poll::jsonb ->> 'closes_at')::timestamptz < $1
+        LIMIT $2 FOR UPDATE OF a SKIP LOCKED),
+    forgotten AS (UPDATE poll_answers p
+        SET msisdn = '~' || replace(gen_random_uuid()::text, '-', '') FROM gone
+        WHERE p.broadcast = gone.broadcast AND p.msisdn = gone.msisdn RETURNING 1)
+    SELECT count(*) FROM forgotten"""
+
 
 class PgRetention:
     """Implements RetentionStore on the database's main pool."""
@@ -59,6 +78,13 @@ class PgRetention:
 
     async def summarise_broadcast(self, finished_before: datetime) -> int | None:
         return await self._db.write(partial(summarise_one, before=finished_before))
+
+    async def purge_tickets(self, before: datetime, *, limit: int) -> int:
+        return await self._db.write(partial(_counted, sql=_PURGE_TICKETS, args=(before, limit)))
+
+    async def forget_poll_numbers(self, closed_before: datetime, *, limit: int) -> int:
+        args = (closed_before, limit)
+        return await self._db.write(partial(_counted, sql=_FORGET_NUMBERS, args=args))
 
     async def purge_outbox(self, *, limit: int) -> int:
         return await self._db.write(partial(_counted, sql=_PURGE_OUTBOX, args=(limit,)))

@@ -429,6 +429,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX sessions_person ON sessions (person)",
         "ALTER TABLE audit_log ADD COLUMN person TEXT",
     ),
+    (  # 20: retention of the inbox and polls: tickets no longer waiting by their last change,
+        # and the poll answers that still hold a number (a purged one's is an opaque "~...")
+        "CREATE INDEX tickets_quiet ON tickets (updated_at) WHERE state != 'open'",
+        """CREATE INDEX poll_answers_numbered ON poll_answers (answered_at)
+            WHERE substr(msisdn, 1, 1) != '~'""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -4,10 +4,12 @@ up (summaries.py)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 from functools import partial
 
+from smsgw.broadcasts.poll import Poll
 from smsgw.storage.sqlite.summaries import summarise_one
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import timestamp
@@ -18,6 +20,17 @@ _OLD_MESSAGES = """INSERT INTO purged_ids SELECT id FROM messages INDEXED BY mes
 _OLD_INBOUND = """DELETE FROM inbound WHERE rowid IN (SELECT rowid FROM inbound
     INDEXED BY inbound_handled_age WHERE received_at < ? AND handled_at IS NOT NULL
     ORDER BY received_at LIMIT ?)"""
+# partial index tickets_quiet: a ticket waiting for an answer stays, whatever its age
+_TICKET_IDS = "CREATE TEMP TABLE IF NOT EXISTS purged_tickets (id INTEGER PRIMARY KEY)"
+_OLD_TICKETS = """INSERT INTO purged_tickets SELECT id FROM tickets INDEXED BY tickets_quiet
+    WHERE updated_at < ? AND state != 'open' ORDER BY updated_at LIMIT ?"""
+# partial index poll_answers_numbered: the polls with numbers left, then theirs in batches
+_NUMBERED_POLLS = """SELECT id, poll FROM broadcasts WHERE id IN (
+    SELECT DISTINCT broadcast FROM poll_answers INDEXED BY poll_answers_numbered
+    WHERE answered_at < ? AND substr(msisdn, 1, 1) != '~')"""
+_FORGET_NUMBERS = """UPDATE poll_answers SET msisdn = '~' || lower(hex(randomblob(8)))
+    WHERE broadcast = ? AND msisdn IN (SELECT msisdn FROM poll_answers
+        WHERE broadcast = ? AND substr(msisdn, 1, 1) != '~' LIMIT ?)"""
 _OUTBOX_IDS = "CREATE TEMP TABLE IF NOT EXISTS purged_outbox (id INTEGER PRIMARY KEY)"
 _SUMMED_UP = """INSERT INTO purged_outbox SELECT o.id FROM broadcasts b
     JOIN outbox o ON o.broadcast = b.id WHERE b.outbox_summary IS NOT NULL LIMIT ?"""
@@ -40,6 +53,12 @@ class SqliteRetention:
 
     async def summarise_broadcast(self, finished_before: datetime) -> int | None:
         return await self._db.write(partial(summarise_one, before=timestamp(finished_before)))
+
+    async def purge_tickets(self, before: datetime, *, limit: int) -> int:
+        return await self._db.write(partial(_purge_tickets, before=timestamp(before), limit=limit))
+
+    async def forget_poll_numbers(self, closed_before: datetime, *, limit: int) -> int:
+        return await self._db.write(partial(_forget_numbers, before=closed_before, limit=limit))
 
     async def purge_outbox(self, *, limit: int) -> int:
         return await self._db.write(partial(_purge_outbox, limit=limit))
@@ -75,3 +94,25 @@ def _purge_keys(db: sqlite3.Connection, *, before: str, limit: int) -> int:
         " INDEXED BY idempotency_age WHERE created_at < ? ORDER BY created_at LIMIT ?)",
         (before, limit),
     ).rowcount
+
+
+def _purge_tickets(db: sqlite3.Connection, *, before: str, limit: int) -> int:
+    db.execute(_TICKET_IDS)
+    db.execute(_OLD_TICKETS, (before, limit))
+    db.execute("DELETE FROM ticket_entries WHERE ticket IN (SELECT id FROM purged_tickets)")
+    count = db.execute("DELETE FROM tickets WHERE id IN (SELECT id FROM purged_tickets)").rowcount
+    db.execute("DELETE FROM purged_tickets")
+    return count
+
+
+def _forget_numbers(db: sqlite3.Connection, *, before: datetime, limit: int) -> int:
+    """Answered before ``before`` is a cheap bound (an answer comes before its poll closes);
+    the poll's closing time decides."""
+    closed = [id_ for id_, poll in db.execute(_NUMBERED_POLLS, (timestamp(before),))
+              if Poll.from_json(json.loads(poll)).closes_at < before]  # fmt: skip
+    count = 0
+    for broadcast in closed:
+        count += db.execute(_FORGET_NUMBERS, (broadcast, broadcast, limit - count)).rowcount
+        if count >= limit:
+            break
+    return count

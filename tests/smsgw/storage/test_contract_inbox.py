@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smsgw.broadcasts.poll import PollAnswer
+from smsgw.broadcasts.model import Broadcast, BroadcastState
+from smsgw.broadcasts.poll import Poll, PollAnswer, PollOption
+from smsgw.delivery.outbox import Priority
 from smsgw.inbox.model import (
     CitizenText,
     Entry,
@@ -145,3 +147,57 @@ async def test_a_numbers_last_poll_answer_counts(any_store: AnyStore):
     assert tally.by_district == {"": {2: 1}, "Cayo": {2: 1}}
     assert (await polls.tally(8)).counts == {1: 1}
     assert (await polls.tally(9)).counts == {}
+
+
+async def test_retention_takes_quiet_tickets_and_the_numbers_of_closed_polls(any_store: AnyStore):
+    """Tickets waiting for an answer stay whatever their age; the others go with their thread
+    once unchanged since the cut-off. A poll's answers lose their number once it closed before
+    the cut-off, and its tally stays as it was."""
+    inbox, retention = any_store.inbox, any_store.retention
+    await inbox.file([said("waiting"), said("answered", msisdn=JUAN),
+                      said("closed", service="WEATHER")])  # fmt: skip
+    answer = Entry(0, 2, EntryKind.ANSWER, "x", "maria", T0 + timedelta(seconds=5))
+    await inbox.change(2, TicketChange(answer, state=TicketState.ANSWERED, answered=True))
+    closing = Entry(0, 3, EntryKind.CLOSED, "", "maria", T0 + timedelta(days=2))
+    await inbox.change(3, TicketChange(closing, state=TicketState.CLOSED))
+    cut_off = T0 + timedelta(days=1)  # the closed one changed after it
+    assert await retention.purge_tickets(cut_off, limit=10) == 1
+    assert [await inbox.ticket(n) is not None for n in (1, 2, 3)] == [True, False, True]
+    assert await inbox.thread(2) == []
+    assert await retention.purge_tickets(T0 + timedelta(days=3), limit=10) == 1  # the closed
+    assert await inbox.ticket(1) is not None  # still waiting
+
+    await any_store.catalogue.add_service(Service("HEALTH", "health", {"en": "Health"}))
+    closes = T0 + timedelta(hours=1)
+    options = (PollOption(1, {"en": ("yes",)}), PollOption(2, {"en": ("no",)}))
+    poll = await any_store.broadcasts.add_broadcast(new_broadcast(Poll(options, closes)))
+    later = Poll(options, T0 + 3 * DAYS)
+    other = await any_store.broadcasts.add_broadcast(new_broadcast(later))
+    at = T0 + timedelta(minutes=5)
+    await any_store.polls.answer_many([
+        PollAnswer(poll, ANA, 1, "en", "Cayo", at), PollAnswer(poll, JUAN, 2, "es", None, at),
+        PollAnswer(poll, "+5016000003", 1, "en", None, at),
+        PollAnswer(other, ANA, 2, "en", None, at),
+    ])  # fmt: skip
+    before = await any_store.polls.tally(poll)
+    assert await retention.forget_poll_numbers(closes, limit=10) == 0  # not closed before it
+    assert await retention.forget_poll_numbers(closes + DAYS, limit=2) == 2  # the limit
+    assert await retention.forget_poll_numbers(closes + DAYS, limit=10) == 1
+    assert await retention.forget_poll_numbers(closes + DAYS, limit=10) == 0
+    assert await any_store.polls.tally(poll) == before
+    assert (await any_store.polls.tally(other)).counts == {2: 1}  # open then: kept
+    # the same number answering a poll again is another answer of another poll, not a lost one
+    await any_store.polls.answer_many([PollAnswer(other, ANA, 1, "en", None, at)])
+    assert (await any_store.polls.tally(other)).counts == {1: 1}
+
+
+DAYS = timedelta(days=10)
+
+
+def new_broadcast(poll: Poll) -> Broadcast:
+    return Broadcast(
+        id=0, service="HEALTH", ministry="health", texts={"en": "Vaccines?"}, segments={"en": 1},
+        encodings={"en": "gsm7"}, default_language="en", priority=Priority.NORMAL,
+        state=BroadcastState.DONE, send_at=None, expires_at=T0 + timedelta(hours=1),
+        audience=3, cost_estimate=0.1, created_by="tok1", created_at=T0, updated_at=T0, poll=poll,
+    )  # fmt: skip
