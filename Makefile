@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint chromium bench-smpp
+.PHONY: demo test lint chromium bench-smpp screenshots
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,9 +19,14 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy channels smsgw subscriptions tests bench
 
-# tests/postgres.sh: the PostgreSQL on 127.0.0.1:5432, or one it starts (installed if need be)
+# tests/postgres.sh: the PostgreSQL on 127.0.0.1:5432, or one it starts (installed if need be).
+# TEST_WORKERS test processes at once (pytest-xdist), each with a database of its own: many tests
+# wait on a gateway, the simulator or Chromium, so more processes than cores pay; `make test
+# TEST_WORKERS=0` runs them in this one process
+TEST_WORKERS ?= 3
 test: lint chromium $(BIN)/promtool
-	SMSGW_TEST_POSTGRES=$$(PYTHON=$(BIN)/python sh tests/postgres.sh) $(BIN)/pytest
+	SMSGW_TEST_POSTGRES=$$(PYTHON=$(BIN)/python sh tests/postgres.sh) $(BIN)/pytest \
+	  -n $(TEST_WORKERS) --dist worksteal
 
 # tests/console drive Debian's headless Chromium through Playwright (which never downloads one)
 chromium:
@@ -35,6 +40,12 @@ $(BIN)/promtool: | $(STAMP)
 	cd $(VENV)/promtool.deb.d && (apt-get download prometheus 2>/dev/null || \
 	  (apt-get update && apt-get download prometheus)) && dpkg -x prometheus_*.deb root
 	cp $(VENV)/promtool.deb.d/root/usr/bin/promtool $@ && rm -rf $(VENV)/promtool.deb.d
+
+# the README's screenshots of the console (docs/screenshots/), from its accessibility walk
+screenshots: $(STAMP) chromium
+	mkdir -p docs/screenshots
+	SMSGW_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/console/test_accessibility.py \
+	  -k "officer or operator"
 
 bench-smpp: $(STAMP)
 	$(BIN)/python bench/smpp_throughput.py

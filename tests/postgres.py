@@ -75,14 +75,29 @@ def empty_database(dsn: str) -> None:
 
 
 async def empty(conn: Conn) -> None:
-    """Every table emptied (not the schema version), ids from 1 again: a test's clean start."""
+    """Every table emptied (not the schema version), ids from 1 again: a test's clean start.
+
+    Only the tables holding rows are truncated, and only the sequences once used restarted: a
+    TRUNCATE makes new files for every table it names (~0.2 s for all of them, before each of
+    some 250 tests), and most tests leave all but a few tables empty."""
     tables = await conn.fetch(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
         " AND tablename <> 'schema_version'"
     )
-    names = ", ".join(f'"{row[0]}"' for row in tables)
+    if not tables:
+        return
+    probe = " UNION ALL ".join(  # the tables' names, from pg_tables
+        f'SELECT {index} WHERE EXISTS (SELECT FROM "{row[0]}")'  # noqa: S608
+        for index, row in enumerate(tables)
+    )
+    names = ", ".join(f'"{tables[row[0]][0]}"' for row in await conn.fetch(probe))
     if names:
-        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        await conn.execute(f"TRUNCATE {names} CASCADE")
+    # an insert rolled back leaves its table empty but its sequence moved on
+    await conn.execute(
+        "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false)"
+        " FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL"
+    )
 
 
 async def execute(dsn: str, statement: str, *args: object) -> None:

@@ -3,11 +3,13 @@ whole gateway on the SMSC simulator (the fixtures of tests/smsgw, imported here)
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, async_playwright
 
 from smsgw.app import Gateway
@@ -26,7 +28,20 @@ from tests.smsgw.testbed import Client
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+def _function_scoped_runner(_module_scoped_runner: asyncio.Runner) -> asyncio.Runner:
+    """Here a test, and each of its async fixtures, runs on its module's event loop instead of
+    a new one: pytest-asyncio takes a test's loop from this fixture (its own makes a loop a
+    test). Playwright's objects belong to the loop that made them, so one Chromium a module
+    needs one loop a module; a launch costs ~0.8 s on an idle machine, 2-3 s on a busy one.
+    Overriding pytest-asyncio's (private) fixture keeps the fixtures of tests/smsgw, shared with
+    tests on loops of their own, as they are; a pytest-asyncio without it fails every test here
+    (the browser on another loop), never passes them on a weaker footing."""
+    return _module_scoped_runner
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium, launched once a module (through Playwright)."""
     if not CHROMIUM.exists():  # never skipped: `make test` installs it
         pytest.fail(
             f"{CHROMIUM} is missing: `make test` installs it, or run "
@@ -36,6 +51,15 @@ async def browser() -> AsyncIterator[Browser]:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield browser
         await browser.close()
+
+
+@pytest.fixture
+async def browser(chromium: Browser) -> AsyncIterator[Browser]:
+    """The module's Chromium, as if the test's own: every context (a browser profile: cookies,
+    storage, cache) the test opened is closed after it, and each test opens its own."""
+    yield chromium
+    for context in chromium.contexts:
+        await context.close()
 
 
 @pytest.fixture

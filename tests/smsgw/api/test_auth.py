@@ -77,6 +77,7 @@ _SCOPED: dict[str, dict[str, Any]] = {
     "POST /api/v1/broadcasts/{id}/approve": {},
     "GET /api/v1/broadcasts/{id}/poll": {},
     "GET /api/v1/broadcasts/{id}/report.csv": {},
+    "GET /api/v1/broadcasts/{id}/report": {},
     # tickets: their scope, with tickets that exist, is tests/smsgw/test_inbox.py's
     "GET /api/v1/inbox/{id}": {},
     "POST /api/v1/inbox/{id}/answer": {"json": {"text": "x"}},
@@ -110,6 +111,7 @@ _OPEN = {
     "POST /api/v1/me/totp/confirm",
     "POST /api/v1/me/password",
     "GET /api/v1/kpis",
+    "GET /api/v1/operator/history",  # the binds' throughput and the queue: no ministry's
     "GET /api/v1/broadcasts",
     "GET /api/v1/inbox",
     "GET /api/v1/inbox/canned",
