@@ -43,6 +43,7 @@ from smsgw.cluster.leases import LeaseKeeper
 from smsgw.config import Settings
 from smsgw.delivery.callbacks import Notifier
 from smsgw.delivery.dispatcher import Dispatcher
+from smsgw.delivery.outbox import by_label
 from smsgw.delivery.quiet import QuietHours
 from smsgw.delivery.recorder import Recorder
 from smsgw.delivery.retention import Retention
@@ -52,6 +53,7 @@ from smsgw.inbound.guard import Guard
 from smsgw.inbound.handler import InboundHandler
 from smsgw.inbox.conversations import Conversations
 from smsgw.inbox.service import InboxService
+from smsgw.kpis.history import History
 from smsgw.kpis.rates import LiveRates
 from smsgw.metrics import Metrics
 from smsgw.storage import Store, open_store
@@ -100,6 +102,11 @@ class Gateway:
         self._router = Router(self.channels)
         self.metrics = Metrics(self.channels)
         self._live_rates = LiveRates(self.metrics.counts)
+        operator = settings.operator
+        self._history = History(
+            self.metrics.counts, self._queue_depth,
+            every_s=operator.history_every_s, points=operator.history_points,
+        )  # fmt: skip
         self._retry = retry
         self._templates = _load_templates(settings.citizens.templates_dir or TEMPLATES_DIR)
         self._stack = contextlib.AsyncExitStack()
@@ -162,6 +169,8 @@ class Gateway:
             await self._start_broadcasts(store, recorder)
             await self._live_rates.start()
             stack.push_async_callback(self._live_rates.stop)
+            await self._history.start()
+            stack.push_async_callback(self._history.stop)
             purger = Retention(store.retention, retention)
             await purger.start()
             stack.push_async_callback(purger.stop)
@@ -181,6 +190,9 @@ class Gateway:
             await stack.aclose()
             raise
         _log.info("gateway_started", channels=[channel.name for channel in self.channels])
+
+    async def _queue_depth(self) -> dict[str, int]:
+        return by_label(await self.store.outbox.queued_by_priority())
 
     def _bind_up(self) -> None:
         """A bind taken over is up: what waits for its carrier goes now, not at the next look."""
@@ -400,6 +412,7 @@ class Gateway:
             http_settings=settings.http,
             kpi_settings=settings.kpis,
             live_rates=self._live_rates,
+            history=self._history,
             storage_error=lambda: self.recorder.storage_error,
             catalogue_changed=lambda: self.catalogue_changed(),
         )

@@ -367,6 +367,16 @@ class KpisConfig(_Section):
         return value
 
 
+class OperatorConfig(_Section):
+    """The operator's charts (GET /api/v1/operator/history): each gateway samples its binds'
+    throughput and the outbox queue depth into a ring of fixed size (constant memory)."""
+
+    history_every_s: float = Field(default=10.0, gt=0, le=600, description="between samples")
+    history_points: int = Field(
+        default=360, ge=2, le=10_000, description="samples kept (360 every 10 s: the last hour)"
+    )
+
+
 class AlertRouteConfig(_Section):
     """Which service a CAP alert goes to: the first route whose every given key matches the
     alert (case-insensitive), e.g. event "Hurricane Warning" -> HURRICANE."""
@@ -572,6 +582,7 @@ class Settings(_Section):
     citizens: CitizensConfig = Field(default_factory=dict)  # type: ignore[assignment]
     broadcasts: BroadcastsConfig = Field(default_factory=dict)  # type: ignore[assignment]
     kpis: KpisConfig = Field(default_factory=dict)  # type: ignore[assignment]
+    operator: OperatorConfig = Field(default_factory=dict)  # type: ignore[assignment]
     retention: RetentionConfig = Field(default_factory=dict)  # type: ignore[assignment]
     callbacks: CallbacksConfig = Field(default_factory=dict)  # type: ignore[assignment]
     cluster: ClusterConfig = Field(default_factory=dict)  # type: ignore[assignment]

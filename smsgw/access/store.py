@@ -99,6 +99,16 @@ class AuditLog(Protocol):
     async def audit(self, entry: AuditEntry) -> None: ...
 
     async def audit_entries(
-        self, *, before: int | None, limit: int, action: AuditAction | None = None
+        self,
+        *,
+        before: int | None,
+        limit: int,
+        action: AuditAction | None = None,
+        by: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[AuditEntry]:
-        """Newest first, ids below ``before``."""
+        """Newest first, ids below ``before``, those matching every filter given: ``by`` the
+        person of that name (ignoring case) or that actor (a token id, "user:<name>", "cli");
+        ``target`` exactly; at or after ``since``, before ``until``."""

@@ -10,9 +10,11 @@ from aiohttp import web
 from smsgw.api import (
     alerts,
     audit,
+    breakdown,
     broadcasts,
     districts,
     health,
+    history,
     inbox,
     kpis,
     messages,
@@ -47,6 +49,7 @@ def routes() -> list[Route]:
         *subscriptions.ROUTES,
         *subscribers.ROUTES,
         *broadcasts.ROUTES,
+        *breakdown.ROUTES,
         *alerts.ROUTES,
         *districts.ROUTES,
         *inbox.ROUTES,
@@ -55,6 +58,7 @@ def routes() -> list[Route]:
         *users.ROUTES,
         *audit.ROUTES,
         *kpis.ROUTES,
+        *history.ROUTES,
     ]
     return [*table, openapi.route(table)]
 

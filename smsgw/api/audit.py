@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from smsgw.access.audit import AuditAction
 from smsgw.access.tokens import Role
 from smsgw.api.context import SERVICES
-from smsgw.api.errors import ErrorBody
+from smsgw.api.errors import ApiError, ErrorBody
 from smsgw.api.routes import Route, json_response, read_query
 
 
@@ -21,6 +21,22 @@ class AuditQuery(BaseModel):
     before: int | None = Field(None, ge=1, le=2**63 - 1, description="entries older than this id")
     limit: int = Field(100, ge=1, le=1000)
     action: AuditAction | None = None
+    by: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="who did it: a person's name (any case), or an actor (a token id,"
+        " 'user:<name>', 'cli')", examples=["Ada Admin"],
+    )  # fmt: skip
+    target: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="what it was done to, exactly: a broadcast id, a keyword, a token id, a"
+        " number, a person's name",
+    )  # fmt: skip
+    since: datetime | None = Field(
+        None, description="at or after (ISO 8601; without an offset: the gateway's zone)"
+    )
+    until: datetime | None = Field(
+        None, description="before (ISO 8601; without an offset: the gateway's zone)"
+    )
 
 
 class AuditView(BaseModel):
@@ -43,9 +59,13 @@ class AuditList(BaseModel):
 
 async def list_audit(request: web.Request) -> web.Response:
     query = read_query(request, AuditQuery)
-    entries = await request.app[SERVICES].audit.audit_entries(
-        before=query.before, limit=query.limit, action=query.action
-    )
+    services = request.app[SERVICES]
+    since = _instant(query.since, services.timezone, "since")
+    until = _instant(query.until, services.timezone, "until")
+    entries = await services.audit.audit_entries(
+        before=query.before, limit=query.limit, action=query.action, by=query.by,
+        target=query.target, since=since, until=until,
+    )  # fmt: skip
     views = [
         AuditView(id=e.id, at=e.at, actor=e.actor, person=e.person, role=e.role,
                   ministry=e.ministry, action=e.action.value, target=e.target, detail=e.detail)
@@ -54,7 +74,18 @@ async def list_audit(request: web.Request) -> web.Response:
     return json_response(AuditList(entries=views))
 
 
+def _instant(at: datetime | None, zone: tzinfo, field: str) -> datetime | None:
+    """``at`` in UTC (without an offset: on the gateway's clock)."""
+    if at is None:
+        return None
+    try:
+        return (at if at.tzinfo else at.replace(tzinfo=zone)).astimezone(UTC)
+    except OverflowError:  # year 9999 ahead of UTC, or year 1 behind it
+        raise ApiError(400, "invalid", "out of range", field=field) from None
+
+
 ROUTES = [
-    Route("GET", "/api/v1/audit", list_audit, "The audit log, newest first",
+    Route("GET", "/api/v1/audit", list_audit,
+          "The audit log, newest first: by action, who, target and time",
           roles=(Role.ADMIN,), query=AuditQuery, responses={200: AuditList, 400: ErrorBody}),
 ]  # fmt: skip

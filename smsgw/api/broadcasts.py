@@ -174,6 +174,10 @@ class BroadcastPage(BaseModel):
 
     before: int | None = Field(None, ge=1, le=_MAX_ID, description="broadcasts older than this id")
     limit: int = Field(50, ge=1, le=500)
+    state: str | None = Field(
+        None, max_length=200, description="only broadcasts in these states, separated by commas",
+        examples=["scheduled,awaiting_approval"],
+    )  # fmt: skip
 
 
 class BroadcastEstimate(BaseModel):
@@ -351,7 +355,8 @@ async def create_broadcast(request: web.Request) -> web.Response:
     return json_response(created, status=201)
 
 
-async def _find(request: web.Request) -> Broadcast:
+async def find_broadcast(request: web.Request) -> Broadcast:
+    """The broadcast of the path's id, if the caller may see it (else 404)."""
     raw = request.match_info["id"]
     return await request.app[SERVICES].broadcasts.find(request[PRINCIPAL], _number(raw), raw)
 
@@ -373,7 +378,7 @@ def _held_until(services: Services, progress: Progress, now: datetime) -> dateti
 
 
 async def get_broadcast(request: web.Request) -> web.Response:
-    broadcast = await _find(request)
+    broadcast = await find_broadcast(request)
     services = request.app[SERVICES]
     progress = await services.broadcasts.progress(broadcast)
     return json_response(_view(progress, _held_until(services, progress, datetime.now(UTC))))
@@ -385,22 +390,32 @@ async def list_broadcasts(request: web.Request) -> web.Response:
     limit = _number(request.query.get("limit", "50")) or 0
     if (raw_before and before is None) or not 1 <= limit <= 500:
         raise Invalid("before: a broadcast id; limit: 1 to 500")
+    states = _states(request.query["state"]) if "state" in request.query else None
     found = await request.app[SERVICES].broadcasts.listing(
-        request[PRINCIPAL], before=before, limit=limit
+        request[PRINCIPAL], before=before, limit=limit, states=states
     )
     services, now = request.app[SERVICES], datetime.now(UTC)
     views = [_view(progress, _held_until(services, progress, now)) for progress in found]
     return json_response(BroadcastList(broadcasts=views))
 
 
+def _states(raw: str) -> frozenset[BroadcastState]:
+    try:
+        return frozenset(BroadcastState(name.strip()) for name in raw.split(","))
+    except ValueError:
+        names = ", ".join(state.value for state in BroadcastState)
+        raise Invalid(f"state: one or more of {names}, separated by commas",
+                      field="state") from None  # fmt: skip
+
+
 async def approve_broadcast(request: web.Request) -> web.Response:
-    broadcast = await _find(request)
+    broadcast = await find_broadcast(request)
     await request.app[SERVICES].broadcasts.approve(request[PRINCIPAL], broadcast)
     return await get_broadcast(request)
 
 
 async def cancel_broadcast(request: web.Request) -> web.Response:
-    broadcast = await _find(request)
+    broadcast = await find_broadcast(request)
     await request.app[SERVICES].broadcasts.cancel(request[PRINCIPAL], broadcast)
     return await get_broadcast(request)
 
@@ -425,7 +440,7 @@ class PollResults(BaseModel):
 
 
 async def poll_results(request: web.Request) -> web.Response:
-    broadcast = await _find(request)
+    broadcast = await find_broadcast(request)
     if broadcast.poll is None:
         raise NotFound(f"broadcast {broadcast.id} carries no poll")
     poll = broadcast.poll
@@ -446,7 +461,7 @@ async def poll_results(request: web.Request) -> web.Response:
 
 
 async def broadcast_report(request: web.Request) -> web.StreamResponse:
-    broadcast = await _find(request)
+    broadcast = await find_broadcast(request)
     pages = request.app[SERVICES].broadcasts.recipients(broadcast)
     masked = request[PRINCIPAL].role is Role.OFFICER
     return await stream_report(request, broadcast.id, pages, masked=masked)
@@ -462,7 +477,8 @@ ROUTES = [
           "What a broadcast would reach and cost, without sending or storing it",
           roles=_WRITERS, body=NewBroadcast,
           responses={200: BroadcastEstimate, 400: ErrorBody, **_ERRORS}),
-    Route("GET", "/api/v1/broadcasts", list_broadcasts, "Broadcasts, newest first",
+    Route("GET", "/api/v1/broadcasts", list_broadcasts,
+          "Broadcasts, newest first (state: only those in these states)",
           roles=_WRITERS, query=BroadcastPage, responses={200: BroadcastList, 400: ErrorBody}),
     Route("GET", "/api/v1/broadcasts/{id}", get_broadcast, "One broadcast and its progress",
           roles=_WRITERS, responses={200: BroadcastView, 404: ErrorBody}),

@@ -26,6 +26,7 @@ from smsgw.delivery.outbox import OutboxStore
 from smsgw.delivery.sender import Audit, NewMessage
 from smsgw.delivery.store import MessageStore
 from smsgw.inbox.service import InboxService
+from smsgw.kpis.history import History
 from smsgw.kpis.rates import LiveRates
 from smsgw.kpis.store import KpiStore
 from smsgw.metrics import Metrics
@@ -92,6 +93,7 @@ class Services:
     http_settings: HttpConfig  # the import's limits
     kpi_settings: KpisConfig  # the programme's start and yearly targets
     live_rates: LiveRates  # submits and receipts per second, from the metrics
+    history: History  # the last hour of throughput per bind and queue depth, sampled
     storage_error: Callable[[], str | None]  # why the database cannot be written, while so
     catalogue_changed: Callable[[], Awaitable[None]]  # awaited after every catalogue write
 

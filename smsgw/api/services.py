@@ -174,6 +174,10 @@ class ServiceView(BaseModel):
 
 class ServiceList(BaseModel):
     services: list[ServiceView]
+    languages: list[str] = Field(
+        description="those a service's texts and aliases may be in (templates/'s)",
+        examples=[["en", "es"]],
+    )
 
 
 async def find_service(store: CatalogueStore, word: str, *, field: str | None = None) -> Service:
@@ -194,7 +198,7 @@ async def _view(store: SubscriptionStore, service: Service) -> ServiceView:
 async def list_services(request: web.Request) -> web.Response:
     deps = request.app[SERVICES]
     views = [await _view(deps.subscriptions, s) for s in await deps.catalogue.services()]
-    return json_response(ServiceList(services=views))
+    return json_response(ServiceList(services=views, languages=list(deps.templates.languages)))
 
 
 async def get_service(request: web.Request) -> web.Response:

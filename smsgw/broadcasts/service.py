@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
 from smsgw.broadcasts.poll import Poll
-from smsgw.broadcasts.store import BroadcastStore, Recipient
+from smsgw.broadcasts.store import BroadcastStore, Recipient, RecipientGroup
 from smsgw.config import BroadcastsConfig
 from smsgw.delivery.message import WITHOUT_OUTCOME
 from smsgw.delivery.outbox import Priority
@@ -295,9 +295,18 @@ class BroadcastService:
             raise NotFound(f"no broadcast {raw}")
         return found
 
-    async def listing(self, actor: ApiToken, *, before: int | None, limit: int) -> list[Progress]:
-        """Newest first; an officer sees their own ministry's."""
-        found = await self._broadcasts.broadcasts(ministry=actor.scope, before=before, limit=limit)
+    async def listing(
+        self,
+        actor: ApiToken,
+        *,
+        before: int | None,
+        limit: int,
+        states: Collection[BroadcastState] | None = None,
+    ) -> list[Progress]:
+        """Newest first (``states``: only in those); an officer sees their own ministry's."""
+        found = await self._broadcasts.broadcasts(
+            ministry=actor.scope, before=before, limit=limit, states=states
+        )
         return [await self.progress(b) for b in found]
 
     async def progress(self, broadcast: Broadcast) -> Progress:
@@ -311,6 +320,11 @@ class BroadcastService:
         """Its recipients, in batches, for its report (``broadcast`` as find gave it: the
         caller's to see); OutboxPurged once retention deleted them."""
         return self._broadcasts.recipients(broadcast.id)
+
+    async def recipient_groups(self, broadcast: Broadcast) -> list[RecipientGroup]:
+        """Its recipients counted per carrier, language, district, state and error (its
+        report's breakdowns); OutboxPurged once retention deleted them."""
+        return await self._broadcasts.recipient_groups(broadcast.id)
 
     async def approve(self, actor: ApiToken, broadcast: Broadcast) -> None:
         if broadcast.state is not BroadcastState.AWAITING_APPROVAL:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -29,6 +29,19 @@ class Recipient:
     done_at: datetime | None  # its final state reached
 
 
+@dataclass(frozen=True, slots=True)
+class RecipientGroup:
+    """How many of a broadcast's recipients share a carrier, language, district, state and
+    error: its report's breakdowns are sums of these."""
+
+    carrier: str | None  # None: no channel serves the number
+    language: str
+    district: str | None  # the subscriber's now; None: never said (or no longer subscribed)
+    state: str
+    error: str | None
+    count: int
+
+
 class BroadcastStore(Protocol):
     """Broadcasts: the rows officers create, approve and cancel, and their progress."""
 
@@ -38,10 +51,15 @@ class BroadcastStore(Protocol):
     async def broadcast(self, broadcast_id: int) -> Broadcast | None: ...
 
     async def broadcasts(
-        self, *, ministry: str | None, before: int | None, limit: int
+        self,
+        *,
+        ministry: str | None,
+        before: int | None,
+        limit: int,
+        states: Collection[BroadcastState] | None = None,
     ) -> list[Broadcast]:
         """Newest first, ids below ``before``; ``ministry`` None: all (else matched ignoring
-        case and surrounding spaces)."""
+        case and surrounding spaces); ``states`` None: in any state."""
 
     async def open_broadcasts(self) -> list[Broadcast]:
         """Scheduled, queued and sending ones: emergency first, then oldest first."""
@@ -101,6 +119,11 @@ class BroadcastStore(Protocol):
         million. Raises OutboxPurged, before the first batch or between two, once retention
         summed the broadcast up."""
         ...
+
+    async def recipient_groups(self, broadcast_id: int) -> list[RecipientGroup]:
+        """Its recipients in the outbox counted per carrier, language, district, state and
+        error, in the database (as many groups as combinations, whatever the audience).
+        Raises OutboxPurged once retention summed the broadcast up."""
 
 
 class BroadcastOutbox(Protocol):

@@ -56,9 +56,19 @@ class PgAudit:
         await self._db.write(partial(append_audit, entry=entry))
 
     async def audit_entries(
-        self, *, before: int | None, limit: int, action: AuditAction | None = None
+        self,
+        *,
+        before: int | None,
+        limit: int,
+        action: AuditAction | None = None,
+        by: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[AuditEntry]:
-        return await self._db.report(partial(_entries, before=before, limit=limit, action=action))
+        where: dict[str, object] = {"action": action.value if action else None, "by": by,
+                                    "target": target, "since": since, "until": until}  # fmt: skip
+        return await self._db.report(partial(_entries, before=before, limit=limit, where=where))
 
 
 async def append_audit(conn: Conn, *, entry: AuditEntry) -> None:
@@ -121,8 +131,19 @@ async def _revoke(conn: Conn, *, token_id: str, at: datetime, audit: AuditEntry)
     return True
 
 
+# each filter given, a fixed clause ({} its parameter's number); by: a person's name in any
+# case, or an actor (a token id, "user:<name>", "cli")
+_AUDIT_FILTERS = {
+    "action": "action = ${}",
+    "by": "(lower(person) = lower(${0}) OR actor = ${0})",
+    "target": "target = ${}",
+    "since": "at >= ${}",
+    "until": "at < ${}",
+}
+
+
 async def _entries(
-    conn: Conn, *, before: int | None, limit: int, action: AuditAction | None
+    conn: Conn, *, before: int | None, limit: int, where: dict[str, object]
 ) -> list[AuditEntry]:
     # only the filters given: a bound "$1 IS NULL OR …" would leave a prepared statement's
     # generic plan blind to audit_log_action (action, id)
@@ -130,9 +151,10 @@ async def _entries(
     if before is not None:
         params.append(before)
         clauses.append(f"id < ${len(params)}")
-    if action is not None:
-        params.append(action.value)
-        clauses.append(f"action = ${len(params)}")
+    for name, value in where.items():
+        if value is not None:
+            params.append(value)
+            clauses.append(_AUDIT_FILTERS[name].format(len(params)))
     rows = await conn.fetch(
         _AUDIT + f" WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ${len(params) + 1}",
         *params, limit,

@@ -10,7 +10,7 @@ awaiting approval (open), as a second call on SQLite is.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from smsgw.access.tokens import ministry_key
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
 from smsgw.broadcasts.poll import Poll
-from smsgw.broadcasts.store import Recipient
+from smsgw.broadcasts.store import Recipient, RecipientGroup
 from smsgw.delivery.outbox import Priority
 from smsgw.storage.postgres import recipients as _recipients
 from smsgw.storage.postgres.db import Conn, Database
@@ -44,7 +44,7 @@ _STARTED_SINCE = f"""SELECT {_COLUMNS} FROM broadcasts WHERE started_at >= $1
 _MINISTRIES = "SELECT DISTINCT ministry FROM broadcasts"
 _LISTING = f"""SELECT {_COLUMNS} FROM broadcasts
     WHERE ($1::text[] IS NULL OR ministry = ANY($1)) AND ($2::bigint IS NULL OR id < $2)
-    ORDER BY id DESC LIMIT $3"""
+    AND ($4::text[] IS NULL OR state = ANY($4)) ORDER BY id DESC LIMIT $3"""
 _OF_SERVICE = f"""SELECT {_COLUMNS} FROM broadcasts
     WHERE service = $1 AND state IN {_OPEN} ORDER BY id"""
 # through the partial index broadcasts_open
@@ -92,9 +92,16 @@ class PgBroadcasts:
         return await self._db.read(partial(get, broadcast_id=broadcast_id))
 
     async def broadcasts(
-        self, *, ministry: str | None, before: int | None, limit: int
+        self,
+        *,
+        ministry: str | None,
+        before: int | None,
+        limit: int,
+        states: Collection[BroadcastState] | None = None,
     ) -> list[Broadcast]:
-        return await self._db.read(partial(listing, ministry=ministry, before=before, limit=limit))
+        return await self._db.read(
+            partial(listing, ministry=ministry, before=before, limit=limit, states=states)
+        )
 
     async def started_since(self, since: datetime) -> list[Broadcast]:
         return await self._db.read(partial(_all, sql=_STARTED_SINCE, args=(since,)))
@@ -164,6 +171,9 @@ class PgBroadcasts:
     ) -> AsyncIterator[Sequence[Recipient]]:
         return _recipients.recipients(self._db, broadcast_id, batch=batch)
 
+    async def recipient_groups(self, broadcast_id: int) -> list[RecipientGroup]:
+        return await _recipients.recipient_groups(self._db, broadcast_id)
+
 
 def _broadcast(row: Any) -> Broadcast:
     (id_, service, ministry, texts, segments, encodings, default_language, priority, state,
@@ -227,15 +237,21 @@ async def get(conn: Conn, broadcast_id: int) -> Broadcast | None:
 
 
 async def listing(
-    conn: Conn, *, ministry: str | None, before: int | None, limit: int
+    conn: Conn,
+    *,
+    ministry: str | None,
+    before: int | None,
+    limit: int,
+    states: Collection[BroadcastState] | None = None,
 ) -> list[Broadcast]:
     """Newest first; ``ministry`` None: every ministry's (compared as officers' scopes are:
-    case and surrounding spaces do not matter)."""
+    case and surrounding spaces do not matter); ``states`` None: in any."""
     spellings = None
     if ministry is not None:
         wanted = ministry_key(ministry)
         spellings = [m for (m,) in await conn.fetch(_MINISTRIES) if ministry_key(m) == wanted]
-    rows = await conn.fetch(_LISTING, spellings, before, limit)
+    names = None if states is None else [state.value for state in states]
+    rows = await conn.fetch(_LISTING, spellings, before, limit, names)
     return [_broadcast(row) for row in rows]
 
 

@@ -65,9 +65,19 @@ class SqliteAudit:
         await self._db.write(partial(append_audit, entry=entry))
 
     async def audit_entries(
-        self, *, before: int | None, limit: int, action: AuditAction | None = None
+        self,
+        *,
+        before: int | None,
+        limit: int,
+        action: AuditAction | None = None,
+        by: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[AuditEntry]:
-        return await self._db.report(partial(_entries, before=before, limit=limit, action=action))
+        where = {"action": action.value if action else None, "by": by, "target": target,
+                 "since": maybe_timestamp(since), "until": maybe_timestamp(until)}  # fmt: skip
+        return await self._db.report(partial(_entries, before=before, limit=limit, where=where))
 
 
 def _add_token(db: sqlite3.Connection, *, token: ApiToken, audit: AuditEntry | None) -> None:
@@ -113,14 +123,30 @@ def append_audit(db: sqlite3.Connection, *, entry: AuditEntry) -> None:
     )  # fmt: skip
 
 
+# each filter given, a fixed clause with its value bound (by: a person's name in any case, as
+# PostgreSQL's lower() folds it, which SQLite's own lower() does for ASCII only; or an actor)
+_AUDIT_FILTERS = {
+    "action": "action = :action",
+    "by": "(fold(person) = fold(:by) OR actor = :by)",
+    "target": "target = :target",
+    "since": "at >= :since",
+    "until": "at < :until",
+}
+
+
 def _entries(
-    db: sqlite3.Connection, *, before: int | None, limit: int, action: AuditAction | None
+    db: sqlite3.Connection, *, before: int | None, limit: int, where: dict[str, str | None]
 ) -> list[AuditEntry]:
+    db.create_function("fold", 1, _fold, deterministic=True)
+    params: dict[str, object] = {k: v for k, v in where.items() if v is not None}
+    clauses = ["true", *(_AUDIT_FILTERS[name] for name in params)]
+    if before is not None:
+        clauses.append("id < :before")
+        params["before"] = before
     rows = db.execute(
         "SELECT id, at, actor, role, ministry, action, target, detail, person FROM audit_log"
-        " WHERE (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR action = ?2)"
-        " ORDER BY id DESC LIMIT ?3",
-        (before, action.value if action else None, limit),
+        f" WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT :limit",  # clauses: literals
+        {**params, "limit": limit},
     ).fetchall()
     return [
         AuditEntry(
@@ -136,3 +162,7 @@ def _entries(
         )
         for id_, at, actor, role, ministry, action_, target, detail, person in rows
     ]
+
+
+def _fold(text: str | None) -> str | None:
+    return text.lower() if text is not None else None

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from smsgw.broadcasts.model import Broadcast, BroadcastState, BroadcastStats, CarrierProgress
 from smsgw.broadcasts.poll import Poll
-from smsgw.broadcasts.store import Recipient
+from smsgw.broadcasts.store import Recipient, RecipientGroup
 from smsgw.delivery.outbox import Priority
 from smsgw.storage.sqlite import recipients as _recipients
 from smsgw.storage.sqlite.thread import SqliteThread
@@ -46,9 +46,16 @@ class SqliteBroadcasts:
         return await self._db.read(partial(get, broadcast_id=broadcast_id))
 
     async def broadcasts(
-        self, *, ministry: str | None, before: int | None, limit: int
+        self,
+        *,
+        ministry: str | None,
+        before: int | None,
+        limit: int,
+        states: Collection[BroadcastState] | None = None,
     ) -> list[Broadcast]:
-        return await self._db.read(partial(listing, ministry=ministry, before=before, limit=limit))
+        return await self._db.read(
+            partial(listing, ministry=ministry, before=before, limit=limit, states=states)
+        )
 
     async def open_broadcasts(self) -> list[Broadcast]:
         return await self._db.read(open_broadcasts)
@@ -117,6 +124,9 @@ class SqliteBroadcasts:
         self, broadcast_id: int, *, batch: int = 5000
     ) -> AsyncIterator[Sequence[Recipient]]:
         return _recipients.recipients(self._db, broadcast_id, batch=batch)
+
+    async def recipient_groups(self, broadcast_id: int) -> list[RecipientGroup]:
+        return await _recipients.recipient_groups(self._db, broadcast_id)
 
 
 def _broadcast(row: Any) -> Broadcast:
@@ -188,16 +198,23 @@ def get(db: sqlite3.Connection, broadcast_id: int) -> Broadcast | None:
 
 
 def listing(
-    db: sqlite3.Connection, *, ministry: str | None, before: int | None, limit: int
+    db: sqlite3.Connection,
+    *,
+    ministry: str | None,
+    before: int | None,
+    limit: int,
+    states: Collection[BroadcastState] | None = None,
 ) -> list[Broadcast]:
     """Newest first; ``ministry`` None: every ministry's (compared as officers' scopes are:
-    case and surrounding spaces do not matter)."""
+    case and surrounding spaces do not matter); ``states`` None: in any."""
     db.create_function("scope", 1, lambda text: text.strip().casefold(), deterministic=True)
+    wanted = None if states is None else "," + ",".join(s.value for s in states) + ","
     rows = db.execute(
         f"SELECT {_COLUMNS} FROM broadcasts"
         " WHERE (?1 IS NULL OR scope(ministry) = scope(?1))"
-        " AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
-        (ministry, before, limit),
+        " AND (?2 IS NULL OR id < ?2) AND (?4 IS NULL OR instr(?4, ',' || state || ',') > 0)"
+        " ORDER BY id DESC LIMIT ?3",
+        (ministry, before, limit, wanted),
     ).fetchall()
     return [_broadcast(row) for row in rows]
 

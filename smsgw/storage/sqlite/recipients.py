@@ -1,5 +1,6 @@
 """A broadcast's recipients as its outbox rows say, page by page (BroadcastStore.recipients):
-what its per-recipient report streams.
+what its per-recipient report streams; and counted in groups (recipient_groups), what its
+report's breakdowns add up.
 
 The pages walk the table's own id order between the broadcast's first and last row, found once:
 its index (outbox_broadcast) is by state and language, and ordering a million of its entries
@@ -12,7 +13,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from functools import partial
 
-from smsgw.broadcasts.store import OutboxPurged, Recipient
+from smsgw.broadcasts.store import OutboxPurged, Recipient, RecipientGroup
 from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import maybe_time
 
@@ -21,6 +22,11 @@ _BOUNDS = "SELECT min(id), max(id) FROM outbox WHERE broadcast = ?"
 _PAGE = """SELECT id, recipient, language, carrier, state, error, submitted_at, done_at
     FROM outbox WHERE +broadcast = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4"""
 _SUMMED_UP = "SELECT 1 FROM broadcasts WHERE id = ? AND outbox_summary IS NOT NULL"
+# counted by SQLite: one row per combination, whatever the audience (the district: the
+# subscriber's, by the primary key)
+_GROUPS = """SELECT o.carrier, o.language, u.district, o.state, o.error, count(*)
+    FROM outbox o LEFT JOIN subscribers u ON u.msisdn = o.recipient WHERE o.broadcast = ?
+    GROUP BY o.carrier, o.language, u.district, o.state, o.error"""
 
 
 async def recipients(
@@ -59,6 +65,16 @@ def _page(
                   maybe_time(done))
         for id_, msisdn, language, carrier, state, error, submitted, done in rows
     ]  # fmt: skip
+
+
+async def recipient_groups(db: SqliteThread, broadcast_id: int) -> list[RecipientGroup]:
+    return await db.report(partial(_groups, broadcast_id=broadcast_id))
+
+
+def _groups(db: sqlite3.Connection, *, broadcast_id: int) -> list[RecipientGroup]:
+    rows = db.execute(_GROUPS, (broadcast_id,)).fetchall()
+    _check_kept(db, broadcast_id)  # after the rows, as a page
+    return [RecipientGroup(*row) for row in rows]
 
 
 def _check_kept(db: sqlite3.Connection, broadcast_id: int) -> None:

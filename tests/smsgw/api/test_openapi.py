@@ -42,6 +42,7 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/api/v1/broadcasts/{id}/cancel", "post"),
         ("/api/v1/broadcasts/{id}/poll", "get"),
         ("/api/v1/broadcasts/{id}/report.csv", "get"),
+        ("/api/v1/broadcasts/{id}/report", "get"),
         ("/api/v1/inbox", "get"),
         ("/api/v1/inbox/canned", "get"),
         ("/api/v1/inbox/kpis", "get"),
@@ -65,6 +66,7 @@ async def test_the_openapi_document_describes_every_route(client: Client) -> Non
         ("/api/v1/users/{id}", "patch"),
         ("/api/v1/audit", "get"),
         ("/api/v1/kpis", "get"),
+        ("/api/v1/operator/history", "get"),
         ("/api/v1/alerts", "post"),
         ("/api/v1/alerts", "get"),
         ("/api/v1/alerts/{identifier}", "get"),
@@ -95,8 +97,9 @@ async def test_query_strings_are_documented_so_clients_and_fuzzers_can_send_them
         parameters = paths[path][method].get("parameters", [])
         return {p["name"]: p for p in parameters if p["in"] == "query"}
 
-    assert set(query("/api/v1/broadcasts", "get")) == {"before", "limit"}
-    assert set(query("/api/v1/audit", "get")) == {"before", "limit", "action"}
+    assert set(query("/api/v1/broadcasts", "get")) == {"before", "limit", "state"}
+    audit = {"before", "limit", "action", "by", "target", "since", "until"}
+    assert set(query("/api/v1/audit", "get")) == audit
     assert set(query("/api/v1/alerts", "get")) == {"before", "limit"}
     cap = paths["/api/v1/alerts"]["post"]["requestBody"]["content"]
     assert set(cap) == {"application/cap+xml", "application/xml", "text/xml"}

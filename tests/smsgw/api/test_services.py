@@ -24,7 +24,8 @@ async def test_an_admin_creates_a_service_that_every_token_can_read(
     operator = await bearer(gateway, Role.OPERATOR)
     listing = await client.get(SERVICES, headers=operator)
     assert listing.status == 200
-    assert await listing.json() == {"services": [created]}
+    # with the languages a service's texts may be in: the console's form offers those
+    assert await listing.json() == {"services": [created], "languages": ["en", "es"]}
     for name in ("HEALTH", "health", "Salud"):  # any case, keyword or alias
         one = await client.get(f"{SERVICES}/{name}", headers=operator)
         assert (one.status, await one.json()) == (200, created)
