@@ -1,9 +1,15 @@
 // The console: views of one page picked by the URL's hash, each reading the gateway's own API
 // as the person logged in (login.js). DOM text only through textContent: nothing from the API
 // is ever parsed as HTML.
-import { language, useLanguage } from "./i18n.js";
-import { showInbox, showQuestionFigures, showTicket } from "./inbox.js";
+import { showAudit } from "./audit.js";
+import { showCalendar } from "./calendar.js";
+import { language, t, useLanguage } from "./i18n.js";
+import { showImport } from "./import.js";
+import { showInbox, showTicket } from "./inbox.js";
+import { showKpis } from "./kpis.js";
 import { logOut, showSecurity } from "./login.js";
+import { showMessage, showMessages } from "./messages.js";
+import { forgetErrors, showOperator } from "./operator.js";
 import { showPeople } from "./people.js";
 import {
   $,
@@ -27,25 +33,31 @@ import {
   showNav,
   signedIn,
   stop,
-  tabulate,
   time,
   timeZone,
   ZONE,
 } from "./page.js";
 import { pollBody, pollFields, resetPoll, showPollResults } from "./polls.js";
+import { showReport } from "./report.js";
+import "./scroll.js"; // a wide table's box takes focus, for the keyboard
+import { showService, showServices } from "./services.js";
+import { showSubscribers } from "./subscribers.js";
+import { showTokens } from "./tokens.js";
 
-const BARS = 30; // the operator's chart: one a scrape, a minute in all
-const RECENT = 20; // the operator's recent errors, the newest first
 const OPEN = new Set(["awaiting_approval", "scheduled", "queued", "sending"]);
 let created = null; // the answer to the last POST, shown once on its broadcast's page
 let services = [];
-let counted = null; // the error counters and bind states of the last scrape (null: none yet)
-let recent = []; // [when, text] of what went wrong since, the newest first
 
 const ROUTES = [
   [/^#\/compose$/, showCompose],
   [/^#\/broadcasts$/, showList],
   [/^#\/broadcasts\/(\d+)$/, showBroadcast],
+  [/^#\/broadcasts\/(\d+)\/report$/, showReport],
+  [/^#\/calendar$/, showCalendar],
+  [/^#\/messages(?:\?(.*))?$/, (query) => showMessages(new URLSearchParams(query ?? ""))],
+  [/^#\/messages\/([^/?]+)$/, showMessage],
+  [/^#\/tokens$/, showTokens],
+  [/^#\/audit(?:\?(.*))?$/, (query) => showAudit(new URLSearchParams(query ?? ""))],
   [/^#\/alerts$/, showAlerts],
   [/^#\/operator$/, showOperator],
   [/^#\/kpis$/, showKpis],
@@ -53,6 +65,10 @@ const ROUTES = [
   [/^#\/inbox\/(\d+)$/, showTicket],
   [/^#\/people$/, showPeople],
   [/^#\/security$/, showSecurity],
+  [/^#\/services$/, showServices],
+  [/^#\/services\/([^/]+)$/, (keyword) => showService(decodeURIComponent(keyword))],
+  [/^#\/subscribers$/, showSubscribers],
+  [/^#\/import$/, showImport],
 ];
 
 function route() {
@@ -60,9 +76,8 @@ function route() {
   showNav();
   if (!signedIn()) {
     created = null; // nothing of the last user's stays for the next
-    counted = null;
-    recent = [];
-    return show("login", "Log in");
+    forgetErrors();
+    return show("login", t("login.title"));
   }
   if (enrolling()) return showSecurity(); // an admin or supervisor without TOTP: that first
   for (const [pattern, view] of ROUTES) {
@@ -77,7 +92,7 @@ $("#logout").addEventListener("click", () => logOut());
 // Composer
 
 async function showCompose() {
-  show("compose", "New broadcast");
+  show("compose", t("compose.title"));
   const select = $("#service");
   const chosen = select.value;
   try {
@@ -86,9 +101,9 @@ async function showCompose() {
   } catch (error) {
     return say("#compose-error", error.message);
   }
-  if (!services.length) say("#compose-error", "No active service of your ministry to send to.");
-  const option = (s) =>
-    new Option(`${s.keyword} · ${s.names[s.default_language] ?? ""}`, s.keyword);
+  if (!services.length) say("#compose-error", t("compose.none"));
+  const named = (s) => s.names[language] ?? s.names[s.default_language] ?? ""; // the reader's
+  const option = (s) => new Option(`${s.keyword} · ${named(s)}`, s.keyword);
   select.replaceChildren(...services.map(option));
   if (services.some((service) => service.keyword === chosen)) select.value = chosen;
   showLanguages();
@@ -137,8 +152,9 @@ function showLanguages() {
     panel.setAttribute("aria-labelledby", tab.id);
     const [label, area, counter] = panel.children;
     label.htmlFor = area.id = `text-${language}`;
-    const required = language === service.default_language ? " (required)" : "";
-    label.textContent = `${name} text${required}`;
+    const words = { language: `${languageName(language, { alone: false })} (${language})` };
+    const required = language === service.default_language;
+    label.textContent = t(required ? "compose.text_required" : "compose.text", words);
     area.dataset.language = language;
     area.value = typed[language] ?? "";
     counter.id = `count-${language}`;
@@ -192,15 +208,15 @@ function draft(form) {
   }
   const service = services.find((s) => s.keyword === $("#service").value);
   if (!service) {
-    say("#compose-error", "Choose a service.");
+    say("#compose-error", t("compose.choose_service"));
     return null;
   }
   const first = service.default_language;
   if (!texts[first]) {
     selectTab($(`#tab-${first}`));
     $(`#text-${first}`).focus();
-    const name = languageName(first);
-    say("#compose-error", `Write the ${name} text: subscribers of other languages get it.`);
+    const name = languageName(first, { alone: false });
+    say("#compose-error", t("compose.write_default", { language: name }));
     return null;
   }
   const body = { service: service.keyword, texts, priority: form.elements.priority.value };
@@ -219,9 +235,9 @@ function byDistrict(estimate) {
   const chosen = estimate.districts;
   return Object.entries(estimate.audience_by_district)
     .map(([district, n]) => {
-      const name = district === "none" ? "not said" : district;
+      const name = district === "none" ? t("compose.not_said") : district;
       const out = chosen && district !== "none" && !chosen.includes(district);
-      return `${name} ${n}${out ? " (not sent)" : ""}`;
+      return out ? t("compose.left_out", { district: name, n }) : `${name} ${n}`;
     })
     .join(", ");
 }
@@ -247,7 +263,7 @@ $("#check").addEventListener("click", async () => {
   }
   const facts = $("#estimate-template").content.firstElementChild.cloneNode(true);
   const values = {
-    audience: `${estimate.audience} subscribers`,
+    audience: t("compose.subscribers", { n: estimate.audience }),
     audience_by_language: perLanguage(estimate.audience_by_language),
     audience_by_district: byDistrict(estimate),
     segments: perLanguage(estimate.segments),
@@ -305,7 +321,7 @@ $("#compose-form").addEventListener("submit", async (event) => {
 const percent = (rate) => `${(rate * 100).toFixed(1)} %`;
 const seconds = (value) => `${value.toFixed(2)} s`;
 // a broadcast's state: its word in a badge of its colour ("badge state-sending")
-const stateBadge = (value) => badge(value.replaceAll("_", " "), `state-${value}`);
+const stateBadge = (value) => badge(t(`state.${value}`), `state-${value}`);
 const FORMATS = {
   created_at: date,
   send_at: date,
@@ -315,6 +331,7 @@ const FORMATS = {
   latency_p95_s: seconds,
   throughput_per_s: (value) => `${value} / s`,
   state: stateBadge,
+  priority: (value) => t(`broadcast.priority.${value}`),
   districts: (value) => value.join(", "),
 };
 
@@ -328,17 +345,19 @@ function fill(root, broadcast) {
 }
 
 function showBroadcast(id) {
-  show("broadcast", `Broadcast ${id}`);
+  show("broadcast", t("broadcast.title", { id }));
   const notice = created && String(created.id) === id ? created : null;
   created = null;
   if (notice) {
     const segments = Object.entries(notice.segments).map(([language, n]) => `${language} ${n}`);
-    say(
-      "#created",
-      `Created for ${notice.audience} subscribers (${notice.state.replaceAll("_", " ")}); ` +
-        `SMS per message: ${segments.join(", ")}; ` +
-        `estimated cost ${notice.cost_estimate} ${notice.currency}.`,
-    );
+    const words = {
+      n: notice.audience,
+      state: t(`state.${notice.state}`),
+      segments: segments.join(", "),
+      cost: notice.cost_estimate,
+      currency: notice.currency,
+    };
+    say("#created", t("broadcast.created_notice", words));
   } else say("#created", "");
   $("#poll-results").hidden = true;
   poll(POLL_MS, async (id_) => {
@@ -356,23 +375,17 @@ function showBroadcast(id) {
   });
 }
 
-// A broadcast's messages by outcome, in the bar's order: [field, words, count].
-const OUTCOMES = [
-  ["delivered", "delivered"],
-  ["failed", "failed"],
-  ["expired", "expired"],
-  ["cancelled", "cancelled"],
-  ["submitted", "in flight"], // accepted by a carrier, no final receipt yet
-  ["queued", "queued"],
-];
+// A broadcast's messages by outcome, in the bar's order (submitted: accepted by a carrier, no
+// final receipt yet, "in flight"); each part [field, count], in words outcome.<field>.
+const OUTCOMES = ["delivered", "failed", "expired", "cancelled", "submitted", "queued"];
 const UNFINISHED = new Set(["submitted", "queued", "cancelled"]); // as the API's delivery rate
 const added = (numbers) => numbers.reduce((total, n) => total + n, 0);
 
 function outcomes(broadcast) {
-  const parts = OUTCOMES.map(([field, words]) => [field, words, broadcast[field]]);
-  const known = added(parts.map(([, , n]) => n));
+  const parts = OUTCOMES.map((field) => [field, broadcast[field]]);
+  const known = added(parts.map(([, n]) => n));
   const all = added(Object.values(broadcast.by_state));
-  if (all > known) parts.push(["other", "other", all - known]); // a state new to this page
+  if (all > known) parts.push(["other", all - known]); // a state new to this page
   return parts;
 }
 
@@ -380,19 +393,21 @@ function showProgress(broadcast) {
   const section = $("#broadcast");
   fill(section, broadcast);
   const parts = outcomes(broadcast);
-  const total = Math.max(broadcast.audience, added(parts.map(([, , n]) => n))); // fanning out
-  const count = (keep) => added(parts.filter(([field]) => keep(field)).map(([, , n]) => n));
+  const total = Math.max(broadcast.audience, added(parts.map(([, n]) => n))); // fanning out
+  const count = (keep) => added(parts.filter(([field]) => keep(field)).map(([, n]) => n));
   // over the messages that finished, as the API's: the same meaning mid-send as at the end
   const finished = count((field) => !UNFINISHED.has(field));
   section.querySelector('[data-field="delivery_rate"]').textContent =
     broadcast.delivery_rate === null
-      ? "none finished yet"
-      : `${percent(broadcast.delivery_rate)} of ${finished} finished`;
+      ? t("broadcast.none_finished")
+      : t("broadcast.rate", { rate: percent(broadcast.delivery_rate), n: finished });
   if (!broadcast.audience && OPEN.has(broadcast.state)) {
-    section.querySelector('[data-field="audience"]').textContent = "counted when sending starts";
+    section.querySelector('[data-field="audience"]').textContent = t("broadcast.audience_later");
   }
   const ended = count((field) => field !== "submitted" && field !== "queued");
-  $("#progress-text").textContent = total ? `${ended} of ${total} ended` : notStarted(broadcast);
+  $("#progress-text").textContent = total
+    ? t("broadcast.ended", { ended, n: total })
+    : notStarted(broadcast);
   showSplit(parts, total);
   showHeld(broadcast);
   const texts = Object.entries(broadcast.texts).flatMap(([language, text]) => {
@@ -413,24 +428,24 @@ function showProgress(broadcast) {
 
 // The bar split by outcome, and the same in words: the legend, and the bar's text alternative.
 function showSplit(parts, total) {
-  const shown = parts.filter(([, , n]) => n > 0);
+  const shown = parts.filter(([, n]) => n > 0);
   const bar = $("#progress");
   bar.hidden = total === 0;
   bar.replaceChildren(
-    ...shown.map(([field, , n]) => {
+    ...shown.map(([field, n]) => {
       const part = document.createElement("span");
       part.className = `part ${field}`;
       part.style.width = `${(n / total) * 100}%`; // CSSOM: the CSP forbids style=""
       return part;
     }),
   );
-  const words = shown.map(([, name, n]) => `${n} ${name}`).join(", ");
-  bar.setAttribute("aria-label", `Progress of ${total} messages: ${words}`);
+  const words = shown.map(([field, n]) => t(`outcome.${field}`, { n })).join(", ");
+  bar.setAttribute("aria-label", t("broadcast.progress_label", { n: total, words }));
   $("#progress-legend").replaceChildren(
-    ...shown.map(([field, name, n]) => {
+    ...shown.map(([field, n]) => {
       const item = document.createElement("li");
       item.className = `key ${field}`;
-      item.textContent = `${n} ${name}`;
+      item.textContent = t(`outcome.${field}`, { n }); // "6 delivered"
       return item;
     }),
   );
@@ -438,26 +453,25 @@ function showSplit(parts, total) {
 
 // Why the outbox holds none of its messages (yet, or ever).
 function notStarted(broadcast) {
-  const held = broadcast.held_until && `held until ${clock(broadcast.held_until)} by quiet hours`;
+  const held = broadcast.held_until;
   const why = {
-    awaiting_approval: "not started: it waits for a second person's approval",
-    scheduled: `not started: scheduled for ${broadcast.send_at && date(broadcast.send_at)}`,
-    queued: `not started: ${held || "sending begins in a moment"}`,
-    sending: "starting: the audience is being counted",
-    cancelled: "nothing sent: cancelled before it started",
+    awaiting_approval: () => t("broadcast.awaiting"),
+    scheduled: () => t("broadcast.scheduled_for", { when: date(broadcast.send_at) }),
+    queued: () => (held ? t("broadcast.held_start", { time: clock(held) }) : t("broadcast.soon")),
+    sending: () => t("broadcast.counting"),
+    cancelled: () => t("broadcast.cancelled_early"),
   }[broadcast.state];
-  if (why) return why;
-  return broadcast.started_at ? "nothing sent: no subscriber to send to" : "nothing sent: expired";
+  if (why) return why();
+  return t(broadcast.started_at ? "broadcast.no_audience" : "broadcast.expired_early");
 }
 
 // Quiet hours holding a routine broadcast back: said, with when they end, not left to guess.
 function showHeld(broadcast) {
   const until = broadcast.held_until;
-  const waiting = broadcast.state === "sending" ? ` (${broadcast.queued} messages wait)` : "";
+  const words = { time: until && clock(until), zone: timeZone(), n: broadcast.queued };
   const text =
     until &&
-    `Held until ${clock(until)} ${timeZone()} by quiet hours${waiting}: routine broadcasts ` +
-      "wait them out; emergencies do not.";
+    t(broadcast.state === "sending" ? "broadcast.held_waiting" : "broadcast.held_note", words);
   if ($("#held").textContent !== (text || "")) say("#held", text); // a status: said once
 }
 
@@ -480,7 +494,7 @@ $("#approve").addEventListener("click", async () => {
 
 $("#cancel").addEventListener("click", async () => {
   const id = $("#cancel").dataset.id;
-  if (!confirm(`Cancel broadcast ${id}? Messages not yet sent will not go.`)) return;
+  if (!confirm(t("broadcast.confirm_cancel", { id }))) return;
   try {
     showProgress(await api(`/api/v1/broadcasts/${id}/cancel`, { method: "POST" }));
     say("#broadcast-error", "");
@@ -492,7 +506,7 @@ $("#cancel").addEventListener("click", async () => {
 // Broadcasts
 
 async function showList() {
-  show("list", "Broadcasts");
+  show("list", t("list.title"));
   let broadcasts;
   try {
     ({ broadcasts } = await api("/api/v1/broadcasts?limit=50"));
@@ -505,17 +519,20 @@ async function showList() {
     link.href = `#/broadcasts/${broadcast.id}`;
     link.textContent = broadcast.id;
     row.insertCell().append(link);
-    for (const field of ["service", "state", "priority", "audience", "delivered", "created_at"]) {
+    const fields = ["service", "state", "priority", "send_at", "audience", "delivered"];
+    for (const field of [...fields, "created_at"]) {
       const cell = row.insertCell();
       cell.dataset.field = field;
     }
     fill(row, broadcast);
-    row.querySelector('[data-field="created_at"]').replaceChildren(
-      time(broadcast.created_at, { short: true }),
-    );
+    for (const field of ["send_at", "created_at"]) {
+      if (broadcast[field] === null) continue; // no send_at: sent once created (or approved)
+      const when = time(broadcast[field], { short: true });
+      row.querySelector(`[data-field="${field}"]`).replaceChildren(when);
+    }
     if (broadcast.held_until) {
       const state = row.querySelector('[data-field="state"]');
-      state.append(` held until ${clock(broadcast.held_until)} by quiet hours`);
+      state.append(` ${t("list.held", { time: clock(broadcast.held_until) })}`);
     }
     return row;
   });
@@ -528,13 +545,13 @@ async function showList() {
 const carriers = (byCarrier) =>
   Object.entries(byCarrier)
     .map(([carrier, states]) => {
-      const parts = Object.entries(states).map(([state, n]) => `${n} ${state}`);
+      const parts = Object.entries(states).map(([state, n]) => t(`outcome.${state}`, { n }));
       return `${carrier}: ${parts.join(", ")}`;
     })
     .join("; ");
 
 function showAlerts() {
-  show("alerts", "Alerts");
+  show("alerts", t("alerts.title"));
   poll(POLL_MS, async (id_) => {
     let alerts;
     try {
@@ -553,20 +570,20 @@ function showAlerts() {
       const status = row.insertCell();
       const badge = document.createElement("span");
       badge.className = `badge ${alert.exercise ? "exercise" : alert.status.toLowerCase()}`;
-      badge.textContent = alert.exercise ? "Exercise" : alert.status;
+      badge.textContent = t(`alerts.status.${alert.exercise ? "Exercise" : alert.status}`);
       status.append(badge);
-      row.insertCell().textContent = alert.msg_type;
+      row.insertCell().textContent = t(`alerts.type.${alert.msg_type}`);
       row.insertCell().textContent = alert.headline || alert.event;
       const done = row.insertCell();
-      done.textContent = alert.action.replaceAll("_", " ");
-      if (alert.reason) done.title = alert.reason;
+      done.textContent = t(`alerts.action.${alert.action}`);
+      if (alert.reason) done.title = alert.reason; // the gateway's words, in English
       const broadcast = row.insertCell();
-      if (alert.broadcast !== null) {
+      if (alert.broadcast !== null && sessionStorage.getItem(ROLE) !== "operator") {
         const link = document.createElement("a");
         link.href = `#/broadcasts/${alert.broadcast}`;
         link.textContent = alert.broadcast;
         broadcast.append(link);
-      } else broadcast.textContent = alert.reason ?? "—";
+      } else broadcast.textContent = alert.broadcast ?? alert.reason ?? "—"; // operators: no link
       const first = alert.first_submit_s;
       row.insertCell().textContent = first === null ? "—" : seconds(first);
       row.insertCell().textContent = carriers(alert.by_carrier) || "—";
@@ -574,229 +591,6 @@ function showAlerts() {
     });
     $("#alerts-empty").hidden = rows.length > 0;
     return $("#alert-rows").replaceChildren(...rows);
-  });
-}
-
-// Operator
-
-function sum(text, pattern) {
-  return [...text.matchAll(pattern)].reduce((total, match) => total + Number(match[1]), 0);
-}
-
-function showOperator() {
-  show("operator", "Operator");
-  const samples = []; // [seconds, submits accepted so far]
-  poll(POLL_MS, async (id) => {
-    let health;
-    let metrics;
-    try {
-      [health, metrics] = await Promise.all([
-        fetch("/healthz").then((response) => response.json()),
-        fetch("/metrics").then((response) => response.text()),
-      ]);
-    } catch (error) {
-      return say("#operator-error", error.message);
-    }
-    if (!polling(id)) return;
-    say("#operator-error", "");
-    showChannels(health);
-    const accepted = sum(metrics, /^smsgw_submits_total\{[^}]*status="ok"[^}]*\} (\S+)$/gm);
-    samples.push([performance.now() / 1000, accepted]);
-    if (samples.length > BARS + 1) samples.shift();
-    $("#queued").textContent = sum(metrics, /^smsgw_outbox_queued\{[^}]*\} (\S+)$/gm);
-    drawRates(samples);
-    noteErrors(metrics, health);
-  });
-  showErrors();
-}
-
-// The samples of one metric in the Prometheus text format: [{labels}, value].
-function samplesOf(text, name) {
-  const line = new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, "gm");
-  return [...text.matchAll(line)].map(([, labels, value]) => [
-    Object.fromEntries(
-      [...labels.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, raw]) => [
-        key,
-        raw.replace(/\\(.)/g, (_, c) => (c === "n" ? "\n" : c)),
-      ]),
-    ),
-    Number(value),
-  ]);
-}
-
-// What went wrong since the last scrape, from the counters' increases and the binds' falls.
-function noteErrors(metrics, health) {
-  const now = {};
-  for (const [labels, value] of samplesOf(metrics, "smsgw_submits_total")) {
-    if (labels.status !== "ok") now[`${labels.channel} ${labels.status}`] = value;
-  }
-  for (const [labels, value] of samplesOf(metrics, "smsgw_channel_throttled_total")) {
-    now[`${labels.channel} throttled`] = value;
-  }
-  const up = Object.fromEntries(
-    samplesOf(metrics, "smsgw_channel_up").map(([labels, value]) => [labels.channel, value]),
-  );
-  const storage = health.storage?.error ?? null;
-  const before = counted;
-  counted = { now, up, storage };
-  if (!before) return showErrors(); // the first scrape: the baseline, errors come after it
-  const seen = [];
-  for (const [key, value] of Object.entries(now)) {
-    const last = before.now[key] ?? 0;
-    const more = value < last ? value : value - last; // less: the gateway restarted, from 0
-    if (more > 0) seen.push(`${key} ×${more}`);
-  }
-  for (const [channel, value] of Object.entries(up)) {
-    if (before.up[channel] === 1 && value === 0) {
-      const error = health.channels.find((c) => c.name === channel)?.error;
-      seen.push(`${channel} down${error ? `: ${error}` : ""}`);
-    }
-  }
-  if (storage && !before.storage) seen.push(`database cannot be written: ${storage}`);
-  const when = new Date();
-  recent = [...seen.map((text) => [when, text]), ...recent].slice(0, RECENT);
-  return showErrors();
-}
-
-function showErrors() {
-  const items = recent.map(([when, text]) => {
-    const item = document.createElement("li");
-    const stamp = document.createElement("time");
-    stamp.dateTime = when.toISOString();
-    stamp.textContent = clock(when, { seconds: true }); // the gateway's clock, as every time
-    stamp.title = date(when);
-    item.append(stamp, text);
-    return item;
-  });
-  $("#errors").replaceChildren(...items);
-  $("#errors").hidden = items.length === 0;
-  $("#errors-empty").hidden = items.length > 0;
-}
-
-function showChannels(health) {
-  $("#health-status").textContent = health.status;
-  $("#health-status").className = `badge health-${health.status}`; // down: the danger colour
-  $("#health-status").dataset.status = health.status;
-  $("#instance").textContent = health.instance;
-  $("#gateways").textContent = `alive: ${health.gateways.join(", ")}`;
-  const rows = health.channels.map((channel) => {
-    const row = document.createElement("tr");
-    const values = [channel.name, channel.carrier, channel.held_by ?? "none", channel.state];
-    for (const value of [...values, channel.error ?? ""]) {
-      row.insertCell().textContent = value;
-    }
-    row.dataset.state = channel.state;
-    return row;
-  });
-  $("#channels").replaceChildren(...rows);
-  const storage = health.storage?.error;
-  $("#storage").textContent = storage ? `cannot be written: ${storage} (sending waits)` : "writable";
-  $("#storage").dataset.status = storage ? "failing" : "ok";
-}
-
-// The canvas at the screen's pixel density (sharp bars), cleared; [context, scale].
-function paper(canvas) {
-  const scale = window.devicePixelRatio || 1;
-  canvas.width = canvas.clientWidth * scale;
-  canvas.height = canvas.clientHeight * scale;
-  return [canvas.getContext("2d"), scale];
-}
-
-// Segments accepted per second between successive scrapes, as bars, the newest on the right.
-function drawRates(samples) {
-  // never below 0: a restarted gateway counts from 0 again
-  const rates = samples
-    .slice(1)
-    .map(([t, n], i) => Math.max(0, (n - samples[i][1]) / (t - samples[i][0])));
-  if (rates.length === 0) return;
-  const canvas = $("#chart");
-  const [context, scale] = paper(canvas);
-  const peak = Math.max(...rates);
-  const slot = canvas.width / BARS;
-  context.fillStyle = getComputedStyle(canvas).color;
-  rates.forEach((rate, i) => {
-    const height = Math.max((rate / Math.max(peak, 1)) * (canvas.height - 4 * scale), scale);
-    const x = (BARS - rates.length + i) * slot;
-    context.fillRect(x + 1, canvas.height - height, slot - 2, height);
-  });
-  const now = rates.at(-1).toFixed(1);
-  $("#rate").textContent = `Now ${now} SMS/s; peak ${peak.toFixed(1)} SMS/s in the last minute.`;
-}
-
-// KPIs
-
-async function showKpis() {
-  show("kpis", "KPIs");
-  const asked = sessionStorage.getItem(ROLE) !== "operator"; // the inbox is not theirs
-  $("#questions").hidden = !asked;
-  if (asked) showQuestionFigures();
-  let kpis;
-  try {
-    kpis = await api("/api/v1/kpis");
-  } catch (error) {
-    return say("#kpis-error", error.message);
-  }
-  $("#programme-year").textContent = kpis.programme_year;
-  const headline = {
-    "#kpi-services": kpis.services.active,
-    "#kpi-subscribers": kpis.subscribers.active,
-    "#kpi-broadcasts": kpis.broadcasts.sent,
-  };
-  for (const [selector, kpi] of Object.entries(headline)) {
-    $(selector).textContent = `${kpi.value} of a target of ${kpi.target}`;
-  }
-  const b = kpis.broadcasts;
-  const percent = (rate) => (rate === null ? "–" : `${(rate * 100).toFixed(1)}%`);
-  $("#kpi-delivery").textContent = `${percent(b.delivery_rate)} (${b.delivered} delivered)`;
-  $("#kpi-median").textContent =
-    b.median_delivery_s === null ? "–" : `${b.median_delivery_s.toFixed(1)} s`;
-  $("#kpi-cost").textContent = `${b.segments} SMS, ${b.cost.toFixed(2)} ${b.currency}`;
-  $("#kpi-optout").textContent = percent(kpis.subscribers.opt_out_rate);
-  const ministries = Object.entries(b.by_ministry).map(([name, n]) => `${name} ${n}`);
-  $("#kpi-ministries").textContent = ministries.join(", ") || "none yet";
-  const counts = kpis.subscribers.by_service;
-  tabulate("#by-service-table", counts.map((s) => [s.service, s.ministry, s.subscribers]));
-  drawBars($("#by-service-chart"), counts.map((s) => [s.service, s.subscribers]));
-  const daily = kpis.subscribers.daily;
-  tabulate("#daily-table", daily.map((d) => [d.period, d.joined, d.left]));
-  const top = Math.max(1, ...daily.flatMap((d) => [d.joined, d.left]));
-  $("#daily-scale").textContent =
-    `${daily[0].period} to ${daily.at(-1).period}; the top of the chart is ${top} a day.`;
-  return drawLines($("#daily-chart"), daily.map((d) => [d.joined, d.left]));
-}
-
-// One labelled bar per [label, value], scaled to the largest.
-function drawBars(canvas, bars) {
-  const [context, scale] = paper(canvas);
-  if (bars.length === 0) return;
-  const peak = Math.max(...bars.map(([, value]) => value), 1);
-  const slot = canvas.width / bars.length;
-  const label = 16 * scale; // room under the bars for the names
-  context.fillStyle = getComputedStyle(canvas).color;
-  context.font = `${12 * scale}px system-ui, sans-serif`;
-  context.textAlign = "center";
-  bars.forEach(([name, value], i) => {
-    const height = Math.max((value / peak) * (canvas.height - label - 16 * scale), scale);
-    const x = i * slot;
-    context.fillRect(x + slot * 0.2, canvas.height - label - height, slot * 0.6, height);
-    context.fillText(`${name} ${value}`, x + slot / 2, canvas.height - 4 * scale);
-  });
-}
-
-// Two lines over the days, [joined, left] each, in the colour and --left colour of the canvas.
-function drawLines(canvas, points) {
-  const [context, scale] = paper(canvas);
-  if (points.length === 0) return;
-  const style = getComputedStyle(canvas);
-  const peak = Math.max(...points.flat(), 1);
-  const step = canvas.width / Math.max(points.length - 1, 1);
-  const y = (value) => canvas.height - 2 * scale - (value / peak) * (canvas.height - 6 * scale);
-  context.lineWidth = 2 * scale;
-  [style.color, style.getPropertyValue("--left").trim()].forEach((colour, series) => {
-    context.strokeStyle = colour;
-    context.beginPath();
-    points.forEach((point, i) => context.lineTo(i * step, y(point[series])));
-    context.stroke();
   });
 }
 

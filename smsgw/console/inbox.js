@@ -1,5 +1,6 @@
 // The inbox: citizens' questions to the user's ministry, one ticket's conversation, and the
 // answer, note, assignment and closing of it; the questions' figures on the KPIs page.
+import { t } from "./i18n.js";
 import {
   $,
   api,
@@ -33,14 +34,14 @@ async function ownServices() {
 }
 
 // the state in words, and "Overdue" beside it: never told by colour alone
-function stateOf(t) {
-  const nodes = [t.state];
-  if (t.overdue) nodes.push(" ", badge("Overdue", "overdue"));
+function stateOf(question) {
+  const nodes = [t(`ticket.state.${question.state}`)];
+  if (question.overdue) nodes.push(" ", badge(t("inbox.overdue"), "overdue"));
   return nodes;
 }
 
 export async function showInbox(params) {
-  show("inbox", "Inbox");
+  show("inbox", t("inbox.title"));
   list = location.hash || "#/inbox";
   const form = $("#inbox-filters");
   form.elements.state.value = params.get("state") ?? "";
@@ -67,7 +68,7 @@ export async function showInbox(params) {
     return say("#inbox-error", error.message);
   }
   const select = form.elements.service;
-  const all = new Option("every service", "");
+  const all = new Option(t("inbox.every_service"), "");
   select.replaceChildren(all, ...services.map((s) => new Option(s.keyword, s.keyword)));
   select.value = params.get("service") ?? "";
   return null;
@@ -77,22 +78,23 @@ function showTickets(page, params) {
   const drawn = JSON.stringify(page);
   if (drawn === shown) return; // redrawn, a focused link would lose the focus
   shown = drawn;
-  const rows = page.tickets.map((t) => {
+  const rows = page.tickets.map((question) => {
     const row = document.createElement("tr");
-    row.toggleAttribute("data-overdue", t.overdue);
+    row.toggleAttribute("data-overdue", question.overdue);
     const link = document.createElement("a");
-    link.href = `#/inbox/${t.id}`;
-    link.textContent = t.ticket;
+    link.href = `#/inbox/${question.id}`;
+    link.textContent = question.ticket;
     row.insertCell().append(link);
-    row.insertCell().append(...stateOf(t));
-    row.insertCell().textContent = t.service;
-    row.insertCell().textContent = t.msisdn;
-    row.insertCell().textContent = t.language;
-    row.insertCell().textContent = t.assigned_to ?? "no one";
-    row.insertCell().append(time(t.last_text_at, { short: true }));
+    row.insertCell().append(...stateOf(question));
+    row.insertCell().textContent = question.service;
+    row.insertCell().textContent = question.msisdn;
+    row.insertCell().textContent = question.language;
+    row.insertCell().textContent = question.assigned_to ?? t("inbox.no_one");
+    row.insertCell().append(time(question.last_text_at, { short: true }));
     const due = row.insertCell();
-    if (t.first_answer_at) due.append("answered ", time(t.first_answer_at, { short: true }));
-    else if (t.due_at) due.append(time(t.due_at, { short: true }));
+    const answered = question.first_answer_at;
+    if (answered) due.append(`${t("inbox.answered")} `, time(answered, { short: true }));
+    else if (question.due_at) due.append(time(question.due_at, { short: true }));
     else due.textContent = "—";
     return row;
   });
@@ -125,7 +127,7 @@ $("#inbox-filters").addEventListener("submit", (event) => event.preventDefault()
 // One ticket
 
 export function showTicket(id) {
-  show("ticket", `Question #${id}`);
+  show("ticket", t("ticket.title", { id }));
   $("#ticket-back").href = list;
   $("#ticket-number").textContent = `#${id}`;
   say("#ticket-done", "");
@@ -158,9 +160,7 @@ function showThread(thread) {
   const stopped = $("#ticket-stopped");
   stopped.hidden = !thread.stopped_at;
   if (thread.stopped_at) {
-    stopped.textContent =
-      `The citizen sent STOP on ${date(thread.stopped_at)}: no answer can reach them ` +
-      "until they send START. Notes can still be added.";
+    stopped.textContent = t("ticket.stopped", { when: date(thread.stopped_at) });
   }
   $("#thread").replaceChildren(...thread.entries.map(entryOf));
   const closed = ticket.state === "closed";
@@ -171,26 +171,28 @@ function showThread(thread) {
   if (first) showCanned(ticket);
 }
 
-function showFacts(t) {
+function showFacts(question) {
   const values = {
-    service: t.service,
-    msisdn: t.msisdn,
-    language: `${languageName(t.language)} (${t.language})`,
-    assigned_to: t.assigned_to ?? "no one",
-    opened_at: date(t.opened_at),
-    due_at: t.due_at ? date(t.due_at) : "—",
-    first_answer_at: t.first_answer_at ? date(t.first_answer_at) : "not yet",
+    service: question.service,
+    msisdn: question.msisdn,
+    language: `${languageName(question.language)} (${question.language})`,
+    assigned_to: question.assigned_to ?? t("inbox.no_one"),
+    opened_at: date(question.opened_at),
+    due_at: question.due_at ? date(question.due_at) : "—",
+    first_answer_at: question.first_answer_at
+      ? date(question.first_answer_at)
+      : t("ticket.not_yet"),
   };
   for (const node of $("#ticket").querySelectorAll("[data-ticket]")) {
     const field = node.dataset.ticket;
-    if (field === "state") node.replaceChildren(...stateOf(t));
+    if (field === "state") node.replaceChildren(...stateOf(question));
     else if (field === "broadcast") {
       node.replaceChildren();
-      if (t.broadcast === null) node.textContent = "— (asked with ASK)";
+      if (question.broadcast === null) node.textContent = t("ticket.asked");
       else {
         const link = document.createElement("a");
-        link.href = `#/broadcasts/${t.broadcast}`;
-        link.textContent = `Broadcast ${t.broadcast}`;
+        link.href = `#/broadcasts/${question.broadcast}`;
+        link.textContent = t("ticket.broadcast", { id: question.broadcast });
         node.append(link);
       }
     } else node.textContent = values[field];
@@ -198,9 +200,10 @@ function showFacts(t) {
 }
 
 const EVENTS = {
-  assigned: (e) => (e.text ? `assigned it to ${e.text}` : "left it assigned to no one"),
-  closed: () => "closed it",
-  reopened: () => "reopened it",
+  assigned: (e) =>
+    e.text ? t("ticket.event.assigned", { name: e.text }) : t("ticket.event.unassigned"),
+  closed: () => t("ticket.event.closed"),
+  reopened: () => t("ticket.event.reopened"),
 };
 
 // One entry of the thread: whose it is in words (Citizen, Answer, Internal note), then the text.
@@ -211,21 +214,21 @@ function entryOf(entry) {
   head.className = "who";
   const label = document.createElement("strong");
   if (entry.kind in EVENTS) {
-    label.textContent = entry.by ?? "someone";
+    label.textContent = entry.by ?? t("ticket.someone");
     head.append(label, ` ${EVENTS[entry.kind](entry)} · `, time(entry.at));
     item.append(head);
     return item;
   }
   const labels = {
-    question: "Citizen",
-    answer: `Answer by ${entry.by} (SMS)`,
-    note: `Internal note by ${entry.by} (not sent)`,
+    question: () => t("ticket.citizen"),
+    answer: () => t("ticket.answer_by", { name: entry.by }),
+    note: () => t("ticket.note_by", { name: entry.by }),
   };
-  label.textContent = labels[entry.kind] ?? entry.kind;
+  label.textContent = labels[entry.kind]?.() ?? entry.kind;
   head.append(label, " · ", time(entry.at));
   if (entry.kind === "answer") {
     const state = entry.state ?? "unknown";
-    const delivery = badge(`delivery: ${state.replaceAll("_", " ")}`, "delivery");
+    const delivery = badge(t("ticket.delivery", { state: t(`delivery.${state}`) }), "delivery");
     delivery.dataset.state = state;
     head.append(" · ", delivery);
   }
@@ -237,19 +240,22 @@ function entryOf(entry) {
 }
 
 // The canned answers in the citizen's language, of the ticket's ministry (an admin reads all).
-async function showCanned(t) {
+async function showCanned(question) {
   const field = $("#canned-field");
   field.hidden = true;
   let answers;
   try {
-    ({ answers } = await api(`/api/v1/inbox/canned?language=${encodeURIComponent(t.language)}`));
+    const language = encodeURIComponent(question.language);
+    ({ answers } = await api(`/api/v1/inbox/canned?language=${language}`));
   } catch (error) {
     return say("#ticket-error", error.message);
   }
-  if (ticket?.id !== t.id) return null; // another ticket meanwhile
-  const own = answers.filter((a) => a.ministry.toLowerCase() === t.ministry.toLowerCase());
+  if (ticket?.id !== question.id) return null; // another ticket meanwhile
+  const ministry = question.ministry.toLowerCase();
+  const own = answers.filter((a) => a.ministry.toLowerCase() === ministry);
   const options = own.map((a) => Object.assign(new Option(a.title, a.title), { answer: a.text }));
-  const none = new Option(`Choose one (${languageName(t.language)})…`, "");
+  const language = languageName(question.language, { alone: false });
+  const none = new Option(t("ticket.choose", { language }), "");
   $("#canned").replaceChildren(none, ...options);
   field.hidden = own.length === 0;
   return null;
@@ -293,31 +299,35 @@ async function act(path, body, done) {
 
 $("#answer-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  if (!(await act("answer", { text: $("#answer").value }, "Answer sent to the citizen."))) return;
+  if (!(await act("answer", { text: $("#answer").value }, t("ticket.sent")))) return;
   $("#answer-form").reset();
   count($("#answer"), $("#answer-count"));
 });
 
 $("#note-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  if (await act("note", { text: $("#note").value }, "Note added.")) $("#note-form").reset();
+  if (await act("note", { text: $("#note").value }, t("ticket.noted"))) $("#note-form").reset();
 });
 
 $("#assign-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const to = $("#assignee").value.trim();
-  if (await act("assign", { to }, `Assigned to ${to}.`)) $("#assign-form").reset();
+  if (await act("assign", { to }, t("ticket.assigned", { name: to }))) $("#assign-form").reset();
 });
 
-$("#assign-me").addEventListener("click", () => act("assign", { to: "me" }, "Assigned to you."));
-$("#unassign").addEventListener("click", () => act("assign", { to: null }, "Assigned to no one."));
+$("#assign-me").addEventListener("click", () =>
+  act("assign", { to: "me" }, t("ticket.assigned_me")),
+);
+$("#unassign").addEventListener("click", () =>
+  act("assign", { to: null }, t("ticket.unassigned")),
+);
 
 $("#close-ticket").addEventListener("click", async () => {
-  if (await act("close", null, "Closed.")) $("#reopen-ticket").focus(); // not lost when hidden
+  if (await act("close", null, t("ticket.closed"))) $("#reopen-ticket").focus(); // kept when hidden
 });
 
 $("#reopen-ticket").addEventListener("click", async () => {
-  if (await act("reopen", null, "Reopened.")) $("#close-ticket").focus();
+  if (await act("reopen", null, t("ticket.reopened"))) $("#close-ticket").focus();
 });
 
 // The questions' figures (KPIs page): received, answered, how soon, overdue.
@@ -334,6 +344,7 @@ export async function showQuestionFigures() {
   tabulate("#questions-by-service", services);
   const ministries = Object.entries(kpis.ministries);
   tabulate("#questions-by-ministry", ministries.map(([name, f]) => [name, ...figures(f)]));
-  $("#questions-period").textContent = `${date(kpis.since)} to ${date(kpis.until)}`;
+  const period = { from: date(kpis.since), until: date(kpis.until) };
+  $("#questions-period").textContent = t("inbox.period", period);
   return null;
 }

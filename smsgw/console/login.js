@@ -1,6 +1,7 @@
 // Logging in (a person: name, password and, once set up, a code; or a system's API token) and
 // out (this tab, or everywhere), and a person's own Security: two-step log-in (TOTP) with its
 // recovery codes, their password. The session itself is the HttpOnly cookie the API sets.
+import { t } from "./i18n.js";
 import {
   $,
   api,
@@ -59,12 +60,12 @@ $("#token-form").addEventListener("submit", (event) => {
 // A person's session ends at the gateway (everywhere: every one of theirs); a token's tab just
 // forgets it. Either way the tab shows the log-in, saying what happened.
 export async function logOut({ everywhere = false } = {}) {
-  let said = everywhere ? "Logged out everywhere: every session of yours has ended." : "";
+  let said = everywhere ? t("login.out_everywhere") : "";
   if (isPerson()) {
     try {
       await api(`/api/v1/session${everywhere ? "?everywhere=true" : ""}`, { method: "DELETE" });
     } catch (error) {
-      said = `Logged out of this tab only (${error.message}): the session ends once unused.`;
+      said = t("login.out_tab", { error: error.message });
     }
   }
   forget();
@@ -76,14 +77,17 @@ $("#logout-everywhere").addEventListener("click", () => logOut({ everywhere: tru
 
 // Security
 
-const TOTP_STATES = {
-  required: "Not set up yet: your role needs it.",
-  enrolled: "On: each log-in asks for the code your authenticator app shows.",
-  optional: "Off: a log-in needs only your password (setting it up makes a stolen one useless).",
-};
+const TOTP_STATES = new Set(["required", "enrolled", "optional"]); // security.state.*
 
 export async function showSecurity() {
-  show("security", "Security");
+  // the recovery codes on show, the view drawn again (another language): they stay, as they are
+  // shown this once
+  const codes = !$("#security").hidden && !$("#recovery").hidden;
+  show("security", t("security.title"));
+  if (codes) {
+    say("#security-done", t("security.on"));
+    return showTotp("enrolled");
+  }
   $("#totp-form").hidden = true;
   $("#recovery").hidden = true;
   $("#recovery-codes").replaceChildren();
@@ -102,9 +106,9 @@ export async function showSecurity() {
 // they have kept their recovery codes: only then does the rest of the console open).
 function showTotp(state = sessionStorage.getItem(TOTP)) {
   $("#security-required").hidden = state !== "required";
-  $("#totp-state").textContent = TOTP_STATES[state] ?? "";
+  $("#totp-state").textContent = TOTP_STATES.has(state) ? t(`security.state.${state}`) : "";
   $("#totp-start").textContent =
-    state === "enrolled" ? "Set up a new authenticator app" : "Set up two-step log-in";
+    state === "enrolled" ? t("security.new_app") : t("security.totp_start");
   $("#totp-start").hidden = !$("#recovery").hidden; // the codes first
 }
 
@@ -144,7 +148,7 @@ $("#totp-form").addEventListener("submit", async (event) => {
   $("#recovery-codes").replaceChildren(...codes);
   $("#recovery").hidden = false;
   showTotp("enrolled");
-  say("#security-done", "Two-step log-in is on: your next log-in asks for a code.");
+  say("#security-done", t("security.on"));
   $("#recovery-kept").focus();
   return undefined;
 });
@@ -172,5 +176,5 @@ $("#password-form").addEventListener("submit", async (event) => {
   }
   event.target.reset();
   say("#security-error", "");
-  return say("#security-done", "Password changed: your other sessions have ended.");
+  return say("#security-done", t("security.changed"));
 });

@@ -1,5 +1,6 @@
 // What every view of the console shares: the API with the tab's log-in, messages to the user,
 // the shown view and its polling, and how dates, languages and SMS counts are written.
+import { language, t } from "./i18n.js";
 import { notGsm, textInfo } from "./text.js";
 
 export const $ = (selector) => document.querySelector(selector);
@@ -51,8 +52,16 @@ export function showNav() {
   const role = sessionStorage.getItem(ROLE);
   const allowed = {
     "#/compose": role !== "operator",
+    "#/broadcasts": role !== "operator", // read-only operations: no broadcast is theirs
     "#/inbox": role !== "operator", // the ministries' questions are not theirs
     "#/people": role === "admin",
+    "#/calendar": ["officer", "supervisor", "admin"].includes(role),
+    "#/messages": role === "admin", // SPEC: messages are an admin's
+    "#/tokens": role === "admin",
+    "#/audit": role === "admin",
+    "#/services": ["officer", "supervisor", "admin"].includes(role), // only admins change them
+    "#/subscribers": ["officer", "supervisor", "admin"].includes(role),
+    "#/import": ["officer", "admin"].includes(role),
     "#/security": isPerson(), // a token has no password nor second factor
   };
   for (const link of document.querySelectorAll("#nav a")) {
@@ -68,7 +77,7 @@ export async function api(path, options = {}, again = false) {
   const csrf = sessionStorage.getItem(CSRF);
   if (token !== null) headers.Authorization = `Bearer ${token}`;
   else if (csrf !== null && !SAFE.has(method)) headers["X-CSRF-Token"] = csrf;
-  if (options.body) headers["Content-Type"] = "application/json";
+  if (options.body) headers["Content-Type"] ??= "application/json"; // a CSV says its own
   const response = await fetch(path, { ...options, headers });
   const body = (response.headers.get("Content-Type") || "").startsWith("application/json")
     ? await response.json()
@@ -84,7 +93,8 @@ export async function api(path, options = {}, again = false) {
     : `${response.status} ${response.statusText}`;
   const wait = response.headers.get("Retry-After");
   if (response.status === 429 && wait) {
-    message = `${message.split(/[:;]/)[0]}: try again in ${wait} s`; // "… after Retry-After s"
+    // "… after Retry-After s" (the API's own words stay in English: the server says them)
+    message = t("page.retry", { message: message.split(/[:;]/)[0], s: wait });
   }
   if (response.status === 401 && $("#login").hidden) {
     forget(); // expired, revoked or ended meanwhile: log in again
@@ -94,7 +104,11 @@ export async function api(path, options = {}, again = false) {
     sessionStorage.setItem(TOTP, "required"); // reset by an admin meanwhile: enrol first
     route();
   }
-  throw Object.assign(new Error(message), { status: response.status, code: error?.code });
+  throw Object.assign(new Error(message), {
+    status: response.status,
+    code: error?.code,
+    field: error?.field, // "names.es": a form shows it next to its box
+  });
 }
 
 // GET /api/v1/me of a tab logged in: remembered if it is the tab's person still. Another tab of
@@ -104,7 +118,7 @@ export async function refresh() {
   const me = await api("/api/v1/me");
   const mine = sessionStorage.getItem(PERSON);
   if (mine === null || me.person === mine) return remember(me);
-  const message = `${me.person} has logged in in this browser since: log in again`;
+  const message = t("page.replaced", { name: me.person });
   forget();
   route();
   say("#login-error", message);
@@ -140,7 +154,7 @@ export function show(id, title) {
     else link.removeAttribute("aria-current");
   }
   for (const error of document.querySelectorAll(`#${id} .error`)) say(`#${error.id}`, "");
-  document.title = `${title} · smsgw`;
+  document.title = t("page.title", { view: title });
   $(`#${id} h1`).focus(); // a screen reader hears the new view; Tab goes on from there
 }
 
@@ -172,18 +186,20 @@ export function timeZone() {
 const DAY = { year: "numeric", month: "numeric", day: "numeric" };
 const MINUTE = { hour: "numeric", minute: "2-digit" };
 
-// "12/4/2026, 5:09 PM America/Belize": the reader's locale on the gateway's clock, the zone
-// named (the schedules and quiet hours are the gateway's; a reader elsewhere is not misled).
+// "12/4/2026, 5:09 PM America/Belize" ("4/12/2026, 17:09 …" in Spanish): as the console's
+// language writes it, on the gateway's clock, the zone named (the schedules and quiet hours are
+// the gateway's; a reader elsewhere is not misled).
 export function date(value) {
   const zone = timeZone();
-  return `${new Date(value).toLocaleString([], { ...DAY, ...MINUTE, timeZone: zone })} ${zone}`;
+  const shown = new Date(value).toLocaleString(language, { ...DAY, ...MINUTE, timeZone: zone });
+  return `${shown} ${zone}`;
 }
 
 // "07:00" (or "17:09:07"): a time of day on the gateway's clock, as config.toml writes them.
 export function clock(value, { seconds = false } = {}) {
   const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: timeZone() };
   if (seconds) options.second = "2-digit";
-  return new Date(value).toLocaleTimeString([], options);
+  return new Date(value).toLocaleTimeString(language, options);
 }
 
 // <time> of an API timestamp (short, for tables: "12/4/26, 5:09 PM CST", in full in its title)
@@ -192,28 +208,36 @@ export function time(value, { short = false } = {}) {
   node.dateTime = value;
   const brief = { ...DAY, year: "2-digit", ...MINUTE, timeZoneName: "short" };
   node.textContent = short
-    ? new Date(value).toLocaleString([], { ...brief, timeZone: timeZone() })
+    ? new Date(value).toLocaleString(language, { ...brief, timeZone: timeZone() })
     : date(value);
   if (short) node.title = date(value);
   return node;
 }
 
-const languageNames = new Intl.DisplayNames(["en"], { type: "language" });
-export const languageName = (code) => {
+// "Spanish" named in the console's language ("Español"); `alone: false` inside a sentence, as
+// the language writes it there ("Texto en español").
+export function languageName(code, { alone = true } = {}) {
+  let name;
   try {
-    return languageNames.of(code);
+    name = new Intl.DisplayNames([language], { type: "language" }).of(code);
   } catch {
     return code; // not a language tag the browser knows
   }
-};
+  return alone ? name.charAt(0).toLocaleUpperCase(language) + name.slice(1) : name;
+}
 
 // The SMS counter under a text box: what the server will count and send.
 export function count(area, counter) {
   const info = textInfo(area.value);
   const other = notGsm(area.value);
-  const encoding = info.encoding === "gsm7" ? "GSM 7-bit" : `Unicode (UCS-2: ${other.join(" ")})`;
-  const sms = `${info.segments} SMS`;
-  counter.textContent = `${info.units} used, ${info.remaining} left · ${sms} · ${encoding}`;
+  const encoding =
+    info.encoding === "gsm7" ? t("page.gsm") : t("page.unicode", { chars: other.join(" ") });
+  counter.textContent = t("page.count", {
+    used: t("page.count_used", { n: info.units }),
+    left: t("page.count_left", { n: info.remaining }),
+    sms: t("page.count_sms", { n: info.segments }),
+    encoding,
+  }); // "44 used, 116 left · 1 SMS · GSM 7-bit"
   counter.dataset.segments = info.segments;
   counter.dataset.encoding = info.encoding;
   counter.dataset.units = info.units;
@@ -251,8 +275,8 @@ export function tabulate(selector, rows) {
 // "45 s", "12 min", "3.5 h", "2.0 days": a duration as people say it
 export function duration(seconds) {
   if (seconds === null || seconds === undefined) return "–";
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 86400 * 2) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} days`;
+  if (seconds < 60) return t("page.seconds", { n: Math.round(seconds) });
+  if (seconds < 3600) return t("page.minutes", { n: Math.round(seconds / 60) });
+  if (seconds < 86400 * 2) return t("page.hours", { n: (seconds / 3600).toFixed(1) });
+  return t("page.days", { n: (seconds / 86400).toFixed(1) });
 }

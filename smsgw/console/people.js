@@ -1,16 +1,20 @@
 // People (an admin's): who logs in to the console; add one (their password shown once), change
 // their role or ministry, disable or enable them, reset their password or two-step log-in.
+import { t } from "./i18n.js";
 import { $, api, badge, say, show } from "./page.js";
 
 const ROLES = ["officer", "supervisor", "admin", "operator"]; // alerting: a system's token only
 const SCOPED = new Set(["officer", "supervisor"]); // act for one ministry
-const TOTP_WORDS = { required: "to set up", enrolled: "on", optional: "off" };
+const TOTP_WORDS = new Set(["required", "enrolled", "optional"]); // people.totp.*
+const roleWord = (name) => (ROLES.includes(name) ? t(`people.role.${name}`) : name);
 const ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"; // no 0/o, 1/l/i: read out and typed
 let people = [];
 let editing = null; // the id of the person in the change form
 
 export async function showPeople() {
-  show("people", "People");
+  show("people", t("people.title"));
+  roleOptions($("#add-role")); // in the language shown now
+  roleOptions($("#edit-role"));
   say("#people-done", "");
   $("#person-edit").hidden = true;
   editing = null;
@@ -26,16 +30,20 @@ async function load() {
   const rows = people.map((person) => {
     const row = document.createElement("tr");
     row.dataset.id = person.id;
-    for (const text of [person.name, person.role, person.ministry ?? "—"]) {
+    for (const text of [person.name, roleWord(person.role), person.ministry ?? "—"]) {
       row.insertCell().textContent = text;
     }
-    row.insertCell().textContent = TOTP_WORDS[person.totp] ?? person.totp;
+    const totp = TOTP_WORDS.has(person.totp) ? t(`people.totp.${person.totp}`) : person.totp;
+    row.insertCell().textContent = totp;
     row.insertCell().append(
-      person.disabled ? badge("disabled", "state-cancelled") : badge("active", "state-done"),
+      person.disabled
+        ? badge(t("people.disabled"), "state-cancelled")
+        : badge(t("people.active"), "state-done"),
     );
     const change = document.createElement("button");
-    Object.assign(change, { type: "button", className: "secondary", textContent: "Change" });
-    change.setAttribute("aria-label", `Change ${person.name}`);
+    const words = { type: "button", className: "secondary", textContent: t("people.change") };
+    Object.assign(change, words);
+    change.setAttribute("aria-label", t("people.change_person", { name: person.name }));
     change.addEventListener("click", () => edit(person.id));
     row.insertCell().append(change);
     return row;
@@ -45,11 +53,14 @@ async function load() {
   return undefined;
 }
 
-function roleOptions(select) {
-  select.replaceChildren(...ROLES.map((role) => new Option(role, role)));
+// The roles offered, in the language shown (the first, before the catalogue is read: by name).
+function roleOptions(select, word = roleWord) {
+  const chosen = select.value;
+  select.replaceChildren(...ROLES.map((name) => new Option(word(name), name)));
+  if (chosen) select.value = chosen;
 }
-roleOptions($("#add-role"));
-roleOptions($("#edit-role"));
+roleOptions($("#add-role"), String);
+roleOptions($("#edit-role"), String);
 
 // The ministry box: required by a ministry's role, empty and off for a national one.
 function fitMinistry(role, box) {
@@ -71,7 +82,7 @@ function edit(id, { focus = true } = {}) {
   $("#edit-role").value = person.role;
   fitMinistry($("#edit-role"), $("#edit-ministry"));
   $("#edit-ministry").value = person.ministry ?? "";
-  $("#edit-disable").textContent = person.disabled ? "Enable" : "Disable";
+  $("#edit-disable").textContent = t(person.disabled ? "people.enable" : "people.disable");
   $("#edit-disable").className = person.disabled ? "secondary" : "danger";
   $("#person-edit").hidden = false;
   if (focus) $("#person-edit h2").focus();
@@ -83,7 +94,7 @@ function reveal(text, secret) {
   const code = document.createElement("code");
   code.id = "shown-password";
   code.textContent = secret;
-  node.replaceChildren(text, code, ". Give it to them in person; they change it under Security.");
+  node.replaceChildren(text, code, t("people.give"));
   node.hidden = false;
 }
 
@@ -108,7 +119,7 @@ async function change(body, done) {
     return say("#people-error", error.message);
   }
   say("#people-error", "");
-  if (body.password) reveal(`New password for ${person.name}, shown this once: `, body.password);
+  if (body.password) reveal(t("people.new_password", { name: person.name }), body.password);
   else say("#people-done", done(changed));
   return load();
 }
@@ -117,33 +128,35 @@ $("#person-edit").addEventListener("submit", (event) => {
   event.preventDefault();
   const role = $("#edit-role").value;
   const ministry = SCOPED.has(role) ? $("#edit-ministry").value.trim() : null;
-  return change({ role, ministry }, (p) => `${p.name} is now ${p.role}${of(p)}.`);
+  return change({ role, ministry }, (p) =>
+    t(p.ministry ? "people.now_of" : "people.now", {
+      name: p.name,
+      role: roleWord(p.role),
+      ministry: p.ministry,
+    }),
+  );
 });
-
-const of = (person) => (person.ministry ? ` of ${person.ministry}` : "");
 
 $("#edit-disable").addEventListener("click", () => {
   const disabled = !people.find((p) => p.id === editing).disabled;
   return change({ disabled }, (p) =>
-    disabled ? `${p.name} is disabled: their sessions have ended.` : `${p.name} may log in again.`,
+    t(disabled ? "people.disabled_done" : "people.enabled_done", { name: p.name }),
   );
 });
 
 $("#edit-password").addEventListener("click", () => {
   const { name } = people.find((p) => p.id === editing);
-  if (!confirm(`Give ${name} a new password? Their sessions end.`)) return undefined;
+  if (!confirm(t("people.confirm_password", { name }))) return undefined;
   return change({ password: newPassword() });
 });
 
 $("#edit-totp").addEventListener("click", () => {
   const { name } = people.find((p) => p.id === editing);
-  if (!confirm(`Reset ${name}'s two-step log-in? Their sessions end; they set it up again.`)) {
-    return undefined;
-  }
+  if (!confirm(t("people.confirm_totp", { name }))) return undefined;
   return change({ reset_totp: true }, (p) =>
-    p.totp === "required"
-      ? `${p.name}'s two-step log-in is reset: they set it up again at their next log-in.`
-      : `${p.name}'s two-step log-in is reset: their password alone logs them in for now.`,
+    t(p.totp === "required" ? "people.totp_reset_required" : "people.totp_reset_optional", {
+      name: p.name,
+    }),
   );
 });
 
@@ -161,6 +174,6 @@ $("#person-add").addEventListener("submit", async (event) => {
   say("#people-error", "");
   event.target.reset();
   fitMinistry($("#add-role"), $("#add-ministry"));
-  reveal(`Added ${added.name}. Their password, shown this once: `, added.password);
+  reveal(t("people.added", { name: added.name }), added.password);
   return load();
 });

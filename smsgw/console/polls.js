@@ -1,5 +1,6 @@
 // A broadcast's poll: its fields in the composer (question, 2 to 9 options with their words per
 // language, closing time) and its results on the broadcast's page, as bars with their numbers.
+import { t } from "./i18n.js";
 import { $, api, date, languageName, polling, say } from "./page.js";
 
 const MIN_OPTIONS = 2;
@@ -28,18 +29,18 @@ export function pollFields(codes) {
       box.value,
     ]),
   );
-  const name = (code) => `${languageName(code)} (${code})`;
+  const name = (code) => ({ language: `${languageName(code, { alone: false })} (${code})` });
   const questions = languages.flatMap((code) =>
-    input(`question-${code}`, `Question, ${name(code)}`, "poll-question-hint"),
+    input(`question-${code}`, t("poll.question", name(code)), "poll-question-hint"),
   );
   const groups = [];
   for (let number = 1; number <= options; number += 1) {
     const group = document.createElement("fieldset");
     group.className = "option";
     const legend = document.createElement("legend");
-    legend.textContent = `Option ${number}`;
+    legend.textContent = t("poll.option", { n: number });
     const boxes = languages.flatMap((code) =>
-      input(`option-${number}-${code}`, `${name(code)} words`, "poll-words-hint"),
+      input(`option-${number}-${code}`, t("poll.words", name(code)), "poll-words-hint"),
     );
     group.append(legend, ...boxes);
     groups.push(group);
@@ -90,7 +91,7 @@ export function pollBody() {
   const closes = $("#poll-closes");
   if (!closes.value) {
     closes.focus();
-    say("#compose-error", "Say when the poll closes: answers after it are not counted.");
+    say("#compose-error", t("poll.closes_missing"));
     return null;
   }
   const value = (key) => $(`#poll-${key}`)?.value.trim() ?? "";
@@ -136,7 +137,7 @@ function bar(cell, n, total) {
 // Rows of a breakdown: one a group (a language, a district), one column an option.
 function breakdown(selector, groups, optionsOf, name) {
   const head = document.createElement("tr");
-  for (const text of [name, ...optionsOf.map(label), "Answers"]) {
+  for (const text of [name, ...optionsOf.map(label), t("poll.answers")]) {
     const th = document.createElement("th");
     th.scope = "col";
     th.textContent = text;
@@ -166,9 +167,7 @@ export async function showPollResults(id, timer) {
   $("#poll-question").textContent = question.join(" · ");
   $("#poll-question").hidden = question.length === 0;
   const when = date(results.closes_at);
-  const state = results.open
-    ? `Open: answers are counted until ${when}. ${results.answers} answered so far.`
-    : `Closed on ${when}. ${results.answers} answered.`;
+  const state = t(results.open ? "poll.open" : "poll.closed", { when, n: results.answers });
   // a live region: said again only when it changes
   if ($("#poll-state").textContent !== state) $("#poll-state").textContent = state;
   const rows = results.options.map((option) => {
@@ -185,11 +184,11 @@ export async function showPollResults(id, timer) {
     `${languageName(code)} (${code})`,
     counts,
   ]);
-  breakdown("#poll-languages", languages, results.options, "Language");
+  breakdown("#poll-languages", languages, results.options, t("poll.language"));
   const districts = Object.entries(results.by_district).map(([district, counts]) => [
-    district === "none" ? "not said" : district,
+    district === "none" ? t("poll.not_said") : district,
     counts,
   ]);
-  breakdown("#poll-districts", districts, results.options, "District");
+  breakdown("#poll-districts", districts, results.options, t("poll.district"));
   return results.open;
 }

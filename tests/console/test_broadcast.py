@@ -157,7 +157,7 @@ async def test_the_composer_offers_an_officer_only_their_ministrys_services(
     await add_service(gateway, keyword="CLINICS", aliases=["CLINICAS"], ministry=" Health ")
     await add_service(gateway, keyword="SCHOOLS", aliases=["ESCUELAS"], ministry="education")
     page = console.page
-    options = page.get_by_label("Service").locator("option")
+    options = page.locator("#service").locator("option")
     await console.log_in(await person(gateway, Role.OFFICER, ministry="health"))
     await expect(options).to_have_count(2)  # no SCHOOLS to learn about from a 403
     assert sorted(await options.evaluate_all("all => all.map(o => o.value)")) == [

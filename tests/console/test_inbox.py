@@ -116,10 +116,10 @@ async def test_an_officer_answers_a_question_from_a_canned_answer_then_assigns_n
     await page.get_by_label("Assigned to me").check()
     await expect(page).to_have_url(re.compile(r"#/inbox\?assigned=me$"))
     await expect(page.locator("#tickets tr")).to_have_count(1)
-    await page.get_by_label("State").select_option("open")
+    await page.locator("#inbox-state").select_option("open")
     await expect(page.locator("#tickets tr")).to_have_count(0)
     await expect(page.get_by_text("No questions here.")).to_be_visible()
-    await page.get_by_label("State").select_option("closed")
+    await page.locator("#inbox-state").select_option("closed")
     await expect(page.locator("#tickets tr")).to_contain_text("closed")
     assert console.problems == []
 

@@ -1,11 +1,16 @@
-"""The operator's view: binds from /healthz, throughput, queue depth and recent errors from
+"""The operator's view: binds from /healthz; the last hour of throughput per bind and queue
+depth charted from /api/v1/operator/history, their tables matching it; recent errors from
 /metrics."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
-from playwright.async_api import Page, expect
+import pytest
+from playwright.async_api import Locator, Page, expect
 
 from channels.simulator import Simulator
 from channels.smpp.codec import Status
@@ -17,6 +22,9 @@ from tests.smsgw.broadcast_testbed import create, numbers, seed
 from tests.smsgw.test_storage_faults import cap_size
 from tests.smsgw.testbed import Client
 
+ZONE = ZoneInfo("America/Belize")  # testbed.CONFIG's
+FAST = "\n[operator]\nhistory_every_s = 0.5\n"  # the last hour sampled twice a second
+
 
 async def operator_view(console: Console, gateway: Gateway) -> Page:
     """Logged in as an operator, on the operator view."""
@@ -25,27 +33,87 @@ async def operator_view(console: Console, gateway: Gateway) -> Page:
     return console.page
 
 
-async def test_the_operator_sees_the_binds_and_the_throughput(
+def rate(value: float) -> str:
+    """A rate as the console writes it in English: one decimal at most, halves away from 0 (of
+    the float's exact value, as Intl.NumberFormat rounds), thousands separated."""
+    rounded = Decimal(value).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    text = f"{rounded:,.1f}"
+    return f"{text.removesuffix('.0')} SMS/s"
+
+
+def clock(at: str) -> str:
+    return datetime.fromisoformat(at).astimezone(ZONE).strftime("%H:%M:%S")
+
+
+async def rows(table: Locator) -> list[list[str]]:
+    """The body's cells, read at once (the page redraws the table as samples come)."""
+    cells: list[list[str]] = await table.evaluate(
+        "t => [...t.tBodies[0].rows].map((r) => [...r.cells].map((c) => c.textContent))"
+    )
+    return cells
+
+
+@pytest.mark.parametrize("settings", [FAST], indirect=True, ids=["sampled-fast"])
+async def test_the_operator_sees_the_binds_and_the_last_hour_charted(
     console: Console, client: Client, gateway: Gateway, admin: dict[str, str]
 ) -> None:
     await add_service(gateway)
     await seed(gateway, "HEALTH", numbers("+50160", 30))
     page = await operator_view(console, gateway)
 
-    rows = page.get_by_role("row").filter(has_text="bound")
-    await expect(rows).to_have_count(2)
-    await expect(rows.first).to_contain_text("btl-1")
+    rows_bound = page.get_by_role("row").filter(has_text="bound")
+    await expect(rows_bound).to_have_count(2)
+    await expect(rows_bound.first).to_contain_text("btl-1")
     me = gateway.settings.cluster.instance
-    await expect(rows.first).to_contain_text(me)  # the gateway holding the bind: this one
+    await expect(rows_bound.first).to_contain_text(me)  # the gateway holding the bind: this one
     await expect(page.locator("#instance")).to_have_text(me)
-    await expect(page.locator("#gateways")).to_have_text(f"alive: {me}")
+    await expect(page.locator("#gateways")).to_have_text(me)
     await expect(page.locator("#health-status")).to_have_text("ok")
     await expect(page.locator("#health-status")).to_have_class("badge health-ok")
     await create(client, admin, service="HEALTH", texts={"en": "Clinic hours."})
-    # a rate needs two scrapes, 2 s apart; 30 submits fall between some two of them
+    # the gateway samples every 0.5 s here; the page reads the samples every 2 s
     await expect(page.locator("#rate")).to_have_text(re.compile(r"peak [1-9]"), timeout=10_000)
     await expect(page.locator("#queued")).to_have_text("0")
+    await expect(page.locator("#sampled")).to_contain_text(f"Sampled by {me} every 0.5 s")
+
+    # throughput: a line a bind and its cap dashed, on uPlot's canvas with both axes
+    chart = page.locator("#throughput-chart")
+    await expect(chart.locator(".plot[aria-hidden='true'] .uplot canvas")).to_have_count(1)
+    await expect(chart.locator(".u-axis")).to_have_count(2)
+    await expect(chart.locator(".u-legend")).to_contain_text("btl-1 cap")
+    name = "SMS accepted per second on each bind, the newest first. btl-1's cap: 50 SMS/s."
+    throughput = chart.get_by_role("table", name=f"{name} smart-1's cap: 50 SMS/s.", exact=True)
+    queue = page.locator("#queue-chart").get_by_role(
+        "table", name="Broadcast messages queued per priority, the newest first"
+    )
+    shown, queued = await rows(throughput), await rows(queue)
+    history = await (await client.get("/api/v1/operator/history", headers=admin)).json()
+    # what the page read is the start of what the gateway has now (none has gone: 360 kept)
+    samples = history["samples"][: len(shown)]
+    assert [await throughput.locator("thead th").all_text_contents()] == [
+        ["Time", "btl-1", "smart-1"]
+    ]
+    assert shown == [
+        [clock(s["at"]), *(rate(s["submits_per_s"][bind]) for bind in ("btl-1", "smart-1"))]
+        for s in reversed(samples)
+    ]
+    assert any(row[1] != "0 SMS/s" for row in shown)  # the 30 went on btl-1
+    assert queued == [
+        [clock(s["at"]), str(s["queued"]["emergency"]), str(s["queued"]["normal"])]
+        for s in reversed(history["samples"][: len(queued)])
+    ]
+    await console.accessible()
     await console.shot("operator")
+
+    # a phone: the charts fit the screen
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.wait_for_function(
+        "() => document.querySelector('#queue-chart canvas').getBoundingClientRect().width < 390"
+    )
+    assert not await page.evaluate(
+        "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+    )
+    await console.shot("operator-phone")
     assert console.problems == []
 
 

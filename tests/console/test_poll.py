@@ -36,7 +36,7 @@ async def test_a_poll_composed_in_the_console_shows_the_answers_that_came_over_s
     officer = await secret(gateway, Role.OFFICER, ministry="health")
     page = console.page
     await console.log_in(officer)
-    await page.get_by_label("Service").select_option("HEALTH")
+    await page.locator("#service").select_option("HEALTH")
     await page.get_by_label("English (en) text").fill(
         "Did you get the dengue leaflet? 1 YES / 2 NO"
     )
