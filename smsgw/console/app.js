@@ -93,6 +93,8 @@ $("#logout").addEventListener("click", () => logOut());
 
 async function showCompose() {
   show("compose", t("compose.title"));
+  $("#send-at-hint").textContent = t("compose.send_at_hint", { zone: timeZone() });
+  $("#poll-closes-hint").textContent = t("compose.poll_closes_hint", { zone: timeZone() });
   const select = $("#service");
   const chosen = select.value;
   try {
@@ -220,7 +222,8 @@ function draft(form) {
     return null;
   }
   const body = { service: service.keyword, texts, priority: form.elements.priority.value };
-  if ($("#send-at").value) body.send_at = new Date($("#send-at").value).toISOString();
+  // typed on the gateway's clock: the API reads a time without an offset in its zone
+  if ($("#send-at").value) body.send_at = $("#send-at").value;
   const districts = [...document.querySelectorAll('#districts input:checked')].map((b) => b.value);
   if (districts.length) body.districts = districts;
   const poll = pollBody();

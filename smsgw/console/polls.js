@@ -108,7 +108,7 @@ export function pollBody() {
     }
     list.push({ number, words: byLanguage });
   }
-  return { question, options: list, closes_at: new Date(closes.value).toISOString() };
+  return { question, options: list, closes_at: closes.value }; // the gateway's clock
 }
 
 // Results

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Locator, expect
@@ -16,6 +17,8 @@ from tests.console.browser import Console, person, secret
 from tests.smsgw.api.catalogue_testbed import add_service
 from tests.smsgw.broadcast_testbed import BROADCASTS, create, numbers, seed, sent_to
 from tests.smsgw.testbed import Client
+
+BELIZE = ZoneInfo("America/Belize")  # the test config's gateway.timezone
 
 WAIT_MS = 15_000  # the page polls every 2 s
 
@@ -104,9 +107,15 @@ async def test_a_scheduled_broadcast_waits_and_can_be_cancelled(
     await add_service(gateway)
     await seed(gateway, "HEALTH", numbers("+50160", 3))
     page = console.page
+    # the officer's browser far from the gateway: what they type is on the gateway's clock
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Tokyo"})
     await console.log_in(await person(gateway, Role.OFFICER))
+    await expect(page.locator("#send-at-hint")).to_have_text(
+        "Optional, on the gateway's clock (America/Belize). Empty: now."
+    )
     await page.get_by_label("English (en) text").fill("Clinic closed on Monday.")
-    tomorrow = datetime.now() + timedelta(days=1)  # noqa: DTZ005  # the browser's local time
+    tomorrow = (datetime.now(BELIZE) + timedelta(days=1)).replace(second=0, microsecond=0)
     await page.get_by_label("Send at").fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
     await page.get_by_role("button", name="Send broadcast").click()
 
@@ -114,9 +123,14 @@ async def test_a_scheduled_broadcast_waits_and_can_be_cancelled(
     await expect(state).to_have_text("scheduled")
     await expect(state).to_have_class("badge state-scheduled")
     await expect(page.locator("#created")).to_contain_text("Created for 3 subscribers (scheduled)")
+    hour = f"{tomorrow:%I}".lstrip("0")
+    day = f"{tomorrow.month}/{tomorrow.day}/{tomorrow.year}"
     await expect(page.locator("#progress-text")).to_have_text(
-        re.compile(r"^not started: scheduled for .+ America/Belize$")
-    )
+        re.compile(rf"^not started: scheduled for {day}, {hour}:{tomorrow:%M}\s{tomorrow:%p}"
+                   " America/Belize$")
+    )  # fmt: skip
+    [scheduled] = await gateway.store.broadcasts.broadcasts(ministry=None, before=None, limit=5)
+    assert scheduled.send_at == tomorrow
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Cancel broadcast").click()
     await expect(state).to_have_text("cancelled")

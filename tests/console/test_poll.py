@@ -7,6 +7,7 @@ import asyncio
 import re
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Locator, expect
@@ -17,6 +18,8 @@ from smsgw.app import Gateway
 from tests.console.browser import Console, secret
 from tests.smsgw.test_citizens import texts
 from tests.smsgw.testbed import WAIT, Client
+
+BELIZE = ZoneInfo("America/Belize")  # the test config's gateway.timezone
 
 pytestmark = pytest.mark.usefixtures("catalogue")
 WAIT_MS = 15_000  # the page polls every 2 s
@@ -58,7 +61,8 @@ async def test_a_poll_composed_in_the_console_shows_the_answers_that_came_over_s
     await page.get_by_role("button", name="Send broadcast").click()  # no closing time yet
     closes = page.get_by_label("Poll closes at")
     assert await closes.evaluate("box => !box.validity.valid")
-    tomorrow = datetime.now() + timedelta(days=1)  # noqa: DTZ005  # the browser's local time
+    # typed on the gateway's clock (the browser's is UTC here, Belize's six hours behind)
+    tomorrow = (datetime.now(BELIZE) + timedelta(days=1)).replace(second=0, microsecond=0)
     await closes.fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
     await console.shot("poll-composer")
     await page.get_by_role("button", name="Send broadcast").click()
@@ -70,6 +74,7 @@ async def test_a_poll_composed_in_the_console_shows_the_answers_that_came_over_s
         await client.get(f"/api/v1/broadcasts/{broadcast}", headers=headers)
     ).json()
     assert stored["poll"]["question"] == {"en": "Got the leaflet?"}
+    assert datetime.fromisoformat(stored["poll"]["closes_at"]) == tomorrow
     assert [(o["number"], o["words"]) for o in stored["poll"]["options"]] == [
         (1, {"en": ["YES", "Y"], "es": ["SI"]}),
         (2, {"en": ["NO"], "es": ["NO"]}),
