@@ -24,7 +24,11 @@ lint: $(STAMP)
 # wait on a gateway, the simulator or Chromium, so more processes than cores pay; `make test
 # TEST_WORKERS=0` runs them in this one process
 TEST_WORKERS ?= 3
+# the console tests' screenshots (every screen they reach) are kept here, a run's artefacts
+ARTEFACTS ?= artefacts/console
 test: lint chromium $(BIN)/promtool
+	rm -rf $(ARTEFACTS)
+	SMSGW_ARTEFACTS=$(ARTEFACTS) \
 	SMSGW_TEST_POSTGRES=$$(PYTHON=$(BIN)/python sh tests/postgres.sh) $(BIN)/pytest \
 	  -n $(TEST_WORKERS) --dist worksteal
 

@@ -70,6 +70,25 @@ export function showNav() {
 }
 
 // The body of the API's answer; or an Error with the API's message (and .status, .code).
+// What the user reads of a refusal: the catalogue's words where the code says it all (a log-in
+// refused, the database read-only), else the API's own (in English, naming the field), led in
+// another language by a sentence of its own.
+const WORDED = new Set(["login_failed", "storage_unavailable", "internal_error"]);
+
+function errorText(response, error) {
+  if (!error) return `${response.status} ${response.statusText}`;
+  const wait = response.headers.get("Retry-After");
+  if (error.code === "too_many_failures" && wait) return t("error.too_many_failures", { s: wait });
+  if (error.code === "unauthorized" && isPerson()) return t("error.session_ended");
+  if (WORDED.has(error.code)) return t(`error.${error.code}`);
+  const named = error.field && !error.message.includes(error.field); // "texts.es: too long"
+  let detail = `${named ? `${error.field}: ` : ""}${error.message}`;
+  if (response.status === 429 && wait) {
+    detail = t("page.retry", { message: detail.split(/[:;]/)[0], s: wait }); // "… Retry-After s"
+  }
+  return t("error.api_said", { detail });
+}
+
 export async function api(path, options = {}, again = false) {
   const method = (options.method ?? "GET").toUpperCase();
   const headers = { ...options.headers };
@@ -87,15 +106,7 @@ export async function api(path, options = {}, again = false) {
   if (response.status === 403 && error?.code === "csrf" && csrf !== null && !again) {
     return replaced(path, options);
   }
-  const named = error?.field && !error.message.includes(error.field); // "texts.es: too long"
-  let message = error
-    ? `${named ? `${error.field}: ` : ""}${error.message}`
-    : `${response.status} ${response.statusText}`;
-  const wait = response.headers.get("Retry-After");
-  if (response.status === 429 && wait) {
-    // "… after Retry-After s" (the API's own words stay in English: the server says them)
-    message = t("page.retry", { message: message.split(/[:;]/)[0], s: wait });
-  }
+  const message = errorText(response, error);
   if (response.status === 401 && $("#login").hidden) {
     forget(); // expired, revoked or ended meanwhile: log in again
     route();
