@@ -31,10 +31,12 @@ async def test_the_log_in_lives_in_the_tab_until_logout(
     await add_service(gateway)
     page = console.page
     await console.log_in(await person(gateway, Role.OFFICER))
+    toledo = page.get_by_role("checkbox", name="Toledo")
+    await expect(toledo).to_be_visible()  # read: a reload would otherwise abort it
     await page.reload()  # the same tab keeps it
     await expect(page.get_by_role("heading", name="New broadcast")).to_be_visible()
     # loaded: a log-out would otherwise abort its reads (a problem to the test, not a user)
-    await expect(page.get_by_role("checkbox", name="Toledo")).to_be_visible()
+    await expect(toledo).to_be_visible()
     # nothing outlives the tab but the language picked (i18n.js: remembered by the browser)
     assert await page.evaluate("Object.keys(localStorage)") == ["smsgw.language"]
     assert await page.evaluate("document.cookie") == ""  # the session: HttpOnly, out of reach

