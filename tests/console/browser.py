@@ -142,7 +142,7 @@ class Console:
 
     async def log_out(self) -> None:
         """Logs out, and waits for the log-in (a person's session has ended by then)."""
-        await self.page.get_by_role("button", name="Log out").click()
+        await self.page.get_by_role("button", name="Log out", exact=True).click()
         await expect(self.page.get_by_role("heading", name="Log in")).to_be_visible()
 
     async def accessible(self, *, include: str | None = None) -> None:

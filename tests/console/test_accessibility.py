@@ -9,7 +9,9 @@ README's few (the window's size): `make screenshots`."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -108,8 +110,11 @@ async def check(console: Console, name: str) -> None:
         await console.page.screenshot(path=Path(folder) / README[name])
 
 
-async def walk(console: Console, who: str) -> list[str]:
-    """Each screen the navigation links to, in turn; their names."""
+async def walk(
+    console: Console, who: str, also: Callable[[str], Awaitable[None]] | None = None
+) -> list[str]:
+    """Each screen the navigation links to, in turn (``also``: a further check of each, given
+    its name); their names."""
     page = console.page
     screens = []
     hrefs = [await a.get_attribute("href") for a in await page.locator("#nav a:visible").all()]
@@ -124,6 +129,8 @@ async def walk(console: Console, who: str) -> list[str]:
         await expect(page.locator("main > section:not([hidden]) h1")).to_be_visible()
         await check(console, f"{who}-{screen}")
         assert not await page.evaluate(SIDEWAYS), f"{screen}: the page scrolls sideways"
+        if also is not None:
+            await also(screen)
     return screens
 
 
@@ -263,4 +270,74 @@ async def test_an_admin_s_screens(
     await expect(page.get_by_role("heading", name="Change Olive Officer")).to_be_focused()
     await check(console, "admin-people-change")
     await broadcasts_and_inbox(console, "admin", seeded)
+    assert console.problems == []
+
+
+def _english_only() -> list[str]:
+    """The English catalogue's sentences that Spanish says otherwise (whole ones: none with a
+    placeholder), each of which would be a word left in English on a Spanish screen."""
+    folder = Path(__file__).parents[2] / "smsgw" / "console"
+    en, es = (json.loads((folder / f"{code}.json").read_text("utf-8")) for code in ("en", "es"))
+
+    def texts(value: str | dict[str, str]) -> list[str]:
+        return [value] if isinstance(value, str) else list(value.values())
+
+    return sorted(
+        text
+        for key, value in en.items()
+        for text in texts(value)
+        if "{" not in text and len(text) > 2 and text not in texts(es[key])
+    )
+
+
+# The visible text of the page (each text node, and the labels of attributes) found among words
+LEFT_IN = """(words) => {
+  const wanted = new Set(words);
+  const found = new Set();
+  const seen = (node) => node.checkVisibility({ visibilityProperty: true });
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const text = walker.currentNode.textContent.trim();
+    if (wanted.has(text) && seen(walker.currentNode.parentElement)) found.add(text);
+  }
+  for (const node of document.querySelectorAll("[aria-label], [title], [placeholder]")) {
+    for (const name of ["aria-label", "title", "placeholder"]) {
+      const text = (node.getAttribute(name) || "").trim();
+      if (wanted.has(text) && (seen(node) || name === "aria-label")) found.add(text);
+    }
+  }
+  return [...found];
+}"""
+
+
+async def test_every_role_s_screens_in_spanish_say_nothing_in_english(
+    console: Console, gateway: Gateway, seeded: dict[str, int]
+) -> None:
+    page = console.page
+    english = _english_only()
+    left: dict[str, list[str]] = {}
+
+    async def nothing_english(screen: str) -> None:
+        if found := await page.evaluate(LEFT_IN, english):
+            left[screen] = found
+
+    await counting(console)
+    for role, lands_on in ((Role.OFFICER, "New broadcast"), (Role.SUPERVISOR, "New broadcast"),
+                           (Role.OPERATOR, "Operator"), (Role.ADMIN, "New broadcast")):  # fmt: skip
+        await console.log_in(await person(gateway, role), lands_on=lands_on)
+        await page.get_by_label("Language", exact=True).select_option("es")
+        await expect(page.locator("html")).to_have_attribute("lang", "es")
+        who = f"{role.value}-es"
+        screens = await walk(console, who, also=nothing_english)
+        assert screens
+        if role is not Role.OPERATOR:
+            await page.locator('#nav a[href="#/broadcasts"]').click()
+            await page.locator(f'a[href="#/broadcasts/{seeded["done"]}"]').first.click()
+            await check(console, f"{who}-broadcast")
+            await nothing_english(f"{role.value}: broadcast")
+        await page.get_by_label("Idioma", exact=True).select_option("en")
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        assert await page.evaluate(LEFT_IN, english)  # the check's own proof: it sees English
+        await console.log_out()
+    assert left == {}
     assert console.problems == []
