@@ -161,8 +161,8 @@ function showLanguages() {
     area.value = typed[language] ?? "";
     counter.id = `count-${language}`;
     area.setAttribute("aria-describedby", counter.id);
-    area.addEventListener("input", () => count(area, counter));
-    count(area, counter);
+    area.addEventListener("input", () => count(area, counter, { fold: folding() }));
+    count(area, counter, { fold: folding() });
     tabs.push(tab);
     panels.push(panel);
   }
@@ -171,6 +171,15 @@ function showLanguages() {
   if (tabs.length) selectTab(tabs[0]);
   pollFields(languages);
 }
+
+const folding = () => $("#fold-accents").checked;
+
+// Folding changes what is sent: every counter says so at once.
+$("#fold-accents").addEventListener("change", () => {
+  for (const area of document.querySelectorAll("#panels textarea")) {
+    count(area, $(`#count-${area.dataset.language}`), { fold: folding() });
+  }
+});
 
 function selectTab(chosen) {
   for (const tab of $("#tabs").children) {
@@ -224,6 +233,8 @@ function draft(form) {
   const body = { service: service.keyword, texts, priority: form.elements.priority.value };
   // typed on the gateway's clock: the API reads a time without an offset in its zone
   if ($("#send-at").value) body.send_at = $("#send-at").value;
+  if (folding()) body.fold_accents = true;
+  if ($("#valid-for").value) body.valid_for_minutes = Number($("#valid-for").value);
   const districts = [...document.querySelectorAll('#districts input:checked')].map((b) => b.value);
   if (districts.length) body.districts = districts;
   const poll = pollBody();
@@ -271,6 +282,7 @@ $("#check").addEventListener("click", async () => {
     audience_by_district: byDistrict(estimate),
     segments: perLanguage(estimate.segments),
     cost: `${estimate.cost_estimate} ${estimate.currency}`,
+    expires_at: date(estimate.expires_at),
   };
   for (const node of facts.querySelectorAll("[data-estimate]")) {
     node.textContent = values[node.dataset.estimate];

@@ -1,7 +1,7 @@
 // What every view of the console shares: the API with the tab's log-in, messages to the user,
 // the shown view and its polling, and how dates, languages and SMS counts are written.
 import { language, t } from "./i18n.js";
-import { notGsm, textInfo } from "./text.js";
+import { foldAccents, notGsm, textInfo } from "./text.js";
 
 export const $ = (selector) => document.querySelector(selector);
 // A person's session is the HttpOnly cookie (no script reads it); the tab keeps its CSRF token,
@@ -237,10 +237,12 @@ export function languageName(code, { alone = true } = {}) {
   return alone ? name.charAt(0).toLocaleUpperCase(language) + name.slice(1) : name;
 }
 
-// The SMS counter under a text box: what the server will count and send.
-export function count(area, counter) {
-  const info = textInfo(area.value);
-  const other = notGsm(area.value);
+// The SMS counter under a text box: what the server will count and send (fold: the text with
+// its accents written plainly, as a broadcast asked to fold them is sent).
+export function count(area, counter, { fold = false } = {}) {
+  const text = fold ? foldAccents(area.value) : area.value;
+  const info = textInfo(text);
+  const other = notGsm(text);
   const encoding =
     info.encoding === "gsm7" ? t("page.gsm") : t("page.unicode", { chars: other.join(" ") });
   counter.textContent = t("page.count", {

@@ -55,3 +55,33 @@ export function textInfo(text) {
 export function notGsm(text) {
   return [...new Set(text)].filter((char) => !BASIC.has(char) && !EXTENSION.has(char));
 }
+
+// channels.text.fold_accents: a letter outside GSM becomes the GSM letter left after dropping
+// the fewest trailing accents ("á" → "a", "ǻ" → "å"); anything else stays ("≠" is not "=").
+const FOLD_BLOCKS = [[0x00c0, 0x0250], [0x0370, 0x0400], [0x1e00, 0x2000], [0x2100, 0x2150]];
+let folds = null; // built at the first fold
+
+function foldChar(char) {
+  let decomposed = [...char.normalize("NFD")];
+  if (!/^\p{L}$/u.test(decomposed[0])) return null;
+  for (;;) {
+    const composed = decomposed.join("").normalize("NFC");
+    if (BASIC.has(composed) || EXTENSION.has(composed)) return composed;
+    if (decomposed.length === 1 || !/^\p{M}$/u.test(decomposed.at(-1))) return null;
+    decomposed = decomposed.slice(0, -1);
+  }
+}
+
+export function foldAccents(text) {
+  if (folds === null) {
+    folds = new Map();
+    for (const [low, high] of FOLD_BLOCKS) {
+      for (let code = low; code < high; code += 1) {
+        const char = String.fromCharCode(code);
+        const folded = BASIC.has(char) || EXTENSION.has(char) ? null : foldChar(char);
+        if (folded !== null) folds.set(char, folded);
+      }
+    }
+  }
+  return [...text].map((char) => folds.get(char) ?? char).join("");
+}

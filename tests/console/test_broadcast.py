@@ -234,6 +234,41 @@ async def test_the_officer_sees_the_audience_and_cost_before_sending(
     assert console.problems == []
 
 
+async def test_an_officer_writes_accents_plainly_and_says_how_long_messages_stay_valid(
+    console: Console, client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    await seed(gateway, "HEALTH", numbers("+50160", 3), language="es")
+    page = console.page
+    await console.log_in(await person(gateway, Role.OFFICER))
+    await page.get_by_label("English (en) text").fill("Clinic open Saturday.")
+    await page.get_by_role("tab", name="Spanish (es)").click()
+    spanish = "Vacunación el sábado en la clínica de Punta Gorda, ¿vendrá? " * 2  # 120 chars
+    await page.get_by_label("Spanish (es) text").fill(spanish)
+    counter = page.locator("#count-es")
+    await expect(counter).to_have_text(re.compile(r" · 2 SMS · Unicode \(UCS-2: ó á í\)$"))
+    await page.get_by_label("Write accented letters plainly where that saves SMS").check()
+    await expect(counter).to_have_text("120 used, 40 left · 1 SMS · GSM 7-bit")  # ¿ stays
+    await page.get_by_label("Valid for, in minutes").fill("30")
+    await page.get_by_role("button", name="Check audience and cost").click()
+    segments = page.locator('#estimate [data-estimate="segments"]')
+    await expect(segments).to_have_text("en 1, es 1")
+    expires = page.locator('#estimate [data-estimate="expires_at"]')
+    await expect(expires).to_have_text(re.compile(r" America/Belize$"))
+    await page.get_by_role("button", name="Send broadcast").click()
+    await expect(page.locator("#created")).to_contain_text("Created for 3 subscribers")
+
+    broadcast = int(page.url.rsplit("/", 1)[1])
+    stored = await (await client.get(f"{BROADCASTS}/{broadcast}", headers=admin)).json()
+    assert stored["texts"]["es"] == spanish.replace("ó", "o").replace("á", "a").replace("í", "i")
+    assert stored["segments"]["es"] == 1
+    valid = datetime.fromisoformat(stored["expires_at"]) - datetime.fromisoformat(
+        stored["created_at"]
+    )
+    assert timedelta(minutes=29) < valid <= timedelta(minutes=30)
+    assert console.problems == []
+
+
 async def test_the_estimate_shows_what_the_api_refuses(console: Console, gateway: Gateway) -> None:
     await add_service(gateway)
     page = console.page

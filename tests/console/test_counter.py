@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from channels.text import text_info
+from channels.text import fold_accents, text_info
 from smsgw.access.tokens import Role
 from smsgw.app import Gateway
 from tests.console.browser import Console, person
@@ -95,4 +95,22 @@ async def test_the_counter_agrees_on_every_char_and_on_random_texts(
     texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 500))) for _ in range(400)]
     texts = [t.replace("\n", "\r\n") if i % 7 == 0 else t for i, t in enumerate(texts)]
     assert await counted(console, texts) == [expected(text) for text in texts]
+    assert console.problems == []
+
+
+async def test_accents_fold_in_the_page_as_on_the_server(console: Console) -> None:
+    """text.js's foldAccents against channels.text.fold_accents: every char of the blocks that
+    hold accented letters, and texts of Spanish and the odd char that must stay."""
+    await console.open()
+    chars = [chr(code) for code in range(0x00A0, 0x2200)]
+    texts = [*chars, "Día de vacunación: ¿vendrá? ¡Sí! Niño, pingüino", "≠ ǻ Ω ı", EMOJI]
+    folded: list[str] = await console.page.evaluate(
+        """async (texts) => {
+            const { foldAccents } = await import(new URL("text.js", document.baseURI));
+            return texts.map(foldAccents);
+        }""",
+        texts,
+    )
+    assert folded == [fold_accents(text) for text in texts]
+    assert folded[-3] == "Dia de vacunacion: ¿vendra? ¡Si! Niño, pingüino"
     assert console.problems == []
