@@ -31,6 +31,7 @@ from smsgw.delivery.message import Message, MessageState
 from smsgw.delivery.sender import NewMessage
 from smsgw.delivery.store import MessageFilter
 from smsgw.errors import Invalid, NotFound
+from smsgw.logging import mask_number
 from subscriptions.importing import NO_ROUTE
 from subscriptions.numbers import normalise_msisdn
 
@@ -121,7 +122,7 @@ class MessageQuery(BaseModel):
 
 class MessageSummary(BaseModel):
     id: str
-    to: str
+    to: str = Field(description="masked for operators")
     state: MessageState
     error: str | None
     parts: int
@@ -253,15 +254,21 @@ async def list_messages(request: web.Request) -> web.Response:
     page = found[: query.limit]
     more = len(found) > query.limit
     answer = MessageList(
-        messages=[_summary(m) for m in page],
+        messages=[_summary(m, masked=_masked(request)) for m in page],
         next=_next_cursor(page[-1]) if more else None,
     )
     return json_response(answer)
 
 
-def _summary(m: Message) -> MessageSummary:
+def _masked(request: web.Request) -> bool:
+    """An operator follows the traffic, not the people: numbers masked (an admin sees them)."""
+    return bool(request[PRINCIPAL].role is Role.OPERATOR)
+
+
+def _summary(m: Message, *, masked: bool) -> MessageSummary:
     return MessageSummary(
-        id=m.id, to=m.to, state=m.state, error=m.error, parts=m.parts, encoding=m.encoding,
+        id=m.id, to=mask_number(m.to) if masked else m.to, state=m.state, error=m.error,
+        parts=m.parts, encoding=m.encoding,
         channel=m.channel, created_at=m.created_at, updated_at=m.updated_at,
         created_by=m.created_by,
     )  # fmt: skip
@@ -289,12 +296,13 @@ async def get_message(request: web.Request) -> web.Response:
         raise NotFound(f"no message {message_id}")
     history = await store.message_history(message_id)
     view = MessageView(
-        **_summary(message).model_dump(),
+        **_summary(message, masked=_masked(request)).model_dump(),
         history=[HistoryEntry(at=e.at, state=e.state, detail=e.detail) for e in history],
     )
     return json_response(view)
 
 
+_LOG_READERS = (Role.ADMIN, Role.OPERATOR)  # an operator's numbers masked
 ROUTES = [
     Route("POST", "/api/v1/messages", idempotent(create_message), "Send one message to one number",
           roles=(Role.ADMIN,), body=SendMessage, responses={201: MessageCreated, 429: ErrorBody}),
@@ -305,7 +313,8 @@ ROUTES = [
     Route("GET", "/api/v1/messages", list_messages,
           "Messages, newest first, filtered by state, since, to and token; a page at a time"
           " (next: the cursor of the following page)",
-          roles=(Role.ADMIN,), query=MessageQuery, responses={200: MessageList, 400: ErrorBody}),
+          roles=_LOG_READERS, query=MessageQuery,
+          responses={200: MessageList, 400: ErrorBody}),
     Route("GET", "/api/v1/messages/{id}", get_message, "A message's state and history",
-          roles=(Role.ADMIN,), responses={200: MessageView, 404: ErrorBody}),
+          roles=_LOG_READERS, responses={200: MessageView, 404: ErrorBody}),
 ]  # fmt: skip

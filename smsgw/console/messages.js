@@ -1,6 +1,7 @@
-// The message log (an admin's): single messages, the newest first, filtered as the API allows
-// (state, number, since, token), a page at a time; and one message's history: each state with
-// its time, and the carrier's error. The filters live in the address (#/messages?state=…).
+// The message log (an admin's; an operator's with numbers masked): single messages, the newest
+// first, filtered as the API allows (state, number, since, token), a page at a time; and one
+// message's history: each state with its time, and the carrier's error. The filters live in
+// the address (#/messages?state=…).
 import { language, t } from "./i18n.js";
 import { $, api, badge, date, go, say, show, time, timeZone } from "./page.js";
 

@@ -1,5 +1,6 @@
-"""An admin's message log: single messages the newest first, filtered by number and state, and
-one message's history (each state with its time, the carrier's error) as the API holds it."""
+"""The message log (an admin's, and an operator's with numbers masked): single messages the
+newest first, filtered by number and state, and one message's history (each state with its
+time, the carrier's error) as the API holds it."""
 
 from __future__ import annotations
 
@@ -89,4 +90,22 @@ async def test_an_admin_finds_a_message_and_reads_its_history(
     assert any("ESME_RINVDSTADR" in detail for detail in details)  # the carrier's, with its time
     await expect(page.locator("#message-history tbody td:nth-child(3)")).to_have_text(details)
     await console.shot("message-history")
+    assert console.problems == []
+
+
+async def test_an_operator_reads_the_log_with_numbers_masked(
+    console: Console, client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    delivered = await _send(client, admin, "+5016054321", "delivered")
+    page = console.page
+    await console.log_in(await person(gateway, Role.OPERATOR), lands_on="Operator")
+    await page.get_by_role("link", name="Messages").click()
+    rows = page.locator("#message-rows tr")
+    await expect(rows.first.locator("td").nth(1)).to_have_text("+50160****21")
+    await page.locator("#messages-filters").get_by_label("Number").fill("+5016054321")
+    await page.locator("#messages-filters").get_by_role("button", name="Show").click()
+    await expect(rows.locator("td:first-child")).to_have_text([delivered["id"]])
+    await rows.first.get_by_role("link", name=delivered["id"]).click()
+    await expect(page.locator('#message [data-message="to"]')).to_have_text("+50160****21")
+    await expect(page.locator('#message [data-message="state"]')).to_have_text("delivered")
     assert console.problems == []
