@@ -29,6 +29,7 @@ import {
   refresh,
   routeWith,
   say,
+  serviceName,
   show,
   showNav,
   signedIn,
@@ -104,8 +105,7 @@ async function showCompose() {
     return say("#compose-error", error.message);
   }
   if (!services.length) say("#compose-error", t("compose.none"));
-  const named = (s) => s.names[language] ?? s.names[s.default_language] ?? ""; // the reader's
-  const option = (s) => new Option(`${s.keyword} · ${named(s)}`, s.keyword);
+  const option = (s) => new Option(`${s.keyword} · ${serviceName(s)}`, s.keyword);
   select.replaceChildren(...services.map(option));
   if (services.some((service) => service.keyword === chosen)) select.value = chosen;
   showLanguages();

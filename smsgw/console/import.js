@@ -4,7 +4,7 @@
 // line numbers are shifted to the whole file's. The report (every row's outcome) is kept in the
 // tab, and downloaded as a CSV made here: no state on the server.
 import { t } from "./i18n.js";
-import { $, api, ours, say, show } from "./page.js";
+import { $, api, ours, say, serviceName, show } from "./page.js";
 
 const CHUNK_ROWS = 1000; // data rows a request; the section's data-chunk-rows overrides it
 const PREVIEW = 5; // rows shown before the import
@@ -35,7 +35,7 @@ export async function showImport() {
   const select = $("#import-service");
   const chosen = select.value;
   const option = (s) =>
-    new Option(`${s.keyword} · ${s.names[s.default_language] ?? ""}`, s.keyword);
+    new Option(`${s.keyword} · ${serviceName(s)}`, s.keyword);
   select.replaceChildren(...ours(services).filter((s) => s.active).map(option));
   if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
   return undefined;

@@ -265,6 +265,10 @@ export function ours(services) {
   return mine ? services.filter((service) => key(service.ministry) === key(mine)) : services;
 }
 
+// A service's name in the reader's language, else in its default one.
+export const serviceName = (service) =>
+  service.names[language] ?? service.names[service.default_language] ?? "";
+
 // A word in a badge; its classes colour it (never the colour alone: the word is there).
 export function badge(text, ...classes) {
   const node = document.createElement("span");

@@ -2,7 +2,20 @@
 // A service's texts per language, each with its SMS counter; its aliases by language; the API's
 // refusals shown next to the box they concern (the API names it: "welcome.es").
 import { t } from "./i18n.js";
-import { $, api, badge, count, go, languageName, MINISTRY, ours, ROLE, say, show } from "./page.js";
+import {
+  $,
+  api,
+  badge,
+  count,
+  go,
+  languageName,
+  MINISTRY,
+  ours,
+  ROLE,
+  say,
+  serviceName,
+  show,
+} from "./page.js";
 
 const NEW = "new"; // #/services/new: keywords are upper case, so no service is called that
 const UNDETERMINED = "und"; // the API's language of aliases whose language is not known
@@ -34,7 +47,7 @@ export async function showServices() {
     link.href = `#/services/${encodeURIComponent(service.keyword)}`;
     link.textContent = service.keyword;
     row.insertCell().append(link);
-    row.insertCell().textContent = service.names[service.default_language] ?? "";
+    row.insertCell().textContent = serviceName(service);
     row.insertCell().textContent = aliasText(service.aliases) || "—";
     row.insertCell().textContent = service.ministry;
     row.insertCell().append(activeBadge(service.active));

@@ -2,7 +2,7 @@
 // services; the API audits every look-up), and, for officers and admins, signing it up to a
 // service or removing it from one with the consent source that proves the citizen asked.
 import { t } from "./i18n.js";
-import { $, api, badge, languageName, ours, ROLE, say, show, time } from "./page.js";
+import { $, api, badge, languageName, ours, ROLE, say, serviceName, show, time } from "./page.js";
 
 const ACTORS = new Set(["officer", "admin"]); // who may sign up and remove (the API's roles)
 let looked = null; // {number: as typed, found: the API's answer or null}: the last look-up
@@ -35,7 +35,7 @@ async function loadChoices() {
   services = ours(listing.services).filter((service) => service.active);
   choices ??= { languages: listing.languages, ...(await api("/api/v1/districts")) };
   const option = (s) =>
-    new Option(`${s.keyword} · ${s.names[s.default_language] ?? ""}`, s.keyword);
+    new Option(`${s.keyword} · ${serviceName(s)}`, s.keyword);
   fill($("#signup-service"), services.map(option));
   const languageOptions = choices.languages.map(
     (code) => new Option(`${languageName(code)} (${code})`, code),

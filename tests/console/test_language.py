@@ -103,6 +103,9 @@ async def test_an_officer_in_spanish_logs_in_sends_a_broadcast_and_answers_a_que
 
     await expect(page.get_by_role("heading", name="Nueva difusión")).to_be_visible()
     await expect(page).to_have_title("Nueva difusión · smsgw")
+    # a service by its name in the reader's language
+    health = page.locator('#service option[value="HEALTH"]')
+    await expect(health).to_have_text("HEALTH · Alertas de salud")
     english = page.get_by_label("Texto en inglés (en), obligatorio")
     await english.fill("Clinic open Saturday.")
     await expect(page.locator("#count-en")).to_have_text(
