@@ -51,7 +51,7 @@ let services = [];
 
 const ROUTES = [
   [/^#\/compose$/, showCompose],
-  [/^#\/broadcasts$/, showList],
+  [/^#\/broadcasts(?:\?(.*))?$/, (query) => showList(new URLSearchParams(query ?? ""))],
   [/^#\/broadcasts\/(\d+)$/, showBroadcast],
   [/^#\/broadcasts\/(\d+)\/report$/, showReport],
   [/^#\/calendar$/, showCalendar],
@@ -520,11 +520,25 @@ $("#cancel").addEventListener("click", async () => {
 
 // Broadcasts
 
-async function showList() {
+const LIST_PAGE = 50;
+const STATES = ["awaiting_approval", "scheduled", "queued", "sending", "done", "cancelled"];
+
+// Broadcasts, the newest first, LIST_PAGE at a time, of one state if asked (in the address:
+// #/broadcasts?state=awaiting_approval&before=120); above, those awaiting a second person's
+// approval, for whoever may give it.
+async function showList(params) {
   show("list", t("list.title"));
+  const state = STATES.includes(params.get("state")) ? params.get("state") : "";
+  const select = $("#list-state");
+  const [any] = select.options; // its words: the page's (data-t)
+  select.replaceChildren(any, ...STATES.map((s) => new Option(t(`state.${s}`), s)));
+  select.value = state;
+  const query = new URLSearchParams({ limit: LIST_PAGE });
+  if (state) query.set("state", state);
+  if (/^\d+$/.test(params.get("before") ?? "")) query.set("before", params.get("before"));
   let broadcasts;
   try {
-    ({ broadcasts } = await api("/api/v1/broadcasts?limit=50"));
+    ({ broadcasts } = await api(`/api/v1/broadcasts?${query}`));
   } catch (error) {
     return say("#list-error", error.message);
   }
@@ -546,14 +560,45 @@ async function showList() {
       row.querySelector(`[data-field="${field}"]`).replaceChildren(when);
     }
     if (broadcast.held_until) {
-      const state = row.querySelector('[data-field="state"]');
-      state.append(` ${t("list.held", { time: clock(broadcast.held_until) })}`);
+      const cell = row.querySelector('[data-field="state"]');
+      cell.append(` ${t("list.held", { time: clock(broadcast.held_until) })}`);
     }
     return row;
   });
   $("#list-empty").hidden = rows.length > 0;
-  return $("#broadcasts").replaceChildren(...rows);
+  $("#list-empty").textContent = t(state || params.has("before") ? "list.none" : "list.empty");
+  $("#broadcasts").replaceChildren(...rows);
+  const base = state ? `#/broadcasts?state=${state}` : "#/broadcasts";
+  const older = new URLSearchParams(state ? { state } : {});
+  if (broadcasts.length === LIST_PAGE) older.set("before", broadcasts.at(-1).id);
+  $("#list-older").hidden = broadcasts.length < LIST_PAGE;
+  $("#list-older").href = `#/broadcasts?${older}`;
+  $("#list-newest").hidden = !params.has("before");
+  $("#list-newest").href = base;
+  return showAwaiting(state);
 }
+
+// "2 broadcasts await approval": for supervisors and admins, unless that is the list shown.
+async function showAwaiting(state) {
+  const note = $("#list-awaiting");
+  note.hidden = true;
+  const approver = ["supervisor", "admin"].includes(sessionStorage.getItem(ROLE));
+  if (!approver || state === "awaiting_approval") return;
+  let broadcasts;
+  try {
+    ({ broadcasts } = await api("/api/v1/broadcasts?state=awaiting_approval&limit=500"));
+  } catch {
+    return; // the list says what failed
+  }
+  note.firstElementChild.textContent = t("list.awaiting", { n: broadcasts.length });
+  note.hidden = broadcasts.length === 0;
+}
+
+$("#list-filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const state = event.target.elements.state.value;
+  go(state ? `#/broadcasts?state=${state}` : "#/broadcasts");
+});
 
 // Alerts
 

@@ -308,8 +308,14 @@ async def test_a_supervisor_approves_a_broadcast_that_its_author_cannot(
     await console.shot("approve-refused")
     await console.log_out()
 
+    # the supervisor finds what awaits them from the list
     await console.log_in(await person(gateway, Role.SUPERVISOR, ministry="health"))
-    await console.open(f"#/broadcasts/{created['id']}")
+    await page.get_by_role("link", name="Broadcasts", exact=True).click()
+    await page.get_by_role("link", name="1 broadcast awaits approval").click()
+    await expect(page).to_have_url(re.compile(r"#/broadcasts\?state=awaiting_approval$"))
+    await expect(page.locator("#list-state option:checked")).to_have_text("awaiting approval")
+    await expect(page.locator("#broadcasts tr")).to_have_count(1)
+    await page.locator("#broadcasts").get_by_role("link", name=str(created["id"])).click()
     await expect(page.get_by_role("alert")).to_be_hidden()
     await approve.click()
     await expect(approve).to_be_hidden()
@@ -323,6 +329,42 @@ async def test_a_supervisor_approves_a_broadcast_that_its_author_cannot(
         f"403: POST {console.url.removesuffix('/console/')}{BROADCASTS}/{created['id']}/approve"
     ]
     assert [p for p in console.problems if "403" not in p] == []
+
+
+async def test_the_broadcasts_list_goes_back_a_page_at_a_time_and_filters_by_state(
+    console: Console, client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    await add_service(gateway)
+    later = (datetime.now(BELIZE) + timedelta(days=3)).replace(tzinfo=None).isoformat()
+    ids = [
+        (await create(client, admin, service="HEALTH", texts={"en": f"Notice {n}"},
+                      send_at=later))["id"]
+        for n in range(53)
+    ]  # fmt: skip
+    await (await client.post(f"{BROADCASTS}/{ids[0]}/cancel", headers=admin)).text()
+    page = console.page
+    await console.log_in(await person(gateway, Role.OFFICER))
+    await page.get_by_role("link", name="Broadcasts", exact=True).click()
+    rows = page.locator("#broadcasts tr td:first-child")
+    await expect(rows).to_have_count(50)
+    await expect(rows.first).to_have_text(str(ids[-1]))  # the newest first
+    await expect(page.get_by_role("link", name="Newest broadcasts")).to_be_hidden()
+    await page.get_by_role("link", name="Older broadcasts").click()
+    await expect(rows).to_have_text([str(i) for i in ids[2::-1]])
+    await expect(page.get_by_role("link", name="Older broadcasts")).to_be_hidden()
+    await page.get_by_role("link", name="Newest broadcasts").click()
+    await expect(rows).to_have_count(50)
+
+    await page.locator("#list-state").select_option("cancelled")
+    await page.get_by_role("button", name="Show").click()
+    await expect(page).to_have_url(re.compile(r"#/broadcasts\?state=cancelled$"))
+    await expect(rows).to_have_text([str(ids[0])])
+    await page.locator("#list-state").select_option("sending")
+    await page.get_by_role("button", name="Show").click()
+    await expect(page.get_by_text("No broadcast matches.")).to_be_visible()
+    await expect(page.get_by_text("awaits approval")).to_be_hidden()  # an officer approves none
+    await console.accessible()
+    assert console.problems == []
 
 
 async def test_a_supervisor_cannot_approve_their_own_broadcast(
