@@ -91,7 +91,9 @@ async def test_a_broadcast_cancelled_through_another_gateway_stops_here_at_once(
     at_cancel = len(simulator.submits)
     await asyncio.sleep(2.0)  # what was handed to btl's bind drains (50 TPS); nothing follows
     sent = len(simulator.submits)
-    handed = sum(c.window * 4 if not c.tps else int(c.tps * 0.5) + c.window
+    # the bind's window, and up to a second of sending while the NOTIFY makes its way on a
+    # loaded machine: still well under the two seconds' worth an unheard cancel would let go
+    handed = sum(c.window * 4 if not c.tps else c.tps + c.window
                  for c in settings.channels if c.carrier == "btl")  # fmt: skip
     assert sent <= at_cancel + handed  # not also what was read ahead for it
     await asyncio.sleep(1.0)
