@@ -19,6 +19,7 @@ import {
   count,
   date,
   enrolling,
+  filtering,
   go,
   languageName,
   ours,
@@ -594,11 +595,7 @@ async function showAwaiting(state) {
   note.hidden = broadcasts.length === 0;
 }
 
-$("#list-filters").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const state = event.target.elements.state.value;
-  go(state ? `#/broadcasts?state=${state}` : "#/broadcasts");
-});
+filtering($("#list-filters"), ["state"], "#/broadcasts");
 
 // Alerts
 

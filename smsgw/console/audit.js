@@ -2,7 +2,7 @@
 // was done to and days on the gateway's clock; a page at a time. The filters live in the
 // address (#/audit?action=…&before=…): Back and a bookmark keep them.
 import { t } from "./i18n.js";
-import { $, api, go, say, show, time, timeZone } from "./page.js";
+import { $, api, filtering, say, show, time, timeZone } from "./page.js";
 
 const PAGE = 50;
 const FILTERS = ["action", "by", "target", "from", "to"];
@@ -87,14 +87,4 @@ function row(entry) {
   return node;
 }
 
-// Shown: the first page of what the filters say.
-$("#audit-filters").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const form = event.target;
-  const params = new URLSearchParams();
-  for (const name of FILTERS) {
-    const value = form.elements[name].value.trim();
-    if (value) params.set(name, value);
-  }
-  go(params.size ? `#/audit?${params}` : "#/audit");
-});
+filtering($("#audit-filters"), FILTERS, "#/audit");

@@ -3,7 +3,7 @@
 // message's history: each state with its time, and the carrier's error. The filters live in
 // the address (#/messages?state=…).
 import { language, t } from "./i18n.js";
-import { $, api, badge, date, go, say, show, time, timeZone } from "./page.js";
+import { $, api, badge, date, filtering, say, show, time, timeZone } from "./page.js";
 
 const PAGE = 50;
 const FILTERS = ["state", "to", "since", "token"]; // as the API's
@@ -69,17 +69,7 @@ function row(message) {
   return node;
 }
 
-// Shown: the first page of what the filters say (a time without an offset: the gateway's).
-$("#messages-filters").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const form = event.target;
-  const params = new URLSearchParams();
-  for (const name of FILTERS) {
-    const value = form.elements[name].value.trim();
-    if (value) params.set(name, value);
-  }
-  go(params.size ? `#/messages?${params}` : "#/messages");
-});
+filtering($("#messages-filters"), FILTERS, "#/messages"); // since: on the gateway's clock
 
 // One message
 

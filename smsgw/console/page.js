@@ -150,6 +150,20 @@ export function say(selector, message, { sticky = false } = {}) {
   node.toggleAttribute("data-sticky", Boolean(message) && sticky);
 }
 
+// A filter form: on submit, the first page of what it says, kept in the address
+// (path?name=value&…, the empty ones left out) so that a reload or a link shows the same.
+export function filtering(form, names, path) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const params = new URLSearchParams();
+    for (const name of names) {
+      const value = form.elements[name].value.trim();
+      if (value) params.set(name, value);
+    }
+    go(params.size ? `${path}?${params}` : path);
+  });
+}
+
 export function go(hash) {
   if (location.hash === hash) route();
   else location.hash = hash; // hashchange calls the router
