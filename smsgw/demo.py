@@ -13,6 +13,8 @@ from pydantic import ValidationError
 
 from channels.simulator import Simulator, SimulatorConfig
 from smsgw import server
+from smsgw.access.accounts import Accounts, Update
+from smsgw.access.passwords import Passwords, generate
 from smsgw.access.tokens import Role, issue
 from smsgw.app import GATEWAY, build_app
 from smsgw.config import DatabaseConfig, Settings, describe
@@ -20,6 +22,12 @@ from smsgw.demo_catalogue import DEMO_SERVICES
 from smsgw.errors import ConfigError
 
 EXAMPLE_NUMBER = "+5016012345"
+# who a newcomer logs in to the console as (an admin sets up TOTP first, as in earnest)
+DEMO_PEOPLE = (
+    ("Olive Officer", Role.OFFICER, "health"),
+    ("Otto Operator", Role.OPERATOR, None),
+    ("Ada Admin", Role.ADMIN, None),
+)
 
 
 def simulator_config(settings: Settings, **overrides: Any) -> SimulatorConfig:
@@ -80,7 +88,10 @@ async def run_demo(settings: Settings, *, check: bool = False) -> None:
             return
         secret, token = issue(Role.ADMIN, now=datetime.now(UTC), expires_days=1, person="demo")
         await gateway.store.tokens.add_token(token)
-        _write(_banner(url, secret, simulator))
+        people = await _people(
+            Accounts(gateway.store.people, Passwords(settings.http.password_hash_memory_kib))
+        )
+        _write(_banner(url, secret, simulator, people))
 
     try:
         await server.serve(
@@ -89,6 +100,22 @@ async def run_demo(settings: Settings, *, check: bool = False) -> None:
         )  # fmt: skip
     finally:
         await simulator.stop()
+
+
+async def _people(accounts: Accounts) -> dict[str, str]:
+    """The demo's people, each with a new password (this run's: printed, stored hashed); an
+    earlier run's admin sets up TOTP again (its authenticator may be long gone)."""
+    passwords = {}
+    known = {person.name: person for person in await accounts.people()}
+    for name, role, ministry in DEMO_PEOPLE:
+        password = generate()
+        if name in known:  # an earlier run's
+            update = Update(password=password, reset_totp=role is Role.ADMIN)
+            await accounts.update(None, known[name].id, update)
+        else:
+            await accounts.create(None, name=name, role=role, ministry=ministry, password=password)
+        passwords[name] = password
+    return passwords
 
 
 async def _check(url: str) -> None:
@@ -102,7 +129,7 @@ async def _check(url: str) -> None:
     _write(f"smsgw demo check: ok ({len(health['channels'])} binds up, storage ok)\n")
 
 
-def _banner(url: str, token: str, simulator: Simulator) -> str:
+def _banner(url: str, token: str, simulator: Simulator, people: dict[str, str]) -> str:
     control = f"http://{simulator.config.host}:{simulator.control_port}"
     body = shlex.quote(f'{{"to": "{EXAMPLE_NUMBER}", "text": "Hello from smsgw"}}')
     broadcast = shlex.quote(
@@ -110,10 +137,15 @@ def _banner(url: str, token: str, simulator: Simulator) -> str:
         ' "es": "Dia de vacunacion el sabado 9am en todas las clinicas."}}'
     )
     auth = shlex.quote(f"Authorization: Bearer {token}")
+    (officer, _, _), (operator, _, _), (admin, _, _) = DEMO_PEOPLE
     return f"""
 smsgw demo is running. Ctrl-C stops it (the binds are closed cleanly).
 
-  console       {url}/console/   (paste the admin token below)
+  console       {url}/console/   log in as
+                  {officer:<15} password {people[officer]}   (an officer of health)
+                  {operator:<15} password {people[operator]}   (the operator)
+                  {admin:<15} password {people[admin]}   (then sets up TOTP)
+                or paste the admin token below (a wall display's way)
   health        {url}/healthz
   API document  {url}/api/v1/openapi.json
   SMSC          simulator on {simulator.config.host}:{simulator.port}, control API {control}

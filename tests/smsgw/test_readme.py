@@ -33,13 +33,25 @@ async def test_the_readme_commands_work_as_written(tmp_path: Path) -> None:
     )  # fmt: skip
     assert demo.stdout is not None
     try:
-        token = ""
+        token, banner = "", ""
         async with asyncio.timeout(30):
             while not token:
                 line = (await demo.stdout.readline()).decode()
                 assert line, "the demo stopped before printing its token"
+                banner += line
                 found = re.search(r"admin token\s+(smsgw_\S+)", line)
                 token = found.group(1) if found else ""
+        # the console's people, as printed: each logs in with their password
+        for name in ("Olive Officer", "Otto Operator", "Ada Admin"):
+            found = re.search(rf"{name}\s+password (\S+)", banner)
+            assert found, banner
+            login = json.dumps({"name": name, "password": found.group(1)})
+            curl = await asyncio.create_subprocess_exec(
+                "curl", "-s", "-H", "Content-Type: application/json", "-d", login,
+                "http://127.0.0.1:8080/api/v1/session", stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, _ = await curl.communicate()
+            assert json.loads(out)["person"]["name"] == name, out
         message_id = ""
         for command in readme_commands():
             command = command.replace("<id>", message_id)
