@@ -32,6 +32,7 @@ from smsgw.access.passwords import Passwords
 from smsgw.access.principals import Principals
 from smsgw.access.quota import DailyQuota
 from smsgw.access.store import TokenStore
+from smsgw.access.usage import TokenUsage
 from smsgw.alerts.feeds import FeedPoller
 from smsgw.alerts.intake import AlertIntake
 from smsgw.api.auth import FailedAuth
@@ -121,6 +122,7 @@ class Gateway:
         self._news = Tasks()  # what the other gateways' news starts (a reload, a lookup)
         self._shutdown_by: float | None = None
         self.leases: LeaseKeeper | None = None
+        self._token_usage: TokenUsage | None = None
 
     async def start(self) -> None:
         stack = self._stack
@@ -171,6 +173,9 @@ class Gateway:
             stack.push_async_callback(self._live_rates.stop)
             await self._history.start()
             stack.push_async_callback(self._history.stop)
+            self._token_usage = usage = TokenUsage(store.tokens)
+            await usage.start()
+            stack.push_async_callback(usage.stop)  # before the store closes: the last uses
             purger = Retention(store.retention, retention)
             await purger.start()
             stack.push_async_callback(purger.stop)
@@ -381,6 +386,7 @@ class Gateway:
             ),
             idempotency=self.store.idempotency,
             tokens=tokens,
+            token_usage=self.token_usage,
             logins=Logins(
                 self.store.people,
                 self.store.audit,
@@ -437,6 +443,10 @@ class Gateway:
     @property
     def store(self) -> Store:
         return _started(self._store)
+
+    @property
+    def token_usage(self) -> TokenUsage:
+        return _started(self._token_usage)
 
     @property
     def recorder(self) -> Recorder:

@@ -272,10 +272,11 @@ async def _list_tokens(store: TokenStore) -> None:
     for token in await store.tokens():
         state = "revoked" if token.revoked_at else "expired" if not token.usable(now) else "usable"
         expires = token.expires_at.date().isoformat() if token.expires_at else "never"
+        used = token.last_used_at.date().isoformat() if token.last_used_at else "never"
         sys.stdout.write(
             f"{token.id}  {token.role:<10} {token.ministry or '-':<12} {state:<8}"
             f" created {token.created_at.date().isoformat()}  expires {expires}"
-            f"  {token.person or '-'}\n"
+            f"  used {used:<10}  {token.person or '-'}\n"
         )
 
 

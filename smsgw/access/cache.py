@@ -6,7 +6,7 @@ another process (``smsgw token revoke``) stops working within ``ttl_s``."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from smsgw.access.audit import AuditEntry
@@ -54,3 +54,6 @@ class TokenCache:
         revoked = await self._store.revoke_token(token_id, at=at, audit=audit)
         self._by_hash.clear()  # its hash is not at hand: forget them all (revokes are rare)
         return revoked
+
+    async def tokens_used(self, uses: Mapping[str, datetime]) -> None:
+        await self._store.tokens_used(uses)  # the cache's copies keep their older time

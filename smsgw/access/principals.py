@@ -5,6 +5,7 @@ the inbox assigns tickets to people who log in as well as to tokens' persons."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from smsgw.access.audit import AuditEntry
@@ -39,3 +40,6 @@ class Principals:
 
     async def revoke_token(self, token_id: str, *, at: datetime, audit: AuditEntry) -> bool:
         return await self._tokens.revoke_token(token_id, at=at, audit=audit)
+
+    async def tokens_used(self, uses: Mapping[str, datetime]) -> None:
+        await self._tokens.tokens_used(uses)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -24,6 +25,9 @@ class TokenStore(Protocol):
 
     async def revoke_token(self, token_id: str, *, at: datetime, audit: AuditEntry) -> bool:
         """False if there is no such token or it was revoked already."""
+
+    async def tokens_used(self, uses: Mapping[str, datetime]) -> None:
+        """Each token's last use (by id), unless a later one is stored (another gateway's)."""
 
 
 @dataclass(frozen=True, slots=True)

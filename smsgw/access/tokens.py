@@ -40,6 +40,7 @@ class ApiToken:
     revoked_at: datetime | None = None
     person: str | None = None  # whom it belongs to: a person, or a named system
     callback_url: str | None = None  # an integrator's: its messages' states go there by default
+    last_used_at: datetime | None = None  # to the minute (access/usage.py); None: not yet
 
     @property
     def identity(self) -> str:

@@ -156,6 +156,7 @@ async def _principal(request: web.Request) -> ApiToken:
     token = await request.app[SERVICES].tokens.token_by_hash(hash_secret(secret.strip()))
     if token is None or not token.usable(datetime.now(UTC)):
         raise ApiError(401, "unauthorized", "invalid, expired or revoked token", headers=_CHALLENGE)
+    request.app[SERVICES].token_usage.used(token.id)
     return token
 
 

@@ -16,6 +16,7 @@ from smsgw.access.logins import Active, Logins
 from smsgw.access.quota import DailyQuota
 from smsgw.access.store import AuditLog, TokenStore
 from smsgw.access.tokens import ApiToken
+from smsgw.access.usage import TokenUsage
 from smsgw.alerts.intake import AlertIntake
 from smsgw.alerts.store import AlertStore
 from smsgw.broadcasts.poll import PollStore
@@ -76,6 +77,7 @@ class Services:
     message_quota: DailyQuota  # POST /api/v1/messages per token and day
     idempotency: IdempotencyStore  # the sends' Idempotency-Key
     tokens: TokenStore
+    token_usage: TokenUsage  # each API token's last use, written a minute at a time
     logins: Logins  # people's log-ins and sessions
     accounts: Accounts  # people's accounts, as admins keep them
     audit: AuditLog

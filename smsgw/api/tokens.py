@@ -70,6 +70,9 @@ class TokenView(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        None, description="its last use, to the minute or so; null: not used yet"
+    )
     usable: bool
 
 
@@ -99,6 +102,7 @@ def _view(token: ApiToken, now: datetime) -> TokenView:
         created_at=token.created_at,
         expires_at=token.expires_at,
         revoked_at=token.revoked_at,
+        last_used_at=token.last_used_at,
         usable=token.usable(now),
     )
 

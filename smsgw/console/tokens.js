@@ -50,6 +50,9 @@ function row(token) {
   const state = node.insertCell();
   state.append(stateOf(token));
   if (token.revoked_at) state.append(" ", time(token.revoked_at, { short: true }));
+  const used = node.insertCell(); // to the minute or so: the gateway writes them a minute at a time
+  if (token.last_used_at) used.append(time(token.last_used_at, { short: true }));
+  else used.textContent = t("tokens.not_used");
   const id = document.createElement("code");
   id.textContent = token.id;
   node.insertCell().append(id);

@@ -44,15 +44,18 @@ async def test_an_admin_issues_a_token_revokes_it_and_finds_both_in_the_audit_lo
     [token] = await gateway.store.tokens.tokens()
     done = page.locator("#tokens-done")
     await expect(done).to_have_text(f"Token {token.id} issued for NOC wall.")
+    row = page.locator(f'#token-rows tr[data-id="{token.id}"]')
     me = await client.get(ME, headers={"Authorization": f"Bearer {secret}"})
     assert (await me.json())["person"] == "NOC wall"  # it works at once
+    await gateway.token_usage.flush()  # the minute's uses, written now
 
     await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     await shown.get_by_role("button", name="Copy the secret").click()
     await expect(page.locator("#token-copied")).to_have_text("Copied.")
     assert await page.evaluate("navigator.clipboard.readText()") == secret
-    row = page.locator(f'#token-rows tr[data-id="{token.id}"]')
-    listed: list[str | re.Pattern[str]] = ["NOC wall", "operator", "—", SHORT, SHORT, "active"]
+    listed: list[str | re.Pattern[str]] = [
+        "NOC wall", "operator", "—", SHORT, SHORT, "active", "not yet"  # its use: not listed yet
+    ]  # fmt: skip
     await expect(row.locator("td")).to_have_text([*listed, token.id, "Revoke"])
     await console.accessible()
     await console.shot("tokens-issued")
@@ -62,6 +65,7 @@ async def test_an_admin_issues_a_token_revokes_it_and_finds_both_in_the_audit_lo
     await expect(row).to_be_visible()
     await expect(shown).to_be_hidden()
     assert secret not in await page.content()
+    await expect(row.locator("td").nth(6)).to_have_text(SHORT)  # its use, since
 
     asked: list[str] = []
 

@@ -145,6 +145,7 @@ async def test_tokens_are_listed_and_revoked_from_the_command_line(
     [line] = listed.stdout.splitlines()
     token_id, role, ministry, state = line.split()[:4]
     assert (role, ministry, state) == ("officer", "health", "usable")
+    assert " used never " in line  # not yet
     assert secret not in listed.stdout + listed.stderr
 
     revoked = smsgw("token", "revoke", token_id, cwd=tmp_path)

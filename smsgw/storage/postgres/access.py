@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 
@@ -13,15 +14,18 @@ from smsgw.access.tokens import ApiToken, Role
 from smsgw.storage.postgres.db import Conn, Database
 
 _ISSUE = """INSERT INTO api_tokens (id, token_hash, role, ministry, created_at, expires_at,
-    revoked_at, person, callback_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
+    revoked_at, person, callback_url, last_used_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"""
 _ISSUED = """SELECT id, token_hash, role, ministry, created_at, expires_at, revoked_at, person,
-    callback_url FROM api_tokens"""
+    callback_url, last_used_at FROM api_tokens"""
 _AUDIT = "SELECT id, at, actor, role, ministry, action, target, detail, person FROM audit_log"
 # a token by id or by hash: two statements, so that each is prepared once with its own plan
-_BY_ID = """SELECT id, token_hash, role, ministry, created_at, expires_at, revoked_at,
-    person, callback_url FROM api_tokens WHERE id = $1"""
-_BY_HASH = """SELECT id, token_hash, role, ministry, created_at, expires_at, revoked_at,
-    person, callback_url FROM api_tokens WHERE token_hash = $1"""
+_BY_ID = _ISSUED + " WHERE id = $1"
+_BY_HASH = _ISSUED + " WHERE token_hash = $1"
+# a batch of last uses; an earlier one never overwrites a later (another gateway's)
+_USED = """UPDATE api_tokens t SET last_used_at = u.at
+    FROM unnest($1::text[], $2::timestamptz[]) AS u (id, at)
+    WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)"""
 
 
 class PgTokens:
@@ -44,6 +48,13 @@ class PgTokens:
 
     async def revoke_token(self, token_id: str, *, at: datetime, audit: AuditEntry) -> bool:
         return await self._db.write(partial(_revoke, token_id=token_id, at=at, audit=audit))
+
+    async def tokens_used(self, uses: Mapping[str, datetime]) -> None:
+        await self._db.write(partial(_used, ids=list(uses), ats=list(uses.values())))
+
+
+async def _used(conn: Conn, *, ids: list[str], ats: list[datetime]) -> None:
+    await conn.execute(_USED, ids, ats)
 
 
 class PgAudit:
@@ -104,7 +115,7 @@ async def _add_token(conn: Conn, *, token: ApiToken, audit: AuditEntry | None) -
     await conn.execute(
         _ISSUE,
         token.id, token.token_hash, token.role.value, token.ministry, token.created_at,
-        token.expires_at, token.revoked_at, token.person, token.callback_url,
+        token.expires_at, token.revoked_at, token.person, token.callback_url, token.last_used_at,
     )  # fmt: skip
     if audit is not None:
         await append_audit(conn, entry=audit)
@@ -186,4 +197,5 @@ def _token(row: asyncpg.Record) -> ApiToken:
         revoked_at=row["revoked_at"],
         person=row["person"],
         callback_url=row["callback_url"],
+        last_used_at=row["last_used_at"],
     )

@@ -461,6 +461,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE INDEX poll_answers_numbered ON poll_answers (answered_at)
             WHERE substr(msisdn, 1, 1) <> '~'""",
     ),
+    21: (  # a token's last use, to the minute (access/usage.py), as SQLite's 21
+        "ALTER TABLE api_tokens ADD COLUMN last_used_at timestamptz",
+    ),
 }
 
 LATEST = max(MIGRATIONS)

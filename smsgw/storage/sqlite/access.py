@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -14,12 +15,14 @@ from smsgw.storage.sqlite.thread import SqliteThread
 from smsgw.storage.sqlite.times import maybe_time, maybe_timestamp, timestamp
 
 _TOKEN_COLUMNS = (  # column names, not a secret
-    "id, token_hash, role, ministry, created_at, expires_at, revoked_at, person, callback_url"  # noqa: S105
+    "id, token_hash, role, ministry, created_at, expires_at, revoked_at, person, callback_url,"  # noqa: S105
+    " last_used_at"
 )
 
 
 def _token(row: Any) -> ApiToken:
-    id_, hash_, role, ministry, created_at, expires_at, revoked_at, person, callback_url = row
+    (id_, hash_, role, ministry, created_at, expires_at, revoked_at, person, callback_url,
+     last_used_at) = row  # fmt: skip
     return ApiToken(
         id=id_,
         token_hash=hash_,
@@ -30,6 +33,7 @@ def _token(row: Any) -> ApiToken:
         revoked_at=maybe_time(revoked_at),
         person=person,
         callback_url=callback_url,
+        last_used_at=maybe_time(last_used_at),
     )
 
 
@@ -53,6 +57,10 @@ class SqliteTokens:
 
     async def revoke_token(self, token_id: str, *, at: datetime, audit: AuditEntry) -> bool:
         return await self._db.write(partial(_revoke, token_id=token_id, at=at, audit=audit))
+
+    async def tokens_used(self, uses: Mapping[str, datetime]) -> None:
+        rows = [(timestamp(at), token_id) for token_id, at in uses.items()]
+        await self._db.write(partial(_used, rows=rows))
 
 
 class SqliteAudit:
@@ -82,13 +90,21 @@ class SqliteAudit:
 
 def _add_token(db: sqlite3.Connection, *, token: ApiToken, audit: AuditEntry | None) -> None:
     db.execute(
-        f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+        f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (token.id, token.token_hash, token.role, token.ministry, timestamp(token.created_at),
          maybe_timestamp(token.expires_at), maybe_timestamp(token.revoked_at), token.person,
-         token.callback_url),
+         token.callback_url, maybe_timestamp(token.last_used_at)),
     )  # fmt: skip
     if audit is not None:
         append_audit(db, entry=audit)
+
+
+def _used(db: sqlite3.Connection, *, rows: list[tuple[str, str]]) -> None:
+    db.executemany(
+        "UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2"
+        " AND (last_used_at IS NULL OR last_used_at < ?1)",
+        rows,
+    )
 
 
 def _token_where(db: sqlite3.Connection, *, column: str, value: str) -> ApiToken | None:

@@ -435,6 +435,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX poll_answers_numbered ON poll_answers (answered_at)
             WHERE substr(msisdn, 1, 1) != '~'""",
     ),
+    (  # 21: a token's last use, to the minute (access/usage.py)
+        "ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -56,6 +56,23 @@ async def test_an_admin_issues_a_token_that_works_at_once_and_is_listed_without_
     assert issued["token"] not in str(listed)
 
 
+async def test_the_listing_says_when_each_token_was_last_used(
+    client: Client, gateway: Gateway, admin: dict[str, str]
+) -> None:
+    used = await bearer(gateway, Role.OPERATOR)
+    idle = await bearer(gateway, Role.OPERATOR)
+    before = datetime.now(UTC)
+    assert (await client.get("/api/v1/kpis", headers=used)).status == 200
+    assert (
+        await client.get("/api/v1/kpis", headers={"Authorization": "Bearer nope"})
+    ).status == 401
+    await gateway.token_usage.flush()  # the minute's batch, written now
+    listed = {t["id"]: t["last_used_at"] for t in (await _json(client, TOKENS, admin))["tokens"]}
+    assert listed[await _token_id(gateway, idle)] is None
+    last = datetime.fromisoformat(listed[await _token_id(gateway, used)])
+    assert before <= last <= datetime.now(UTC)
+
+
 async def test_a_revoked_token_is_refused_at_once(
     client: Client, gateway: Gateway, admin: dict[str, str]
 ) -> None:

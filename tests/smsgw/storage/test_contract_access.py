@@ -126,6 +126,20 @@ async def test_a_token_is_revoked_once_and_each_revoke_is_audited(any_store: Any
     ]
 
 
+async def test_a_token_s_last_use_is_kept_and_never_goes_back(any_store: AnyStore) -> None:
+    _, used = issue(Role.ADMIN, now=T0, person="CRM")
+    _, idle = issue(Role.OPERATOR, now=T0, person="NOC")
+    for token in (used, idle):
+        await any_store.tokens.add_token(token)
+    await any_store.tokens.tokens_used({used.id: at(60), "gone": at(60)})  # a deleted one: none
+    await any_store.tokens.tokens_used({used.id: at(30)})  # another gateway's older note
+    seen = {t.id: t.last_used_at for t in await any_store.tokens.tokens()}
+    assert seen == {used.id: at(60), idle.id: None}
+    await any_store.tokens.tokens_used({used.id: at(120)})
+    found = await any_store.tokens.token(used.id)
+    assert found == dataclasses.replace(used, last_used_at=at(120))
+
+
 # --------------------------------------------------------------------------------- audit log
 
 
