@@ -461,8 +461,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE INDEX poll_answers_numbered ON poll_answers (answered_at)
             WHERE substr(msisdn, 1, 1) <> '~'""",
     ),
-    21: (  # a token's last use, to the minute (access/usage.py), as SQLite's 21
+    21: (  # a token's last use, to the minute (access/usage.py), as SQLite's 21; the audit
+        # log's filters by target and by who (its person's name in any case, or its actor),
+        # newest first through each index, not a scan of years of entries
         "ALTER TABLE api_tokens ADD COLUMN last_used_at timestamptz",
+        "CREATE INDEX audit_log_target ON audit_log (target, id)",
+        "CREATE INDEX audit_log_actor ON audit_log (actor, id)",
+        "CREATE INDEX audit_log_person ON audit_log (lower(person), id)",
     ),
 }
 

@@ -435,8 +435,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX poll_answers_numbered ON poll_answers (answered_at)
             WHERE substr(msisdn, 1, 1) != '~'""",
     ),
-    (  # 21: a token's last use, to the minute (access/usage.py)
+    (  # 21: a token's last use, to the minute (access/usage.py); the audit log's filters by
+        # target and by actor through an index each (by a person's name: folded, scanned)
         "ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT",
+        "CREATE INDEX audit_log_target ON audit_log (target, id)",
+        "CREATE INDEX audit_log_actor ON audit_log (actor, id)",
     ),
 )
 
