@@ -49,7 +49,7 @@ $(BIN)/promtool: | $(STAMP)
 screenshots: $(STAMP) chromium
 	mkdir -p docs/screenshots
 	SMSGW_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/console/test_accessibility.py \
-	  -k "officer or operator"
+	  -k "officer or operator or spanish"
 
 bench-smpp: $(STAMP)
 	$(BIN)/python bench/smpp_throughput.py

@@ -154,6 +154,11 @@ class Console:
         # CSP mistakes from every test. A reload forgets axe: injected again when missing.
         if not await self.page.evaluate("typeof window.axe === 'object'"):
             await self.page.evaluate(_axe())
+        # the page as drawn: what observers of its layout do (a wide table's box made
+        # focusable, scroll.js) happens in a frame's rendering, after the data came
+        await self.page.evaluate(
+            "new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+        )
         found = await self.page.evaluate(AXE_RUN, include)
         where = f" in {include}" if include else ""
         report = [

@@ -50,6 +50,8 @@ README = {  # the README's screenshots: the walk's name -> the file in SMSGW_SCR
     "operator-operator": "operator.png",
     "operator-kpis": "kpis.png",
     "officer-phone-compose": "phone-compose.png",
+    "officer-es-compose": "compose-es.png",
+    "officer-es-calendar": "calendar-es.png",
 }
 # Counts the page's fetches and the reading of their bodies, each done a task after it settles
 # (the script's next fetch starts before): 0 once the view has what it asked for, whatever the

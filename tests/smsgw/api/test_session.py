@@ -66,7 +66,8 @@ async def test_a_password_opens_a_session_in_an_httponly_samesite_cookie(
     assert (await me.json()) | {"created_at": None, "expires_at": None} == {
         "id": "user:Maria Chen", "role": "officer", "ministry": "health", "person": "Maria Chen",
         "callback_url": None, "created_at": None, "expires_at": None, "revoked_at": None,
-        "usable": True, "timezone": "America/Belize", "csrf": body["csrf"], "totp": "optional",
+        "last_used_at": None, "usable": True, "timezone": "America/Belize", "csrf": body["csrf"],
+        "totp": "optional",
     }  # fmt: skip
     assert (await client.get("/api/v1/broadcasts")).status == 200
     assert (await client.get("/api/v1/tokens")).status == 403  # an officer's role, as a token's
