@@ -21,6 +21,25 @@ from smsgw.app import Gateway
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (Playwright's own builds never come)
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"  # axe-core, for the tests only
+# Counts the page's fetches and the reading of their bodies, each done a task after it settles
+# (the script's next fetch starts before): 0 once the view has what it asked for, whatever the
+# view. An init script, run through the DevTools protocol: the console's CSP does not apply.
+FETCHES = """(() => {
+  let busy = 0;
+  const track = (promise) => {
+    busy += 1;
+    const done = () => setTimeout(() => { busy -= 1; });
+    promise.then(done, done);
+    return promise;
+  };
+  const fetching = window.fetch;
+  window.fetch = (...args) => track(fetching(...args));
+  for (const read of ["json", "text", "blob"]) {
+    const reading = Response.prototype[read];
+    Response.prototype[read] = function () { return track(reading.call(this)); };
+  }
+  Object.defineProperty(window, "fetching", { get: () => busy });
+})()"""
 # WCAG 2.1 levels A and AA; a violation this serious or worse fails the test
 AXE_RUN = """async (include) => {
   const found = await axe.run(include ? { include: [include] } : document, {
@@ -93,6 +112,7 @@ class Console:
     url: str
     artefacts: Path
     problems: list[str] = field(default_factory=list)  # console errors, failed requests
+    counting: bool = False  # FETCHES installed: settled() can tell
 
     @classmethod
     def watching(cls, page: Page, url: str, artefacts: Path) -> Console:
@@ -117,7 +137,14 @@ class Console:
             self.problems.append(f"{response.status}: {response.request.method} {response.url}")
 
     async def open(self, route: str = "") -> None:
+        if not self.counting:  # from the first load on, every load of this tab
+            await self.page.add_init_script(FETCHES)
+            self.counting = True
         await self.page.goto(self.url + route)
+
+    async def settled(self) -> None:
+        """Waits until the view has what it asked the API for (none of its reads in flight)."""
+        await self.page.wait_for_function("() => window.fetching === 0")
 
     async def log_in(self, who: Login | str, *, lands_on: str = "New broadcast") -> None:
         """As a person, or with a token's secret; ``lands_on``: the heading of the first view
@@ -139,6 +166,9 @@ class Console:
         if lands_on == "New broadcast":  # services loaded: the first's tabs, or word of none
             said = self.page.locator("#compose-error:not([hidden])")
             await expect(self.page.get_by_role("tab").or_(said).first).to_be_visible()
+        # its every read done (the composer's districts): a test's next step (a reload, a
+        # log-out, the clock moved on) meets the view it sees, not one still loading
+        await self.settled()
 
     async def log_out(self) -> None:
         """Logs out, and waits for the log-in (a person's session has ended by then)."""

@@ -53,25 +53,6 @@ README = {  # the README's screenshots: the walk's name -> the file in SMSGW_SCR
     "officer-es-compose": "compose-es.png",
     "officer-es-calendar": "calendar-es.png",
 }
-# Counts the page's fetches and the reading of their bodies, each done a task after it settles
-# (the script's next fetch starts before): 0 once the view has what it asked for, whatever the
-# view. An init script, run through the DevTools protocol: the console's CSP does not apply.
-FETCHES = """(() => {
-  let busy = 0;
-  const track = (promise) => {
-    busy += 1;
-    const done = () => setTimeout(() => { busy -= 1; });
-    promise.then(done, done);
-    return promise;
-  };
-  const fetching = window.fetch;
-  window.fetch = (...args) => track(fetching(...args));
-  for (const read of ["json", "text", "blob"]) {
-    const reading = Response.prototype[read];
-    Response.prototype[read] = function () { return track(reading.call(this)); };
-  }
-  Object.defineProperty(window, "fetching", { get: () => busy });
-})()"""
 
 
 @pytest.fixture
@@ -104,7 +85,7 @@ async def seeded(
 
 async def check(console: Console, name: str) -> None:
     """Waits for the view's data, then checks it with axe and keeps its screenshot."""
-    await console.page.wait_for_function("() => window.fetching === 0")
+    await console.settled()
     await console.accessible()
     await console.shot(name)
     if (folder := os.environ.get("SMSGW_SCREENSHOTS")) and name in README:
@@ -139,14 +120,7 @@ async def walk(
 async def phone_tab(browser: Browser, console: Console) -> Console:
     """A phone's tab on the console (narrow, touch), in a browser of its own."""
     context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    return await counting(Console.watching(await context.new_page(), console.url,
-                                           console.artefacts))  # fmt: skip
-
-
-async def counting(console: Console) -> Console:
-    """The tab, counting its fetches from its next page load on."""
-    await console.page.add_init_script(FETCHES)
-    return console
+    return Console.watching(await context.new_page(), console.url, console.artefacts)
 
 
 async def open_link(console: Console, href: str, heading: str, name: str) -> None:
@@ -225,7 +199,7 @@ async def test_an_officer_s_screens_on_a_computer_and_a_phone(
     browser: Browser, console: Console, gateway: Gateway, seeded: dict[str, int]
 ) -> None:
     officer = await person(gateway, Role.OFFICER)
-    await (await counting(console)).log_in(officer)
+    await console.log_in(officer)
     screens = await walk(console, "officer")
     assert {"compose", "broadcasts", "inbox", "security"} <= set(screens)
     assert "people" not in screens
@@ -239,7 +213,7 @@ async def test_an_officer_s_screens_on_a_computer_and_a_phone(
 async def test_a_supervisor_s_screens(
     console: Console, gateway: Gateway, seeded: dict[str, int]
 ) -> None:
-    await (await counting(console)).log_in(await person(gateway, Role.SUPERVISOR))
+    await console.log_in(await person(gateway, Role.SUPERVISOR))
     screens = await walk(console, "supervisor")
     assert {"compose", "broadcasts", "inbox", "security"} <= set(screens)
     await broadcasts_and_inbox(console, "supervisor", seeded)
@@ -251,7 +225,7 @@ async def test_an_operator_s_screens_on_a_computer_and_a_phone(
     browser: Browser, console: Console, gateway: Gateway
 ) -> None:
     operator = await person(gateway, Role.OPERATOR)
-    await (await counting(console)).log_in(operator, lands_on="Operator")
+    await console.log_in(operator, lands_on="Operator")
     screens = await walk(console, "operator")
     assert {"operator", "alerts", "kpis", "security"} <= set(screens)
     assert not {"compose", "broadcasts", "inbox", "people"} & set(screens)  # not theirs
@@ -263,7 +237,7 @@ async def test_an_admin_s_screens(
     console: Console, gateway: Gateway, seeded: dict[str, int]
 ) -> None:
     await person(gateway, Role.OFFICER)  # someone to list and change
-    await (await counting(console)).log_in(await person(gateway, Role.ADMIN))
+    await console.log_in(await person(gateway, Role.ADMIN))
     screens = await walk(console, "admin")
     assert {"compose", "broadcasts", "inbox", "people", "security"} <= set(screens)
     page = console.page
@@ -323,7 +297,6 @@ async def test_every_role_s_screens_in_spanish_say_nothing_in_english(
         if found := await page.evaluate(LEFT_IN, english):
             left[screen] = found
 
-    await counting(console)
     for role, lands_on in ((Role.OFFICER, "New broadcast"), (Role.SUPERVISOR, "New broadcast"),
                            (Role.OPERATOR, "Operator"), (Role.ADMIN, "New broadcast")):  # fmt: skip
         await console.log_in(await person(gateway, role), lands_on=lands_on)
