@@ -47,10 +47,11 @@ _FLOW = f"""SELECT
     (SELECT count(*) {_EVENTS.format(action="stop_all")})
     FROM {_PERIODS} ORDER BY p.n"""
 # A broadcast counts as sent once it is sending or done (a cancelled one does not, even if
-# part of it went out). The broadcasts table is small: hundreds a year.
+# part of it went out); an import's sign-up confirmations (joined_at) are no broadcast of the
+# programme's, though their SMS and cost count. The table is small: hundreds a year.
 _BROADCASTS_SENT = f"""SELECT p.n, b.ministry, count(*) FROM {_PERIODS}
     JOIN broadcasts b ON b.created_at >= p.start AND b.created_at < p.stop
-    WHERE b.state IN ('sending', 'done')
+    WHERE b.state IN ('sending', 'done') AND b.joined_at IS NULL
     GROUP BY p.n, b.ministry ORDER BY p.n, b.ministry COLLATE "C"
 """
 # The period's broadcasts: their SMS per language, and the summary of those whose outbox rows

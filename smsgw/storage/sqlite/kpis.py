@@ -53,10 +53,11 @@ _FLOW = f"""SELECT
       + (SELECT {_SERVICES_IN} {_EVENTS.format(action="stop_all")}),
     (SELECT count(*) {_EVENTS.format(action="stop_all")})"""
 # A broadcast counts as sent once it is sending or done (a cancelled one does not, even if
-# part of it went out). The broadcasts table is small: hundreds a year.
+# part of it went out); an import's sign-up confirmations (joined_at) are no broadcast of the
+# programme's, though their SMS and cost count. The table is small: hundreds a year.
 _BROADCASTS_SENT = """SELECT ministry, count(*) FROM broadcasts
-    WHERE state IN ('sending', 'done') AND created_at >= ? AND created_at < ?
-    GROUP BY ministry ORDER BY ministry"""
+    WHERE state IN ('sending', 'done') AND joined_at IS NULL AND created_at >= ?
+    AND created_at < ? GROUP BY ministry ORDER BY ministry"""
 # Broadcasts whose outbox rows are (being) deleted are read from their summary instead
 _IN_PERIOD = """SELECT id FROM broadcasts WHERE created_at >= ?1 AND created_at < ?2
     AND outbox_summary IS NULL"""

@@ -225,6 +225,9 @@ async def test_broadcasts_sent_are_those_sending_or_done_per_period_and_ministry
         await any_store.broadcasts.add_broadcast(
             _broadcast(service=service, ministry=ministry, state=state, created_at=created_at)
         )
+    # an import's sign-up confirmations: sent, but no broadcast of the programme's
+    confirmations = _broadcast(state=BroadcastState.DONE)
+    await any_store.broadcasts.add_broadcast(dataclasses.replace(confirmations, joined_at=NOW))
     periods = [
         THIS_YEAR,
         Period("old", old - DAY, old + DAY),
