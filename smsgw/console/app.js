@@ -426,6 +426,12 @@ function showProgress(broadcast) {
     : notStarted(broadcast);
   showSplit(parts, total);
   showHeld(broadcast);
+  // an import's welcome to the numbers it signed up, not a broadcast an officer wrote
+  const confirmations = $("#broadcast-confirmations");
+  confirmations.hidden = !broadcast.joined_at;
+  if (broadcast.joined_at) {
+    confirmations.textContent = t("broadcast.confirmations", { when: date(broadcast.joined_at) });
+  }
   const texts = Object.entries(broadcast.texts).flatMap(([language, text]) => {
     const term = document.createElement("dt");
     term.textContent = `${languageName(language)} · ${broadcast.segments[language]} SMS`;
@@ -563,6 +569,9 @@ async function showList(params) {
     if (broadcast.held_until) {
       const cell = row.querySelector('[data-field="state"]');
       cell.append(` ${t("list.held", { time: clock(broadcast.held_until) })}`);
+    }
+    if (broadcast.joined_at) {
+      row.querySelector('[data-field="service"]').append(` · ${t("list.confirmations")}`);
     }
     return row;
   });

@@ -105,10 +105,24 @@ async def test_an_officer_imports_a_file_in_chunks_and_downloads_the_report(
         before=None, limit=10, action=AuditAction.SUBSCRIBERS_IMPORTED
     )
     assert [e.detail["rows"] for e in reversed(imports)] == [3, 3, 2]  # one a chunk
+    assert console.problems == []
 
     await page.locator("#language").select_option("es")  # the report stays, in Spanish
     await expect(page.get_by_role("heading", name="Importar suscriptores")).to_be_visible()
     await expect(page.locator("#import-rejected-table thead th").first).to_have_text("Línea")
     await expect(rejected.locator("th")).to_have_text(["3", "7", "8"])
     await expect(repeated.locator("td").last).to_have_text("el mismo número que la línea 2")
+    assert console.problems == []
+
+    # each chunk's welcome SMS went as a broadcast: said so, not taken for an officer's
+    await page.get_by_role("link", name="Difusiones", exact=True).click()
+    services = page.locator('#broadcasts [data-field="service"]')
+    stored = await gateway.store.broadcasts.broadcasts(ministry=None, before=None, limit=10)
+    assert len(stored) == 2  # a chunk that signed nobody new up has nobody to welcome
+    assert all(broadcast.joined_at for broadcast in stored)
+    await expect(services).to_have_text(["HEALTH · confirmaciones de inscripción"] * 2)
+    await page.locator("#broadcasts a").first.click()
+    await expect(page.locator("#broadcast-confirmations")).to_contain_text(
+        "Las confirmaciones de una importación: un SMS a cada número que inscribió"
+    )
     assert console.problems == []
