@@ -4,7 +4,7 @@
 import { showAudit } from "./audit.js";
 import { showCalendar } from "./calendar.js";
 import { language, t, useLanguage } from "./i18n.js";
-import { showImport } from "./import.js";
+import { forgetImport, showImport } from "./import.js";
 import { showInbox, showTicket } from "./inbox.js";
 import { showKpis } from "./kpis.js";
 import { logOut, showSecurity } from "./login.js";
@@ -79,6 +79,7 @@ function route() {
   if (!signedIn()) {
     created = null; // nothing of the last user's stays for the next
     forgetErrors();
+    forgetImport();
     return show("login", t("login.title"));
   }
   if (enrolling()) return showSecurity(); // an admin or supervisor without TOTP: that first

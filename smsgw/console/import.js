@@ -17,16 +17,21 @@ let file = null; // the file read: {name, bytes, starts, lines, header}
 let report = null; // what the import did: the API's counts summed, rejections by file line
 let running = false;
 
+// The file and its report stay while the person is logged in (another screen and back, another
+// language); signed out, they go: the numbers are not the next person's to see.
+export function forgetImport() {
+  lock(false);
+  file = null;
+  report = null;
+  $("#import-form").reset();
+  say("#import-done", "");
+  $("#import-progress-box").hidden = true;
+  drawPreview();
+  drawReport();
+}
+
 export async function showImport() {
-  const again = !$("#import").hidden; // the language changed: the same file and report
   show("import", t("import.title"));
-  if (!again && !running) {
-    file = null;
-    report = null;
-    $("#import-form").reset();
-    say("#import-done", "");
-    $("#import-progress-box").hidden = true;
-  }
   drawPreview();
   drawReport();
   let services;
@@ -186,6 +191,7 @@ $("#import-form").addEventListener("submit", async (event) => {
   const total = plan.reduce((sum, [, , rows]) => sum + rows, 0);
   report = { service, rows: 0, joined: 0, already: 0, skipped: 0, rejected: [], more: 0 };
   report.confirmations = [];
+  const mine = report; // signed out meanwhile: forgotten, the rest not sent
   say("#import-error", "");
   say("#import-done", "");
   drawReport();
@@ -200,8 +206,10 @@ $("#import-form").addEventListener("submit", async (event) => {
         body: body(first, end),
         headers: { "Content-Type": "text/csv" },
       });
+      if (report !== mine) return undefined;
       add(answer, first);
     } catch (error) {
+      if (report !== mine) return undefined;
       failed = error;
       break;
     }

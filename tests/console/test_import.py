@@ -32,7 +32,8 @@ async def test_an_officer_imports_a_file_in_chunks_and_downloads_the_report(
     console: Console, gateway: Gateway, catalogue: None
 ) -> None:
     page = console.page
-    await console.log_in(await person(gateway, Role.OFFICER, ministry="health"))
+    officer = await person(gateway, Role.OFFICER, ministry="health")
+    await console.log_in(officer)
     await page.get_by_role("link", name="Import").click()
     await expect(page.get_by_role("heading", name="Import subscribers")).to_be_focused()
     await page.evaluate("document.querySelector('#import').dataset.chunkRows = '3'")
@@ -125,4 +126,14 @@ async def test_an_officer_imports_a_file_in_chunks_and_downloads_the_report(
     await expect(page.locator("#broadcast-confirmations")).to_contain_text(
         "Las confirmaciones de una importación: un SMS a cada número que inscribió"
     )
+
+    # the report stays while the officer is logged in, and goes with them
+    await page.get_by_role("link", name="Importar", exact=True).click()
+    await expect(page.locator("#import-report")).to_be_visible()
+    await page.locator("#language").select_option("en")
+    await console.log_out()
+    await console.log_in(officer)
+    await page.get_by_role("link", name="Import", exact=True).click()
+    await expect(page.locator("#import-report")).to_be_hidden()
+    await expect(page.locator("#import-preview")).to_be_hidden()
     assert console.problems == []
