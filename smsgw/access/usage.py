@@ -50,7 +50,10 @@ class TokenUsage:
 
     async def stop(self) -> None:
         await self._tasks.cancel()
-        await self.flush()  # the last minute's uses too
+        try:
+            await self.flush()  # the last minute's uses too
+        except Exception:  # noqa: BLE001 - a best-effort note: never what stops a shutdown
+            _log.exception("token_uses_failed")
 
     async def _run(self) -> None:
         while True:
