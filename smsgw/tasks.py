@@ -4,8 +4,23 @@ all when the component stops (STYLE B1.7: every task has an owner)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
+
+import structlog
+
+_log = structlog.get_logger(__name__)
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[None]], *, failed: str) -> None:
+    """Runs ``job`` every ``seconds`` until cancelled (a task's root): a failure is logged as
+    the event ``failed``, and the next run comes all the same."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except Exception:  # noqa: BLE001 - the task's root: logged, the next run comes
+            _log.exception(failed)
 
 
 class Tasks:

@@ -4,7 +4,6 @@ an admin sees which systems still use their tokens without a write per API call.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -12,7 +11,7 @@ import structlog
 
 from smsgw.access.store import TokenStore
 from smsgw.errors import StorageUnavailable
-from smsgw.tasks import Tasks
+from smsgw.tasks import Tasks, every
 
 _log = structlog.get_logger(__name__)
 
@@ -46,7 +45,9 @@ class TokenUsage:
             self._pending = uses | self._pending  # the later notes win
 
     async def start(self) -> None:
-        self._tasks.spawn(self._run(), name="token-usage")
+        self._tasks.spawn(
+            every(self._every_s, self.flush, failed="token_uses_failed"), name="token-usage"
+        )
 
     async def stop(self) -> None:
         await self._tasks.cancel()
@@ -54,11 +55,3 @@ class TokenUsage:
             await self.flush()  # the last minute's uses too
         except Exception:  # noqa: BLE001 - a best-effort note: never what stops a shutdown
             _log.exception("token_uses_failed")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every_s)
-            try:
-                await self.flush()
-            except Exception:  # noqa: BLE001 - the task's root: logged, the next minute comes
-                _log.exception("token_uses_failed")

@@ -19,7 +19,7 @@ import structlog
 
 from smsgw.errors import StorageUnavailable
 from smsgw.kpis.rates import Counts
-from smsgw.tasks import Tasks
+from smsgw.tasks import Tasks, every
 
 _log = structlog.get_logger(__name__)
 
@@ -81,15 +81,9 @@ class History:
 
     async def start(self) -> None:
         await self.sample()
-        self._tasks.spawn(self._run(), name="operator-history")
+        self._tasks.spawn(
+            every(self.every_s, self.sample, failed="history_not_sampled"), name="operator-history"
+        )
 
     async def stop(self) -> None:
         await self._tasks.cancel()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every_s)
-            try:
-                await self.sample()
-            except Exception:  # noqa: BLE001 - the task's root: logged, the next sample comes
-                _log.exception("history_not_sampled")
