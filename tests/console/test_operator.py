@@ -35,8 +35,9 @@ async def operator_view(console: Console, gateway: Gateway) -> Page:
 
 def rate(value: float) -> str:
     """A rate as the console writes it in English: one decimal at most, halves away from 0 (of
-    the float's exact value, as Intl.NumberFormat rounds), thousands separated."""
-    rounded = Decimal(value).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    the float's shortest decimal form, as Chromium's Intl.NumberFormat rounds: 17.95 is 18,
+    though the double nearest 17.95 is just below it), thousands separated."""
+    rounded = Decimal(repr(value)).quantize(Decimal("0.1"), ROUND_HALF_UP)
     text = f"{rounded:,.1f}"
     return f"{text.removesuffix('.0')} SMS/s"
 
