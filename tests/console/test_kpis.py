@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from playwright.async_api import Locator, expect
@@ -57,7 +58,9 @@ async def test_the_kpis_page_shows_the_figures_beside_their_targets_and_charts_t
     broadcasts = kpis["broadcasts"]
     assert (broadcasts["delivered"], broadcasts["segments"]) == (5, 5)
     await expect(page.locator("#kpi-delivery")).to_have_text("100.0% (5 delivered)")
-    median = f"{broadcasts['median_delivery_s']:.1f} s"
+    # to one decimal as Intl.NumberFormat rounds: halves up, from the shortest decimal form
+    tenths = Decimal(repr(broadcasts["median_delivery_s"])).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    median = f"{tenths} s"
     await expect(page.locator("#kpi-median")).to_have_text(median)
     await expect(page.locator("#kpi-cost")).to_have_text("5 SMS, 0.00 BZD")
     await expect(page.locator("#kpi-optout")).to_have_text("0.0%")
