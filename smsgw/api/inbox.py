@@ -161,14 +161,12 @@ def _ticket_id(request: web.Request) -> int:
 
 async def _thread_view(request: web.Request, thread: Thread) -> web.Response:
     actor, now = request[PRINCIPAL], datetime.now(UTC)
-    messages = request.app[SERVICES].messages
+    answers = [entry.message_id for entry in thread.entries if entry.message_id is not None]
+    states = await request.app[SERVICES].messages.message_states(answers) if answers else {}
     entries = []
     for entry in thread.entries:
-        state = None
-        if entry.message_id is not None:
-            message = await messages.get_message(entry.message_id)
-            state = message.state.value if message is not None else None
-        entries.append(_entry(entry, state))
+        state = states.get(entry.message_id) if entry.message_id is not None else None
+        entries.append(_entry(entry, state.value if state is not None else None))
     view = ThreadView(ticket=TicketView.of(thread.ticket, actor, now), entries=entries,
                       stopped_at=thread.citizen.opted_out_at)  # fmt: skip
     return json_response(view)

@@ -33,6 +33,9 @@ class MessageFilter:
 class MessageStore(Protocol):
     async def get_message(self, message_id: str) -> Message | None: ...
 
+    async def message_states(self, message_ids: Collection[str]) -> dict[str, MessageState]:
+        """The state of each of these messages that exists, in one read (a thread's answers)."""
+
     async def message_history(self, message_id: str) -> list[MessageEvent]:
         """Oldest first."""
 

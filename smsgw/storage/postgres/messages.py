@@ -75,6 +75,9 @@ class PgMessages:
     async def get_message(self, message_id: str) -> Message | None:
         return await self._db.read(partial(_get_message, message_id=message_id))
 
+    async def message_states(self, message_ids: Collection[str]) -> dict[str, MessageState]:
+        return await self._db.read(partial(_states, ids=list(message_ids)))
+
     async def message_history(self, message_id: str) -> list[MessageEvent]:
         return await self._db.read(partial(_history, message_id=message_id))
 
@@ -128,6 +131,11 @@ class PgInbound:
         ats = [h.at for h in handled]
         outcomes = [h.outcome.value for h in handled]
         await self._db.write(lambda conn: conn.execute(_MARK, ids, ats, outcomes))
+
+
+async def _states(conn: Conn, *, ids: list[str]) -> dict[str, MessageState]:
+    rows = await conn.fetch("SELECT id, state FROM messages WHERE id = ANY($1::text[])", ids)
+    return {row["id"]: MessageState(row["state"]) for row in rows}
 
 
 async def _get_message(conn: Conn, *, message_id: str) -> Message | None:

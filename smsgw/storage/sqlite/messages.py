@@ -3,6 +3,7 @@ thread. What changes them (new messages, segments, receipts, texts) is in delive
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection
 from datetime import datetime
@@ -27,6 +28,9 @@ class SqliteMessages:
 
     async def get_message(self, message_id: str) -> Message | None:
         return await self._db.read(partial(_get_message, message_id=message_id))
+
+    async def message_states(self, message_ids: Collection[str]) -> dict[str, MessageState]:
+        return await self._db.read(partial(_states, ids=json.dumps(list(message_ids))))
 
     async def message_history(self, message_id: str) -> list[MessageEvent]:
         return await self._db.read(partial(_history, message_id=message_id))
@@ -68,6 +72,12 @@ class SqliteInbound:
     async def mark_inbound_handled(self, handled: list[HandledInbound]) -> None:
         rows = [(timestamp(h.at), h.outcome.value, h.id) for h in handled]
         await self._db.write(partial(_mark_inbound_handled, rows=rows))
+
+
+def _states(db: sqlite3.Connection, *, ids: str) -> dict[str, MessageState]:
+    rows = db.execute("SELECT id, state FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+                      (ids,))  # fmt: skip
+    return {id_: MessageState(state) for id_, state in rows}
 
 
 def _get_message(db: sqlite3.Connection, *, message_id: str) -> Message | None:

@@ -324,6 +324,16 @@ async def test_a_stored_message_reads_back_with_its_history_oldest_first(
     assert await any_store.messages.message_history("nope") == []
 
 
+async def test_the_states_of_several_messages_are_read_at_once(
+    any_store: AnyStore, tmp_path: Path
+) -> None:
+    sent = [message("a1"), message("a2", state=MessageState.DELIVERED)]
+    await _insert_messages(any_store, tmp_path, sent)
+    found = await any_store.messages.message_states(["a2", "a1", "gone"])
+    assert found == {"a1": MessageState.QUEUED, "a2": MessageState.DELIVERED}
+    assert await any_store.messages.message_states([]) == {}
+
+
 async def test_queued_messages_are_the_oldest_first_up_to_the_limit(
     any_store: AnyStore, tmp_path: Path
 ) -> None:
