@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from smsgw.access.audit import AuditAction
 from smsgw.access.tokens import Role
 from smsgw.api.context import SERVICES
-from smsgw.api.errors import ApiError, ErrorBody
-from smsgw.api.routes import Route, json_response, read_query
+from smsgw.api.errors import ErrorBody
+from smsgw.api.routes import Route, gateway_time, json_response, read_query
 
 
 class AuditQuery(BaseModel):
@@ -60,8 +60,9 @@ class AuditList(BaseModel):
 async def list_audit(request: web.Request) -> web.Response:
     query = read_query(request, AuditQuery)
     services = request.app[SERVICES]
-    since = _instant(query.since, services.timezone, "since")
-    until = _instant(query.until, services.timezone, "until")
+    zone = services.timezone
+    since = gateway_time(query.since, zone, "since") if query.since else None
+    until = gateway_time(query.until, zone, "until") if query.until else None
     entries = await services.audit.audit_entries(
         before=query.before, limit=query.limit, action=query.action, by=query.by,
         target=query.target, since=since, until=until,
@@ -72,16 +73,6 @@ async def list_audit(request: web.Request) -> web.Response:
         for e in entries
     ]  # fmt: skip
     return json_response(AuditList(entries=views))
-
-
-def _instant(at: datetime | None, zone: tzinfo, field: str) -> datetime | None:
-    """``at`` in UTC (without an offset: on the gateway's clock)."""
-    if at is None:
-        return None
-    try:
-        return (at if at.tzinfo else at.replace(tzinfo=zone)).astimezone(UTC)
-    except OverflowError:  # year 9999 ahead of UTC, or year 1 behind it
-        raise ApiError(400, "invalid", "out of range", field=field) from None
 
 
 ROUTES = [

@@ -9,7 +9,6 @@ from __future__ import annotations
 import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from smsgw.access.tokens import ApiToken, Role
 from smsgw.api.context import PRINCIPAL, SERVICES
 from smsgw.api.errors import ErrorBody
-from smsgw.api.routes import Route, json_response, read_body, read_query
+from smsgw.api.routes import Route, gateway_time, json_response, read_body, read_query
 from smsgw.errors import Invalid
 from smsgw.inbox.model import Entry, ServiceFigures, Ticket, TicketState
 from smsgw.inbox.service import Thread
@@ -239,8 +238,8 @@ async def inbox_kpis(request: web.Request) -> web.Response:
     query = read_query(request, KpiQuery)
     now = datetime.now(UTC)
     zone = request.app[SERVICES].timezone
-    until = _utc(query.until, zone) if query.until else now
-    since = _utc(query.since, zone) if query.since else until - timedelta(days=30)
+    until = gateway_time(query.until, zone, "until") if query.until else now
+    since = gateway_time(query.since, zone, "since") if query.since else until - timedelta(days=30)
     if since >= until:
         raise Invalid("since must be before until", field="since")
     found = await request.app[SERVICES].inbox.figures(request[PRINCIPAL], since, until)
@@ -263,11 +262,6 @@ def _figures(found: list[ServiceFigures]) -> QuestionFigures:
         median_first_answer_s=statistics.median(times) if times else None,
         overdue=sum(f.overdue for f in found),
     )
-
-
-def _utc(value: datetime, zone: ZoneInfo) -> datetime:
-    """A time without an offset is read in the gateway's zone, as a broadcast's send_at."""
-    return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
 
 
 _ERRORS: dict[int, type[BaseModel] | None] = {400: ErrorBody, 404: ErrorBody, 409: ErrorBody}

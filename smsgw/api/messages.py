@@ -26,7 +26,7 @@ from smsgw.access.tokens import Role, http_url
 from smsgw.api.context import PRINCIPAL, SERVICES, Services
 from smsgw.api.errors import ApiError, ErrorBody, ErrorDetail, validation_error
 from smsgw.api.idempotency import idempotent
-from smsgw.api.routes import Route, json_response, read_body
+from smsgw.api.routes import Route, gateway_time, json_response, read_body
 from smsgw.delivery.message import Message, MessageState
 from smsgw.delivery.sender import NewMessage
 from smsgw.delivery.store import MessageFilter
@@ -243,9 +243,7 @@ async def list_messages(request: web.Request) -> web.Response:
         raise validation_error(exc) from None
     except ValueError as exc:  # the number
         raise ApiError(400, "invalid", str(exc), field="to") from None
-    since = query.since
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=deps.timezone)
+    since = gateway_time(query.since, deps.timezone, "since") if query.since else None
     where = MessageFilter(
         state=query.state, to=to, created_by=query.token, since=since,
         before=_cursor(query.cursor) if query.cursor else None,

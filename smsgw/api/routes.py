@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -78,6 +79,15 @@ async def read_raw(request: web.Request) -> bytes:
             return await request.read()
     except TimeoutError:
         raise ApiError(408, "request_timeout", f"the body took over {limit:g} s") from None
+
+
+def gateway_time(at: datetime, zone: tzinfo, field: str) -> datetime:
+    """A time a caller gave, in UTC: one without an offset is on the gateway's clock (as a
+    broadcast's send_at); 400 naming ``field`` where it falls outside the years datetime holds."""
+    try:
+        return (at if at.tzinfo else at.replace(tzinfo=zone)).astimezone(UTC)
+    except OverflowError:  # year 9999 ahead of UTC, or year 1 behind it
+        raise ApiError(400, "invalid", "out of range", field=field) from None
 
 
 def json_response(model: BaseModel, status: int = 200) -> web.Response:
