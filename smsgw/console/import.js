@@ -6,9 +6,9 @@
 import { t } from "./i18n.js";
 import { $, api, ours, say, serviceName, show } from "./page.js";
 
-// data rows a request (the section's data-chunk-rows overrides it): ~0.3-0.5 s of the API's
-// work (bench/import_csv.py), and each request is an import of its own (its confirmations, its
-// audit entry), so few of them: a ministry's 75,000 numbers are 8
+// data rows a request (the section's data-chunk-rows overrides it): 0.14-0.15 s of the API's
+// work on SQLite (bench/import_csv.py --rows 10000, three runs), and each request is an import
+// of its own (its confirmations, its audit entry), so few of them: 75,000 numbers are 8
 const CHUNK_ROWS = 10000;
 const PREVIEW = 5; // rows shown before the import
 const LISTED = 100; // rejected and repeated rows shown in the page (the download has them all)
